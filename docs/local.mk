@@ -1,0 +1,3 @@
+# docs/: the guides (Markdown, shipped in the tarball) and the man pages (installed).
+dist_man_MANS += %reldir%/lethe.1
+EXTRA_DIST += %reldir%/plugin-guide.md %reldir%/plugin-abi.md

@@ -1,0 +1,36 @@
+/*
+ * cli.h: what the subcommands of the `lethe` program share: exit codes, the subcommand
+ * entry points and the plugin search options. Not part of liblethe.
+ */
+#ifndef LETHE_CLI_H
+#define LETHE_CLI_H
+
+#include <stdio.h>
+
+#include <lethe/lethe.h>
+
+/* Exit codes, documented in lethe(1). */
+enum {
+	LETHE_EXIT_OK = 0,
+	LETHE_EXIT_FAILED = 1, /* the work itself failed (a run, a plugin at run time) */
+	LETHE_EXIT_USAGE = 2   /* bad usage or bad input */
+};
+
+int lethe_cmd_plugins(int argc, char **argv);
+int lethe_cmd_inspect(int argc, char **argv);
+
+/* Prints "lethe: " and the message on stderr. */
+void lethe_cli_error(const char *fmt, ...) LETHE_PRINTF(1, 2);
+
+/* The --plugin-path values gathered by a subcommand. */
+typedef struct lethe_cli_paths {
+	const char **items;
+	size_t n;
+} lethe_cli_paths;
+int lethe_cli_paths_add(lethe_cli_paths *paths, const char *path);
+void lethe_cli_paths_free(lethe_cli_paths *paths);
+
+/* Discovers plugins in the documented search order; prints refusals on stderr when verbose. */
+int lethe_cli_registry(lethe_registry **out, const lethe_cli_paths *paths, int print_problems);
+
+#endif

@@ -1,0 +1,109 @@
+/*
+ * main.c: the `lethe` program: global options and dispatch to subcommands (cmd_*.c). Each
+ * subcommand parses its own options and has its own --help.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "../plugins/common/plugin_util.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"plugins", lethe_cmd_plugins, "list the task plugins found on the plugin search path"},
+	{"inspect", lethe_cmd_inspect, "load a data file with a task plugin and show its examples"},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+void lethe_cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("lethe: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+int lethe_cli_paths_add(lethe_cli_paths *paths, const char *path)
+{
+	const char **items = realloc(paths->items, (paths->n + 1) * sizeof(*items));
+	if (!items)
+		return LETHE_ENOMEM;
+	items[paths->n++] = path;
+	paths->items = items;
+	return 0;
+}
+
+void lethe_cli_paths_free(lethe_cli_paths *paths)
+{
+	free(paths->items);
+	*paths = (lethe_cli_paths){0};
+}
+
+int lethe_cli_registry(lethe_registry **out, const lethe_cli_paths *paths, int print_problems)
+{
+	int rc = lethe_registry_new(out);
+	if (rc == 0)
+		rc = lethe_registry_discover(*out, paths->items, paths->n);
+	if (rc) {
+		lethe_cli_error("cannot search for plugins: %s", lethe_strerror(rc));
+		return rc;
+	}
+	for (size_t i = 0; print_problems && i < lethe_registry_problem_count(*out); i++)
+		lethe_cli_error("%s", lethe_registry_problem(*out, i));
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: lethe [--version] [--help] COMMAND [ARGS]\n\n"
+	           "Fine-tune small language models through curricula and measure what they forget.\n\n"
+	           "Commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'lethe COMMAND --help' describes a command. Exit status: 0 success, 1 the work "
+	           "failed, 2 bad usage or input.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return LETHE_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return LETHE_EXIT_OK;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+		printf("lethe %s (plugin ABI %u)\n", LETHE_VERSION_STRING, (unsigned)LETHE_PLUGIN_ABI_VERSION);
+		return LETHE_EXIT_OK;
+	}
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+
+	const char *names[N_COMMANDS + 1];
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		names[i] = commands[i].name;
+	names[N_COMMANDS] = NULL;
+	const char *near = cmd[0] == '-' ? NULL : lethe_pu_suggest(cmd, names);
+	if (cmd[0] == '-')
+		lethe_cli_error("unknown option '%s' (try 'lethe --help')", cmd);
+	else if (near)
+		lethe_cli_error("unknown command '%s' (did you mean '%s'?)", cmd, near);
+	else
+		lethe_cli_error("unknown command '%s' (try 'lethe --help')", cmd);
+	return LETHE_EXIT_USAGE;
+}

@@ -1,0 +1,278 @@
+/*
+ * plugin_util.c: see plugin_util.h. Nothing task-specific lives here.
+ */
+#include "plugin_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int lethe_pu_read_file(const lethe_host *host, const char *path, char **data, size_t *len)
+{
+	*data = NULL;
+	*len = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		host->error(host->ctx, "%s: cannot open: %s", path, strerror(errno));
+		return errno == ENOENT ? LETHE_ENOTFOUND : LETHE_EIO;
+	}
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap);
+	if (!buf)
+		goto nomem;
+	for (;;) {
+		if (n + 1 >= cap) {
+			char *p = realloc(buf, cap *= 2);
+			if (!p)
+				goto nomem;
+			buf = p;
+		}
+		size_t got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		host->error(host->ctx, "%s: read error: %s", path, strerror(errno));
+		free(buf);
+		fclose(f);
+		return LETHE_EIO;
+	}
+	fclose(f);
+	if (n == 0) {
+		host->error(host->ctx, "%s: file is empty", path);
+		free(buf);
+		return LETHE_EPARSE;
+	}
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	return 0;
+nomem:
+	free(buf);
+	fclose(f);
+	host->error(host->ctx, "%s: out of memory", path);
+	return LETHE_ENOMEM;
+}
+
+void lethe_pu_lines_init(lethe_pu_lines *it, const char *data, size_t len)
+{
+	*it = (lethe_pu_lines){.data = data, .len = len};
+}
+
+int lethe_pu_lines_next(lethe_pu_lines *it, const char **line, size_t *line_len)
+{
+	if (it->pos >= it->len)
+		return 0;
+	const char *start = it->data + it->pos;
+	const char *nl = memchr(start, '\n', it->len - it->pos);
+	size_t n = nl ? (size_t)(nl - start) : it->len - it->pos;
+	it->pos += n + (nl != NULL);
+	it->lineno++;
+	if (n > 0 && start[n - 1] == '\r')
+		n--;
+	*line = start;
+	*line_len = n;
+	return 1;
+}
+
+size_t lethe_pu_utf8_invalid(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+	while (i < n) {
+		unsigned c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t k;
+		unsigned min, cp;
+		if (c >= 0xC2 && c <= 0xDF)
+			k = 1, min = 0x80, cp = c & 0x1F;
+		else if (c >= 0xE0 && c <= 0xEF)
+			k = 2, min = 0x800, cp = c & 0x0F;
+		else if (c >= 0xF0 && c <= 0xF4)
+			k = 3, min = 0x10000, cp = c & 0x07;
+		else
+			return i;
+		for (size_t j = 1; j <= k; j++) {
+			if (i + j >= n || (s[i + j] & 0xC0) != 0x80)
+				return i;
+			cp = (cp << 6) | (s[i + j] & 0x3F);
+		}
+		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return i;
+		i += k + 1;
+	}
+	return (size_t)-1;
+}
+
+int lethe_pu_blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strchr(" \t\r\v\f", s[i]) || s[i] == '\0')
+			return 0;
+	return 1;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64)
+		return (size_t)-1;
+	size_t row[65];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			if (up + 1 < best)
+				best = up + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+const char *lethe_pu_suggest(const char *word, const char *const *candidates)
+{
+	const char *best = NULL;
+	size_t best_d = (size_t)-1;
+	for (size_t i = 0; candidates[i]; i++) {
+		size_t d = edit_distance(word, candidates[i]);
+		if (d < best_d) {
+			best_d = d;
+			best = candidates[i];
+		}
+	}
+	size_t limit = strlen(word) / 3 + 1;
+	return best_d <= limit ? best : NULL;
+}
+
+int lethe_pu_check_options(const lethe_host *host, const char *plugin, const lethe_option *options,
+                           size_t n_options, const char *const *known)
+{
+	for (size_t i = 0; i < n_options; i++) {
+		char head[128];
+		size_t n = strcspn(options[i].key, ".");
+		if (n >= sizeof(head))
+			n = sizeof(head) - 1;
+		memcpy(head, options[i].key, n);
+		head[n] = '\0';
+		int found = 0;
+		for (size_t k = 0; known[k] && !found; k++)
+			found = strcmp(head, known[k]) == 0;
+		if (found)
+			continue;
+		const char *near = lethe_pu_suggest(head, known);
+		if (near)
+			host->error(host->ctx, "%s: plugin '%s' has no option '%s' (did you mean '%s'?)",
+			            options[i].where, plugin, head, near);
+		else
+			host->error(host->ctx, "%s: plugin '%s' has no option '%s'", options[i].where, plugin,
+			            head);
+		return LETHE_EINVAL;
+	}
+	return 0;
+}
+
+int lethe_pu_option_uint(const lethe_host *host, const lethe_option *option, unsigned long min,
+                         unsigned long max, unsigned long *out)
+{
+	const char *s = option->value;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (!*s || *end || *s == '-' || *s == '+' || errno || v < min || v > max) {
+		host->error(host->ctx, "%s: option '%s': expected an integer from %lu to %lu, got '%s'",
+		            option->where, option->key, min, max, s);
+		return LETHE_EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int lethe_pu_option_enum(const lethe_host *host, const lethe_option *option,
+                         const char *const *values, int *out)
+{
+	for (int i = 0; values[i]; i++)
+		if (strcmp(option->value, values[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	char list[256] = "";
+	for (int i = 0; values[i]; i++) {
+		size_t used = strlen(list);
+		snprintf(list + used, sizeof(list) - used, "%s'%s'", i ? ", " : "", values[i]);
+	}
+	const char *near = lethe_pu_suggest(option->value, values);
+	if (near)
+		host->error(host->ctx, "%s: option '%s': expected one of %s, got '%s' (did you mean '%s'?)",
+		            option->where, option->key, list, option->value, near);
+	else
+		host->error(host->ctx, "%s: option '%s': expected one of %s, got '%s'", option->where,
+		            option->key, list, option->value);
+	return LETHE_EINVAL;
+}
+
+int lethe_pu_option_bool(const lethe_host *host, const lethe_option *option, int *out)
+{
+	static const char *const values[] = {"false", "true", NULL};
+	return lethe_pu_option_enum(host, option, values, out);
+}
+
+int lethe_pu_pool_add(lethe_pu_pool *pool, const char *s, size_t n, size_t *offset)
+{
+	if (pool->len + n + 1 > pool->cap) {
+		size_t cap = pool->cap ? pool->cap : 4096;
+		while (cap < pool->len + n + 1)
+			cap *= 2;
+		char *buf = realloc(pool->buf, cap);
+		if (!buf)
+			return LETHE_ENOMEM;
+		pool->buf = buf;
+		pool->cap = cap;
+	}
+	memcpy(pool->buf + pool->len, s, n);
+	pool->buf[pool->len + n] = '\0';
+	*offset = pool->len;
+	pool->len += n + 1;
+	return 0;
+}
+
+void lethe_pu_pool_free(lethe_pu_pool *pool)
+{
+	free(pool->buf);
+	*pool = (lethe_pu_pool){0};
+}
+
+int lethe_pu_json_parse(const lethe_host *host, const char *path, size_t lineno, const char *line,
+                        size_t len, cJSON **out)
+{
+	const char *end = NULL;
+	*out = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+	if (*out) {
+		/* cJSON stops after the first value; anything but whitespace after it is an error. */
+		size_t at = (size_t)(end - line);
+		while (at < len && strchr(" \t\r", line[at]) && line[at])
+			at++;
+		if (at == len)
+			return 0;
+		cJSON_Delete(*out);
+		*out = NULL;
+		host->error(host->ctx, "%s:%zu:%zu: invalid JSON: unexpected text after the value", path,
+		            lineno, at + 1);
+		return LETHE_EPARSE;
+	}
+	size_t col = end && end >= line && end <= line + len ? (size_t)(end - line) + 1 : 1;
+	host->error(host->ctx, "%s:%zu:%zu: invalid JSON", path, lineno, col);
+	return LETHE_EPARSE;
+}

@@ -1,0 +1,61 @@
+/*
+ * plugin_util.h: helpers the bundled task plugins share: reading files line by line with
+ * positions for messages, checking UTF-8, validating options (with did-you-mean), a string pool,
+ * and JSON lines through cJSON. Linked statically into each bundled plugin, so plugins still depend
+ * on nothing but lethe/plugin.h at run time. Not installed: an outside plugin brings its own.
+ */
+#ifndef LETHE_PLUGIN_UTIL_H
+#define LETHE_PLUGIN_UTIL_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+#include <lethe/plugin.h>
+
+/* Reads a whole file. An unreadable or empty file is an error naming path. *data is
+ * NUL-terminated and owned by the caller. */
+int lethe_pu_read_file(const lethe_host *host, const char *path, char **data, size_t *len);
+
+/* Iterates over the lines of data (split on '\n' only, never on U+0085 or other Unicode breaks;
+ * a trailing '\r' is dropped). Returns 0 at the end. */
+typedef struct lethe_pu_lines {
+	const char *data;
+	size_t len, pos;
+	size_t lineno; /* 1-based number of the line last returned */
+} lethe_pu_lines;
+void lethe_pu_lines_init(lethe_pu_lines *it, const char *data, size_t len);
+int lethe_pu_lines_next(lethe_pu_lines *it, const char **line, size_t *line_len);
+
+/* Offset of the first byte that is not part of valid UTF-8 (RFC 3629), or (size_t)-1. */
+size_t lethe_pu_utf8_invalid(const char *s, size_t n);
+/* 1 when s[0..n) has only spaces, tabs, '\r', '\v' or '\f'. */
+int lethe_pu_blank(const char *s, size_t n);
+
+/* The candidate closest to word by edit distance, if close enough to be a likely typo; or NULL. */
+const char *lethe_pu_suggest(const char *word, const char *const *candidates);
+
+/* Fails naming option->where for any option whose key (its first dotted component) is not in
+ * known (NULL-terminated), with a did-you-mean when one is close. */
+int lethe_pu_check_options(const lethe_host *host, const char *plugin, const lethe_option *options,
+                           size_t n_options, const char *const *known);
+/* Value parsers for one option; errors name option->where and what was expected. */
+int lethe_pu_option_uint(const lethe_host *host, const lethe_option *option, unsigned long min,
+                         unsigned long max, unsigned long *out);
+int lethe_pu_option_enum(const lethe_host *host, const lethe_option *option,
+                         const char *const *values, int *out);
+int lethe_pu_option_bool(const lethe_host *host, const lethe_option *option, int *out);
+
+/* Append-only storage for example strings; references are offsets, since the buffer moves. */
+typedef struct lethe_pu_pool {
+	char *buf;
+	size_t len, cap;
+} lethe_pu_pool;
+/* Appends s[0..n) and a NUL; *offset receives where it starts. */
+int lethe_pu_pool_add(lethe_pu_pool *pool, const char *s, size_t n, size_t *offset);
+void lethe_pu_pool_free(lethe_pu_pool *pool);
+
+/* Parses one JSON lines record; errors name path:line:column. The caller frees *out. */
+int lethe_pu_json_parse(const lethe_host *host, const char *path, size_t lineno, const char *line,
+                        size_t len, cJSON **out);
+
+#endif

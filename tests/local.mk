@@ -1,0 +1,68 @@
+# tests/: Check unit tests (check_*.c, one per concept), deliberately broken plugins for the
+# loader's refusals (plugins/), fixtures (data/), and end-to-end tests of the `lethe` binary (*.test).
+TEST_EXTENSIONS = .test
+TEST_LOG_COMPILER = $(SHELL)
+# Tests see only the build tree's plugins, never installed ones, and the shared data sets when
+# they are beside the source tree (CI exports LETHE_DATA explicitly).
+AM_TESTS_ENVIRONMENT = \
+	unset LETHE_PLUGIN_PATH; \
+	LETHE_TEST_PLUGINS='$(abs_top_builddir)/%reldir%/plugins/.libs'; \
+	LETHE_TEST_SRCDIR='$(abs_top_srcdir)/%reldir%'; \
+	LETHE_BUILDDIR='$(abs_top_builddir)'; \
+	LETHE_SRCDIR='$(abs_top_srcdir)'; \
+	if test -z "$${LETHE_DATA-}" && test -d '$(abs_top_srcdir)/../shared/data'; then \
+	  LETHE_DATA='$(abs_top_srcdir)/../shared/data'; fi; \
+	TMPDIR='$(abs_top_builddir)/%reldir%/tmp'; mkdir -p "$$TMPDIR"; \
+	export LETHE_TEST_PLUGINS LETHE_TEST_SRCDIR LETHE_BUILDDIR LETHE_SRCDIR LETHE_DATA TMPDIR;
+
+clean-local: clean-local-tests
+clean-local-tests:
+	-rm -rf $(top_builddir)/%reldir%/tmp
+
+# Plugins that break the ABI one way each. -rpath makes libtool build shared objects.
+TEST_PLUGIN_LDFLAGS = -module -avoid-version -rpath /nowhere
+check_LTLIBRARIES += \
+	%reldir%/plugins/good.la %reldir%/plugins/dup_a.la %reldir%/plugins/dup_b.la \
+	%reldir%/plugins/bad_abi.la %reldir%/plugins/bad_size.la %reldir%/plugins/bad_noscore.la \
+	%reldir%/plugins/bad_name.la %reldir%/plugins/bad_noentry.la %reldir%/plugins/bad_undefined.la \
+	%reldir%/plugins/bad_primaries.la
+%canon_reldir%_plugins_good_la_SOURCES = %reldir%/plugins/good.c %reldir%/plugins/fake.h
+%canon_reldir%_plugins_good_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+%canon_reldir%_plugins_dup_a_la_SOURCES = %reldir%/plugins/dup_a.c
+%canon_reldir%_plugins_dup_a_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+%canon_reldir%_plugins_dup_b_la_SOURCES = %reldir%/plugins/dup_b.c
+%canon_reldir%_plugins_dup_b_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+%canon_reldir%_plugins_bad_abi_la_SOURCES = %reldir%/plugins/bad_abi.c
+%canon_reldir%_plugins_bad_abi_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+%canon_reldir%_plugins_bad_size_la_SOURCES = %reldir%/plugins/bad_size.c
+%canon_reldir%_plugins_bad_size_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+%canon_reldir%_plugins_bad_noscore_la_SOURCES = %reldir%/plugins/bad_noscore.c
+%canon_reldir%_plugins_bad_noscore_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+%canon_reldir%_plugins_bad_name_la_SOURCES = %reldir%/plugins/bad_name.c
+%canon_reldir%_plugins_bad_name_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+%canon_reldir%_plugins_bad_noentry_la_SOURCES = %reldir%/plugins/bad_noentry.c
+%canon_reldir%_plugins_bad_noentry_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+%canon_reldir%_plugins_bad_undefined_la_SOURCES = %reldir%/plugins/bad_undefined.c
+%canon_reldir%_plugins_bad_undefined_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+%canon_reldir%_plugins_bad_primaries_la_SOURCES = %reldir%/plugins/bad_primaries.c
+%canon_reldir%_plugins_bad_primaries_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+
+check_PROGRAMS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util
+TESTS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util %reldir%/cli.test
+
+%canon_reldir%_check_registry_SOURCES = %reldir%/check_registry.c
+%canon_reldir%_check_registry_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+%canon_reldir%_check_registry_LDADD = engine/liblethe.la $(CHECK_LIBS)
+
+%canon_reldir%_check_text_SOURCES = %reldir%/check_text.c %reldir%/mock_host.c %reldir%/mock_host.h plugins/text/text.c
+%canon_reldir%_check_text_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
+%canon_reldir%_check_text_LDADD = plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS) $(LIBM)
+
+%canon_reldir%_check_plugin_util_SOURCES = %reldir%/check_plugin_util.c
+%canon_reldir%_check_plugin_util_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
+%canon_reldir%_check_plugin_util_LDADD = plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS)
+
+EXTRA_DIST += %reldir%/cli.test %reldir%/installcheck.sh %reldir%/data
+
+installcheck-local:
+	$(SHELL) $(srcdir)/%reldir%/installcheck.sh '$(DESTDIR)$(bindir)' '$(DESTDIR)$(libdir)' '$(srcdir)'

@@ -1,0 +1,3 @@
+#define FAKE_NAME "future"
+#define FAKE_ABI 99u
+#include "fake.h"

@@ -1,0 +1,3 @@
+#define FAKE_NAME "small"
+#define FAKE_SIZE 16u
+#include "fake.h"

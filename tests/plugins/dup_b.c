@@ -1,0 +1,2 @@
+#define FAKE_NAME "dup"
+#include "fake.h"

@@ -1,0 +1,2 @@
+#define FAKE_NAME "good"
+#include "fake.h"
