@@ -80,6 +80,7 @@ int lethe_instance_open(lethe_instance **out, const lethe_plugin_info *plugin,
 		.error = host_error,
 		.log = host_log,
 		.metric = host_metric,
+		.metrics = lethe_metrics(),
 	};
 	int rc = inst->ops->create(&inst->task, &inst->host, options, n_options);
 	if (rc == 0 && !inst->task) {

@@ -4,7 +4,16 @@ lib_LTLIBRARIES += %reldir%/liblethe.la
 	%reldir%/error.c \
 	%reldir%/scores.c \
 	%reldir%/registry.c \
-	%reldir%/instance.c
+	%reldir%/instance.c \
+	%reldir%/unicode.c %reldir%/unicode.h \
+	%reldir%/ngram.c %reldir%/ngram.h \
+	%reldir%/bleu.c \
+	%reldir%/chrf.c \
+	%reldir%/porter.c \
+	%reldir%/rouge.c \
+	%reldir%/seqeval.c \
+	%reldir%/classify.c \
+	%reldir%/metrics.c
 %canon_reldir%_liblethe_la_CPPFLAGS = $(AM_CPPFLAGS) -DLETHE_PLUGINDIR='"$(pluginsdir)"'
 %canon_reldir%_liblethe_la_LDFLAGS = -version-info $(LETHE_LT_VERSION) -no-undefined
 %canon_reldir%_liblethe_la_LIBADD = $(DL_LIBS) $(LIBM)
@@ -14,6 +23,7 @@ bin_PROGRAMS += %reldir%/lethe
 	%reldir%/cli.h \
 	%reldir%/main.c \
 	%reldir%/cmd_plugins.c \
-	%reldir%/cmd_inspect.c
+	%reldir%/cmd_inspect.c \
+	%reldir%/cmd_score.c
 %canon_reldir%_lethe_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
 %canon_reldir%_lethe_LDADD = %reldir%/liblethe.la plugins/common/libplugin_util.la $(CJSON_LIBS)

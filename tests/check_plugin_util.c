@@ -20,7 +20,7 @@ static void record(void *ctx, const char *fmt, ...)
 	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
 }
-static const lethe_host host = {LETHE_PLUGIN_ABI_VERSION, sizeof(lethe_host), NULL, record, NULL, NULL};
+static const lethe_host host = {LETHE_PLUGIN_ABI_VERSION, sizeof(lethe_host), NULL, record, NULL, NULL, NULL};
 
 #define INVALID(s) lethe_pu_utf8_invalid(s, sizeof(s) - 1)
 

@@ -1,7 +1,8 @@
 # tests/: Check unit tests (check_*.c, one per concept), deliberately broken plugins for the
 # loader's refusals (plugins/), fixtures (data/), and end-to-end tests of the `lethe` binary (*.test).
-TEST_EXTENSIONS = .test
+TEST_EXTENSIONS = .test .py
 TEST_LOG_COMPILER = $(SHELL)
+PY_LOG_COMPILER = $(PYTHON3)
 # Tests see only the build tree's plugins, never installed ones, and the shared data sets when
 # they are beside the source tree (CI exports LETHE_DATA explicitly).
 AM_TESTS_ENVIRONMENT = \
@@ -47,8 +48,12 @@ check_LTLIBRARIES += \
 %canon_reldir%_plugins_bad_primaries_la_SOURCES = %reldir%/plugins/bad_primaries.c
 %canon_reldir%_plugins_bad_primaries_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
 
-check_PROGRAMS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util
-TESTS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util %reldir%/cli.test
+check_PROGRAMS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util %reldir%/stem_words
+TESTS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util %reldir%/cli.test \
+	%reldir%/metrics.py
+
+%canon_reldir%_stem_words_SOURCES = %reldir%/stem_words.c
+%canon_reldir%_stem_words_LDADD = engine/liblethe.la
 
 %canon_reldir%_check_registry_SOURCES = %reldir%/check_registry.c
 %canon_reldir%_check_registry_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
@@ -62,7 +67,7 @@ TESTS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util 
 %canon_reldir%_check_plugin_util_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
 %canon_reldir%_check_plugin_util_LDADD = plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS)
 
-EXTRA_DIST += %reldir%/cli.test %reldir%/installcheck.sh %reldir%/data
+EXTRA_DIST += %reldir%/cli.test %reldir%/metrics.py %reldir%/installcheck.sh %reldir%/data
 
 installcheck-local:
 	$(SHELL) $(srcdir)/%reldir%/installcheck.sh '$(DESTDIR)$(bindir)' '$(DESTDIR)$(libdir)' '$(srcdir)'

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include <lethe/common.h>
+#include <lethe/metrics.h>
 #include <lethe/plugin.h>
 #include <lethe/version.h>
 

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include <lethe/common.h>
+#include <lethe/metrics.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -70,6 +71,8 @@ typedef struct lethe_host {
 	void (*log)(void *ctx, lethe_log_level level, const char *fmt, ...) LETHE_PRINTF(3, 4);
 	/* Adds a named metric to out; returns 0, LETHE_EEXISTS for a repeated name, LETHE_ENOMEM. */
 	int (*metric)(lethe_scores *out, const char *name, double value, unsigned flags);
+	/* The metrics library (BLEU, chrF, ROUGE, seqeval, classification): lethe/metrics.h. */
+	const lethe_metrics_api *metrics;
 } lethe_host;
 
 /* A task instance; the plugin defines struct lethe_task. */
