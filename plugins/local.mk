@@ -12,3 +12,27 @@ plugins_LTLIBRARIES += %reldir%/text/text.la
 %canon_reldir%_text_text_la_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
 %canon_reldir%_text_text_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 %canon_reldir%_text_text_la_LIBADD = %reldir%/common/libplugin_util.la $(CJSON_LIBS) $(LIBM)
+
+plugins_LTLIBRARIES += %reldir%/sentiment/sentiment.la
+%canon_reldir%_sentiment_sentiment_la_SOURCES = %reldir%/sentiment/sentiment.c
+%canon_reldir%_sentiment_sentiment_la_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
+%canon_reldir%_sentiment_sentiment_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+%canon_reldir%_sentiment_sentiment_la_LIBADD = %reldir%/common/libplugin_util.la $(CJSON_LIBS) $(LIBM)
+
+plugins_LTLIBRARIES += %reldir%/ner/ner.la
+%canon_reldir%_ner_ner_la_SOURCES = %reldir%/ner/ner.c
+%canon_reldir%_ner_ner_la_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
+%canon_reldir%_ner_ner_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+%canon_reldir%_ner_ner_la_LIBADD = %reldir%/common/libplugin_util.la $(CJSON_LIBS) $(LIBM)
+
+plugins_LTLIBRARIES += %reldir%/summarize/summarize.la
+%canon_reldir%_summarize_summarize_la_SOURCES = %reldir%/summarize/summarize.c
+%canon_reldir%_summarize_summarize_la_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
+%canon_reldir%_summarize_summarize_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+%canon_reldir%_summarize_summarize_la_LIBADD = %reldir%/common/libplugin_util.la $(CJSON_LIBS) $(LIBM)
+
+plugins_LTLIBRARIES += %reldir%/translation/translation.la
+%canon_reldir%_translation_translation_la_SOURCES = %reldir%/translation/translation.c
+%canon_reldir%_translation_translation_la_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
+%canon_reldir%_translation_translation_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+%canon_reldir%_translation_translation_la_LIBADD = %reldir%/common/libplugin_util.la $(CJSON_LIBS) $(LIBM)

@@ -50,7 +50,7 @@ check_LTLIBRARIES += \
 
 check_PROGRAMS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util %reldir%/stem_words
 TESTS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util %reldir%/cli.test \
-	%reldir%/metrics.py
+	%reldir%/metrics.py %reldir%/datasets.test
 
 %canon_reldir%_stem_words_SOURCES = %reldir%/stem_words.c
 %canon_reldir%_stem_words_LDADD = engine/liblethe.la
@@ -59,15 +59,34 @@ TESTS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util 
 %canon_reldir%_check_registry_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 %canon_reldir%_check_registry_LDADD = engine/liblethe.la $(CHECK_LIBS)
 
+# Plugin tests compile the plugin into the test program and drive it through the mock host,
+# whose metrics table is liblethe's.
+PLUGIN_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
+PLUGIN_TEST_LDADD = engine/liblethe.la plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS) $(LIBM)
+check_PROGRAMS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %reldir%/check_translation
+TESTS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %reldir%/check_translation
+
 %canon_reldir%_check_text_SOURCES = %reldir%/check_text.c %reldir%/mock_host.c %reldir%/mock_host.h plugins/text/text.c
-%canon_reldir%_check_text_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
-%canon_reldir%_check_text_LDADD = plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS) $(LIBM)
+%canon_reldir%_check_text_CFLAGS = $(PLUGIN_TEST_CFLAGS)
+%canon_reldir%_check_text_LDADD = $(PLUGIN_TEST_LDADD)
+%canon_reldir%_check_sentiment_SOURCES = %reldir%/check_sentiment.c %reldir%/mock_host.c plugins/sentiment/sentiment.c
+%canon_reldir%_check_sentiment_CFLAGS = $(PLUGIN_TEST_CFLAGS)
+%canon_reldir%_check_sentiment_LDADD = $(PLUGIN_TEST_LDADD)
+%canon_reldir%_check_ner_SOURCES = %reldir%/check_ner.c %reldir%/mock_host.c plugins/ner/ner.c
+%canon_reldir%_check_ner_CFLAGS = $(PLUGIN_TEST_CFLAGS)
+%canon_reldir%_check_ner_LDADD = $(PLUGIN_TEST_LDADD)
+%canon_reldir%_check_summarize_SOURCES = %reldir%/check_summarize.c %reldir%/mock_host.c plugins/summarize/summarize.c
+%canon_reldir%_check_summarize_CFLAGS = $(PLUGIN_TEST_CFLAGS)
+%canon_reldir%_check_summarize_LDADD = $(PLUGIN_TEST_LDADD)
+%canon_reldir%_check_translation_SOURCES = %reldir%/check_translation.c %reldir%/mock_host.c plugins/translation/translation.c
+%canon_reldir%_check_translation_CFLAGS = $(PLUGIN_TEST_CFLAGS)
+%canon_reldir%_check_translation_LDADD = $(PLUGIN_TEST_LDADD)
 
 %canon_reldir%_check_plugin_util_SOURCES = %reldir%/check_plugin_util.c
 %canon_reldir%_check_plugin_util_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
 %canon_reldir%_check_plugin_util_LDADD = plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS)
 
-EXTRA_DIST += %reldir%/cli.test %reldir%/metrics.py %reldir%/installcheck.sh %reldir%/data
+EXTRA_DIST += %reldir%/cli.test %reldir%/datasets.test %reldir%/metrics.py %reldir%/installcheck.sh %reldir%/data
 
 installcheck-local:
 	$(SHELL) $(srcdir)/%reldir%/installcheck.sh '$(DESTDIR)$(bindir)' '$(DESTDIR)$(libdir)' '$(srcdir)'

@@ -3,6 +3,8 @@
  */
 #include "mock_host.h"
 
+#include <lethe/lethe.h>
+
 #include <check.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,7 +43,7 @@ static int mock_metric(lethe_scores *s, const char *name, double value, unsigned
 	for (int i = 0; i < s->n; i++)
 		if (strcmp(s->names[i], name) == 0)
 			return LETHE_EEXISTS;
-	ck_assert_int_lt(s->n, 64);
+	ck_assert_int_lt(s->n, 256);
 	snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
 	s->values[s->n] = value;
 	s->flags[s->n] = flags;
@@ -59,6 +61,7 @@ void mock_host_init(mock_host *m)
 		.error = mock_error,
 		.log = mock_log,
 		.metric = mock_metric,
+		.metrics = lethe_metrics(),
 	};
 }
 
@@ -89,4 +92,49 @@ const char *mock_write_file(const char *name, const char *text, size_t len)
 	ck_assert_uint_eq(fwrite(text, 1, len, f), len);
 	fclose(f);
 	return path;
+}
+
+lethe_task *mock_task(mock_host *m, const lethe_option *options, size_t n)
+{
+	lethe_task *t = NULL;
+	int rc = lethe_plugin_entry()->ops.create(&t, &m->host, options, n);
+	ck_assert_msg(rc == 0, "create failed: %s", m->error);
+	return t;
+}
+
+int mock_load(mock_host *m, lethe_task *t, const char *name, const char *text, size_t *n)
+{
+	(void)m;
+	const char *path = mock_write_file(name, text, strlen(text));
+	return lethe_plugin_entry()->ops.load(t, LETHE_SPLIT_EVAL, path, n);
+}
+
+void mock_load_fails(mock_host *m, const lethe_option *options, size_t n_options, const char *name,
+                     const char *text, int code, const char *suffix)
+{
+	lethe_task *t = mock_task(m, options, n_options);
+	size_t n = 12345;
+	int rc = mock_load(m, t, name, text, &n);
+	char want[2048];
+	const char *dir = getenv("TMPDIR");
+	(void)dir;
+	ck_assert_msg(rc == code, "loading %s: expected code %d, got %d (%s)", name, code, rc, m->error);
+	/* The message starts with the path mock_write_file() chose; compare the rest. */
+	const char *colon = strstr(m->error, name);
+	ck_assert_msg(colon != NULL, "message '%s' does not name %s", m->error, name);
+	snprintf(want, sizeof(want), "%s%s", name, suffix);
+	ck_assert_str_eq(colon, want);
+	lethe_example ex;
+	ck_assert_int_eq(lethe_plugin_entry()->ops.example(t, LETHE_SPLIT_EVAL, 0, &ex), LETHE_EINVAL);
+	lethe_plugin_entry()->ops.destroy(t);
+}
+
+void mock_assert_example(mock_host *m, lethe_task *t, size_t i, const char *prompt, const char *target)
+{
+	lethe_example ex;
+	ck_assert_msg(lethe_plugin_entry()->ops.example(t, LETHE_SPLIT_EVAL, i, &ex) == 0, "%s", m->error);
+	ck_assert_uint_eq(ex.prompt_len, strlen(ex.prompt));
+	ck_assert_str_eq(ex.prompt, prompt);
+	ck_assert_uint_eq(ex.target_len, strlen(target));
+	ck_assert_str_eq(ex.target, target);
 }

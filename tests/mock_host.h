@@ -8,11 +8,13 @@
 #include <lethe/plugin.h>
 
 struct lethe_scores {
-	char names[64][64];
-	double values[64];
-	unsigned flags[64];
+	char names[256][64];
+	double values[256];
+	unsigned flags[256];
 	int n;
 };
+
+#define MOCK_MAX_METRICS 256
 
 typedef struct mock_host {
 	lethe_host host;
@@ -28,5 +30,15 @@ double mock_scores_get(const lethe_scores *s, const char *name, unsigned *flags)
 const lethe_plugin *lethe_plugin_entry(void);
 /* Writes text to a fresh file under the test's temporary directory and returns its path. */
 const char *mock_write_file(const char *name, const char *text, size_t len);
+
+/* Creates a task of the compiled-in plugin; fails the test when creation fails. */
+lethe_task *mock_task(mock_host *m, const lethe_option *options, size_t n);
+/* Writes text to name and loads it as split; returns the plugin's code, *n the examples. */
+int mock_load(mock_host *m, lethe_task *t, const char *name, const char *text, size_t *n);
+/* Loading text must fail with code and the message "<path><suffix>". */
+void mock_load_fails(mock_host *m, const lethe_option *options, size_t n_options, const char *name,
+                     const char *text, int code, const char *suffix);
+/* Example i of the eval split must have this prompt and target. */
+void mock_assert_example(mock_host *m, lethe_task *t, size_t i, const char *prompt, const char *target);
 
 #endif

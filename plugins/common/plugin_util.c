@@ -276,3 +276,151 @@ int lethe_pu_json_parse(const lethe_host *host, const char *path, size_t lineno,
 	host->error(host->ctx, "%s:%zu:%zu: invalid JSON", path, lineno, col);
 	return LETHE_EPARSE;
 }
+
+int lethe_pu_buf_add(lethe_pu_buf *b, const char *s, size_t n)
+{
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		char *p = realloc(b->s, cap);
+		if (!p)
+			return LETHE_ENOMEM;
+		b->s = p;
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->s + b->n, s, n);
+	b->n += n;
+	b->s[b->n] = '\0';
+	return 0;
+}
+
+int lethe_pu_buf_str(lethe_pu_buf *b, const char *s) { return lethe_pu_buf_add(b, s, strlen(s)); }
+
+void lethe_pu_buf_free(lethe_pu_buf *b)
+{
+	free(b->s);
+	*b = (lethe_pu_buf){0};
+}
+
+/* Walks tmpl; for each "{name}" calls on_name (when not NULL). Returns 0, or -1 with *bad set
+ * to the offending offset (an unmatched brace). */
+static int scan_template(const char *tmpl, const char *const *names, const char *const *values,
+                         lethe_pu_buf *out, size_t *bad, const char **unknown, size_t *unknown_len)
+{
+	for (const char *p = tmpl; *p;) {
+		if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+			if (out && lethe_pu_buf_add(out, p, 1))
+				return LETHE_ENOMEM;
+			p += 2;
+		} else if (*p == '{') {
+			const char *end = strchr(p, '}');
+			if (!end) {
+				*bad = (size_t)(p - tmpl);
+				return -1;
+			}
+			size_t len = (size_t)(end - p - 1);
+			int found = -1;
+			for (int i = 0; names[i] && found < 0; i++)
+				if (strlen(names[i]) == len && memcmp(names[i], p + 1, len) == 0)
+					found = i;
+			if (found < 0) {
+				*unknown = p + 1;
+				*unknown_len = len;
+				*bad = (size_t)(p - tmpl);
+				return -1;
+			}
+			if (out && lethe_pu_buf_str(out, values[found]))
+				return LETHE_ENOMEM;
+			p = end + 1;
+		} else if (*p == '}') {
+			*bad = (size_t)(p - tmpl);
+			return -1;
+		} else {
+			size_t k = strcspn(p, "{}");
+			if (out && lethe_pu_buf_add(out, p, k))
+				return LETHE_ENOMEM;
+			p += k;
+		}
+	}
+	return 0;
+}
+
+int lethe_pu_template_check(const lethe_host *host, const lethe_option *option,
+                            const char *const *names)
+{
+	size_t bad = 0, unknown_len = 0;
+	const char *unknown = NULL;
+	if (scan_template(option->value, names, NULL, NULL, &bad, &unknown, &unknown_len) == 0)
+		return 0;
+	char list[256] = "";
+	for (int i = 0; names[i]; i++) {
+		size_t used = strlen(list);
+		snprintf(list + used, sizeof(list) - used, "%s{%s}", i ? ", " : "", names[i]);
+	}
+	if (unknown)
+		host->error(host->ctx, "%s: option '%s': unknown placeholder '{%.*s}' (expected %s)",
+		            option->where, option->key, (int)unknown_len, unknown, list);
+	else
+		host->error(host->ctx,
+		            "%s: option '%s': unmatched brace at character %zu (write '{{' or '}}' for a brace)",
+		            option->where, option->key, bad + 1);
+	return LETHE_EINVAL;
+}
+
+int lethe_pu_template_render(lethe_pu_buf *out, const char *tmpl, const char *const *names,
+                             const char *const *values)
+{
+	size_t bad;
+	const char *unknown = NULL;
+	size_t unknown_len;
+	int rc = scan_template(tmpl, names, values, out, &bad, &unknown, &unknown_len);
+	return rc < 0 && rc != LETHE_ENOMEM ? LETHE_EINVAL : rc;
+}
+
+size_t lethe_pu_split_tabs(const char *line, size_t n, const char **fields, size_t *lens,
+                           size_t max)
+{
+	size_t count = 0, start = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || line[i] == '\t') {
+			if (count < max) {
+				fields[count] = line + start;
+				lens[count] = i - start;
+			}
+			count++;
+			start = i + 1;
+		}
+	}
+	return count;
+}
+
+const char *lethe_pu_trim(const char *s, size_t *n)
+{
+	while (*n > 0 && (s[0] == ' ' || s[0] == '\t' || s[0] == '\r'))
+		s++, (*n)--;
+	while (*n > 0 && (s[*n - 1] == ' ' || s[*n - 1] == '\t' || s[*n - 1] == '\r'))
+		(*n)--;
+	return s;
+}
+
+int lethe_pu_json_text(const cJSON *v, const char *sep, lethe_pu_buf *out)
+{
+	out->n = 0;
+	if (cJSON_IsString(v))
+		return lethe_pu_buf_str(out, v->valuestring);
+	if (!cJSON_IsArray(v))
+		return LETHE_EPARSE;
+	const cJSON *item;
+	int first = 1, rc = lethe_pu_buf_add(out, "", 0);
+	cJSON_ArrayForEach(item, v)
+	{
+		if (!cJSON_IsString(item))
+			return LETHE_EPARSE;
+		if ((!first && (rc = lethe_pu_buf_str(out, sep))) || (rc = lethe_pu_buf_str(out, item->valuestring)))
+			return rc;
+		first = 0;
+	}
+	return rc;
+}

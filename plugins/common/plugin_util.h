@@ -54,6 +54,33 @@ typedef struct lethe_pu_pool {
 int lethe_pu_pool_add(lethe_pu_pool *pool, const char *s, size_t n, size_t *offset);
 void lethe_pu_pool_free(lethe_pu_pool *pool);
 
+/* A growable byte string, always NUL-terminated once anything is appended. */
+typedef struct lethe_pu_buf {
+	char *s;
+	size_t n, cap;
+} lethe_pu_buf;
+int lethe_pu_buf_add(lethe_pu_buf *b, const char *s, size_t n);
+int lethe_pu_buf_str(lethe_pu_buf *b, const char *s);
+void lethe_pu_buf_free(lethe_pu_buf *b);
+
+/* Prompt templates: "{name}" is replaced by a value, "{{" and "}}" stand for braces. check()
+ * fails naming option->where when the template uses a name outside names (NULL-terminated) or
+ * has an unmatched brace; render() appends the filled template to out. */
+int lethe_pu_template_check(const lethe_host *host, const lethe_option *option,
+                            const char *const *names);
+int lethe_pu_template_render(lethe_pu_buf *out, const char *tmpl, const char *const *names,
+                             const char *const *values);
+
+/* Splits line[0..n) at tabs into at most max fields; returns the number of fields there are
+ * (which may exceed max: only the first max are stored). */
+size_t lethe_pu_split_tabs(const char *line, size_t n, const char **fields, size_t *lens,
+                           size_t max);
+/* Trims spaces, tabs and '\r' from both ends of s[0..*n). */
+const char *lethe_pu_trim(const char *s, size_t *n);
+
+/* Text of a JSON value: a string, or a list of strings joined by sep. Other values fail. */
+int lethe_pu_json_text(const cJSON *v, const char *sep, lethe_pu_buf *out);
+
 /* Parses one JSON lines record; errors name path:line:column. The caller frees *out. */
 int lethe_pu_json_parse(const lethe_host *host, const char *path, size_t lineno, const char *line,
                         size_t len, cJSON **out);
