@@ -182,8 +182,10 @@ int lethe_seqeval(lethe_seqeval_result **out, const char *const *const *gold,
 	int rc = LETHE_ENOMEM;
 	if (!r || get_entities(&g, &t, gold, lens, n) || get_entities(&p, &t, pred, lens, n))
 		goto fail;
-	qsort(g.v, g.n, sizeof(*g.v), by_entity);
-	qsort(p.v, p.n, sizeof(*p.v), by_entity);
+	if (g.n) /* qsort(NULL, 0, ...) is undefined */
+		qsort(g.v, g.n, sizeof(*g.v), by_entity);
+	if (p.n)
+		qsort(p.v, p.n, sizeof(*p.v), by_entity);
 	unique(&g);
 	unique(&p);
 
@@ -231,7 +233,8 @@ int lethe_seqeval(lethe_seqeval_result **out, const char *const *const *gold,
 		r->micro.n_true += nt[i];
 	}
 	finish(&r->micro);
-	qsort(r->types, r->n_types, sizeof(*r->types), by_type_name);
+	if (r->n_types)
+		qsort(r->types, r->n_types, sizeof(*r->types), by_type_name);
 	free(tp), free(np), free(nt);
 	*out = r;
 	r = NULL;

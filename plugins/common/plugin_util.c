@@ -241,7 +241,8 @@ int lethe_pu_pool_add(lethe_pu_pool *pool, const char *s, size_t n, size_t *offs
 		pool->buf = buf;
 		pool->cap = cap;
 	}
-	memcpy(pool->buf + pool->len, s, n);
+	if (n)
+		memcpy(pool->buf + pool->len, s, n);
 	pool->buf[pool->len + n] = '\0';
 	*offset = pool->len;
 	pool->len += n + 1;
