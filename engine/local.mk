@@ -13,10 +13,15 @@ lib_LTLIBRARIES += %reldir%/liblethe.la
 	%reldir%/rouge.c \
 	%reldir%/seqeval.c \
 	%reldir%/classify.c \
-	%reldir%/metrics.c
-%canon_reldir%_liblethe_la_CPPFLAGS = $(AM_CPPFLAGS) -DLETHE_PLUGINDIR='"$(pluginsdir)"'
+	%reldir%/metrics.c \
+	%reldir%/model_internal.h \
+	%reldir%/model.c \
+	%reldir%/optim.c \
+	%reldir%/generate.c \
+	%reldir%/tokenizer.c
+%canon_reldir%_liblethe_la_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS) -DLETHE_PLUGINDIR='"$(pluginsdir)"'
 %canon_reldir%_liblethe_la_LDFLAGS = -version-info $(LETHE_LT_VERSION) -no-undefined
-%canon_reldir%_liblethe_la_LIBADD = $(DL_LIBS) $(LIBM)
+%canon_reldir%_liblethe_la_LIBADD = $(BLAS_LIBS) $(DL_LIBS) $(LIBM)
 
 bin_PROGRAMS += %reldir%/lethe
 %canon_reldir%_lethe_SOURCES = \

@@ -63,6 +63,15 @@ TESTS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util 
 # whose metrics table is liblethe's.
 PLUGIN_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
 PLUGIN_TEST_LDADD = engine/liblethe.la plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS) $(LIBM)
+check_PROGRAMS += %reldir%/check_model %reldir%/check_tokenizer
+TESTS += %reldir%/check_model %reldir%/check_tokenizer
+%canon_reldir%_check_model_SOURCES = %reldir%/check_model.c
+%canon_reldir%_check_model_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+%canon_reldir%_check_model_LDADD = engine/liblethe.la $(CHECK_LIBS) $(LIBM)
+%canon_reldir%_check_tokenizer_SOURCES = %reldir%/check_tokenizer.c
+%canon_reldir%_check_tokenizer_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+%canon_reldir%_check_tokenizer_LDADD = engine/liblethe.la $(CHECK_LIBS)
+
 check_PROGRAMS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %reldir%/check_translation
 TESTS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %reldir%/check_translation
 

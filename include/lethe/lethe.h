@@ -13,6 +13,7 @@
 
 #include <lethe/common.h>
 #include <lethe/metrics.h>
+#include <lethe/model.h>
 #include <lethe/plugin.h>
 #include <lethe/version.h>
 

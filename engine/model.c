@@ -1,0 +1,703 @@
+/*
+ * model.c: the transformer's parameter layout, initialisation, forward pass and backward pass.
+ * Matrix products go through cblas_sgemm; the rest are plain loops over contiguous rows. Backward
+ * kernels accumulate into the gradient block, so gradient accumulation is calling forward and
+ * backward again before lethe_model_step(). AdamW lives in optim.c, decoding in generate.c.
+ *
+ * The arithmetic mirrors the PyTorch reference (../shared/bench/torch_reference.py, --arch
+ * llama): RMSNorm x * rsqrt(mean(x^2) + eps) * w; RoPE in the rotate-half convention on q and k;
+ * softmax(q k^T / sqrt(HS)) with a causal mask; SwiGLU w2(silu(w1 x) * w3 x); a head tied to the
+ * embeddings by default. tests/parity.py checks loss, logits and every gradient against it.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lethe/lethe.h>
+#include <lethe/model.h>
+
+#include "model_internal.h"
+
+int lethe_set_threads(int n)
+{
+	if (n > 0)
+		openblas_set_num_threads(n);
+	return openblas_get_num_threads();
+}
+
+/* ---- configuration ---------------------------------------------------------------------------- */
+
+int lethe_model_preset(lethe_model_config *cfg, const char *name, int vocab)
+{
+	static const struct {
+		const char *name;
+		int context, dim, layers, heads;
+	} presets[] = {{"tiny", 128, 128, 4, 4}, {"small", 256, 256, 6, 8}, {"base", 256, 512, 8, 8}};
+	for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
+		if (strcmp(name, presets[i].name) == 0) {
+			*cfg = (lethe_model_config){.vocab = vocab, .context = presets[i].context,
+			                            .dim = presets[i].dim, .layers = presets[i].layers,
+			                            .heads = presets[i].heads, .tied = 1};
+			return lethe_model_config_check(cfg, NULL, 0);
+		}
+	return LETHE_ENOTFOUND;
+}
+
+int lethe_model_config_check(lethe_model_config *c, char *err, size_t size)
+{
+	char buf[256];
+	if (!err) {
+		err = buf;
+		size = sizeof(buf);
+	}
+	if (c->ff == 0)
+		c->ff = ((8 * c->dim / 3 + 31) / 32) * 32;
+	if (c->norm_eps == 0)
+		c->norm_eps = 1e-5f;
+	if (c->rope_theta == 0)
+		c->rope_theta = 10000.0f;
+	if (c->vocab < LETHE_TOKEN_FIRST_MERGE || c->vocab > (1 << 20))
+		snprintf(err, size, "vocab must be from %d to %d, got %d", LETHE_TOKEN_FIRST_MERGE, 1 << 20, c->vocab);
+	else if (c->context < 2 || c->context > 65536)
+		snprintf(err, size, "context must be from 2 to 65536, got %d", c->context);
+	else if (c->dim < 2 || c->dim > 16384)
+		snprintf(err, size, "dim must be from 2 to 16384, got %d", c->dim);
+	else if (c->layers < 1 || c->layers > 256)
+		snprintf(err, size, "layers must be from 1 to 256, got %d", c->layers);
+	else if (c->heads < 1 || c->dim % c->heads != 0 || (c->dim / c->heads) % 2 != 0)
+		snprintf(err, size, "heads must divide dim into an even head size (dim %d, heads %d)", c->dim, c->heads);
+	else if (c->ff < 1 || c->ff > 1 << 20)
+		snprintf(err, size, "ff must be from 1 to %d, got %d", 1 << 20, c->ff);
+	else if (!(c->norm_eps > 0) || !(c->rope_theta > 1))
+		snprintf(err, size, "norm_eps must be > 0 and rope_theta > 1");
+	else
+		return 0;
+	return LETHE_EINVAL;
+}
+
+size_t lethe_model_config_params(const lethe_model_config *c)
+{
+	size_t C = (size_t)c->dim, FF = (size_t)c->ff, V = (size_t)c->vocab;
+	size_t per_layer = 2 * C + 3 * C * C + C * C + 3 * C * FF;
+	return V * C + (size_t)c->layers * per_layer + C + (c->tied ? 0 : V * C);
+}
+
+/* ---- layout ----------------------------------------------------------------------------------- */
+
+static void add_tensor(lethe_model *m, size_t *offset, char **names, const char *name, int rows,
+                       int cols, lethe_param_group group, int layer)
+{
+	lethe_tensor_info *t = &m->tensors[m->n_tensors++];
+	size_t len = strlen(name) + 1;
+	memcpy(*names, name, len);
+	*t = (lethe_tensor_info){*names, *offset, (size_t)rows * (size_t)cols, rows, cols, group, layer};
+	*names += len;
+	*offset += t->size;
+}
+
+void lethe_model__views(lethe_model *m, float *block, model_view *v)
+{
+	v->wte = block + m->tensors[m->t_wte].offset;
+	v->nf = block + m->tensors[m->t_nf].offset;
+	v->head = block + m->tensors[m->t_head].offset;
+	for (int l = 0; l < m->cfg.layers; l++) {
+		const lethe_tensor_info *t = &m->tensors[1 + (size_t)l * T_PER_LAYER];
+		layer_view *lv = &v->layer[l];
+		lv->n1 = block + t[T_N1].offset;
+		lv->wqkv = block + t[T_WQKV].offset;
+		lv->wo = block + t[T_WO].offset;
+		lv->n2 = block + t[T_N2].offset;
+		lv->w1 = block + t[T_W1].offset;
+		lv->w3 = block + t[T_W3].offset;
+		lv->w2 = block + t[T_W2].offset;
+	}
+}
+
+/* splitmix64 seeds xoshiro256**; Box-Muller in double makes the normal draws. */
+typedef struct rng {
+	uint64_t s[4];
+} rng;
+
+static uint64_t splitmix(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t next64(rng *r)
+{
+	uint64_t *s = r->s, result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return result;
+}
+
+static double uniform(rng *r) { return ((next64(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
+
+static void normal_fill(rng *r, float *v, size_t n, double std)
+{
+	for (size_t i = 0; i < n; i += 2) {
+		double u1 = uniform(r), u2 = uniform(r), rad = sqrt(-2.0 * log(u1));
+		v[i] = (float)(std * rad * cos(2 * 3.14159265358979323846 * u2));
+		if (i + 1 < n)
+			v[i + 1] = (float)(std * rad * sin(2 * 3.14159265358979323846 * u2));
+	}
+}
+
+static void free_activations(lethe_model *m)
+{
+	float **bufs[] = {&m->x, &m->xmid, &m->rstd1, &m->rstd2, &m->qkv, &m->att, &m->y, &m->a, &m->b3,
+	                  &m->rstdf, &m->hf, &m->hf_t, &m->logits, &m->s_h, &m->s_g, &m->s_dx, &m->s_dxmid,
+	                  &m->s_dh, &m->s_dy, &m->s_dqkv, &m->s_da, &m->s_db, &m->s_dp};
+	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
+		free(*bufs[i]);
+		*bufs[i] = NULL;
+	}
+	free(m->tokens);
+	free(m->targets);
+	free(m->target_rows);
+	m->tokens = m->targets = m->target_rows = NULL;
+	m->cap_bt = m->cap_nt = 0;
+	m->cap_B = m->cap_T = 0;
+}
+
+void lethe_model_free(lethe_model *m)
+{
+	if (!m)
+		return;
+	free_activations(m);
+	free(m->params);
+	free(m->grads);
+	free(m->adam_m);
+	free(m->adam_v);
+	free(m->p.layer);
+	free(m->g.layer);
+	free(m->tensors);
+	free(m->names);
+	free(m->trainable);
+	free(m->rope_cos);
+	free(m->rope_sin);
+	free(m);
+}
+
+int lethe_model_new(lethe_model **out, const lethe_model_config *config, uint64_t seed)
+{
+	*out = NULL;
+	lethe_model_config cfg = *config;
+	if (lethe_model_config_check(&cfg, NULL, 0))
+		return LETHE_EINVAL;
+	lethe_model *m = calloc(1, sizeof(*m));
+	if (!m)
+		return LETHE_ENOMEM;
+	m->cfg = cfg;
+	int C = cfg.dim, L = cfg.layers, FF = cfg.ff, V = cfg.vocab;
+	m->HS = C / cfg.heads;
+	m->C3 = 3 * C;
+	size_t max_tensors = 3 + (size_t)L * T_PER_LAYER;
+	m->tensors = calloc(max_tensors, sizeof(*m->tensors));
+	m->names = malloc(max_tensors * 40);
+	m->trainable = malloc(max_tensors);
+	m->p.layer = calloc((size_t)L, sizeof(layer_view));
+	m->g.layer = calloc((size_t)L, sizeof(layer_view));
+	if (!m->tensors || !m->names || !m->trainable || !m->p.layer || !m->g.layer)
+		goto nomem;
+	size_t offset = 0;
+	char *names = m->names, name[40];
+	m->t_wte = 0;
+	add_tensor(m, &offset, &names, "wte", V, C, LETHE_GROUP_EMBEDDINGS, -1);
+	for (int l = 0; l < L; l++) {
+		static const char *const suffix[T_PER_LAYER] = {"attn_norm", "attn.wqkv", "attn.wo", "mlp_norm",
+		                                                "mlp.w1", "mlp.w3", "mlp.w2"};
+		const int rows[T_PER_LAYER] = {C, 3 * C, C, C, FF, FF, C};
+		const int cols[T_PER_LAYER] = {1, C, C, 1, C, C, FF};
+		const lethe_param_group groups[T_PER_LAYER] = {LETHE_GROUP_NORMS, LETHE_GROUP_ATTENTION,
+		                                               LETHE_GROUP_ATTENTION, LETHE_GROUP_NORMS,
+		                                               LETHE_GROUP_MLP, LETHE_GROUP_MLP, LETHE_GROUP_MLP};
+		for (int k = 0; k < T_PER_LAYER; k++) {
+			snprintf(name, sizeof(name), "layers.%d.%s", l, suffix[k]);
+			add_tensor(m, &offset, &names, name, rows[k], cols[k], groups[k], l);
+		}
+	}
+	m->t_nf = m->n_tensors;
+	add_tensor(m, &offset, &names, "norm", C, 1, LETHE_GROUP_NORMS, -1);
+	m->t_head = m->t_wte;
+	if (!cfg.tied) {
+		m->t_head = m->n_tensors;
+		add_tensor(m, &offset, &names, "head", V, C, LETHE_GROUP_EMBEDDINGS, -1);
+	}
+	m->n_params = offset;
+	memset(m->trainable, 1, max_tensors);
+	m->params = malloc(m->n_params * sizeof(float));
+	m->grads = calloc(m->n_params, sizeof(float));
+	if (!m->params || !m->grads)
+		goto nomem;
+	lethe_model__views(m, m->params, &m->p);
+	lethe_model__views(m, m->grads, &m->g);
+
+	/* Initialisation in tensor order: matrices N(0, 0.02), norm weights 1. */
+	rng r;
+	uint64_t sm = seed;
+	for (int i = 0; i < 4; i++)
+		r.s[i] = splitmix(&sm);
+	for (size_t i = 0; i < m->n_tensors; i++) {
+		lethe_tensor_info *t = &m->tensors[i];
+		if (t->cols == 1)
+			for (size_t k = 0; k < t->size; k++)
+				m->params[t->offset + k] = 1.0f;
+		else
+			normal_fill(&r, m->params + t->offset, t->size, 0.02);
+	}
+
+	/* RoPE tables, computed in float as the reference computes them. */
+	int T = cfg.context, half = m->HS / 2;
+	m->rope_cos = malloc((size_t)T * half * sizeof(float));
+	m->rope_sin = malloc((size_t)T * half * sizeof(float));
+	if (!m->rope_cos || !m->rope_sin)
+		goto nomem;
+	for (int i = 0; i < half; i++) {
+		float inv = 1.0f / powf(cfg.rope_theta, (float)(2 * i) / (float)m->HS);
+		for (int t = 0; t < T; t++) {
+			float ang = (float)t * inv;
+			m->rope_cos[(size_t)t * half + i] = cosf(ang);
+			m->rope_sin[(size_t)t * half + i] = sinf(ang);
+		}
+	}
+	*out = m;
+	return 0;
+nomem:
+	lethe_model_free(m);
+	return LETHE_ENOMEM;
+}
+
+const lethe_model_config *lethe_model_config_of(const lethe_model *m) { return &m->cfg; }
+const char *lethe_model_errmsg(const lethe_model *m) { return m->errmsg; }
+size_t lethe_model_num_params(const lethe_model *m) { return m->n_params; }
+float *lethe_model_params(lethe_model *m) { return m->params; }
+float *lethe_model_grads(lethe_model *m) { return m->grads; }
+size_t lethe_model_num_tensors(const lethe_model *m) { return m->n_tensors; }
+const lethe_tensor_info *lethe_model_tensor(const lethe_model *m, size_t i)
+{
+	return i < m->n_tensors ? &m->tensors[i] : NULL;
+}
+const float *lethe_model_logits(const lethe_model *m) { return m->logits; }
+void lethe_model_zero_grad(lethe_model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
+int lethe_model_tensor_trainable(const lethe_model *m, size_t i) { return i < m->n_tensors && m->trainable[i]; }
+
+void lethe_model_set_trainable(lethe_model *m, lethe_param_group group, int layer, int trainable)
+{
+	for (size_t i = 0; i < m->n_tensors; i++)
+		if (m->tensors[i].group == group && (layer < 0 || m->tensors[i].layer == layer))
+			m->trainable[i] = (unsigned char)(trainable != 0);
+}
+
+static int layer_trainable(const lethe_model *m, int l, int k)
+{
+	return m->trainable[1 + (size_t)l * T_PER_LAYER + k];
+}
+
+/* ---- kernels ---------------------------------------------------------------------------------- */
+
+void lethe_model__mm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                     int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+	cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+	            M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void lethe_model__rmsnorm(float *out, float *rstd, const float *x, const float *w, size_t rows,
+                          int C, float eps)
+{
+	for (size_t r = 0; r < rows; r++) {
+		const float *xr = x + r * C;
+		float ss = 0.0f;
+		for (int i = 0; i < C; i++)
+			ss += xr[i] * xr[i];
+		float s = 1.0f / sqrtf(ss / (float)C + eps);
+		if (rstd)
+			rstd[r] = s;
+		float *o = out + r * C;
+		for (int i = 0; i < C; i++)
+			o[i] = xr[i] * s * w[i];
+	}
+}
+
+/* dx += d(rmsnorm)/dx . dout; dw += sum over rows of dout * x * rstd. */
+static void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                             const float *rstd, size_t rows, int C)
+{
+	for (size_t r = 0; r < rows; r++) {
+		const float *xr = x + r * C, *d = dout + r * C;
+		float s = rstd[r], dot = 0.0f;
+		for (int i = 0; i < C; i++)
+			dot += d[i] * w[i] * xr[i] * s;
+		dot /= (float)C;
+		float *o = dx + r * C;
+		for (int i = 0; i < C; i++) {
+			float xh = xr[i] * s;
+			if (dw)
+				dw[i] += d[i] * xh;
+			o[i] += s * (d[i] * w[i] - xh * dot);
+		}
+	}
+}
+
+/* Rotates the first HS/2 channels of each head against the second half (rotate-half RoPE). v
+ * points at head 0 of one token; heads are HS apart. */
+void lethe_model__rope(float *v, int pos, int n_heads, int HS, int stride, const float *cos_t,
+                       const float *sin_t)
+{
+	int half = HS / 2;
+	const float *c = cos_t + (size_t)pos * half, *s = sin_t + (size_t)pos * half;
+	for (int h = 0; h < n_heads; h++) {
+		float *x = v + (size_t)h * stride;
+		for (int i = 0; i < half; i++) {
+			float x1 = x[i], x2 = x[i + half];
+			x[i] = x1 * c[i] - x2 * s[i];
+			x[i + half] = x1 * s[i] + x2 * c[i];
+		}
+	}
+}
+
+/* The transpose rotation, for the backward pass. */
+static void rope_backward(float *d, int pos, int n_heads, int HS, const float *cos_t, const float *sin_t)
+{
+	int half = HS / 2;
+	const float *c = cos_t + (size_t)pos * half, *s = sin_t + (size_t)pos * half;
+	for (int h = 0; h < n_heads; h++) {
+		float *x = d + (size_t)h * HS;
+		for (int i = 0; i < half; i++) {
+			float d1 = x[i], d2 = x[i + half];
+			x[i] = d1 * c[i] + d2 * s[i];
+			x[i + half] = -d1 * s[i] + d2 * c[i];
+		}
+	}
+}
+
+static float silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* ---- buffers ---------------------------------------------------------------------------------- */
+
+static int ensure(lethe_model *m, int B, int T, int NT)
+{
+	size_t BT = (size_t)B * T;
+	if (BT <= m->cap_bt && (size_t)NT <= m->cap_nt && B <= m->cap_B && T <= m->cap_T)
+		return 0;
+	free_activations(m);
+	size_t L = (size_t)m->cfg.layers, C = (size_t)m->cfg.dim, FF = (size_t)m->cfg.ff;
+	size_t V = (size_t)m->cfg.vocab, NH = (size_t)m->cfg.heads, nt = NT > 0 ? (size_t)NT : 1;
+	struct {
+		float **p;
+		size_t n;
+	} want[] = {
+		{&m->x, (L + 1) * BT * C}, {&m->xmid, L * BT * C}, {&m->rstd1, L * BT}, {&m->rstd2, L * BT},
+		{&m->qkv, L * BT * 3 * C}, {&m->att, L * (size_t)B * NH * (size_t)T * T}, {&m->y, L * BT * C},
+		{&m->a, L * BT * FF}, {&m->b3, L * BT * FF}, {&m->rstdf, BT}, {&m->hf, BT * C},
+		{&m->hf_t, nt * C}, {&m->logits, nt * V}, {&m->s_h, BT * C}, {&m->s_g, BT * FF},
+		{&m->s_dx, BT * C}, {&m->s_dxmid, BT * C}, {&m->s_dh, BT * C}, {&m->s_dy, BT * C},
+		{&m->s_dqkv, BT * 3 * C}, {&m->s_da, BT * FF}, {&m->s_db, BT * FF}, {&m->s_dp, (size_t)T * T},
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!(*want[i].p = malloc(want[i].n * sizeof(float))))
+			goto nomem;
+	m->tokens = malloc(BT * sizeof(int32_t));
+	m->targets = malloc(BT * sizeof(int32_t));
+	m->target_rows = malloc(nt * sizeof(int32_t));
+	if (!m->tokens || !m->targets || !m->target_rows)
+		goto nomem;
+	m->cap_bt = BT;
+	m->cap_nt = nt;
+	m->cap_B = B;
+	m->cap_T = T;
+	return 0;
+nomem:
+	free_activations(m);
+	snprintf(m->errmsg, sizeof(m->errmsg), "out of memory for a batch of %d x %d tokens", B, T);
+	return LETHE_ENOMEM;
+}
+
+/* ---- forward ---------------------------------------------------------------------------------- */
+
+/* Causal self-attention of one layer: att and y from qkv. */
+static void attention_forward(lethe_model *m, int l, int B, int T)
+{
+	int C = m->cfg.dim, NH = m->cfg.heads, HS = m->HS, C3 = m->C3;
+	float scale = 1.0f / sqrtf((float)HS);
+	size_t BT = (size_t)B * T;
+	const float *qkv = m->qkv + (size_t)l * BT * C3;
+	float *att = m->att + (size_t)l * B * NH * T * T, *y = m->y + (size_t)l * BT * C;
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < NH; h++) {
+			const float *q = qkv + (size_t)b * T * C3 + h * HS, *k = q + C, *v = q + 2 * C;
+			float *p = att + ((size_t)b * NH + h) * T * T;
+			lethe_model__mm(0, 1, T, T, HS, scale, q, C3, k, C3, 0.0f, p, T);
+			for (int t = 0; t < T; t++) {
+				float *row = p + (size_t)t * T, mx = row[0], sum = 0.0f;
+				for (int j = 1; j <= t; j++)
+					mx = row[j] > mx ? row[j] : mx;
+				for (int j = 0; j <= t; j++) {
+					row[j] = expf(row[j] - mx);
+					sum += row[j];
+				}
+				float inv = 1.0f / sum;
+				for (int j = 0; j <= t; j++)
+					row[j] *= inv;
+				for (int j = t + 1; j < T; j++)
+					row[j] = 0.0f;
+			}
+			lethe_model__mm(0, 0, T, HS, T, 1.0f, p, T, v, C3, 0.0f, y + (size_t)b * T * C + h * HS, C);
+		}
+}
+
+int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, float *loss,
+                        double *nll, int *counts)
+{
+	const lethe_model_config *c = &m->cfg;
+	int B = batch->B, T = batch->T, C = c->dim, FF = c->ff, V = c->vocab, C3 = m->C3;
+	m->train_ready = 0;
+	if (B < 1 || T < 1 || T > c->context) {
+		snprintf(m->errmsg, sizeof(m->errmsg), "batch of %d x %d tokens: the context is %d", B, T, c->context);
+		return LETHE_EINVAL;
+	}
+	size_t BT = (size_t)B * T;
+	int NT = 0;
+	for (size_t i = 0; i < BT; i++) {
+		int32_t tok = batch->tokens[i], tgt = batch->targets ? batch->targets[i] : -1;
+		if (tok < 0 || tok >= V || tgt < -1 || tgt >= V) {
+			snprintf(m->errmsg, sizeof(m->errmsg), "batch position %zu: token %d or target %d outside the vocabulary of %d",
+			         i, tok, tgt, V);
+			return LETHE_EINVAL;
+		}
+		NT += tgt >= 0;
+	}
+	int rc = ensure(m, B, T, NT);
+	if (rc)
+		return rc;
+	m->B = B;
+	m->T = T;
+	m->n_targets = NT;
+	memcpy(m->tokens, batch->tokens, BT * sizeof(int32_t));
+	for (size_t i = 0, k = 0; i < BT; i++) {
+		m->targets[i] = batch->targets ? batch->targets[i] : -1;
+		if (m->targets[i] >= 0)
+			m->target_rows[k++] = (int32_t)i;
+	}
+
+	/* Embeddings. */
+	for (size_t i = 0; i < BT; i++)
+		memcpy(m->x + i * C, m->p.wte + (size_t)m->tokens[i] * C, C * sizeof(float));
+
+	for (int l = 0; l < c->layers; l++) {
+		const layer_view *w = &m->p.layer[l];
+		float *x = m->x + (size_t)l * BT * C, *xmid = m->xmid + (size_t)l * BT * C;
+		float *xout = m->x + (size_t)(l + 1) * BT * C, *qkv = m->qkv + (size_t)l * BT * C3;
+		float *a = m->a + (size_t)l * BT * FF, *b3 = m->b3 + (size_t)l * BT * FF;
+		lethe_model__rmsnorm(m->s_h, m->rstd1 + (size_t)l * BT, x, w->n1, BT, C, c->norm_eps);
+		lethe_model__mm(0, 1, (int)BT, C3, C, 1.0f, m->s_h, C, w->wqkv, C, 0.0f, qkv, C3);
+		for (size_t i = 0; i < BT; i++) {
+			int pos = (int)(i % T);
+			lethe_model__rope(qkv + i * C3, pos, c->heads, m->HS, m->HS, m->rope_cos, m->rope_sin);
+			lethe_model__rope(qkv + i * C3 + C, pos, c->heads, m->HS, m->HS, m->rope_cos, m->rope_sin);
+		}
+		attention_forward(m, l, B, T);
+		memcpy(xmid, x, BT * C * sizeof(float));
+		lethe_model__mm(0, 1, (int)BT, C, C, 1.0f, m->y + (size_t)l * BT * C, C, w->wo, C, 1.0f, xmid, C);
+		lethe_model__rmsnorm(m->s_h, m->rstd2 + (size_t)l * BT, xmid, w->n2, BT, C, c->norm_eps);
+		lethe_model__mm(0, 1, (int)BT, FF, C, 1.0f, m->s_h, C, w->w1, C, 0.0f, a, FF);
+		lethe_model__mm(0, 1, (int)BT, FF, C, 1.0f, m->s_h, C, w->w3, C, 0.0f, b3, FF);
+		for (size_t i = 0; i < BT * FF; i++)
+			m->s_g[i] = silu(a[i]) * b3[i];
+		memcpy(xout, xmid, BT * C * sizeof(float));
+		lethe_model__mm(0, 1, (int)BT, C, FF, 1.0f, m->s_g, FF, w->w2, FF, 1.0f, xout, C);
+	}
+	lethe_model__rmsnorm(m->hf, m->rstdf, m->x + (size_t)c->layers * BT * C, m->p.nf, BT, C, c->norm_eps);
+
+	/* Logits only where a loss is taken: rows of prompts and padding would be thrown away. */
+	for (int k = 0; k < NT; k++)
+		memcpy(m->hf_t + (size_t)k * C, m->hf + (size_t)m->target_rows[k] * C, C * sizeof(float));
+	if (NT > 0)
+		lethe_model__mm(0, 1, NT, V, C, 1.0f, m->hf_t, C, m->p.head, C, 0.0f, m->logits, V);
+
+	double total = 0.0;
+	if (nll)
+		for (int b = 0; b < B; b++) {
+			nll[b] = 0.0;
+			counts[b] = 0;
+		}
+	for (int k = 0; k < NT; k++) {
+		const float *row = m->logits + (size_t)k * V;
+		float mx = row[0];
+		for (int j = 1; j < V; j++)
+			mx = row[j] > mx ? row[j] : mx;
+		double sum = 0.0;
+		for (int j = 0; j < V; j++)
+			sum += exp((double)(row[j] - mx));
+		int r = m->target_rows[k];
+		double lp = (double)mx + log(sum) - (double)row[m->targets[r]];
+		total += lp;
+		if (nll) {
+			nll[r / T] += lp;
+			counts[r / T]++;
+		}
+	}
+	float mean = NT > 0 ? (float)(total / NT) : 0.0f;
+	if (loss)
+		*loss = mean;
+	if (!isfinite(mean)) {
+		snprintf(m->errmsg, sizeof(m->errmsg), "the loss is not finite (%g)", (double)mean);
+		return LETHE_ENUMERIC;
+	}
+	m->train_ready = train && NT > 0;
+	return 0;
+}
+
+/* ---- backward --------------------------------------------------------------------------------- */
+
+static void attention_backward(lethe_model *m, int l, int B, int T, const float *dy, float *dqkv)
+{
+	int C = m->cfg.dim, NH = m->cfg.heads, HS = m->HS, C3 = m->C3;
+	float scale = 1.0f / sqrtf((float)HS);
+	size_t BT = (size_t)B * T;
+	const float *qkv = m->qkv + (size_t)l * BT * C3, *att = m->att + (size_t)l * B * NH * T * T;
+	float *dp = m->s_dp;
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < NH; h++) {
+			const float *q = qkv + (size_t)b * T * C3 + h * HS, *k = q + C, *v = q + 2 * C;
+			const float *p = att + ((size_t)b * NH + h) * T * T, *d = dy + (size_t)b * T * C + h * HS;
+			float *dq = dqkv + (size_t)b * T * C3 + h * HS, *dk = dq + C, *dv = dq + 2 * C;
+			lethe_model__mm(0, 1, T, T, HS, 1.0f, d, C, v, C3, 0.0f, dp, T);  /* dP = dY V^T */
+			lethe_model__mm(1, 0, T, HS, T, 1.0f, p, T, d, C, 0.0f, dv, C3);  /* dV = P^T dY */
+			for (int t = 0; t < T; t++) {                                     /* dS = P (dP - rowsum) */
+				const float *pr = p + (size_t)t * T;
+				float *dr = dp + (size_t)t * T, dot = 0.0f;
+				for (int j = 0; j <= t; j++)
+					dot += pr[j] * dr[j];
+				for (int j = 0; j <= t; j++)
+					dr[j] = pr[j] * (dr[j] - dot) * scale;
+				for (int j = t + 1; j < T; j++)
+					dr[j] = 0.0f;
+			}
+			lethe_model__mm(0, 0, T, HS, T, 1.0f, dp, T, k, C3, 0.0f, dq, C3); /* dQ = dS K */
+			lethe_model__mm(1, 0, T, HS, T, 1.0f, dp, T, q, C3, 0.0f, dk, C3); /* dK = dS^T Q */
+		}
+}
+
+int lethe_model_backward(lethe_model *m)
+{
+	if (!m->train_ready) {
+		snprintf(m->errmsg, sizeof(m->errmsg), "backward needs a training forward pass with targets first");
+		return LETHE_EINVAL;
+	}
+	m->train_ready = 0;
+	const lethe_model_config *c = &m->cfg;
+	int B = m->B, T = m->T, C = c->dim, FF = c->ff, V = c->vocab, C3 = m->C3, NT = m->n_targets;
+	size_t BT = (size_t)B * T;
+
+	/* dlogits in place: (softmax - onehot) / NT. */
+	float inv_nt = 1.0f / (float)NT;
+	for (int k = 0; k < NT; k++) {
+		float *row = m->logits + (size_t)k * V, mx = row[0];
+		for (int j = 1; j < V; j++)
+			mx = row[j] > mx ? row[j] : mx;
+		float sum = 0.0f;
+		for (int j = 0; j < V; j++) {
+			row[j] = expf(row[j] - mx);
+			sum += row[j];
+		}
+		float s = inv_nt / sum;
+		for (int j = 0; j < V; j++)
+			row[j] *= s;
+		row[m->targets[m->target_rows[k]]] -= inv_nt;
+	}
+	/* Head: dW += dlogits^T hf_t; dhf_t = dlogits W (into hf_t's rows, scattered below). */
+	if (m->trainable[m->t_head])
+		lethe_model__mm(1, 0, V, C, NT, 1.0f, m->logits, V, m->hf_t, C, 1.0f, m->g.head, C);
+	float *dh = m->s_dh;
+	lethe_model__mm(0, 0, NT, C, V, 1.0f, m->logits, V, m->p.head, C, 0.0f, m->hf_t, C);
+	memset(dh, 0, BT * C * sizeof(float));
+	for (int k = 0; k < NT; k++)
+		memcpy(dh + (size_t)m->target_rows[k] * C, m->hf_t + (size_t)k * C, C * sizeof(float));
+	float *dx = m->s_dx;
+	memset(dx, 0, BT * C * sizeof(float));
+	rmsnorm_backward(dx, m->trainable[m->t_nf] ? m->g.nf : NULL, dh, m->x + (size_t)c->layers * BT * C,
+	                 m->p.nf, m->rstdf, BT, C);
+
+	for (int l = c->layers - 1; l >= 0; l--) {
+		const layer_view *w = &m->p.layer[l];
+		layer_view *gw = &m->g.layer[l];
+		const float *x = m->x + (size_t)l * BT * C, *xmid = m->xmid + (size_t)l * BT * C;
+		const float *a = m->a + (size_t)l * BT * FF, *b3 = m->b3 + (size_t)l * BT * FF;
+		const float *rstd1 = m->rstd1 + (size_t)l * BT, *rstd2 = m->rstd2 + (size_t)l * BT;
+
+		/* MLP branch: dx is d(xout). */
+		float *dg = m->s_g;
+		for (size_t i = 0; i < BT; i++) { /* h2, recomputed */
+			const float *xr = xmid + i * C;
+			float *o = m->s_h + i * C;
+			for (int j = 0; j < C; j++)
+				o[j] = xr[j] * rstd2[i] * w->n2[j];
+		}
+		if (layer_trainable(m, l, T_W2)) {
+			for (size_t i = 0; i < BT * FF; i++) /* g, recomputed */
+				m->s_da[i] = silu(a[i]) * b3[i];
+			lethe_model__mm(1, 0, C, FF, (int)BT, 1.0f, dx, C, m->s_da, FF, 1.0f, gw->w2, FF);
+		}
+		lethe_model__mm(0, 0, (int)BT, FF, C, 1.0f, dx, C, w->w2, FF, 0.0f, dg, FF);
+		for (size_t i = 0; i < BT * FF; i++) {
+			float sg = 1.0f / (1.0f + expf(-a[i])), si = a[i] * sg;
+			m->s_db[i] = dg[i] * si;                                   /* d(up) */
+			m->s_da[i] = dg[i] * b3[i] * (sg + a[i] * sg * (1.0f - sg)); /* d(gate) */
+		}
+		if (layer_trainable(m, l, T_W1))
+			lethe_model__mm(1, 0, FF, C, (int)BT, 1.0f, m->s_da, FF, m->s_h, C, 1.0f, gw->w1, C);
+		if (layer_trainable(m, l, T_W3))
+			lethe_model__mm(1, 0, FF, C, (int)BT, 1.0f, m->s_db, FF, m->s_h, C, 1.0f, gw->w3, C);
+		lethe_model__mm(0, 0, (int)BT, C, FF, 1.0f, m->s_da, FF, w->w1, C, 0.0f, dh, C);
+		lethe_model__mm(0, 0, (int)BT, C, FF, 1.0f, m->s_db, FF, w->w3, C, 1.0f, dh, C);
+		float *dxmid = m->s_dxmid;
+		memcpy(dxmid, dx, BT * C * sizeof(float));
+		rmsnorm_backward(dxmid, layer_trainable(m, l, T_N2) ? gw->n2 : NULL, dh, xmid, w->n2, rstd2, BT, C);
+
+		/* Attention branch. */
+		float *dy = m->s_dy;
+		if (layer_trainable(m, l, T_WO))
+			lethe_model__mm(1, 0, C, C, (int)BT, 1.0f, dxmid, C, m->y + (size_t)l * BT * C, C, 1.0f, gw->wo, C);
+		lethe_model__mm(0, 0, (int)BT, C, C, 1.0f, dxmid, C, w->wo, C, 0.0f, dy, C);
+		attention_backward(m, l, B, T, dy, m->s_dqkv);
+		for (size_t i = 0; i < BT; i++) {
+			int pos = (int)(i % T);
+			rope_backward(m->s_dqkv + i * C3, pos, c->heads, m->HS, m->rope_cos, m->rope_sin);
+			rope_backward(m->s_dqkv + i * C3 + C, pos, c->heads, m->HS, m->rope_cos, m->rope_sin);
+		}
+		for (size_t i = 0; i < BT; i++) { /* h1, recomputed */
+			const float *xr = x + i * C;
+			float *o = m->s_h + i * C;
+			for (int j = 0; j < C; j++)
+				o[j] = xr[j] * rstd1[i] * w->n1[j];
+		}
+		if (layer_trainable(m, l, T_WQKV))
+			lethe_model__mm(1, 0, C3, C, (int)BT, 1.0f, m->s_dqkv, C3, m->s_h, C, 1.0f, gw->wqkv, C);
+		lethe_model__mm(0, 0, (int)BT, C, C3, 1.0f, m->s_dqkv, C3, w->wqkv, C, 0.0f, dh, C);
+		memcpy(dx, dxmid, BT * C * sizeof(float));
+		rmsnorm_backward(dx, layer_trainable(m, l, T_N1) ? gw->n1 : NULL, dh, x, w->n1, rstd1, BT, C);
+	}
+
+	/* Embeddings, in token order so that the sums are deterministic. */
+	if (m->trainable[m->t_wte])
+		for (size_t i = 0; i < BT; i++) {
+			float *g = m->g.wte + (size_t)m->tokens[i] * C;
+			const float *d = dx + i * C;
+			for (int j = 0; j < C; j++)
+				g[j] += d[j];
+		}
+	return 0;
+}

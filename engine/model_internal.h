@@ -1,0 +1,84 @@
+/*
+ * model_internal.h: the model's private state, shared by model.c (layout, forward, backward),
+ * optim.c (AdamW) and generate.c (KV-cache decoding). Shapes use one vocabulary: B batch,
+ * T time, C channels, NH heads, HS head size, FF feed-forward size, V vocabulary, L layers.
+ */
+#ifndef LETHE_MODEL_INTERNAL_H
+#define LETHE_MODEL_INTERNAL_H
+
+#include <lethe/model.h>
+
+/* Views of one layer's tensors inside a parameter (or gradient) block. */
+typedef struct layer_view {
+	float *n1;   /* (C) */
+	float *wqkv; /* (3C, C): rows are q, k, v output features */
+	float *wo;   /* (C, C) */
+	float *n2;   /* (C) */
+	float *w1;   /* (FF, C) gate */
+	float *w3;   /* (FF, C) up */
+	float *w2;   /* (C, FF) down */
+} layer_view;
+
+typedef struct model_view {
+	float *wte;  /* (V, C) */
+	float *nf;   /* (C) */
+	float *head; /* (V, C): wte when tied */
+	layer_view *layer;
+} model_view;
+
+/* Indices of a layer's tensors in the tensor table, for trainable checks. */
+enum { T_N1, T_WQKV, T_WO, T_N2, T_W1, T_W3, T_W2, T_PER_LAYER };
+
+struct lethe_model {
+	lethe_model_config cfg;
+	int HS, C3;
+	size_t n_params;
+	float *params, *grads, *adam_m, *adam_v;
+	model_view p, g;
+	lethe_tensor_info *tensors;
+	size_t n_tensors;
+	char *names;
+	unsigned char *trainable;
+	size_t t_wte, t_nf, t_head; /* tensor indices; t_head == t_wte when tied */
+	float *rope_cos, *rope_sin; /* (T, HS/2) */
+	uint64_t steps;
+
+	/* Activations of the last forward, sized for cap_bt rows. */
+	size_t cap_bt, cap_nt;
+	int cap_B, cap_T;
+	float *x;      /* (L+1, BT, C) residual stream: x[0] embeddings, x[l+1] after layer l */
+	float *xmid;   /* (L, BT, C) after the attention residual */
+	float *rstd1, *rstd2; /* (L, BT) */
+	float *qkv;    /* (L, BT, 3C), q and k after RoPE */
+	float *att;    /* (L, B, NH, T, T) attention probabilities */
+	float *y;      /* (L, BT, C) attention output before the projection */
+	float *a, *b3; /* (L, BT, FF) gate and up projections */
+	float *rstdf;  /* (BT) */
+	float *hf;     /* (BT, C) final normalised stream */
+	float *hf_t;   /* (NT, C) rows with targets */
+	float *logits; /* (NT, V) */
+	/* Scratch for forward and backward. */
+	float *s_h;    /* (BT, C) */
+	float *s_g;    /* (BT, FF) */
+	float *s_dx, *s_dxmid, *s_dh, *s_dy; /* (BT, C) */
+	float *s_dqkv; /* (BT, 3C) */
+	float *s_da, *s_db; /* (BT, FF) */
+	float *s_dp;   /* (T, T) */
+
+	int B, T, n_targets;
+	int32_t *tokens, *targets; /* copies of the batch */
+	int32_t *target_rows;      /* (NT) row index of each target */
+	int train_ready;
+	char errmsg[256];
+};
+
+void lethe_model__views(lethe_model *m, float *block, model_view *v);
+/* sgemm in row-major order: C = alpha * op(A) op(B) + beta * C. */
+void lethe_model__mm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                     int lda, const float *B, int ldb, float beta, float *C, int ldc);
+void lethe_model__rmsnorm(float *out, float *rstd, const float *x, const float *w, size_t rows,
+                          int C, float eps);
+void lethe_model__rope(float *v, int pos, int n_heads, int HS, int stride, const float *cos_t,
+                       const float *sin_t);
+
+#endif

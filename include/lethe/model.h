@@ -1,0 +1,173 @@
+/*
+ * lethe/model.h: the language model lethe fine-tunes: a Llama-style decoder-only transformer
+ * (token embeddings, RMSNorm pre-normalisation, causal multi-head self-attention with rotary
+ * position embeddings, SwiGLU feed-forward, final RMSNorm, output head tied to the embeddings or
+ * not), trained on the CPU with OpenBLAS, and the byte-level BPE tokenizer that feeds it.
+ *
+ * Memory: every parameter lives in one contiguous float block, in the order of
+ * lethe_model_tensor(); gradients and the AdamW moments are blocks of the same layout, so a
+ * checkpoint is one array and a gradient could be all-reduced in one call.
+ */
+#ifndef LETHE_MODEL_H
+#define LETHE_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lethe/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- threads ---------------------------------------------------------------------------------- */
+
+/* Sets the threads of every pool lethe uses (OpenBLAS's); n <= 0 keeps the current setting.
+ * Returns the number in effect. */
+LETHE_EXPORT int lethe_set_threads(int n);
+
+/* ---- tokenizer -------------------------------------------------------------------------------- */
+
+/* Special tokens: ids 0..255 are the bytes, then these four, then the merges. */
+enum {
+	LETHE_TOKEN_BOS = 256,
+	LETHE_TOKEN_EOS = 257,
+	LETHE_TOKEN_PAD = 258,
+	LETHE_TOKEN_SEP = 259,
+	LETHE_TOKEN_FIRST_MERGE = 260
+};
+
+typedef struct lethe_tokenizer lethe_tokenizer;
+
+/* Trains byte-level BPE on texts[0..n) (lens[i] bytes each) up to vocab_size tokens
+ * (>= LETHE_TOKEN_FIRST_MERGE; fewer when the text has no more pairs to merge). Deterministic:
+ * the same texts give the same merges. */
+LETHE_EXPORT int lethe_tokenizer_train(lethe_tokenizer **out, const char *const *texts,
+                                       const size_t *lens, size_t n, size_t vocab_size);
+/* A tokenizer from its merges: pairs[2*i], pairs[2*i+1] make token LETHE_TOKEN_FIRST_MERGE + i. */
+LETHE_EXPORT int lethe_tokenizer_from_merges(lethe_tokenizer **out, const int32_t *pairs,
+                                             size_t n_merges);
+LETHE_EXPORT void lethe_tokenizer_free(lethe_tokenizer *tok);
+LETHE_EXPORT size_t lethe_tokenizer_vocab_size(const lethe_tokenizer *tok);
+LETHE_EXPORT size_t lethe_tokenizer_n_merges(const lethe_tokenizer *tok);
+LETHE_EXPORT const int32_t *lethe_tokenizer_merges(const lethe_tokenizer *tok);
+/* Encodes any byte string (invalid UTF-8 included) losslessly. *out is malloc'd. */
+LETHE_EXPORT int lethe_tokenizer_encode(lethe_tokenizer *tok, const char *text, size_t len,
+                                        int32_t **out, size_t *n_out);
+/* Decodes ids (special tokens decode to nothing) into a malloc'd, NUL-terminated buffer. */
+LETHE_EXPORT int lethe_tokenizer_decode(const lethe_tokenizer *tok, const int32_t *ids, size_t n,
+                                        char **out, size_t *len);
+
+/* ---- model ------------------------------------------------------------------------------------ */
+
+typedef struct lethe_model_config {
+	int vocab;   /* V */
+	int context; /* T: longest sequence */
+	int dim;     /* C */
+	int layers;  /* L */
+	int heads;   /* NH; C % NH == 0, head size even */
+	int ff;      /* SwiGLU hidden size */
+	int tied;    /* output head shares the token embeddings */
+	float norm_eps;   /* 1e-5 */
+	float rope_theta; /* 10000 */
+} lethe_model_config;
+
+/* Named presets "tiny" (C 128, L 4, NH 4, T 128), "small" (256, 6, 8, 256), "base"
+ * (512, 8, 8, 256); ff = 8C/3 rounded up to a multiple of 32, tied head. LETHE_ENOTFOUND for
+ * another name. */
+LETHE_EXPORT int lethe_model_preset(lethe_model_config *cfg, const char *name, int vocab);
+/* Fills ff = 8*dim/3 rounded up to 32 and the defaults for eps and theta when they are 0. */
+LETHE_EXPORT int lethe_model_config_check(lethe_model_config *cfg, char *err, size_t err_size);
+LETHE_EXPORT size_t lethe_model_config_params(const lethe_model_config *cfg);
+
+typedef enum lethe_param_group {
+	LETHE_GROUP_EMBEDDINGS = 0, /* token embeddings and an untied head */
+	LETHE_GROUP_ATTENTION = 1,
+	LETHE_GROUP_MLP = 2,
+	LETHE_GROUP_NORMS = 3,
+	LETHE_GROUP_COUNT = 4
+} lethe_param_group;
+
+typedef struct lethe_tensor_info {
+	const char *name;  /* "wte", "layers.3.attn.wqkv", ... */
+	size_t offset;     /* into the parameter block, in floats */
+	size_t size;
+	int rows, cols;    /* cols 1 for vectors */
+	lethe_param_group group;
+	int layer;         /* -1 for tensors outside the layers */
+} lethe_tensor_info;
+
+typedef struct lethe_model lethe_model;
+
+/* A model with parameters drawn from N(0, 0.02) (norm weights 1) by a generator seeded with seed. */
+LETHE_EXPORT int lethe_model_new(lethe_model **out, const lethe_model_config *cfg, uint64_t seed);
+LETHE_EXPORT void lethe_model_free(lethe_model *m);
+LETHE_EXPORT const lethe_model_config *lethe_model_config_of(const lethe_model *m);
+LETHE_EXPORT const char *lethe_model_errmsg(const lethe_model *m);
+LETHE_EXPORT size_t lethe_model_num_params(const lethe_model *m);
+LETHE_EXPORT float *lethe_model_params(lethe_model *m);
+LETHE_EXPORT float *lethe_model_grads(lethe_model *m);
+LETHE_EXPORT size_t lethe_model_num_tensors(const lethe_model *m);
+LETHE_EXPORT const lethe_tensor_info *lethe_model_tensor(const lethe_model *m, size_t i);
+/* Freezes (0) or unfreezes (1) a group, in one layer or in all (layer -1). Frozen tensors get no
+ * gradient and no update. */
+LETHE_EXPORT void lethe_model_set_trainable(lethe_model *m, lethe_param_group group, int layer,
+                                            int trainable);
+LETHE_EXPORT int lethe_model_tensor_trainable(const lethe_model *m, size_t i);
+
+/* A batch of B padded sequences of length T (<= context): tokens[b*T + t]; targets[b*T + t] is
+ * the token expected after position t, or -1 where no loss is taken (prompt, padding). */
+typedef struct lethe_batch {
+	int B, T;
+	const int32_t *tokens;
+	const int32_t *targets;
+} lethe_batch;
+
+/* Forward pass: *loss = mean cross-entropy over the targeted positions. When nll is not NULL,
+ * nll[b] is sequence b's summed target NLL and counts[b] its targeted positions. train keeps what
+ * lethe_model_backward() needs. */
+LETHE_EXPORT int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train,
+                                     float *loss, double *nll, int *counts);
+/* Logits of the last forward, [B*T, V] (valid until the next forward). */
+LETHE_EXPORT const float *lethe_model_logits(const lethe_model *m);
+/* Backward pass of the last training forward: accumulates d(loss)/d(params) into the gradients. */
+LETHE_EXPORT int lethe_model_backward(lethe_model *m);
+LETHE_EXPORT void lethe_model_zero_grad(lethe_model *m);
+
+typedef struct lethe_adamw {
+	float beta1, beta2, eps, weight_decay;
+	int decay_embeddings; /* apply weight decay to the embeddings (matrices are always decayed,
+	                         norms never) */
+} lethe_adamw;
+
+/* One AdamW step (decoupled weight decay, bias correction) at learning rate lr, after scaling the
+ * gradients by grad_scale (1/accumulation steps) and clipping their global norm to clip (0: no
+ * clipping). *grad_norm receives the norm before clipping. A non-finite gradient fails with
+ * LETHE_ENUMERIC and leaves the parameters untouched. */
+LETHE_EXPORT int lethe_model_step(lethe_model *m, const lethe_adamw *opt, float lr, float clip,
+                                  float grad_scale, float *grad_norm);
+LETHE_EXPORT uint64_t lethe_model_steps_taken(const lethe_model *m);
+/* The AdamW moments, same layout as the parameters (for checkpoints). */
+LETHE_EXPORT float *lethe_model_adam_m(lethe_model *m);
+LETHE_EXPORT float *lethe_model_adam_v(lethe_model *m);
+LETHE_EXPORT void lethe_model_set_steps_taken(lethe_model *m, uint64_t steps);
+
+/* Greedy generation with a KV cache for n prompts (each at least one token): up to max_new tokens
+ * each, stopping at stop_token (not included in the output) or at the context length.
+ * out[i] (malloc'd, free each) receives the new tokens of prompt i, out_lens[i] their number. */
+LETHE_EXPORT int lethe_model_generate(lethe_model *m, const int32_t *const *prompts,
+                                      const int *prompt_lens, int n, int max_new, int stop_token,
+                                      int32_t **out, int *out_lens);
+
+/* Learning-rate schedules. */
+typedef enum lethe_schedule { LETHE_SCHEDULE_CONSTANT, LETHE_SCHEDULE_LINEAR, LETHE_SCHEDULE_COSINE } lethe_schedule;
+/* The learning rate at step (0-based) of total: linear warm-up over warmup steps, then constant,
+ * linear decay to 0, or cosine decay to 0. */
+LETHE_EXPORT float lethe_schedule_lr(lethe_schedule s, float lr, uint64_t step, uint64_t warmup,
+                                     uint64_t total);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
