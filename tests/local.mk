@@ -63,8 +63,10 @@ TESTS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util 
 # whose metrics table is liblethe's.
 PLUGIN_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
 PLUGIN_TEST_LDADD = engine/liblethe.la plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS) $(LIBM)
-check_PROGRAMS += %reldir%/check_model %reldir%/check_tokenizer
-TESTS += %reldir%/check_model %reldir%/check_tokenizer
+check_PROGRAMS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/model_dump
+TESTS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/parity.py
+%canon_reldir%_model_dump_SOURCES = %reldir%/model_dump.c
+%canon_reldir%_model_dump_LDADD = engine/liblethe.la
 %canon_reldir%_check_model_SOURCES = %reldir%/check_model.c
 %canon_reldir%_check_model_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 %canon_reldir%_check_model_LDADD = engine/liblethe.la $(CHECK_LIBS) $(LIBM)
@@ -95,7 +97,7 @@ TESTS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %r
 %canon_reldir%_check_plugin_util_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
 %canon_reldir%_check_plugin_util_LDADD = plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS)
 
-EXTRA_DIST += %reldir%/cli.test %reldir%/datasets.test %reldir%/metrics.py %reldir%/installcheck.sh %reldir%/data
+EXTRA_DIST += %reldir%/cli.test %reldir%/datasets.test %reldir%/metrics.py %reldir%/parity.py %reldir%/installcheck.sh %reldir%/data
 
 installcheck-local:
 	$(SHELL) $(srcdir)/%reldir%/installcheck.sh '$(DESTDIR)$(bindir)' '$(DESTDIR)$(libdir)' '$(srcdir)'
