@@ -12,6 +12,7 @@
 #include <lethe/lethe.h>
 #include <lethe/model.h>
 
+#include "fastmath.h"
 #include "model_internal.h"
 
 #define GROUP 16 /* sequences decoded together; bounds the prefill's attention memory */
@@ -25,7 +26,7 @@ static int argmax(const float *v, int n)
 	return best;
 }
 
-static float silu(float x) { return x / (1.0f + expf(-x)); }
+static float silu(float x) { return x / (1.0f + lethe_expf(-x)); }
 
 typedef struct group_state {
 	int n, T;           /* sequences, cache length (context) */
@@ -100,7 +101,7 @@ static void step(lethe_model *m, group_state *g, const int *active, int A)
 					mx = g->scores[j] > mx ? g->scores[j] : mx;
 				}
 				for (int j = 0; j <= pos; j++) {
-					g->scores[j] = expf(g->scores[j] - mx);
+					g->scores[j] = lethe_expf(g->scores[j] - mx);
 					sum += g->scores[j];
 				}
 				float *yh = g->y + (size_t)r * C + h * HS;

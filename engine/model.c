@@ -18,14 +18,9 @@
 #include <lethe/lethe.h>
 #include <lethe/model.h>
 
+#include "fastmath.h"
 #include "model_internal.h"
-
-int lethe_set_threads(int n)
-{
-	if (n > 0)
-		openblas_set_num_threads(n);
-	return openblas_get_num_threads();
-}
+#include "parallel.h"
 
 /* ---- configuration ---------------------------------------------------------------------------- */
 
@@ -166,6 +161,9 @@ static void free_activations(lethe_model *m)
 	free(m->tokens);
 	free(m->targets);
 	free(m->target_rows);
+	free(m->s_lp);
+	m->s_lp = NULL;
+	m->cap_threads = 0;
 	m->tokens = m->targets = m->target_rows = NULL;
 	m->cap_bt = m->cap_nt = 0;
 	m->cap_B = m->cap_T = 0;
@@ -307,9 +305,33 @@ static int layer_trainable(const lethe_model *m, int l, int k)
 
 /* ---- kernels ---------------------------------------------------------------------------------- */
 
+typedef struct mm_job {
+	int trans_a, trans_b, N, K, lda, ldb, ldc;
+	float alpha, beta;
+	const float *A, *B;
+	float *C;
+} mm_job;
+
+static void mm_range(void *arg, int thread, size_t begin, size_t end)
+{
+	(void)thread;
+	mm_job *j = arg;
+	/* Rows begin..end of op(A): row offsets of A, or column offsets when A is transposed. */
+	const float *a = j->trans_a ? j->A + begin : j->A + begin * (size_t)j->lda;
+	cblas_sgemm(CblasRowMajor, j->trans_a ? CblasTrans : CblasNoTrans, j->trans_b ? CblasTrans : CblasNoTrans,
+	            (int)(end - begin), j->N, j->K, j->alpha, a, j->lda, j->B, j->ldb, j->beta,
+	            j->C + begin * (size_t)j->ldc, j->ldc);
+}
+
 void lethe_model__mm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                      int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
+	int threads = lethe_threads();
+	if (threads > 1 && !lethe_in_parallel() && M >= 8 * threads && (double)M * N * K >= 262144.0) {
+		mm_job j = {trans_a, trans_b, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+		lethe_parallel_for((size_t)M, mm_range, &j);
+		return;
+	}
 	cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
 	            M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
@@ -383,14 +405,15 @@ static void rope_backward(float *d, int pos, int n_heads, int HS, const float *c
 	}
 }
 
-static float silu(float x) { return x / (1.0f + expf(-x)); }
+static float silu(float x) { return x / (1.0f + lethe_expf(-x)); }
 
 /* ---- buffers ---------------------------------------------------------------------------------- */
 
 static int ensure(lethe_model *m, int B, int T, int NT)
 {
 	size_t BT = (size_t)B * T;
-	if (BT <= m->cap_bt && (size_t)NT <= m->cap_nt && B <= m->cap_B && T <= m->cap_T)
+	int threads = lethe_threads();
+	if (BT <= m->cap_bt && (size_t)NT <= m->cap_nt && B <= m->cap_B && T <= m->cap_T && threads <= m->cap_threads)
 		return 0;
 	free_activations(m);
 	size_t L = (size_t)m->cfg.layers, C = (size_t)m->cfg.dim, FF = (size_t)m->cfg.ff;
@@ -404,7 +427,7 @@ static int ensure(lethe_model *m, int B, int T, int NT)
 		{&m->a, L * BT * FF}, {&m->b3, L * BT * FF}, {&m->rstdf, BT}, {&m->hf, BT * C},
 		{&m->hf_t, nt * C}, {&m->logits, nt * V}, {&m->s_h, BT * C}, {&m->s_g, BT * FF},
 		{&m->s_dx, BT * C}, {&m->s_dxmid, BT * C}, {&m->s_dh, BT * C}, {&m->s_dy, BT * C},
-		{&m->s_dqkv, BT * 3 * C}, {&m->s_da, BT * FF}, {&m->s_db, BT * FF}, {&m->s_dp, (size_t)T * T},
+		{&m->s_dqkv, BT * 3 * C}, {&m->s_da, BT * FF}, {&m->s_db, BT * FF}, {&m->s_dp, (size_t)threads * T * T},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!(*want[i].p = malloc(want[i].n * sizeof(float))))
@@ -412,8 +435,10 @@ static int ensure(lethe_model *m, int B, int T, int NT)
 	m->tokens = malloc(BT * sizeof(int32_t));
 	m->targets = malloc(BT * sizeof(int32_t));
 	m->target_rows = malloc(nt * sizeof(int32_t));
-	if (!m->tokens || !m->targets || !m->target_rows)
+	m->s_lp = malloc(nt * sizeof(double));
+	if (!m->tokens || !m->targets || !m->target_rows || !m->s_lp)
 		goto nomem;
+	m->cap_threads = threads;
 	m->cap_bt = BT;
 	m->cap_nt = nt;
 	m->cap_B = B;
@@ -427,35 +452,148 @@ nomem:
 
 /* ---- forward ---------------------------------------------------------------------------------- */
 
-/* Causal self-attention of one layer: att and y from qkv. */
+/* Causal self-attention of one layer: att and y from qkv, heads split across threads. */
+typedef struct att_job {
+	lethe_model *m;
+	int l, B, T;
+	const float *dy;
+	float *dqkv;
+} att_job;
+
+static void attention_forward_range(void *arg, int thread, size_t begin, size_t end)
+{
+	(void)thread;
+	att_job *j = arg;
+	lethe_model *m = j->m;
+	int T = j->T, C = m->cfg.dim, NH = m->cfg.heads, HS = m->HS, C3 = m->C3;
+	float scale = 1.0f / sqrtf((float)HS);
+	size_t BT = (size_t)j->B * T;
+	const float *qkv = m->qkv + (size_t)j->l * BT * C3;
+	float *att = m->att + (size_t)j->l * j->B * NH * T * T, *y = m->y + (size_t)j->l * BT * C;
+	for (size_t bh = begin; bh < end; bh++) {
+		int b = (int)(bh / NH), h = (int)(bh % NH);
+		const float *q = qkv + (size_t)b * T * C3 + h * HS, *k = q + C, *v = q + 2 * C;
+		float *p = att + bh * T * T;
+		lethe_model__mm(0, 1, T, T, HS, scale, q, C3, k, C3, 0.0f, p, T);
+		for (int t = 0; t < T; t++) {
+			float *row = p + (size_t)t * T, mx = row[0], sum = 0.0f;
+			for (int i = 1; i <= t; i++)
+				mx = row[i] > mx ? row[i] : mx;
+			for (int i = 0; i <= t; i++)
+				row[i] = lethe_expf(row[i] - mx);
+			for (int i = 0; i <= t; i++)
+				sum += row[i];
+			float inv = 1.0f / sum;
+			for (int i = 0; i <= t; i++)
+				row[i] *= inv;
+			for (int i = t + 1; i < T; i++)
+				row[i] = 0.0f;
+		}
+		lethe_model__mm(0, 0, T, HS, T, 1.0f, p, T, v, C3, 0.0f, y + (size_t)b * T * C + h * HS, C);
+	}
+}
+
 static void attention_forward(lethe_model *m, int l, int B, int T)
 {
-	int C = m->cfg.dim, NH = m->cfg.heads, HS = m->HS, C3 = m->C3;
-	float scale = 1.0f / sqrtf((float)HS);
-	size_t BT = (size_t)B * T;
-	const float *qkv = m->qkv + (size_t)l * BT * C3;
-	float *att = m->att + (size_t)l * B * NH * T * T, *y = m->y + (size_t)l * BT * C;
-	for (int b = 0; b < B; b++)
-		for (int h = 0; h < NH; h++) {
-			const float *q = qkv + (size_t)b * T * C3 + h * HS, *k = q + C, *v = q + 2 * C;
-			float *p = att + ((size_t)b * NH + h) * T * T;
-			lethe_model__mm(0, 1, T, T, HS, scale, q, C3, k, C3, 0.0f, p, T);
-			for (int t = 0; t < T; t++) {
-				float *row = p + (size_t)t * T, mx = row[0], sum = 0.0f;
-				for (int j = 1; j <= t; j++)
-					mx = row[j] > mx ? row[j] : mx;
-				for (int j = 0; j <= t; j++) {
-					row[j] = expf(row[j] - mx);
-					sum += row[j];
-				}
-				float inv = 1.0f / sum;
-				for (int j = 0; j <= t; j++)
-					row[j] *= inv;
-				for (int j = t + 1; j < T; j++)
-					row[j] = 0.0f;
-			}
-			lethe_model__mm(0, 0, T, HS, T, 1.0f, p, T, v, C3, 0.0f, y + (size_t)b * T * C + h * HS, C);
-		}
+	att_job j = {m, l, B, T, NULL, NULL};
+	lethe_parallel_for((size_t)B * m->cfg.heads, attention_forward_range, &j);
+}
+
+/* Row-wise kernels run across threads: each job is one of these over a range of rows. */
+typedef struct rows_job {
+	lethe_model *m;
+	float *out, *rstd, *dw_parts;
+	const float *x, *w, *dout;
+	int C;
+	float eps;
+	const float *a, *b;
+	float *da, *db;
+	const float *dg;
+	double *lp;
+	size_t n;
+} rows_job;
+
+static void rmsnorm_range(void *arg, int thread, size_t begin, size_t end)
+{
+	(void)thread;
+	rows_job *j = arg;
+	lethe_model__rmsnorm(j->out + begin * j->C, j->rstd ? j->rstd + begin : NULL, j->x + begin * j->C, j->w,
+	                     end - begin, j->C, j->eps);
+}
+
+static void rmsnorm_par(float *out, float *rstd, const float *x, const float *w, size_t rows, int C, float eps)
+{
+	rows_job j = {.out = out, .rstd = rstd, .x = x, .w = w, .C = C, .eps = eps};
+	lethe_parallel_for(rows, rmsnorm_range, &j);
+}
+
+/* g = silu(a) * b over flat arrays. */
+static void swiglu_range(void *arg, int thread, size_t begin, size_t end)
+{
+	(void)thread;
+	rows_job *j = arg;
+	for (size_t i = begin; i < end; i++)
+		j->out[i] = silu(j->a[i]) * j->b[i];
+}
+
+static void swiglu_par(float *g, const float *a, const float *b, size_t n)
+{
+	rows_job j = {.out = g, .a = a, .b = b};
+	lethe_parallel_for(n, swiglu_range, &j);
+}
+
+/* The gradients of the gate and up projections from the gradient of their product. */
+static void swiglu_backward_range(void *arg, int thread, size_t begin, size_t end)
+{
+	(void)thread;
+	rows_job *j = arg;
+	for (size_t i = begin; i < end; i++) {
+		float a = j->a[i], sg = 1.0f / (1.0f + lethe_expf(-a)), si = a * sg;
+		j->db[i] = j->dg[i] * si;
+		j->da[i] = j->dg[i] * j->b[i] * (sg + a * sg * (1.0f - sg));
+	}
+}
+
+static void ce_range(void *arg, int thread, size_t begin, size_t end)
+{
+	(void)thread;
+	rows_job *j = arg;
+	lethe_model *m = j->m;
+	int V = m->cfg.vocab;
+	for (size_t k = begin; k < end; k++) {
+		const float *row = m->logits + k * V;
+		float mx = row[0];
+		for (int i = 1; i < V; i++)
+			mx = row[i] > mx ? row[i] : mx;
+		double sum = 0.0;
+		for (int i = 0; i < V; i++)
+			sum += (double)lethe_expf(row[i] - mx);
+		j->lp[k] = (double)mx + log(sum) - (double)row[m->targets[m->target_rows[k]]];
+	}
+}
+
+/* dlogits in place: (softmax - onehot) / NT. */
+static void dlogits_range(void *arg, int thread, size_t begin, size_t end)
+{
+	(void)thread;
+	rows_job *j = arg;
+	lethe_model *m = j->m;
+	int V = m->cfg.vocab;
+	float inv_nt = 1.0f / (float)m->n_targets;
+	for (size_t k = begin; k < end; k++) {
+		float *row = m->logits + k * V, mx = row[0];
+		for (int i = 1; i < V; i++)
+			mx = row[i] > mx ? row[i] : mx;
+		float sum = 0.0f;
+		for (int i = 0; i < V; i++)
+			row[i] = lethe_expf(row[i] - mx);
+		for (int i = 0; i < V; i++)
+			sum += row[i];
+		float s = inv_nt / sum;
+		for (int i = 0; i < V; i++)
+			row[i] *= s;
+		row[m->targets[m->target_rows[k]]] -= inv_nt;
+	}
 }
 
 int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, float *loss,
@@ -501,7 +639,7 @@ int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, flo
 		float *x = m->x + (size_t)l * BT * C, *xmid = m->xmid + (size_t)l * BT * C;
 		float *xout = m->x + (size_t)(l + 1) * BT * C, *qkv = m->qkv + (size_t)l * BT * C3;
 		float *a = m->a + (size_t)l * BT * FF, *b3 = m->b3 + (size_t)l * BT * FF;
-		lethe_model__rmsnorm(m->s_h, m->rstd1 + (size_t)l * BT, x, w->n1, BT, C, c->norm_eps);
+		rmsnorm_par(m->s_h, m->rstd1 + (size_t)l * BT, x, w->n1, BT, C, c->norm_eps);
 		lethe_model__mm(0, 1, (int)BT, C3, C, 1.0f, m->s_h, C, w->wqkv, C, 0.0f, qkv, C3);
 		for (size_t i = 0; i < BT; i++) {
 			int pos = (int)(i % T);
@@ -511,15 +649,14 @@ int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, flo
 		attention_forward(m, l, B, T);
 		memcpy(xmid, x, BT * C * sizeof(float));
 		lethe_model__mm(0, 1, (int)BT, C, C, 1.0f, m->y + (size_t)l * BT * C, C, w->wo, C, 1.0f, xmid, C);
-		lethe_model__rmsnorm(m->s_h, m->rstd2 + (size_t)l * BT, xmid, w->n2, BT, C, c->norm_eps);
+		rmsnorm_par(m->s_h, m->rstd2 + (size_t)l * BT, xmid, w->n2, BT, C, c->norm_eps);
 		lethe_model__mm(0, 1, (int)BT, FF, C, 1.0f, m->s_h, C, w->w1, C, 0.0f, a, FF);
 		lethe_model__mm(0, 1, (int)BT, FF, C, 1.0f, m->s_h, C, w->w3, C, 0.0f, b3, FF);
-		for (size_t i = 0; i < BT * FF; i++)
-			m->s_g[i] = silu(a[i]) * b3[i];
+		swiglu_par(m->s_g, a, b3, BT * FF);
 		memcpy(xout, xmid, BT * C * sizeof(float));
 		lethe_model__mm(0, 1, (int)BT, C, FF, 1.0f, m->s_g, FF, w->w2, FF, 1.0f, xout, C);
 	}
-	lethe_model__rmsnorm(m->hf, m->rstdf, m->x + (size_t)c->layers * BT * C, m->p.nf, BT, C, c->norm_eps);
+	rmsnorm_par(m->hf, m->rstdf, m->x + (size_t)c->layers * BT * C, m->p.nf, BT, C, c->norm_eps);
 
 	/* Logits only where a loss is taken: rows of prompts and padding would be thrown away. */
 	for (int k = 0; k < NT; k++)
@@ -527,6 +664,9 @@ int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, flo
 	if (NT > 0)
 		lethe_model__mm(0, 1, NT, V, C, 1.0f, m->hf_t, C, m->p.head, C, 0.0f, m->logits, V);
 
+	/* Each row's -log p(target) in parallel, summed in row order afterwards. */
+	rows_job cj = {.m = m, .lp = m->s_lp};
+	lethe_parallel_for((size_t)NT, ce_range, &cj);
 	double total = 0.0;
 	if (nll)
 		for (int b = 0; b < B; b++) {
@@ -534,18 +674,10 @@ int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, flo
 			counts[b] = 0;
 		}
 	for (int k = 0; k < NT; k++) {
-		const float *row = m->logits + (size_t)k * V;
-		float mx = row[0];
-		for (int j = 1; j < V; j++)
-			mx = row[j] > mx ? row[j] : mx;
-		double sum = 0.0;
-		for (int j = 0; j < V; j++)
-			sum += exp((double)(row[j] - mx));
 		int r = m->target_rows[k];
-		double lp = (double)mx + log(sum) - (double)row[m->targets[r]];
-		total += lp;
+		total += m->s_lp[k];
 		if (nll) {
-			nll[r / T] += lp;
+			nll[r / T] += m->s_lp[k];
 			counts[r / T]++;
 		}
 	}
@@ -562,33 +694,41 @@ int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, flo
 
 /* ---- backward --------------------------------------------------------------------------------- */
 
+static void attention_backward_range(void *arg, int thread, size_t begin, size_t end)
+{
+	att_job *j = arg;
+	lethe_model *m = j->m;
+	int T = j->T, C = m->cfg.dim, NH = m->cfg.heads, HS = m->HS, C3 = m->C3;
+	float scale = 1.0f / sqrtf((float)HS);
+	size_t BT = (size_t)j->B * T;
+	const float *qkv = m->qkv + (size_t)j->l * BT * C3, *att = m->att + (size_t)j->l * j->B * NH * T * T;
+	float *dp = m->s_dp + (size_t)thread * T * T;
+	for (size_t bh = begin; bh < end; bh++) {
+		int b = (int)(bh / NH), h = (int)(bh % NH);
+		const float *q = qkv + (size_t)b * T * C3 + h * HS, *k = q + C, *v = q + 2 * C;
+		const float *p = att + bh * T * T, *d = j->dy + (size_t)b * T * C + h * HS;
+		float *dq = j->dqkv + (size_t)b * T * C3 + h * HS, *dk = dq + C, *dv = dq + 2 * C;
+		lethe_model__mm(0, 1, T, T, HS, 1.0f, d, C, v, C3, 0.0f, dp, T);  /* dP = dY V^T */
+		lethe_model__mm(1, 0, T, HS, T, 1.0f, p, T, d, C, 0.0f, dv, C3);  /* dV = P^T dY */
+		for (int t = 0; t < T; t++) {                                     /* dS = P (dP - rowsum) */
+			const float *pr = p + (size_t)t * T;
+			float *dr = dp + (size_t)t * T, dot = 0.0f;
+			for (int i = 0; i <= t; i++)
+				dot += pr[i] * dr[i];
+			for (int i = 0; i <= t; i++)
+				dr[i] = pr[i] * (dr[i] - dot) * scale;
+			for (int i = t + 1; i < T; i++)
+				dr[i] = 0.0f;
+		}
+		lethe_model__mm(0, 0, T, HS, T, 1.0f, dp, T, k, C3, 0.0f, dq, C3); /* dQ = dS K */
+		lethe_model__mm(1, 0, T, HS, T, 1.0f, dp, T, q, C3, 0.0f, dk, C3); /* dK = dS^T Q */
+	}
+}
+
 static void attention_backward(lethe_model *m, int l, int B, int T, const float *dy, float *dqkv)
 {
-	int C = m->cfg.dim, NH = m->cfg.heads, HS = m->HS, C3 = m->C3;
-	float scale = 1.0f / sqrtf((float)HS);
-	size_t BT = (size_t)B * T;
-	const float *qkv = m->qkv + (size_t)l * BT * C3, *att = m->att + (size_t)l * B * NH * T * T;
-	float *dp = m->s_dp;
-	for (int b = 0; b < B; b++)
-		for (int h = 0; h < NH; h++) {
-			const float *q = qkv + (size_t)b * T * C3 + h * HS, *k = q + C, *v = q + 2 * C;
-			const float *p = att + ((size_t)b * NH + h) * T * T, *d = dy + (size_t)b * T * C + h * HS;
-			float *dq = dqkv + (size_t)b * T * C3 + h * HS, *dk = dq + C, *dv = dq + 2 * C;
-			lethe_model__mm(0, 1, T, T, HS, 1.0f, d, C, v, C3, 0.0f, dp, T);  /* dP = dY V^T */
-			lethe_model__mm(1, 0, T, HS, T, 1.0f, p, T, d, C, 0.0f, dv, C3);  /* dV = P^T dY */
-			for (int t = 0; t < T; t++) {                                     /* dS = P (dP - rowsum) */
-				const float *pr = p + (size_t)t * T;
-				float *dr = dp + (size_t)t * T, dot = 0.0f;
-				for (int j = 0; j <= t; j++)
-					dot += pr[j] * dr[j];
-				for (int j = 0; j <= t; j++)
-					dr[j] = pr[j] * (dr[j] - dot) * scale;
-				for (int j = t + 1; j < T; j++)
-					dr[j] = 0.0f;
-			}
-			lethe_model__mm(0, 0, T, HS, T, 1.0f, dp, T, k, C3, 0.0f, dq, C3); /* dQ = dS K */
-			lethe_model__mm(1, 0, T, HS, T, 1.0f, dp, T, q, C3, 0.0f, dk, C3); /* dK = dS^T Q */
-		}
+	att_job j = {m, l, B, T, dy, dqkv};
+	lethe_parallel_for((size_t)B * m->cfg.heads, attention_backward_range, &j);
 }
 
 int lethe_model_backward(lethe_model *m)
@@ -600,24 +740,11 @@ int lethe_model_backward(lethe_model *m)
 	m->train_ready = 0;
 	const lethe_model_config *c = &m->cfg;
 	int B = m->B, T = m->T, C = c->dim, FF = c->ff, V = c->vocab, C3 = m->C3, NT = m->n_targets;
+	(void)V;
 	size_t BT = (size_t)B * T;
 
-	/* dlogits in place: (softmax - onehot) / NT. */
-	float inv_nt = 1.0f / (float)NT;
-	for (int k = 0; k < NT; k++) {
-		float *row = m->logits + (size_t)k * V, mx = row[0];
-		for (int j = 1; j < V; j++)
-			mx = row[j] > mx ? row[j] : mx;
-		float sum = 0.0f;
-		for (int j = 0; j < V; j++) {
-			row[j] = expf(row[j] - mx);
-			sum += row[j];
-		}
-		float s = inv_nt / sum;
-		for (int j = 0; j < V; j++)
-			row[j] *= s;
-		row[m->targets[m->target_rows[k]]] -= inv_nt;
-	}
+	rows_job dj = {.m = m};
+	lethe_parallel_for((size_t)NT, dlogits_range, &dj);
 	/* Head: dW += dlogits^T hf_t; dhf_t = dlogits W (into hf_t's rows, scattered below). */
 	if (m->trainable[m->t_head])
 		lethe_model__mm(1, 0, V, C, NT, 1.0f, m->logits, V, m->hf_t, C, 1.0f, m->g.head, C);
@@ -647,16 +774,12 @@ int lethe_model_backward(lethe_model *m)
 				o[j] = xr[j] * rstd2[i] * w->n2[j];
 		}
 		if (layer_trainable(m, l, T_W2)) {
-			for (size_t i = 0; i < BT * FF; i++) /* g, recomputed */
-				m->s_da[i] = silu(a[i]) * b3[i];
+			swiglu_par(m->s_da, a, b3, BT * FF); /* g, recomputed */
 			lethe_model__mm(1, 0, C, FF, (int)BT, 1.0f, dx, C, m->s_da, FF, 1.0f, gw->w2, FF);
 		}
 		lethe_model__mm(0, 0, (int)BT, FF, C, 1.0f, dx, C, w->w2, FF, 0.0f, dg, FF);
-		for (size_t i = 0; i < BT * FF; i++) {
-			float sg = 1.0f / (1.0f + expf(-a[i])), si = a[i] * sg;
-			m->s_db[i] = dg[i] * si;                                   /* d(up) */
-			m->s_da[i] = dg[i] * b3[i] * (sg + a[i] * sg * (1.0f - sg)); /* d(gate) */
-		}
+		rows_job sj = {.a = a, .b = b3, .dg = dg, .da = m->s_da, .db = m->s_db};
+		lethe_parallel_for(BT * FF, swiglu_backward_range, &sj);
 		if (layer_trainable(m, l, T_W1))
 			lethe_model__mm(1, 0, FF, C, (int)BT, 1.0f, m->s_da, FF, m->s_h, C, 1.0f, gw->w1, C);
 		if (layer_trainable(m, l, T_W3))

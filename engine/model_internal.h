@@ -63,7 +63,9 @@ struct lethe_model {
 	float *s_dx, *s_dxmid, *s_dh, *s_dy; /* (BT, C) */
 	float *s_dqkv; /* (BT, 3C) */
 	float *s_da, *s_db; /* (BT, FF) */
-	float *s_dp;   /* (T, T) */
+	float *s_dp;   /* (threads, T, T) */
+	double *s_lp;  /* (NT) -log p(target) per targeted row */
+	int cap_threads;
 
 	int B, T, n_targets;
 	int32_t *tokens, *targets; /* copies of the batch */

@@ -161,6 +161,7 @@ END_TEST
 
 START_TEST(kv_cache_generation_matches_full_forward)
 {
+	lethe_set_threads(_i + 1); /* once with one thread, once with two */
 	lethe_model_config c = {.vocab = 270, .context = 24, .dim = 32, .layers = 2, .heads = 4, .tied = 0};
 	lethe_model *m;
 	ck_assert_int_eq(lethe_model_new(&m, &c, 11), 0);
@@ -209,6 +210,7 @@ START_TEST(kv_cache_generation_matches_full_forward)
 	ck_assert_int_le(l2[0], 3);
 	free(o2[0]);
 	lethe_model_free(m);
+	lethe_set_threads(1);
 }
 END_TEST
 
@@ -240,6 +242,17 @@ START_TEST(same_seed_same_parameters)
 	train_steps(b, 5);
 	ck_assert(memcmp(lethe_model_params(a), lethe_model_params(b), bytes) == 0);
 	ck_assert_uint_eq(lethe_model_steps_taken(a), 5);
+	/* Two threads: work split across the pool still gives bit-identical runs. */
+	lethe_model *e, *f;
+	lethe_set_threads(2);
+	ck_assert_int_eq(lethe_model_new(&e, &c, 5), 0);
+	ck_assert_int_eq(lethe_model_new(&f, &c, 5), 0);
+	train_steps(e, 5);
+	train_steps(f, 5);
+	ck_assert(memcmp(lethe_model_params(e), lethe_model_params(f), bytes) == 0);
+	lethe_set_threads(1);
+	lethe_model_free(e);
+	lethe_model_free(f);
 	lethe_model_free(a);
 	lethe_model_free(b);
 	lethe_model_free(d);
@@ -332,7 +345,7 @@ int main(void)
 	tcase_add_test(tc, gradients_match_finite_differences);
 	tcase_add_test(tc, untied_head_and_frozen_groups);
 	tcase_add_test(tc, overfits_one_batch);
-	tcase_add_test(tc, kv_cache_generation_matches_full_forward);
+	tcase_add_loop_test(tc, kv_cache_generation_matches_full_forward, 0, 2);
 	tcase_add_test(tc, same_seed_same_parameters);
 	tcase_add_test(tc, per_sequence_nll_and_errors);
 	tcase_add_test(tc, presets_and_schedules);

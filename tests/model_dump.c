@@ -42,7 +42,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "model_dump: %s\n", err);
 		return 2;
 	}
-	lethe_set_threads(1);
+	const char *threads = getenv("LETHE_DUMP_THREADS");
+	lethe_set_threads(threads ? atoi(threads) : 1);
 	lethe_model *m;
 	if (lethe_model_new(&m, &c, seed))
 		return 1;

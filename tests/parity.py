@@ -126,5 +126,7 @@ def run(vocab, context, dim, layers, heads, tied, batch, seed):
 run(300, 32, 64, 2, 4, 1, 3, 1)
 run(300, 24, 48, 3, 3, 0, 2, 2)
 run(512, 64, 128, 2, 4, 1, 4, 3)
+os.environ["LETHE_DUMP_THREADS"] = "2"  # the same checks with the work split across two threads
+run(512, 64, 128, 2, 4, 0, 4, 4)
 print("%d passed, %d failed" % (checks - failures, failures))
 sys.exit(1 if failures else 0)

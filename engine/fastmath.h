@@ -1,0 +1,38 @@
+/*
+ * fastmath.h: an expf() the compiler can vectorise. glibc's expf is a scalar call that GCC only
+ * replaces by its vector version under -ffast-math, which would also let it assume that no value
+ * is ever NaN or infinite, and the engine must detect exactly those. This one is Cephes' expf
+ * (range reduction by ln 2 to [-ln2/2, ln2/2], a degree-5 polynomial, exponent bits set directly): within 2 ulp of
+ * expf on [-87, 88], 0 below, +inf above, NaN for NaN. Private to liblethe.
+ */
+#ifndef LETHE_FASTMATH_H
+#define LETHE_FASTMATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+static inline float lethe_expf(float x)
+{
+	/* Clamp first so that every lane runs the same straight-line code. */
+	float xc = x < -87.33654f ? -87.33654f : (x > 88.72283f ? 88.72283f : x);
+	/* Round to nearest by the 1.5 * 2^23 trick: SSE2 has no vector floor. */
+	float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+	float r = xc - n * 0.693359375f;
+	r = r - n * -2.12194440e-4f;
+	float p = 1.9875691500e-4f;
+	p = p * r + 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	float y = p * r * r + r + 1.0f;
+	int32_t e = ((int32_t)n + 127) << 23;
+	float scale;
+	memcpy(&scale, &e, sizeof(scale));
+	float out = y * scale;
+	out = x < -87.33654f ? 0.0f : out;
+	out = x > 88.72283f ? __builtin_inff() : out;
+	return x != x ? x : out;
+}
+
+#endif
