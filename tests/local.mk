@@ -50,7 +50,7 @@ check_LTLIBRARIES += \
 
 check_PROGRAMS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util %reldir%/stem_words
 TESTS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util %reldir%/cli.test \
-	%reldir%/metrics.py %reldir%/datasets.test
+	%reldir%/metrics.py %reldir%/datasets.test %reldir%/validate.test
 
 %canon_reldir%_stem_words_SOURCES = %reldir%/stem_words.c
 %canon_reldir%_stem_words_LDADD = engine/liblethe.la
@@ -63,8 +63,12 @@ TESTS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util 
 # whose metrics table is liblethe's.
 PLUGIN_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
 PLUGIN_TEST_LDADD = engine/liblethe.la plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS) $(LIBM)
-check_PROGRAMS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/model_dump
-TESTS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/parity.py
+check_PROGRAMS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/model_dump %reldir%/check_curriculum
+TESTS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/parity.py %reldir%/check_curriculum
+# The YAML reader is private to liblethe: its test compiles it in.
+%canon_reldir%_check_curriculum_SOURCES = %reldir%/check_curriculum.c engine/yaml.c
+%canon_reldir%_check_curriculum_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(YAML_CFLAGS)
+%canon_reldir%_check_curriculum_LDADD = engine/liblethe.la $(YAML_LIBS) $(CHECK_LIBS)
 %canon_reldir%_model_dump_SOURCES = %reldir%/model_dump.c
 %canon_reldir%_model_dump_LDADD = engine/liblethe.la
 %canon_reldir%_check_model_SOURCES = %reldir%/check_model.c
@@ -97,7 +101,7 @@ TESTS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %r
 %canon_reldir%_check_plugin_util_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
 %canon_reldir%_check_plugin_util_LDADD = plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS)
 
-EXTRA_DIST += %reldir%/cli.test %reldir%/datasets.test %reldir%/metrics.py %reldir%/parity.py %reldir%/installcheck.sh %reldir%/data
+EXTRA_DIST += %reldir%/cli.test %reldir%/validate.test %reldir%/datasets.test %reldir%/metrics.py %reldir%/parity.py %reldir%/installcheck.sh %reldir%/data
 
 installcheck-local:
 	$(SHELL) $(srcdir)/%reldir%/installcheck.sh '$(DESTDIR)$(bindir)' '$(DESTDIR)$(libdir)' '$(srcdir)'

@@ -1,0 +1,2 @@
+# curricula/: curriculum files shipped with lethe (see curricula/README.md).
+EXTRA_DIST += %reldir%/README.md %reldir%/public-sequential.yaml %reldir%/public-mixed.yaml

@@ -1,0 +1,810 @@
+/*
+ * curriculum.c: reads a curriculum (YAML, see docs/curriculum.md) into lethe_curriculum and
+ * validates it: unknown keys (with a did-you-mean), wrong types, values out of range, duplicate
+ * names, stages naming undefined tasks, mix weights, environment variables, and, through the
+ * plugins, task options and data files. Every error is kept, as "file:line:column: message", so
+ * that a person fixes them all in one pass. It trains nothing.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lethe/curriculum.h>
+#include <lethe/lethe.h>
+
+#include "../plugins/common/plugin_util.h"
+#include "yaml.h"
+
+typedef struct ctx {
+	lethe_curriculum *c;
+	const char *file; /* as the user named it, for messages */
+	char *dir;        /* the curriculum's directory, for relative paths */
+	int oom;
+} ctx;
+
+static void error_at(ctx *x, const lethe_ynode *n, const char *fmt, ...) LETHE_PRINTF(3, 4);
+/* Adds one finished error line. */
+static void add_error(ctx *x, const char *line)
+{
+	char **e = realloc(x->c->errors, (x->c->n_errors + 1) * sizeof(*e));
+	if (!e) {
+		x->oom = 1;
+		return;
+	}
+	x->c->errors = e;
+	if (!(e[x->c->n_errors] = strdup(line))) {
+		x->oom = 1;
+		return;
+	}
+	x->c->n_errors++;
+}
+
+static void error_at(ctx *x, const lethe_ynode *n, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	char line[1400];
+	if (n)
+		snprintf(line, sizeof(line), "%s:%d:%d: %s", x->file, n->line, n->col, msg);
+	else
+		snprintf(line, sizeof(line), "%s: %s", x->file, msg);
+	add_error(x, line);
+}
+
+static const char *type_name(const lethe_ynode *n)
+{
+	return n->type == LETHE_YMAP ? "a map" : n->type == LETHE_YSEQ ? "a list" : "a value";
+}
+
+/* Reports keys of map that are not in known, with a suggestion, and duplicate keys. */
+static void check_keys(ctx *x, const lethe_ynode *map, const char *where, const char *const *known)
+{
+	for (size_t i = 0; i < map->n; i++) {
+		const lethe_ynode *k = map->keys[i];
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(map->keys[j]->value, k->value) == 0)
+				error_at(x, k, "%s: key '%s' appears twice (first at line %d)", where, k->value, map->keys[j]->line);
+		if (!known)
+			continue;
+		int found = 0;
+		for (size_t j = 0; known[j] && !found; j++)
+			found = strcmp(known[j], k->value) == 0;
+		if (found)
+			continue;
+		const char *near = lethe_pu_suggest(k->value, known);
+		if (near)
+			error_at(x, k, "%s: unknown key '%s' (did you mean '%s'?)", where, k->value, near);
+		else
+			error_at(x, k, "%s: unknown key '%s'", where, k->value);
+	}
+}
+
+static int want(ctx *x, const lethe_ynode *n, lethe_ynode_type type, const char *what)
+{
+	if (n->type == type)
+		return 1;
+	error_at(x, n, "%s: expected %s, got %s", what,
+	         type == LETHE_YMAP ? "a map" : type == LETHE_YSEQ ? "a list" : "a value", type_name(n));
+	return 0;
+}
+
+/* Expands ${VAR} and ${VAR:-default} in a scalar; NULL (with an error) when a variable is unset. */
+static char *expand(ctx *x, const lethe_ynode *n)
+{
+	const char *s = n->value;
+	lethe_pu_buf out = {0};
+	if (lethe_pu_buf_add(&out, "", 0))
+		goto nomem;
+	while (*s) {
+		const char *d = strstr(s, "${");
+		if (!d) {
+			if (lethe_pu_buf_str(&out, s))
+				goto nomem;
+			break;
+		}
+		if (lethe_pu_buf_add(&out, s, (size_t)(d - s)))
+			goto nomem;
+		const char *end = strchr(d, '}');
+		if (!end) {
+			error_at(x, n, "unterminated '${' in '%s'", n->value);
+			lethe_pu_buf_free(&out);
+			return NULL;
+		}
+		char name[256];
+		size_t len = (size_t)(end - d - 2);
+		if (len >= sizeof(name))
+			len = sizeof(name) - 1;
+		memcpy(name, d + 2, len);
+		name[len] = '\0';
+		char *def = strstr(name, ":-");
+		if (def) {
+			*def = '\0';
+			def += 2;
+		}
+		const char *v = getenv(name);
+		if (!v || (!*v && def))
+			v = def;
+		if (!v) {
+			error_at(x, n, "environment variable '%s' is not set (write ${%s:-default} to give a default)", name, name);
+			lethe_pu_buf_free(&out);
+			return NULL;
+		}
+		if (lethe_pu_buf_str(&out, v))
+			goto nomem;
+		s = end + 1;
+	}
+	return out.s;
+nomem:
+	x->oom = 1;
+	lethe_pu_buf_free(&out);
+	return NULL;
+}
+
+static int get_long(ctx *x, const lethe_ynode *n, const char *what, long min, long max, long *out)
+{
+	if (!want(x, n, LETHE_YSCALAR, what))
+		return 0;
+	char *end;
+	errno = 0;
+	long v = strtol(n->value, &end, 10);
+	if (n->quoted || !*n->value || *end || errno || v < min || v > max) {
+		error_at(x, n, "%s: expected an integer from %ld to %ld, got '%s'", what, min, max, n->value);
+		return 0;
+	}
+	*out = v;
+	return 1;
+}
+
+/* lo_open: the lower bound itself is excluded. */
+static int get_double(ctx *x, const lethe_ynode *n, const char *what, double min, int lo_open, double max, double *out)
+{
+	if (!want(x, n, LETHE_YSCALAR, what))
+		return 0;
+	char *end;
+	double v = strtod(n->value, &end);
+	if (n->quoted || !*n->value || *end || !isfinite(v) || v < min || (lo_open && v == min) || v > max) {
+		error_at(x, n, "%s: expected a number %s %g%s, got '%s'", what, lo_open ? ">" : ">=", min,
+		         max < 1e300 ? (max == 1 ? " and <= 1" : "") : "", n->value);
+		return 0;
+	}
+	*out = v;
+	return 1;
+}
+
+static int get_bool(ctx *x, const lethe_ynode *n, const char *what, int *out)
+{
+	if (!want(x, n, LETHE_YSCALAR, what))
+		return 0;
+	if (!n->quoted && (strcmp(n->value, "true") == 0 || strcmp(n->value, "yes") == 0)) {
+		*out = 1;
+		return 1;
+	}
+	if (!n->quoted && (strcmp(n->value, "false") == 0 || strcmp(n->value, "no") == 0)) {
+		*out = 0;
+		return 1;
+	}
+	error_at(x, n, "%s: expected true or false, got '%s'", what, n->value);
+	return 0;
+}
+
+static int get_choice(ctx *x, const lethe_ynode *n, const char *what, const char *const *names, int *out)
+{
+	if (!want(x, n, LETHE_YSCALAR, what))
+		return 0;
+	for (int i = 0; names[i]; i++)
+		if (strcmp(n->value, names[i]) == 0) {
+			*out = i;
+			return 1;
+		}
+	char list[256] = "";
+	for (int i = 0; names[i]; i++) {
+		size_t used = strlen(list);
+		snprintf(list + used, sizeof(list) - used, "%s'%s'", i ? ", " : "", names[i]);
+	}
+	const char *near = lethe_pu_suggest(n->value, names);
+	if (near)
+		error_at(x, n, "%s: expected one of %s, got '%s' (did you mean '%s'?)", what, list, n->value, near);
+	else
+		error_at(x, n, "%s: expected one of %s, got '%s'", what, list, n->value);
+	return 0;
+}
+
+/* A path relative to the curriculum's directory, after ${VAR} expansion. */
+static char *get_path(ctx *x, const lethe_ynode *n, const char *what)
+{
+	if (!want(x, n, LETHE_YSCALAR, what))
+		return NULL;
+	char *v = expand(x, n);
+	if (!v)
+		return NULL;
+	if (v[0] == '/' || !x->dir[0])
+		return v;
+	char *p = malloc(strlen(x->dir) + strlen(v) + 2);
+	if (p)
+		sprintf(p, "%s/%s", x->dir, v);
+	else
+		x->oom = 1;
+	free(v);
+	return p;
+}
+
+/* ---- training settings ------------------------------------------------------------------------ */
+
+static const char *const train_keys[] = {"optimizer", "lr", "schedule", "batch", "grad_accum", "epochs",
+                                         "steps", "clip", "freeze", NULL};
+static const char *const group_names[] = {"embeddings", "attention", "mlp", "norms", NULL};
+
+/* Reads the training keys present in map into s (others untouched). */
+static void read_train(ctx *x, const lethe_ynode *map, const char *where, lethe_train_settings *s)
+{
+	char what[256];
+	const lethe_ynode *v;
+	if ((v = lethe_yaml_get(map, "optimizer")) && want(x, v, LETHE_YMAP, "optimizer")) {
+		static const char *const keys[] = {"name", "lr", "weight_decay", "beta1", "beta2", "eps",
+		                                   "decay_embeddings", NULL};
+		snprintf(what, sizeof(what), "%s optimizer", where);
+		check_keys(x, v, what, keys);
+		const lethe_ynode *o;
+		static const char *const optimizers[] = {"adamw", NULL};
+		int which;
+		if ((o = lethe_yaml_get(v, "name")))
+			get_choice(x, o, "optimizer name", optimizers, &which);
+		if ((o = lethe_yaml_get(v, "lr")))
+			get_double(x, o, "lr", 0, 1, 10, &s->lr);
+		if ((o = lethe_yaml_get(v, "weight_decay")))
+			get_double(x, o, "weight_decay", 0, 0, 10, &s->weight_decay);
+		if ((o = lethe_yaml_get(v, "beta1")))
+			get_double(x, o, "beta1", 0, 0, 0.999999, &s->beta1);
+		if ((o = lethe_yaml_get(v, "beta2")))
+			get_double(x, o, "beta2", 0, 0, 0.999999, &s->beta2);
+		if ((o = lethe_yaml_get(v, "eps")))
+			get_double(x, o, "eps", 0, 1, 1, &s->eps);
+		if ((o = lethe_yaml_get(v, "decay_embeddings")))
+			get_bool(x, o, "decay_embeddings", &s->decay_embeddings);
+	}
+	if ((v = lethe_yaml_get(map, "lr")))
+		get_double(x, v, "lr", 0, 1, 10, &s->lr);
+	if ((v = lethe_yaml_get(map, "schedule")) && want(x, v, LETHE_YMAP, "schedule")) {
+		static const char *const keys[] = {"name", "warmup", NULL};
+		static const char *const schedules[] = {"constant", "linear", "cosine", NULL};
+		snprintf(what, sizeof(what), "%s schedule", where);
+		check_keys(x, v, what, keys);
+		const lethe_ynode *o;
+		int which;
+		if ((o = lethe_yaml_get(v, "name")) && get_choice(x, o, "schedule name", schedules, &which))
+			s->schedule = (lethe_schedule)which;
+		if ((o = lethe_yaml_get(v, "warmup")))
+			get_long(x, o, "warmup", 0, 1000000000L, &s->warmup);
+	}
+	if ((v = lethe_yaml_get(map, "batch")))
+		get_long(x, v, "batch", 1, 4096, &s->batch);
+	if ((v = lethe_yaml_get(map, "grad_accum")))
+		get_long(x, v, "grad_accum", 1, 4096, &s->grad_accum);
+	const lethe_ynode *ep = lethe_yaml_get(map, "epochs"), *st = lethe_yaml_get(map, "steps");
+	if (ep && st)
+		error_at(x, st, "%s: give epochs or steps, not both", where);
+	if (ep && get_double(x, ep, "epochs", 0, 1, 1e6, &s->epochs))
+		s->steps = 0;
+	if (st && get_long(x, st, "steps", 1, 1000000000L, &s->steps))
+		s->epochs = 0;
+	if ((v = lethe_yaml_get(map, "clip")))
+		get_double(x, v, "clip", 0, 0, 1e9, &s->clip);
+	if ((v = lethe_yaml_get(map, "freeze")) && want(x, v, LETHE_YSEQ, "freeze")) {
+		s->freeze = 0;
+		for (size_t i = 0; i < v->n; i++) {
+			int g;
+			if (get_choice(x, v->items[i], "freeze", group_names, &g))
+				s->freeze |= 1u << g;
+		}
+	}
+}
+
+/* ---- tasks ------------------------------------------------------------------------------------ */
+
+static const char *const engine_task_keys[] = {"plugin", "train", "eval", "eval_limit", NULL};
+
+static int is_engine_key(const char *k)
+{
+	for (int i = 0; engine_task_keys[i]; i++)
+		if (strcmp(k, engine_task_keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Flattens a task entry's plugin options: nested maps become dotted keys, list items indices. */
+static void flatten(ctx *x, lethe_cur_task *t, const char *prefix, const lethe_ynode *v)
+{
+	if (v->type == LETHE_YSCALAR) {
+		lethe_option *o = realloc(t->options, (t->n_options + 1) * sizeof(*o));
+		if (!o) {
+			x->oom = 1;
+			return;
+		}
+		t->options = o;
+		char where[1024];
+		snprintf(where, sizeof(where), "%s:%d:%d", x->file, v->line, v->col);
+		char *val = expand(x, v);
+		o[t->n_options] = (lethe_option){strdup(prefix), val, strdup(where)};
+		if (!val || !o[t->n_options].key || !o[t->n_options].where) {
+			free((char *)o[t->n_options].key);
+			free((char *)o[t->n_options].where);
+			free(val);
+			return;
+		}
+		t->n_options++;
+		return;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		char key[512];
+		if (v->type == LETHE_YMAP)
+			snprintf(key, sizeof(key), "%s.%s", prefix, v->keys[i]->value);
+		else
+			snprintf(key, sizeof(key), "%s.%zu", prefix, i);
+		flatten(x, t, key, v->items[i]);
+	}
+}
+
+static void read_tasks(ctx *x, const lethe_ynode *tasks, lethe_registry *reg, int load_data)
+{
+	lethe_curriculum *c = x->c;
+	check_keys(x, tasks, "tasks", NULL);
+	c->tasks = calloc(tasks->n ? tasks->n : 1, sizeof(*c->tasks));
+	if (!c->tasks) {
+		x->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < tasks->n; i++) {
+		const lethe_ynode *k = tasks->keys[i], *v = tasks->items[i];
+		lethe_cur_task *t = &c->tasks[c->n_tasks++];
+		t->name = strdup(k->value);
+		char where[300];
+		snprintf(where, sizeof(where), "task '%s'", k->value);
+		if (!want(x, v, LETHE_YMAP, where))
+			continue;
+		check_keys(x, v, where, NULL);
+		const lethe_ynode *p = lethe_yaml_get(v, "plugin"), *o;
+		if (!p)
+			error_at(x, v, "%s: missing key 'plugin' (the task plugin, e.g. sentiment)", where);
+		else if (want(x, p, LETHE_YSCALAR, "plugin"))
+			t->plugin = strdup(p->value);
+		if ((o = lethe_yaml_get(v, "train")))
+			t->train = get_path(x, o, "train");
+		if ((o = lethe_yaml_get(v, "eval")))
+			t->eval = get_path(x, o, "eval");
+		if ((o = lethe_yaml_get(v, "eval_limit")))
+			get_long(x, o, "eval_limit", 1, LONG_MAX, &t->eval_limit);
+		if (!lethe_yaml_get(v, "train") && !lethe_yaml_get(v, "eval"))
+			error_at(x, v, "%s: needs 'train' or 'eval' data (or both)", where);
+		for (size_t j = 0; j < v->n; j++)
+			if (!is_engine_key(v->keys[j]->value))
+				flatten(x, t, v->keys[j]->value, v->items[j]);
+		if (!reg || !t->plugin)
+			continue;
+		const lethe_plugin_info *info = strchr(t->plugin, '/') ? NULL : lethe_registry_find(reg, t->plugin);
+		if (strchr(t->plugin, '/')) {
+			char *path = get_path(x, p, "plugin");
+			if (path && lethe_registry_load(reg, path) == 0)
+				info = lethe_registry_at(reg, lethe_registry_count(reg) - 1);
+			else if (path)
+				error_at(x, p, "%s: %s", where, lethe_registry_errmsg(reg));
+			free(path);
+			if (!info)
+				continue;
+		}
+		if (!info) {
+			const char *names[64];
+			size_t n = lethe_registry_count(reg) < 63 ? lethe_registry_count(reg) : 63;
+			for (size_t j = 0; j < n; j++)
+				names[j] = lethe_registry_at(reg, j)->name;
+			names[n] = NULL;
+			const char *near = lethe_pu_suggest(t->plugin, names);
+			if (near)
+				error_at(x, p, "%s: no plugin named '%s' (did you mean '%s'?)", where, t->plugin, near);
+			else
+				error_at(x, p, "%s: no plugin named '%s' (see 'lethe plugins')", where, t->plugin);
+			continue;
+		}
+		if (lethe_instance_open(&t->instance, info, t->options, t->n_options)) {
+			if (t->instance) {
+				/* Plugin messages start with the option's place; keep them as they are. */
+				const char *msg = lethe_instance_errmsg(t->instance);
+				if (strncmp(msg, x->file, strlen(x->file)) == 0 && msg[strlen(x->file)] == ':')
+					add_error(x, msg);
+				else
+					error_at(x, v, "%s: %s", where, msg);
+			}
+			lethe_instance_free(t->instance);
+			t->instance = NULL;
+			continue;
+		}
+		if (!load_data)
+			continue;
+		const lethe_ynode *tn = lethe_yaml_get(v, "train"), *en = lethe_yaml_get(v, "eval");
+		if (t->train && lethe_instance_load(t->instance, LETHE_SPLIT_TRAIN, t->train, &t->n_train))
+			error_at(x, tn, "%s: %s", where, lethe_instance_errmsg(t->instance));
+		if (t->eval && lethe_instance_load(t->instance, LETHE_SPLIT_EVAL, t->eval, &t->n_eval))
+			error_at(x, en, "%s: %s", where, lethe_instance_errmsg(t->instance));
+	}
+}
+
+static long find_task(const lethe_curriculum *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_tasks; i++)
+		if (c->tasks[i].name && strcmp(c->tasks[i].name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* A task name used by a stage or by evaluate; -1 with an error when undefined. */
+static long task_ref(ctx *x, const lethe_ynode *n, const char *where)
+{
+	if (!want(x, n, LETHE_YSCALAR, where))
+		return -1;
+	long i = find_task(x->c, n->value);
+	if (i >= 0)
+		return i;
+	const char *names[256];
+	size_t k = x->c->n_tasks < 255 ? x->c->n_tasks : 255;
+	for (size_t j = 0; j < k; j++)
+		names[j] = x->c->tasks[j].name ? x->c->tasks[j].name : "";
+	names[k] = NULL;
+	const char *near = lethe_pu_suggest(n->value, names);
+	if (near)
+		error_at(x, n, "%s: no task named '%s' (did you mean '%s'?)", where, n->value, near);
+	else
+		error_at(x, n, "%s: no task named '%s' in 'tasks'", where, n->value);
+	return -1;
+}
+
+static void read_stages(ctx *x, const lethe_ynode *stages, const lethe_train_settings *defaults)
+{
+	lethe_curriculum *c = x->c;
+	static const char *const keys[] = {"name", "tasks", "mix", "optimizer", "lr", "schedule", "batch",
+	                                   "grad_accum", "epochs", "steps", "clip", "freeze", NULL};
+	c->stages = calloc(stages->n ? stages->n : 1, sizeof(*c->stages));
+	if (!c->stages) {
+		x->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < stages->n; i++) {
+		const lethe_ynode *s = stages->items[i];
+		lethe_cur_stage *st = &c->stages[c->n_stages++];
+		st->train = *defaults;
+		char where[300];
+		snprintf(where, sizeof(where), "stage %zu", i + 1);
+		if (!want(x, s, LETHE_YMAP, where))
+			continue;
+		const lethe_ynode *name = lethe_yaml_get(s, "name");
+		if (name && want(x, name, LETHE_YSCALAR, "stage name")) {
+			st->name = strdup(name->value);
+			snprintf(where, sizeof(where), "stage '%s'", name->value);
+			for (size_t j = 0; j + 1 < c->n_stages; j++)
+				if (c->stages[j].name && strcmp(c->stages[j].name, name->value) == 0)
+					error_at(x, name, "%s: another stage has this name", where);
+		} else if (!name) {
+			error_at(x, s, "%s: missing key 'name'", where);
+		}
+		check_keys(x, s, where, keys);
+		read_train(x, s, where, &st->train);
+		const lethe_ynode *tasks = lethe_yaml_get(s, "tasks"), *mix = lethe_yaml_get(s, "mix");
+		if (tasks && mix) {
+			error_at(x, mix, "%s: give 'tasks' or 'mix', not both", where);
+			continue;
+		}
+		if (!tasks && !mix) {
+			error_at(x, s, "%s: needs 'tasks' (a list) or 'mix' (task: weight)", where);
+			continue;
+		}
+		const lethe_ynode *list = tasks ? tasks : mix;
+		if (!want(x, list, tasks ? LETHE_YSEQ : LETHE_YMAP, tasks ? "tasks" : "mix"))
+			continue;
+		if (list->n == 0) {
+			error_at(x, list, "%s: '%s' is empty", where, tasks ? "tasks" : "mix");
+			continue;
+		}
+		st->tasks = calloc(list->n, sizeof(*st->tasks));
+		st->weights = calloc(list->n, sizeof(*st->weights));
+		if (!st->tasks || !st->weights) {
+			x->oom = 1;
+			return;
+		}
+		if (mix)
+			check_keys(x, mix, where, NULL);
+		for (size_t j = 0; j < list->n; j++) {
+			long t = task_ref(x, tasks ? list->items[j] : list->keys[j], where);
+			double w = 1.0;
+			if (mix && !get_double(x, list->items[j], "mix weight", 0, 1, 1e9, &w))
+				continue;
+			if (t < 0)
+				continue;
+			for (size_t k = 0; k < st->n_tasks; k++)
+				if (st->tasks[k] == (size_t)t)
+					error_at(x, tasks ? list->items[j] : list->keys[j], "%s: task '%s' is named twice", where,
+					         c->tasks[t].name);
+			if (!c->tasks[t].train && (c->tasks[t].name))
+				error_at(x, tasks ? list->items[j] : list->keys[j], "%s: task '%s' has no 'train' data", where,
+				         c->tasks[t].name);
+			st->tasks[st->n_tasks] = (size_t)t;
+			st->weights[st->n_tasks++] = w;
+		}
+	}
+}
+
+static void read_evaluate(ctx *x, const lethe_ynode *ev)
+{
+	lethe_curriculum *c = x->c;
+	c->baseline = 1;
+	const lethe_ynode *tasks = NULL;
+	if (ev && want(x, ev, LETHE_YMAP, "evaluate")) {
+		static const char *const keys[] = {"tasks", "baseline", NULL};
+		check_keys(x, ev, "evaluate", keys);
+		const lethe_ynode *b = lethe_yaml_get(ev, "baseline");
+		if (b)
+			get_bool(x, b, "baseline", &c->baseline);
+		tasks = lethe_yaml_get(ev, "tasks");
+	}
+	c->eval_tasks = calloc(c->n_tasks ? c->n_tasks : 1, sizeof(*c->eval_tasks));
+	if (!c->eval_tasks) {
+		x->oom = 1;
+		return;
+	}
+	if (!tasks || (tasks->type == LETHE_YSCALAR && strcmp(tasks->value, "all") == 0)) {
+		for (size_t i = 0; i < c->n_tasks; i++)
+			if (c->tasks[i].eval)
+				c->eval_tasks[c->n_eval_tasks++] = i;
+		return;
+	}
+	if (!want(x, tasks, LETHE_YSEQ, "evaluate tasks (all, or a list)"))
+		return;
+	for (size_t i = 0; i < tasks->n; i++) {
+		long t = task_ref(x, tasks->items[i], "evaluate");
+		if (t < 0)
+			continue;
+		if (!c->tasks[t].eval)
+			error_at(x, tasks->items[i], "evaluate: task '%s' has no 'eval' data", c->tasks[t].name);
+		else
+			c->eval_tasks[c->n_eval_tasks++] = (size_t)t;
+	}
+}
+
+static void read_model(ctx *x, const lethe_ynode *m)
+{
+	lethe_curriculum *c = x->c;
+	const char *preset = "tiny";
+	const lethe_ynode *p = NULL;
+	if (m && want(x, m, LETHE_YMAP, "model")) {
+		static const char *const keys[] = {"preset", "context", "dim", "layers", "heads", "ff", "tied", NULL};
+		check_keys(x, m, "model", keys);
+		if ((p = lethe_yaml_get(m, "preset"))) {
+			static const char *const presets[] = {"tiny", "small", "base", NULL};
+			int which;
+			if (get_choice(x, p, "model preset", presets, &which))
+				preset = presets[which];
+		}
+	}
+	lethe_model_preset(&c->model, preset, 4096);
+	if (!m || m->type != LETHE_YMAP)
+		return;
+	long v;
+	const lethe_ynode *o;
+	int custom = 0;
+	if ((o = lethe_yaml_get(m, "context")) && get_long(x, o, "context", 2, 65536, &v))
+		c->model.context = (int)v;
+	if ((o = lethe_yaml_get(m, "dim")) && get_long(x, o, "dim", 2, 16384, &v))
+		c->model.dim = (int)v, custom = 1;
+	if ((o = lethe_yaml_get(m, "layers")) && get_long(x, o, "layers", 1, 256, &v))
+		c->model.layers = (int)v;
+	if ((o = lethe_yaml_get(m, "heads")) && get_long(x, o, "heads", 1, 1024, &v))
+		c->model.heads = (int)v;
+	if ((o = lethe_yaml_get(m, "ff")) && get_long(x, o, "ff", 1, 1 << 20, &v))
+		c->model.ff = (int)v;
+	else if (custom)
+		c->model.ff = 0; /* derived from the new dim */
+	int tied;
+	if ((o = lethe_yaml_get(m, "tied")) && get_bool(x, o, "tied", &tied))
+		c->model.tied = tied;
+	char err[256];
+	if (lethe_model_config_check(&c->model, err, sizeof(err)))
+		error_at(x, m, "model: %s", err);
+}
+
+void lethe_curriculum_free(lethe_curriculum *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_tasks; i++) {
+		lethe_cur_task *t = &c->tasks[i];
+		lethe_instance_free(t->instance);
+		for (size_t j = 0; j < t->n_options; j++) {
+			free((char *)t->options[j].key);
+			free((char *)t->options[j].value);
+			free((char *)t->options[j].where);
+		}
+		free(t->options);
+		free(t->name);
+		free(t->plugin);
+		free(t->train);
+		free(t->eval);
+	}
+	for (size_t i = 0; i < c->n_stages; i++) {
+		free(c->stages[i].name);
+		free(c->stages[i].tasks);
+		free(c->stages[i].weights);
+	}
+	for (size_t i = 0; i < c->n_errors; i++)
+		free(c->errors[i]);
+	free(c->errors);
+	free(c->tasks);
+	free(c->stages);
+	free(c->eval_tasks);
+	free(c->path);
+	free(c->text);
+	free(c->name);
+	free(c->output);
+	free(c);
+}
+
+static void record_error(void *ctx_, const char *fmt, ...) LETHE_PRINTF(2, 3);
+static void record_error(void *ctx_, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf((char *)ctx_, 1024, fmt, ap);
+	va_end(ap);
+}
+
+/* line * 2^20 + column of an error line "file:line:col: ...", 0 when it has no position. */
+static long position(const char *e)
+{
+	const char *p = strstr(e, ":");
+	while (p) {
+		char *end;
+		long line = strtol(p + 1, &end, 10);
+		if (end != p + 1 && *end == ':') {
+			long col = strtol(end + 1, &end, 10);
+			if (*end == ':')
+				return line * (1L << 20) + col;
+		}
+		p = strchr(p + 1, ':');
+	}
+	return 0;
+}
+
+int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_registry *reg, int load_data)
+{
+	lethe_curriculum *c = calloc(1, sizeof(*c));
+	*out = c;
+	if (!c)
+		return LETHE_ENOMEM;
+	ctx x = {c, path, NULL, 0};
+	char msg[1024] = "";
+	lethe_host host = {.abi_version = LETHE_PLUGIN_ABI_VERSION, .struct_size = sizeof(host), .ctx = msg,
+	                   .error = record_error};
+	size_t len;
+	c->path = strdup(path);
+	const char *slash = strrchr(path, '/');
+	x.dir = slash ? strndup(path, (size_t)(slash - path)) : strdup("");
+	if (!c->path || !x.dir) {
+		free(x.dir);
+		return LETHE_ENOMEM;
+	}
+	if (lethe_pu_read_file(&host, path, &c->text, &len)) {
+		error_at(&x, NULL, "%s", strncmp(msg, path, strlen(path)) == 0 ? msg + strlen(path) + 2 : msg);
+		free(x.dir);
+		return LETHE_EPARSE;
+	}
+	lethe_ynode *root = NULL;
+	char err[512];
+	if (lethe_yaml_parse(c->text, len, &root, err, sizeof(err))) {
+		char line[900];
+		/* The commonest cause: ${VAR} unquoted inside {...} or [...], where braces end the value. */
+		long bad_line = strtol(err, NULL, 10);
+		const char *ls = c->text;
+		for (long k = 1; k < bad_line && ls; k++)
+			if ((ls = strchr(ls, '\n')))
+				ls++;
+		const char *le = ls ? strchr(ls, '\n') : NULL;
+		int hint = 0;
+		if (ls) {
+			size_t ll = le ? (size_t)(le - ls) : strlen(ls);
+			char *copy = strndup(ls, ll);
+			hint = copy && strstr(copy, "${") && (strchr(copy, '{') != strstr(copy, "${") + 1 || strchr(copy, '['));
+			free(copy);
+		}
+		snprintf(line, sizeof(line), "%s:%s%s", path, err,
+		         hint ? " (inside {...} or [...], quote values that contain ${...}: \"${VAR}/file\")" : "");
+		char **e = malloc(sizeof(*e));
+		if (e && (e[0] = strdup(line))) {
+			c->errors = e;
+			c->n_errors = 1;
+		} else {
+			free(e);
+		}
+		free(x.dir);
+		return LETHE_EPARSE;
+	}
+	if (!root || root->type != LETHE_YMAP) {
+		error_at(&x, root, "expected a map of curriculum keys (lethe, tasks, stages, ...)");
+		lethe_yaml_free(root);
+		free(x.dir);
+		return LETHE_EPARSE;
+	}
+	static const char *const top[] = {"lethe", "name", "seed", "model", "tokenizer", "train", "tasks",
+	                                  "stages", "evaluate", "output", NULL};
+	check_keys(&x, root, "curriculum", top);
+	const lethe_ynode *v;
+	long n;
+	if (!(v = lethe_yaml_get(root, "lethe")))
+		error_at(&x, root, "missing key 'lethe' (the format version: lethe: 1)");
+	else if (get_long(&x, v, "lethe (format version)", 0, LONG_MAX, &n) && n != 1)
+		error_at(&x, v, "format version %ld: this lethe reads version 1", n);
+	if ((v = lethe_yaml_get(root, "name")) && want(&x, v, LETHE_YSCALAR, "name"))
+		c->name = strdup(v->value);
+	else {
+		const char *base = slash ? slash + 1 : path;
+		const char *dot = strrchr(base, '.');
+		c->name = dot ? strndup(base, (size_t)(dot - base)) : strdup(base);
+	}
+	c->seed = 1234;
+	if ((v = lethe_yaml_get(root, "seed")) && get_long(&x, v, "seed", 0, LONG_MAX, &n))
+		c->seed = (uint64_t)n;
+	read_model(&x, lethe_yaml_get(root, "model"));
+	c->vocab = 4096;
+	if ((v = lethe_yaml_get(root, "tokenizer")) && want(&x, v, LETHE_YMAP, "tokenizer")) {
+		static const char *const keys[] = {"vocab", NULL};
+		check_keys(&x, v, "tokenizer", keys);
+		const lethe_ynode *o = lethe_yaml_get(v, "vocab");
+		if (o)
+			get_long(&x, o, "tokenizer vocab", LETHE_TOKEN_FIRST_MERGE, 65536, &c->vocab);
+	}
+	lethe_train_settings defaults = {.lr = 3e-4, .weight_decay = 0.01, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8,
+	                                 .schedule = LETHE_SCHEDULE_COSINE, .warmup = 0, .batch = 16,
+	                                 .grad_accum = 1, .epochs = 1, .clip = 1.0};
+	if ((v = lethe_yaml_get(root, "train")) && want(&x, v, LETHE_YMAP, "train")) {
+		check_keys(&x, v, "train", train_keys);
+		read_train(&x, v, "train", &defaults);
+	}
+	const lethe_ynode *tasks = lethe_yaml_get(root, "tasks"), *stages = lethe_yaml_get(root, "stages");
+	if (!tasks)
+		error_at(&x, root, "missing key 'tasks' (the task instances: name: {plugin, train, eval})");
+	else if (want(&x, tasks, LETHE_YMAP, "tasks")) {
+		if (tasks->n == 0)
+			error_at(&x, tasks, "tasks: no task defined");
+		read_tasks(&x, tasks, reg, load_data);
+	}
+	if (!stages)
+		error_at(&x, root, "missing key 'stages' (the list of training stages)");
+	else if (want(&x, stages, LETHE_YSEQ, "stages")) {
+		if (stages->n == 0)
+			error_at(&x, stages, "stages: no stage defined");
+		read_stages(&x, stages, &defaults);
+	}
+	read_evaluate(&x, lethe_yaml_get(root, "evaluate"));
+	if ((v = lethe_yaml_get(root, "output")))
+		c->output = get_path(&x, v, "output");
+	else {
+		char rel[600];
+		snprintf(rel, sizeof(rel), "%s%sruns/%s.h5", x.dir, x.dir[0] ? "/" : "", c->name ? c->name : "run");
+		c->output = strdup(rel);
+	}
+	lethe_yaml_free(root);
+	free(x.dir);
+	if (x.oom)
+		return LETHE_ENOMEM;
+	/* In file order, as a person reads them; stable, so one place keeps its order. */
+	for (size_t i = 1; i < c->n_errors; i++)
+		for (size_t j = i; j > 0 && position(c->errors[j]) < position(c->errors[j - 1]); j--) {
+			char *t = c->errors[j];
+			c->errors[j] = c->errors[j - 1];
+			c->errors[j - 1] = t;
+		}
+	return c->n_errors ? LETHE_EPARSE : 0;
+}

@@ -1,0 +1,177 @@
+/*
+ * yaml.c: builds the tree of yaml.h from libyaml's event stream. libyaml does the YAML (block and
+ * flow styles, quoting, escapes); this file only keeps positions and refuses what a curriculum
+ * has no use for (aliases, several documents).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include <lethe/lethe.h>
+
+#include "yaml.h"
+
+void lethe_yaml_free(lethe_ynode *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < n->n; i++) {
+		if (n->keys)
+			lethe_yaml_free(n->keys[i]);
+		lethe_yaml_free(n->items[i]);
+	}
+	free(n->keys);
+	free(n->items);
+	free(n->value);
+	free(n);
+}
+
+const lethe_ynode *lethe_yaml_get(const lethe_ynode *map, const char *key)
+{
+	if (!map || map->type != LETHE_YMAP)
+		return NULL;
+	for (size_t i = 0; i < map->n; i++)
+		if (map->keys[i]->type == LETHE_YSCALAR && strcmp(map->keys[i]->value, key) == 0)
+			return map->items[i];
+	return NULL;
+}
+
+static lethe_ynode *new_node(lethe_ynode_type type, const yaml_mark_t *mark)
+{
+	lethe_ynode *n = calloc(1, sizeof(*n));
+	if (n) {
+		n->type = type;
+		n->line = (int)mark->line + 1;
+		n->col = (int)mark->column + 1;
+	}
+	return n;
+}
+
+/* Appends child (and key, for maps) to parent. */
+static int append(lethe_ynode *parent, lethe_ynode *key, lethe_ynode *child)
+{
+	lethe_ynode **items = realloc(parent->items, (parent->n + 1) * sizeof(*items));
+	if (!items)
+		return LETHE_ENOMEM;
+	parent->items = items;
+	if (parent->type == LETHE_YMAP) {
+		lethe_ynode **keys = realloc(parent->keys, (parent->n + 1) * sizeof(*keys));
+		if (!keys)
+			return LETHE_ENOMEM;
+		parent->keys = keys;
+		keys[parent->n] = key;
+	}
+	items[parent->n++] = child;
+	return 0;
+}
+
+#define MAX_DEPTH 64
+
+int lethe_yaml_parse(const char *text, size_t len, lethe_ynode **root, char *err, size_t err_size)
+{
+	*root = NULL;
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, err_size, "out of memory");
+		return LETHE_ENOMEM;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	lethe_ynode *stack[MAX_DEPTH], *pending_key[MAX_DEPTH], *doc = NULL;
+	int depth = 0, rc = 0, documents = 0;
+	for (int done = 0; !done && rc == 0;) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(&parser, &ev)) {
+			snprintf(err, err_size, "%zu:%zu: %s%s%s", parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+			         parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",
+			         parser.context ? parser.context : "");
+			rc = LETHE_EPARSE;
+			break;
+		}
+		lethe_ynode *node = NULL;
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT: done = 1; break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (++documents > 1) {
+				snprintf(err, err_size, "%zu:%zu: a curriculum is one YAML document", ev.start_mark.line + 1,
+				         ev.start_mark.column + 1);
+				rc = LETHE_EPARSE;
+			}
+			break;
+		case YAML_ALIAS_EVENT:
+			snprintf(err, err_size, "%zu:%zu: aliases (*name) are not supported; write the value out",
+			         ev.start_mark.line + 1, ev.start_mark.column + 1);
+			rc = LETHE_EPARSE;
+			break;
+		case YAML_SCALAR_EVENT:
+			if (!(node = new_node(LETHE_YSCALAR, &ev.start_mark)) || !(node->value = malloc(ev.data.scalar.length + 1))) {
+				rc = LETHE_ENOMEM;
+				break;
+			}
+			memcpy(node->value, ev.data.scalar.value, ev.data.scalar.length);
+			node->value[ev.data.scalar.length] = '\0';
+			node->quoted = ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (depth == MAX_DEPTH) {
+				snprintf(err, err_size, "%zu:%zu: nested too deeply", ev.start_mark.line + 1, ev.start_mark.column + 1);
+				rc = LETHE_EPARSE;
+				break;
+			}
+			if (!(node = new_node(ev.type == YAML_MAPPING_START_EVENT ? LETHE_YMAP : LETHE_YSEQ, &ev.start_mark)))
+				rc = LETHE_ENOMEM;
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT: node = stack[--depth]; break;
+		default: break;
+		}
+		if (ev.type == YAML_SCALAR_EVENT || ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT ||
+		    ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+			int starts = ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT;
+			if (rc == 0 && starts) {
+				pending_key[depth] = NULL;
+				stack[depth++] = node;
+			} else if (rc == 0 && node) {
+				/* A finished node: attach it to its parent, or it is the document. */
+				if (depth == 0)
+					doc = node;
+				else {
+					lethe_ynode *parent = stack[depth - 1];
+					if (parent->type == LETHE_YMAP && !pending_key[depth - 1]) {
+						if (node->type != LETHE_YSCALAR) {
+							snprintf(err, err_size, "%d:%d: a key must be a plain value", node->line, node->col);
+							lethe_yaml_free(node);
+							rc = LETHE_EPARSE;
+						} else {
+							pending_key[depth - 1] = node;
+						}
+					} else {
+						rc = append(parent, pending_key[depth - 1], node);
+						pending_key[depth - 1] = NULL;
+						if (rc)
+							lethe_yaml_free(node);
+					}
+				}
+			} else if (node && !starts) {
+				lethe_yaml_free(node);
+			}
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	if (rc) {
+		/* Free what was built: the open containers own their children. */
+		for (int i = depth - 1; i >= 0; i--) {
+			lethe_yaml_free(pending_key[i]);
+			lethe_yaml_free(stack[i]);
+		}
+		lethe_yaml_free(doc);
+		if (rc == LETHE_ENOMEM)
+			snprintf(err, err_size, "out of memory");
+		return rc;
+	}
+	*root = doc;
+	return 0;
+}
