@@ -64,7 +64,7 @@ TESTS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util 
 PLUGIN_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
 PLUGIN_TEST_LDADD = engine/liblethe.la plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS) $(LIBM)
 check_PROGRAMS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/model_dump %reldir%/check_curriculum
-TESTS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/parity.py %reldir%/check_curriculum
+TESTS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/parity.py %reldir%/check_curriculum %reldir%/runfile.py
 # The YAML reader is private to liblethe: its test compiles it in.
 %canon_reldir%_check_curriculum_SOURCES = %reldir%/check_curriculum.c engine/yaml.c
 %canon_reldir%_check_curriculum_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(YAML_CFLAGS)
@@ -101,7 +101,7 @@ TESTS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %r
 %canon_reldir%_check_plugin_util_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
 %canon_reldir%_check_plugin_util_LDADD = plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS)
 
-EXTRA_DIST += %reldir%/cli.test %reldir%/validate.test %reldir%/datasets.test %reldir%/metrics.py %reldir%/parity.py %reldir%/installcheck.sh %reldir%/data
+EXTRA_DIST += %reldir%/cli.test %reldir%/validate.test %reldir%/runfile.py %reldir%/datasets.test %reldir%/metrics.py %reldir%/parity.py %reldir%/installcheck.sh %reldir%/data
 
 installcheck-local:
 	$(SHELL) $(srcdir)/%reldir%/installcheck.sh '$(DESTDIR)$(bindir)' '$(DESTDIR)$(libdir)' '$(srcdir)'

@@ -1,0 +1,117 @@
+/*
+ * cmd_run.c: `lethe run`, which validates a curriculum (never training on an invalid one), then
+ * trains and evaluates it stage by stage into its run file.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lethe/curriculum.h>
+
+#include "cli.h"
+#include "runner.h"
+
+static void help(FILE *f)
+{
+	fprintf(f, "Usage: lethe run [OPTIONS] CURRICULUM\n\n"
+	           "Validates CURRICULUM, then trains its stages in order, evaluating every task before the\n"
+	           "first stage and after each one, and writes everything to the run file (its 'output').\n"
+	           "The run file is replaced atomically after each stage: a killed run keeps every\n"
+	           "completed stage, and --resume continues it.\n\n"
+	           "  -t, --threads N         threads for training and evaluation (default 1)\n"
+	           "  -o, --output FILE       write this run file instead of the curriculum's output\n"
+	           "  -f, --force             overwrite an existing run file\n"
+	           "  -r, --resume            continue an existing run file after its last completed stage\n"
+	           "  -q, --quiet             no progress on stderr\n"
+	           "  -p, --plugin-path PATH  search PATH for plugins first (repeatable)\n"
+	           "  -h, --help              show this help\n\n"
+	           "Exit status: 0 success, 1 the run failed (its file keeps the completed stages),\n"
+	           "2 an invalid curriculum or bad usage.\n");
+}
+
+int lethe_cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"threads", required_argument, NULL, 't'}, {"output", required_argument, NULL, 'o'},
+		{"force", no_argument, NULL, 'f'},         {"resume", no_argument, NULL, 'r'},
+		{"quiet", no_argument, NULL, 'q'},         {"plugin-path", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	};
+	lethe_cli_paths paths = {0};
+	lethe_run_options opt = {.threads = 1};
+	const char *output = NULL;
+	int c, status = LETHE_EXIT_USAGE;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":t:o:frqp:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || !*optarg || v < 1 || v > 64) {
+				lethe_cli_error("run: --threads: expected 1 to 64, got '%s'", optarg);
+				goto done;
+			}
+			opt.threads = (int)v;
+			break;
+		}
+		case 'o': output = optarg; break;
+		case 'f': opt.force = 1; break;
+		case 'r': opt.resume = 1; break;
+		case 'q': opt.quiet = 1; break;
+		case 'p':
+			if (lethe_cli_paths_add(&paths, optarg))
+				goto done;
+			break;
+		case 'h':
+			help(stdout);
+			status = LETHE_EXIT_OK;
+			goto done;
+		case ':': lethe_cli_error("run: option '%s' needs a value", argv[optind - 1]); goto done;
+		default: lethe_cli_error("run: unknown option '%s' (try 'lethe run --help')", argv[optind - 1]); goto done;
+		}
+	}
+	if (argc - optind != 1) {
+		lethe_cli_error("run: expected one CURRICULUM file");
+		goto done;
+	}
+	if (opt.force && opt.resume) {
+		lethe_cli_error("run: --force and --resume exclude each other");
+		goto done;
+	}
+	lethe_registry *reg;
+	if (lethe_cli_registry(&reg, &paths, 0)) {
+		status = LETHE_EXIT_FAILED;
+		goto done;
+	}
+	lethe_curriculum *cur;
+	int rc = lethe_curriculum_load(&cur, argv[optind], reg, 1);
+	if (rc == LETHE_ENOMEM) {
+		lethe_cli_error("out of memory");
+		status = LETHE_EXIT_FAILED;
+	} else if (cur->n_errors) {
+		for (size_t i = 0; i < cur->n_errors; i++)
+			fprintf(stderr, "%s\n", cur->errors[i]);
+		lethe_cli_error("%s: %zu error%s: nothing was trained", argv[optind], cur->n_errors, cur->n_errors == 1 ? "" : "s");
+		status = LETHE_EXIT_USAGE;
+	} else {
+		if (output) {
+			free(cur->output);
+			cur->output = strdup(output);
+		}
+		char err[2048];
+		rc = cur->output ? lethe_run_curriculum(cur, &opt, err, sizeof(err)) : LETHE_ENOMEM;
+		if (rc) {
+			lethe_cli_error("%s", err[0] ? err : lethe_strerror(rc));
+			status = rc == LETHE_EEXISTS || rc == LETHE_ENOTFOUND ? LETHE_EXIT_USAGE : LETHE_EXIT_FAILED;
+		} else {
+			status = LETHE_EXIT_OK;
+		}
+	}
+	lethe_curriculum_free(cur);
+	lethe_registry_free(reg);
+done:
+	lethe_cli_paths_free(&paths);
+	return status;
+}

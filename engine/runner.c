@@ -1,0 +1,693 @@
+/*
+ * runner.c: runs a validated curriculum: trains (or, resuming, reads back) the tokenizer, builds
+ * the model, evaluates every task before the first stage and after each one, trains each stage
+ * on its sample stream, and writes the run file after every row (runfile.c). It does not parse
+ * YAML (curriculum.c) or know any task (the plugins do).
+ *
+ * Sequences are [BOS] prompt [SEP] target [EOS]; the loss covers the target and the end token.
+ * A sequence longer than the context loses prompt tokens from the front first, then target
+ * tokens from the end. A stage's sample stream is deterministic from the curriculum seed and the
+ * stage's index: each task is read in a shuffled order, reshuffled when exhausted, and each
+ * example of a mixed stage picks its task with probability proportional to the task's weight. An
+ * epoch of a stage is as many examples as its tasks' training sets hold together.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lethe/curriculum.h>
+#include <lethe/lethe.h>
+
+#include "runfile.h"
+#include "parallel.h"
+#include "runner.h"
+
+typedef struct encoded {
+	int32_t *ids; /* prompt tokens, then target tokens */
+	int n_prompt, n_target;
+	size_t target_bytes;
+} encoded;
+
+typedef struct task_data {
+	encoded *split[LETHE_SPLIT_COUNT];
+	size_t n[LETHE_SPLIT_COUNT];
+	int32_t **choices; /* CHOICE: encoded candidates */
+	int *choice_len;
+	lethe_predict_spec spec;
+} task_data;
+
+typedef struct run {
+	lethe_curriculum *c;
+	const lethe_run_options *o;
+	lethe_tokenizer *tok;
+	lethe_model *m;
+	task_data *data;
+	lethe_stage_record *rec;
+	size_t n_rec;
+	int context;
+	size_t truncated;
+	char *err;
+	size_t err_size;
+} run;
+
+static int fail(run *r, int code, const char *fmt, ...) LETHE_PRINTF(3, 4);
+static int fail(run *r, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->err, r->err_size, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* xorshift64*: the sample streams. */
+static uint64_t next_u64(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+static double next_unit(uint64_t *s) { return (double)(next_u64(s) >> 11) * (1.0 / 9007199254740992.0); }
+
+/* ---- encoding ---------------------------------------------------------------------------------- */
+
+static int encode_split(run *r, size_t t, lethe_split split)
+{
+	lethe_cur_task *task = &r->c->tasks[t];
+	size_t n = lethe_instance_size(task->instance, split);
+	encoded *e = calloc(n ? n : 1, sizeof(*e));
+	if (!e)
+		return LETHE_ENOMEM;
+	r->data[t].split[split] = e;
+	r->data[t].n[split] = n;
+	for (size_t i = 0; i < n; i++) {
+		lethe_example ex;
+		if (lethe_instance_example(task->instance, split, i, &ex))
+			return fail(r, LETHE_EINVAL, "task '%s': %s", task->name, lethe_instance_errmsg(task->instance));
+		int32_t *p, *g;
+		size_t np, ng;
+		if (lethe_tokenizer_encode(r->tok, ex.prompt, ex.prompt_len, &p, &np))
+			return LETHE_ENOMEM;
+		if (lethe_tokenizer_encode(r->tok, ex.target, ex.target_len, &g, &ng)) {
+			free(p);
+			return LETHE_ENOMEM;
+		}
+		e[i].ids = malloc((np + ng + 1) * sizeof(int32_t));
+		if (!e[i].ids) {
+			free(p);
+			free(g);
+			return LETHE_ENOMEM;
+		}
+		memcpy(e[i].ids, p, np * sizeof(int32_t));
+		memcpy(e[i].ids + np, g, ng * sizeof(int32_t));
+		e[i].n_prompt = (int)np;
+		e[i].n_target = (int)ng;
+		e[i].target_bytes = ex.target_len;
+		free(p);
+		free(g);
+	}
+	return 0;
+}
+
+/* Writes [BOS] prompt [SEP] target [EOS], shortened to fit the context, as inputs and targets
+ * (T positions, padded): the sequence minus its last token, and each position's next token where
+ * it is a target token or the end token. Returns the positions used. */
+static int build_sequence(run *r, const int32_t *prompt, int np, const int32_t *target, int nt, int32_t *tokens,
+                          int32_t *targets, int T)
+{
+	int ctx = r->context, eos = 1;
+	int over = 3 + np + nt - (ctx + 1); /* a sequence of ctx + 1 tokens gives ctx inputs */
+	if (over > 0) {
+		r->truncated++;
+		int drop = over < np ? over : np; /* prompt tokens from the front first */
+		prompt += drop;
+		np -= drop;
+		over -= drop;
+		if (over > 0) { /* then the end token, then target tokens from the end */
+			eos = 0;
+			nt -= over - 1;
+		}
+	}
+	int len = 0, sep = 1 + np;
+	tokens[len++] = LETHE_TOKEN_BOS;
+	for (int i = 0; i < np; i++)
+		tokens[len++] = prompt[i];
+	tokens[len++] = LETHE_TOKEN_SEP;
+	for (int i = 0; i < nt; i++)
+		tokens[len++] = target[i];
+	int total = len + eos; /* with the end token, which is never an input */
+	int inputs = total - 1;
+	for (int i = 0; i < inputs; i++) {
+		int next = i + 1 < len ? tokens[i + 1] : LETHE_TOKEN_EOS;
+		targets[i] = i >= sep ? next : -1;
+	}
+	for (int i = inputs; i < T; i++) {
+		tokens[i] = LETHE_TOKEN_PAD;
+		targets[i] = -1;
+	}
+	return inputs;
+}
+
+static int seq_len(run *r, int np, int nt)
+{
+	int n = 1 + np + 1 + nt; /* inputs: BOS, prompt, SEP, target (EOS is only predicted) */
+	return n > r->context ? r->context : n;
+}
+
+/* ---- evaluation -------------------------------------------------------------------------------- */
+
+#define EVAL_BATCH 16
+
+/* Summed NLL and token counts of n (prompt, target) pairs. */
+static int batch_nll(run *r, const int32_t *const *prompts, const int *np, const int32_t *const *tgts, const int *nt,
+                     size_t n, double *nll, int32_t *counts)
+{
+	int32_t *tokens = NULL, *targets = NULL;
+	double bn[EVAL_BATCH];
+	int bc[EVAL_BATCH];
+	for (size_t i0 = 0; i0 < n; i0 += EVAL_BATCH) {
+		size_t k = n - i0 < EVAL_BATCH ? n - i0 : EVAL_BATCH;
+		int T = 1;
+		for (size_t i = 0; i < k; i++) {
+			int L = seq_len(r, np[i0 + i], nt[i0 + i]);
+			T = L > T ? L : T;
+		}
+		int32_t *a = realloc(tokens, k * (size_t)T * sizeof(int32_t)), *b = a ? realloc(targets, k * (size_t)T * sizeof(int32_t)) : NULL;
+		if (a)
+			tokens = a;
+		if (!a || !b) {
+			free(tokens);
+			return LETHE_ENOMEM;
+		}
+		targets = b;
+		for (size_t i = 0; i < k; i++)
+			build_sequence(r, prompts[i0 + i], np[i0 + i], tgts[i0 + i], nt[i0 + i], tokens + i * T, targets + i * T, T);
+		lethe_batch batch = {(int)k, T, tokens, targets};
+		int rc = lethe_model_forward(r->m, &batch, 0, NULL, bn, bc);
+		if (rc) {
+			free(tokens);
+			free(targets);
+			return fail(r, rc, "evaluation: %s", lethe_model_errmsg(r->m));
+		}
+		for (size_t i = 0; i < k; i++) {
+			nll[i0 + i] = bn[i];
+			counts[i0 + i] = bc[i];
+		}
+	}
+	free(tokens);
+	free(targets);
+	return 0;
+}
+
+static int evaluate_task(run *r, size_t t, lethe_task_eval *ev)
+{
+	lethe_cur_task *task = &r->c->tasks[t];
+	task_data *d = &r->data[t];
+	size_t n = d->n[LETHE_SPLIT_EVAL];
+	if (task->eval_limit > 0 && (size_t)task->eval_limit < n)
+		n = (size_t)task->eval_limit;
+	memset(ev, 0, sizeof(*ev));
+	ev->task = t;
+	ev->n = n;
+	ev->nll = calloc(n + 1, sizeof(double));
+	ev->n_tokens = calloc(n + 1, sizeof(int32_t));
+	ev->score = calloc(n + 1, sizeof(double));
+	const int32_t **pp = calloc(n + 1, sizeof(*pp)), **gp = calloc(n + 1, sizeof(*gp));
+	int *np = calloc(n + 1, sizeof(int)), *nt = calloc(n + 1, sizeof(int));
+	lethe_prediction *preds = calloc(n + 1, sizeof(*preds));
+	int rc = ev->nll && ev->n_tokens && ev->score && pp && gp && np && nt && preds ? 0 : LETHE_ENOMEM;
+	const encoded *e = d->split[LETHE_SPLIT_EVAL];
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		pp[i] = e[i].ids;
+		np[i] = e[i].n_prompt;
+		gp[i] = e[i].ids + e[i].n_prompt;
+		nt[i] = e[i].n_target;
+	}
+	if (rc == 0)
+		rc = batch_nll(r, pp, np, gp, nt, n, ev->nll, ev->n_tokens);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		preds[i] = (lethe_prediction){.nll = ev->nll[i], .n_tokens = (size_t)ev->n_tokens[i], .n_bytes = e[i].target_bytes};
+
+	const lethe_predict_spec *spec = &d->spec;
+	if (rc == 0 && spec->mode == LETHE_PREDICT_CHOICE) {
+		size_t nc = spec->n_choices, total = n * nc;
+		const int32_t **cp = calloc(total + 1, sizeof(*cp)), **cg = calloc(total + 1, sizeof(*cg));
+		int *cnp = calloc(total + 1, sizeof(int)), *cnt = calloc(total + 1, sizeof(int));
+		double *cn = calloc(total + 1, sizeof(double));
+		int32_t *cc = calloc(total + 1, sizeof(int32_t));
+		rc = cp && cg && cnp && cnt && cn && cc ? 0 : LETHE_ENOMEM;
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			for (size_t k = 0; k < nc; k++) {
+				cp[i * nc + k] = pp[i];
+				cnp[i * nc + k] = np[i];
+				cg[i * nc + k] = d->choices[k];
+				cnt[i * nc + k] = d->choice_len[k];
+			}
+		if (rc == 0)
+			rc = batch_nll(r, cp, cnp, cg, cnt, total, cn, cc);
+		ev->predictions = calloc(n + 1, sizeof(char *));
+		for (size_t i = 0; rc == 0 && ev->predictions && i < n; i++) {
+			size_t best = 0;
+			double best_v = 0;
+			for (size_t k = 0; k < nc; k++) {
+				double v = cn[i * nc + k] / (spec->length_normalise && cc[i * nc + k] ? cc[i * nc + k] : 1);
+				if (k == 0 || v < best_v) {
+					best_v = v;
+					best = k;
+				}
+			}
+			preds[i].choice = best;
+			preds[i].text = spec->choices[best];
+			preds[i].text_len = strlen(spec->choices[best]);
+			ev->predictions[i] = strdup(spec->choices[best]);
+		}
+		free(cp);
+		free(cg);
+		free(cnp);
+		free(cnt);
+		free(cn);
+		free(cc);
+	} else if (rc == 0 && spec->mode == LETHE_PREDICT_GENERATE) {
+		int room = (int)spec->max_new_tokens < r->context / 2 ? (int)spec->max_new_tokens : r->context / 2;
+		int32_t **prompts = calloc(n + 1, sizeof(*prompts)), **out = calloc(n + 1, sizeof(*out));
+		int *lens = calloc(n + 1, sizeof(int)), *out_lens = calloc(n + 1, sizeof(int));
+		ev->predictions = calloc(n + 1, sizeof(char *));
+		rc = prompts && out && lens && out_lens && ev->predictions ? 0 : LETHE_ENOMEM;
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			/* [BOS] prompt [SEP], the prompt cut from the front to leave room to generate. */
+			int keep = np[i] < r->context - room - 2 ? np[i] : r->context - room - 2;
+			if (keep < 0)
+				keep = 0;
+			prompts[i] = malloc((size_t)(keep + 2) * sizeof(int32_t));
+			if (!prompts[i]) {
+				rc = LETHE_ENOMEM;
+				break;
+			}
+			prompts[i][0] = LETHE_TOKEN_BOS;
+			memcpy(prompts[i] + 1, pp[i] + (np[i] - keep), (size_t)keep * sizeof(int32_t));
+			prompts[i][keep + 1] = LETHE_TOKEN_SEP;
+			lens[i] = keep + 2;
+		}
+		if (rc == 0 && (rc = lethe_model_generate(r->m, (const int32_t *const *)prompts, lens, (int)n,
+		                                          (int)spec->max_new_tokens, LETHE_TOKEN_EOS, out, out_lens)))
+			rc = fail(r, rc, "generation: %s", lethe_model_errmsg(r->m));
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			size_t len;
+			if (lethe_tokenizer_decode(r->tok, out[i], (size_t)out_lens[i], &ev->predictions[i], &len)) {
+				rc = LETHE_ENOMEM;
+				break;
+			}
+			preds[i].text = ev->predictions[i];
+			preds[i].text_len = len;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (prompts)
+				free(prompts[i]);
+			if (out)
+				free(out[i]);
+		}
+		free(prompts);
+		free(out);
+		free(lens);
+		free(out_lens);
+	}
+	lethe_scores *scores = NULL;
+	if (rc == 0 && (rc = lethe_scores_new(&scores)) == 0 && n > 0 &&
+	    (rc = lethe_instance_score(task->instance, LETHE_SPLIT_EVAL, preds, n, scores, ev->score)))
+		rc = fail(r, LETHE_EINVAL, "task '%s': %s", task->name, lethe_instance_errmsg(task->instance));
+	if (rc == 0) {
+		size_t k = lethe_scores_count(scores);
+		ev->metric_names = calloc(k + 1, sizeof(char *));
+		ev->metric_values = calloc(k + 1, sizeof(double));
+		ev->metric_flags = calloc(k + 1, sizeof(unsigned));
+		if (!ev->metric_names || !ev->metric_values || !ev->metric_flags)
+			rc = LETHE_ENOMEM;
+		for (size_t i = 0; rc == 0 && i < k; i++) {
+			const char *name;
+			lethe_scores_at(scores, i, &name, &ev->metric_values[i], &ev->metric_flags[i]);
+			ev->metric_names[i] = strdup(name);
+			ev->n_metrics++;
+		}
+	}
+	lethe_scores_free(scores);
+	free(pp);
+	free(gp);
+	free(np);
+	free(nt);
+	free(preds);
+	return rc;
+}
+
+static void progress(run *r, const char *fmt, ...) LETHE_PRINTF(2, 3);
+static void progress(run *r, const char *fmt, ...)
+{
+	if (r->o->quiet)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
+static int evaluate_all(run *r, lethe_stage_record *rec)
+{
+	rec->evals = calloc(r->c->n_eval_tasks + 1, sizeof(*rec->evals));
+	if (!rec->evals)
+		return LETHE_ENOMEM;
+	for (size_t k = 0; k < r->c->n_eval_tasks; k++) {
+		size_t t = r->c->eval_tasks[k];
+		int rc = evaluate_task(r, t, &rec->evals[rec->n_evals]);
+		rec->n_evals++;
+		if (rc)
+			return rc;
+		const lethe_task_eval *ev = &rec->evals[rec->n_evals - 1];
+		for (size_t i = 0; i < ev->n_metrics; i++)
+			if (ev->metric_flags[i] & LETHE_METRIC_PRIMARY)
+				progress(r, "lethe: %s: %s %s = %.4f\n", rec->name, r->c->tasks[t].name, ev->metric_names[i],
+				         ev->metric_values[i]);
+	}
+	return 0;
+}
+
+/* ---- training ---------------------------------------------------------------------------------- */
+
+typedef struct sampler {
+	uint64_t state;
+	size_t **order; /* per stage task: a permutation of its examples */
+	size_t *pos;
+} sampler;
+
+static void shuffle(sampler *s, size_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		v[i] = i;
+	for (size_t i = n; i > 1; i--) {
+		size_t j = (size_t)(next_u64(&s->state) % i);
+		size_t t = v[i - 1];
+		v[i - 1] = v[j];
+		v[j] = t;
+	}
+}
+
+static int train_stage(run *r, size_t si, lethe_stage_record *rec)
+{
+	lethe_curriculum *c = r->c;
+	const lethe_cur_stage *st = &c->stages[si];
+	const lethe_train_settings *ts = &st->train;
+	size_t total = 0;
+	for (size_t k = 0; k < st->n_tasks; k++)
+		total += r->data[st->tasks[k]].n[LETHE_SPLIT_TRAIN];
+	if (total == 0)
+		return fail(r, LETHE_EINVAL, "stage '%s': its tasks have no training examples", st->name);
+	size_t per_step = (size_t)ts->batch * (size_t)ts->grad_accum;
+	size_t steps = ts->steps ? (size_t)ts->steps : (size_t)ceil(ts->epochs * (double)total / (double)per_step);
+	if (steps == 0)
+		steps = 1;
+	rec->loss = calloc(steps, sizeof(float));
+	rec->lr = calloc(steps, sizeof(float));
+	rec->grad_norm = calloc(steps, sizeof(float));
+	sampler s = {.state = (c->seed + 1) * 0x9E3779B97F4A7C15ull + (si + 1) * 0xD1B54A32D192ED03ull};
+	s.order = calloc(st->n_tasks, sizeof(*s.order));
+	s.pos = calloc(st->n_tasks, sizeof(*s.pos));
+	int32_t *tokens = malloc((size_t)ts->batch * (size_t)r->context * sizeof(int32_t));
+	int32_t *targets = malloc((size_t)ts->batch * (size_t)r->context * sizeof(int32_t));
+	const encoded **picked = calloc((size_t)ts->batch, sizeof(*picked));
+	int rc = rec->loss && rec->lr && rec->grad_norm && s.order && s.pos && tokens && targets && picked ? 0 : LETHE_ENOMEM;
+	double wsum = 0;
+	for (size_t k = 0; rc == 0 && k < st->n_tasks; k++) {
+		size_t n = r->data[st->tasks[k]].n[LETHE_SPLIT_TRAIN];
+		if (!(s.order[k] = malloc((n ? n : 1) * sizeof(size_t))))
+			rc = LETHE_ENOMEM;
+		else
+			shuffle(&s, s.order[k], n);
+		wsum += r->data[st->tasks[k]].n[LETHE_SPLIT_TRAIN] ? st->weights[k] : 0;
+	}
+	for (int g = 0; g < LETHE_GROUP_COUNT; g++)
+		lethe_model_set_trainable(r->m, (lethe_param_group)g, -1, !(ts->freeze & (1u << g)));
+	lethe_adamw opt = {(float)ts->beta1, (float)ts->beta2, (float)ts->eps, (float)ts->weight_decay, ts->decay_embeddings};
+	double t0 = now(), last_print = 0;
+	uint64_t tokens_seen = 0;
+	int tty = isatty(2);
+	for (size_t step = 0; rc == 0 && step < steps; step++) {
+		float lr = lethe_schedule_lr(ts->schedule, (float)ts->lr, step, (uint64_t)ts->warmup, steps);
+		double loss_sum = 0;
+		lethe_model_zero_grad(r->m);
+		for (long micro = 0; rc == 0 && micro < ts->grad_accum; micro++) {
+			int T = 2;
+			for (long b = 0; b < ts->batch; b++) {
+				/* Pick the task by weight, then its next example. */
+				double u = next_unit(&s.state) * wsum, acc = 0;
+				size_t k = 0;
+				for (; k + 1 < st->n_tasks; k++) {
+					if (!r->data[st->tasks[k]].n[LETHE_SPLIT_TRAIN])
+						continue;
+					acc += st->weights[k];
+					if (u < acc)
+						break;
+				}
+				size_t n = r->data[st->tasks[k]].n[LETHE_SPLIT_TRAIN];
+				if (s.pos[k] == n) {
+					shuffle(&s, s.order[k], n);
+					s.pos[k] = 0;
+				}
+				picked[b] = &r->data[st->tasks[k]].split[LETHE_SPLIT_TRAIN][s.order[k][s.pos[k]++]];
+				int L = seq_len(r, picked[b]->n_prompt, picked[b]->n_target);
+				T = L > T ? L : T;
+			}
+			for (long b = 0; b < ts->batch; b++) {
+				const encoded *e = picked[b];
+				tokens_seen += (uint64_t)build_sequence(r, e->ids, e->n_prompt, e->ids + e->n_prompt, e->n_target,
+				                                        tokens + b * T, targets + b * T, T);
+			}
+			lethe_batch batch = {(int)ts->batch, T, tokens, targets};
+			float loss;
+			if ((rc = lethe_model_forward(r->m, &batch, 1, &loss, NULL, NULL)) || (rc = lethe_model_backward(r->m))) {
+				rc = fail(r, rc, "stage '%s' step %zu: %s", st->name, step + 1, lethe_model_errmsg(r->m));
+				break;
+			}
+			loss_sum += loss;
+		}
+		if (rc)
+			break;
+		float norm;
+		if ((rc = lethe_model_step(r->m, &opt, lr, (float)ts->clip, 1.0f / (float)ts->grad_accum, &norm))) {
+			rc = fail(r, rc, "stage '%s' step %zu: %s", st->name, step + 1, lethe_model_errmsg(r->m));
+			break;
+		}
+		rec->loss[step] = (float)(loss_sum / (double)ts->grad_accum);
+		rec->lr[step] = lr;
+		rec->grad_norm[step] = norm;
+		rec->steps = step + 1;
+		double t = now() - t0;
+		if (!r->o->quiet && (tty || t - last_print >= 10.0 || step + 1 == steps)) {
+			double eta = t / (double)(step + 1) * (double)(steps - step - 1);
+			fprintf(stderr, "%slethe: stage %zu/%zu %s: step %zu/%zu loss %.4f lr %.3g %.0f tok/s ETA %.0fs%s",
+			        tty ? "\r\033[K" : "", si + 1, c->n_stages, st->name, step + 1, steps, rec->loss[step], lr,
+			        (double)tokens_seen / (t > 0 ? t : 1), eta, tty ? "" : "\n");
+			last_print = t;
+		}
+	}
+	if (tty && !r->o->quiet)
+		fputc('\n', stderr);
+	rec->seconds = now() - t0;
+	rec->tokens = tokens_seen;
+	for (size_t k = 0; s.order && k < st->n_tasks; k++)
+		free(s.order[k]);
+	free(s.order);
+	free(s.pos);
+	free(tokens);
+	free(targets);
+	free(picked);
+	return rc;
+}
+
+/* ---- the run ---------------------------------------------------------------------------------- */
+
+static int make_parent_dirs(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return 0;
+}
+
+static int prepare_tasks(run *r)
+{
+	lethe_curriculum *c = r->c;
+	for (size_t t = 0; t < c->n_tasks; t++) {
+		task_data *d = &r->data[t];
+		int rc;
+		if ((rc = encode_split(r, t, LETHE_SPLIT_TRAIN)) || (rc = encode_split(r, t, LETHE_SPLIT_EVAL)))
+			return rc;
+		if (lethe_instance_predict_spec(c->tasks[t].instance, &d->spec))
+			return fail(r, LETHE_EINVAL, "task '%s': %s", c->tasks[t].name, lethe_instance_errmsg(c->tasks[t].instance));
+		if (d->spec.mode == LETHE_PREDICT_CHOICE) {
+			d->choices = calloc(d->spec.n_choices, sizeof(*d->choices));
+			d->choice_len = calloc(d->spec.n_choices, sizeof(int));
+			if (!d->choices || !d->choice_len)
+				return LETHE_ENOMEM;
+			for (size_t k = 0; k < d->spec.n_choices; k++) {
+				size_t n;
+				if (lethe_tokenizer_encode(r->tok, d->spec.choices[k], strlen(d->spec.choices[k]), &d->choices[k], &n))
+					return LETHE_ENOMEM;
+				d->choice_len[k] = (int)n;
+			}
+		}
+	}
+	return 0;
+}
+
+static int train_tokenizer(run *r)
+{
+	lethe_curriculum *c = r->c;
+	size_t n = 0, cap = 0;
+	const char **texts = NULL;
+	size_t *lens = NULL;
+	for (size_t t = 0; t < c->n_tasks; t++) {
+		size_t k = lethe_instance_size(c->tasks[t].instance, LETHE_SPLIT_TRAIN);
+		for (size_t i = 0; i < k; i++) {
+			lethe_example ex;
+			if (lethe_instance_example(c->tasks[t].instance, LETHE_SPLIT_TRAIN, i, &ex))
+				continue;
+			if (n + 2 > cap) {
+				cap = cap ? 2 * cap : 1024;
+				const char **a = realloc(texts, cap * sizeof(*a));
+				size_t *b = a ? realloc(lens, cap * sizeof(*b)) : NULL;
+				if (a)
+					texts = a;
+				if (!b) {
+					free(texts);
+					free(lens);
+					return LETHE_ENOMEM;
+				}
+				lens = b;
+			}
+			texts[n] = ex.prompt;
+			lens[n++] = ex.prompt_len;
+			texts[n] = ex.target;
+			lens[n++] = ex.target_len;
+		}
+	}
+	int rc = lethe_tokenizer_train(&r->tok, texts, lens, n, (size_t)c->vocab);
+	free(texts);
+	free(lens);
+	return rc;
+}
+
+int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *err, size_t err_size)
+{
+	run r = {.c = c, .o = o, .err = err, .err_size = err_size};
+	err[0] = '\0';
+	struct stat sb;
+	int exists = stat(c->output, &sb) == 0;
+	if (exists && !o->force && !o->resume)
+		return fail(&r, LETHE_EEXISTS, "%s exists: give --force to overwrite it or --resume to continue it", c->output);
+	if (o->resume && !exists)
+		return fail(&r, LETHE_ENOTFOUND, "%s: nothing to resume", c->output);
+	if (make_parent_dirs(c->output))
+		return fail(&r, LETHE_EIO, "%s: cannot create its directory: %s", c->output, strerror(errno));
+	lethe_set_threads(o->threads > 0 ? o->threads : 1);
+	r.data = calloc(c->n_tasks, sizeof(*r.data));
+	r.rec = calloc(c->n_stages + 2, sizeof(*r.rec));
+	if (!r.data || !r.rec)
+		return LETHE_ENOMEM;
+	int rc = 0;
+	lethe_model_config cfg = c->model;
+	if (o->resume) {
+		int32_t *merges = NULL;
+		size_t n_merges = 0;
+		lethe_stage_record *old = NULL;
+		if ((rc = lethe_runfile_read_state(c->output, c, &old, &r.n_rec, &merges, &n_merges, &cfg, err, err_size)))
+			goto done;
+		memcpy(r.rec, old, r.n_rec * sizeof(*old));
+		free(old);
+		rc = lethe_tokenizer_from_merges(&r.tok, merges, n_merges);
+		free(merges);
+		if (rc)
+			goto done;
+		size_t expected = c->n_stages + (c->baseline ? 1 : 0);
+		if (r.n_rec > expected || (r.n_rec > 0 && (c->baseline ? strcmp(r.rec[0].name, "baseline") != 0 : 0))) {
+			rc = fail(&r, LETHE_EINVAL, "%s was written by another curriculum", c->output);
+			goto done;
+		}
+		progress(&r, "lethe: resuming %s after %zu completed row%s\n", c->output, r.n_rec, r.n_rec == 1 ? "" : "s");
+	} else {
+		progress(&r, "lethe: training the tokenizer (vocabulary %ld)\n", c->vocab);
+		if ((rc = train_tokenizer(&r)))
+			goto done;
+		cfg.vocab = (int)lethe_tokenizer_vocab_size(r.tok);
+	}
+	r.context = cfg.context;
+	if ((rc = lethe_model_new(&r.m, &cfg, c->seed)) || (rc = prepare_tasks(&r)))
+		goto done;
+	if (o->resume && r.n_rec > 0 && (rc = lethe_runfile_read_model(c->output, r.m, err, err_size)))
+		goto done;
+	if (c->baseline && r.n_rec == 0) {
+		lethe_stage_record *b = &r.rec[r.n_rec++];
+		b->name = strdup("baseline");
+		double t0 = now();
+		if ((rc = evaluate_all(&r, b)))
+			goto done;
+		b->seconds = now() - t0;
+		if ((rc = lethe_runfile_write(c->output, c, r.tok, r.m, r.rec, r.n_rec, lethe_threads(), err, err_size)))
+			goto done;
+	}
+	for (size_t s = r.n_rec - (c->baseline ? 1 : 0); s < c->n_stages; s++) {
+		lethe_stage_record *rec = &r.rec[r.n_rec++];
+		rec->name = strdup(c->stages[s].name);
+		rec->trained = 1;
+		if ((rc = train_stage(&r, s, rec)) || (rc = evaluate_all(&r, rec)))
+			goto done;
+		if ((rc = lethe_runfile_write(c->output, c, r.tok, r.m, r.rec, r.n_rec, lethe_threads(), err, err_size)))
+			goto done;
+	}
+	if (r.truncated)
+		progress(&r, "lethe: %zu sequences were longer than the context (%d tokens) and were shortened\n", r.truncated,
+		         r.context);
+	progress(&r, "lethe: wrote %s\n", c->output);
+done:
+	if (rc == LETHE_ENOMEM && !err[0])
+		fail(&r, rc, "out of memory");
+	for (size_t i = 0; i < r.n_rec; i++)
+		lethe_stage_record_clear(&r.rec[i]);
+	free(r.rec);
+	for (size_t t = 0; r.data && t < c->n_tasks; t++) {
+		for (int s = 0; s < LETHE_SPLIT_COUNT; s++) {
+			for (size_t i = 0; i < r.data[t].n[s]; i++)
+				free(r.data[t].split[s][i].ids);
+			free(r.data[t].split[s]);
+		}
+		for (size_t k = 0; r.data[t].choices && k < r.data[t].spec.n_choices; k++)
+			free(r.data[t].choices[k]);
+		free(r.data[t].choices);
+		free(r.data[t].choice_len);
+	}
+	free(r.data);
+	lethe_model_free(r.m);
+	lethe_tokenizer_free(r.tok);
+	return rc;
+}

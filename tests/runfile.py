@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""runfile.py: end-to-end tests of `lethe run` and its HDF5 run file, read with Debian's
+python3-h5py as any user would (no lethe code):
+
+1. the quick-start curriculum runs, and its run file has the documented layout: attributes,
+   curriculum text, tokenizer, model, one group per row with parameters, curves and per-task
+   evaluations, score matrices with row and column names, missing cells stored as NaN;
+2. forgetting is visible: the first task's primary score after the last stage is below its score
+   after the stage that trained it;
+3. the same curriculum and seed give the same tensors, byte for byte;
+4. an existing run file is never overwritten without --force; an invalid curriculum trains nothing;
+5. a run killed with SIGKILL in the middle of a stage and resumed with --resume ends with the same
+   parameters, bit for bit, as a run that was never interrupted.
+Skips (77) without h5py.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+try:
+    import h5py
+    import numpy as np
+except ImportError:
+    print("SKIP: python3-h5py is not installed")
+    sys.exit(77)
+
+LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
+SRC = os.environ["LETHE_SRCDIR"]
+passed = failed = 0
+
+
+def check(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what)
+
+
+def run(args, **kw):
+    return subprocess.run([LETHE, "run", "--quiet"] + args, capture_output=True, text=True, **kw)
+
+
+tmp = tempfile.mkdtemp(dir=os.environ.get("TMPDIR"))
+try:
+    # 1. The quick start and its layout.
+    out = os.path.join(tmp, "quick.h5")
+    p = run(["--threads", "2", "--output", out, os.path.join(SRC, "curricula", "quickstart.yaml")])
+    check(p.returncode == 0, "quickstart run: exit %d: %s" % (p.returncode, p.stderr))
+    f = h5py.File(out, "r")
+    check(f.attrs["format"] == "lethe-run" and f.attrs["format_version"] == 1, "format attributes")
+    rows = list(f.attrs["rows"])
+    check(rows == ["baseline", "reviews", "entities", "translation", "summaries"], "rows %r" % rows)
+    check("lethe: 1" in f["curriculum/text"][()].decode(), "curriculum text")
+    check(f["tokenizer/merges"].shape[1] == 2 and f["tokenizer"].attrs["vocab_size"] == 260 + f["tokenizer/merges"].shape[0],
+          "tokenizer merges")
+    n_params = int(f["model"].attrs["params"])
+    check(len(f["model/tensor_names"]) == f["model/tensors"].shape[0], "tensor table")
+    for i, name in enumerate(rows):
+        g = f["stages/%02d_%s" % (i, name)]
+        check(g.attrs["name"] == name, "row %s name" % name)
+        if i > 0:
+            check(g["params"].shape == (n_params,) and g["params"].dtype == np.float32, "%s params" % name)
+            check(g["curves/loss"].shape == (150,) and g["curves/lr"].shape == (150,) and g["curves/grad_norm"].shape == (150,),
+                  "%s curves" % name)
+        for task in ("reviews", "entities", "translation", "summaries"):
+            e = g["eval/" + task]
+            n = e.attrs["examples"]
+            check(e["nll"].shape == (n,) and e["n_tokens"].shape == (n,) and e["score"].shape == (n,), "%s/%s per-example" % (name, task))
+            check(len(e["metric_names"]) == len(e["metric_values"]) > 0, "%s/%s metrics" % (name, task))
+            check("predictions" in e and len(e["predictions"]) == n, "%s/%s predictions" % (name, task))
+    m = f["matrices/primary"]
+    check(m.shape == (5, 4) and list(m.attrs["columns"]) == ["reviews", "entities", "translation", "summaries"] and
+          list(m.attrs["rows"]) == rows, "primary matrix shape and names")
+    check(list(m.attrs["metrics"]) == ["accuracy", "f1", "bleu", "rougeL"], "primary metric names %r" % list(m.attrs["metrics"]))
+    check(not np.isnan(m[()]).any(), "every cell of the primary matrix evaluated")
+    acc = f["matrices/accuracy"]
+    check(acc.attrs["better"] == "higher" and np.isnan(acc[()][:, 1:]).all(), "cells without the metric are NaN, not 0")
+    check(list(f["matrices/rows"]) == [r.encode() for r in rows], "matrices/rows")
+    # 2. Forgetting is visible.
+    reviews = m[()][:, 0]
+    check(reviews[1] >= 0.9 and reviews[-1] < reviews[1] - 0.2, "reviews forgotten: %r" % list(reviews))
+    f.close()
+
+    # 3. Determinism: the same curriculum and seed, the same tensors.
+    out2 = os.path.join(tmp, "quick2.h5")
+    p = run(["--threads", "2", "--output", out2, os.path.join(SRC, "curricula", "quickstart.yaml")])
+    with h5py.File(out, "r") as a, h5py.File(out2, "r") as b:
+        same = all(np.array_equal(a["stages/%02d_%s/params" % (i, r)][()], b["stages/%02d_%s/params" % (i, r)][()])
+                   for i, r in enumerate(rows) if i > 0)
+        same = same and np.array_equal(a["matrices/primary"][()], b["matrices/primary"][()], equal_nan=True)
+        check(p.returncode == 0 and same, "two runs with the same seed differ")
+
+    # 4. Never overwrite without --force; invalid curricula train nothing.
+    before = os.stat(out).st_mtime_ns
+    p = run(["--output", out, os.path.join(SRC, "curricula", "quickstart.yaml")])
+    check(p.returncode == 2 and "exists: give --force to overwrite it or --resume to continue it" in p.stderr
+          and os.stat(out).st_mtime_ns == before, "refuses to overwrite: %s" % p.stderr)
+    bad = os.path.join(tmp, "bad.yaml")
+    with open(bad, "w") as fh:
+        fh.write("lethe: 1\ntasks: {t: {plugin: text, train: /nonexistent.txt}}\nstages: [{name: s, tasks: [t]}]\noutput: never.h5\n")
+    p = run([bad])
+    check(p.returncode == 2 and "nothing was trained" in p.stderr and not os.path.exists(os.path.join(tmp, "never.h5")),
+          "invalid curriculum: %s" % p.stderr)
+
+    # 5. kill -9 in the middle of a stage, then --resume: the same parameters as without the kill.
+    # The curriculum reads ../text/lines.txt: lay out the same two folders in the temporary one.
+    os.makedirs(os.path.join(tmp, "curricula"))
+    os.makedirs(os.path.join(tmp, "text"))
+    cur = os.path.join(tmp, "curricula", "resume.yaml")
+    shutil.copy(os.path.join(SRC, "tests", "data", "curricula", "resume.yaml"), cur)
+    shutil.copy(os.path.join(SRC, "tests", "data", "text", "lines.txt"), os.path.join(tmp, "text", "lines.txt"))
+    whole, broken = os.path.join(tmp, "whole.h5"), os.path.join(tmp, "broken.h5")
+    p = run(["--output", whole, cur])
+    check(p.returncode == 0, "uninterrupted run: %s" % p.stderr)
+    interrupted = False
+    for attempt in range(5):
+        if os.path.exists(broken):
+            os.unlink(broken)
+        proc = subprocess.Popen([LETHE, "run", "--quiet", "--output", broken, cur])
+        deadline = time.time() + 60
+        rows_seen = 0
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                with h5py.File(broken, "r") as fh:
+                    rows_seen = len(fh.attrs["rows"])
+            except (OSError, KeyError):
+                rows_seen = 0
+            if rows_seen >= 2:  # baseline and stage one written: stage two is training
+                time.sleep(0.05 * (attempt + 1))
+                break
+            time.sleep(0.02)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            with h5py.File(broken, "r") as fh:
+                rows_seen = len(fh.attrs["rows"])
+            if rows_seen < 4:
+                interrupted = True
+                break
+        else:
+            proc.wait()
+    check(interrupted, "could not kill the run in the middle of a stage")
+    with h5py.File(broken, "r") as fh:
+        check(len(fh.attrs["rows"]) >= 2 and "matrices/primary" in fh, "the killed run's file is valid")
+    p = run(["--resume", "--output", broken, cur])
+    check(p.returncode == 0, "resume: %s" % p.stderr)
+    with h5py.File(whole, "r") as a, h5py.File(broken, "r") as b:
+        rows_a, rows_b = list(a.attrs["rows"]), list(b.attrs["rows"])
+        check(rows_a == rows_b == ["baseline", "one", "two", "three"], "rows after resume %r" % rows_b)
+        for i, r in enumerate(rows_a):
+            if i == 0:
+                continue
+            g = "stages/%02d_%s/params" % (i, r)
+            check(np.array_equal(a[g][()], b[g][()]), "%s differs after kill -9 and --resume" % g)
+        check(np.array_equal(a["matrices/primary"][()], b["matrices/primary"][()]), "matrices differ after resume")
+    p = run(["--resume", "--output", os.path.join(tmp, "none.h5"), cur])
+    check(p.returncode == 2 and "nothing to resume" in p.stderr, "resume without a file")
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
