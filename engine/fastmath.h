@@ -3,7 +3,8 @@
  * replaces by its vector version under -ffast-math, which would also let it assume that no value
  * is ever NaN or infinite, and the engine must detect exactly those. This one is Cephes' expf
  * (range reduction by ln 2 to [-ln2/2, ln2/2], a degree-5 polynomial, exponent bits set directly): within 2 ulp of
- * expf on [-87, 88], 0 below, +inf above, NaN for NaN. Private to liblethe.
+ * expf on [-87.3, 88.37], 0 below, +inf above 88.72 (e^88.37 between), NaN for NaN. Private to
+ * liblethe.
  */
 #ifndef LETHE_FASTMATH_H
 #define LETHE_FASTMATH_H
@@ -13,8 +14,10 @@
 
 static inline float lethe_expf(float x)
 {
-	/* Clamp first so that every lane runs the same straight-line code. */
-	float xc = x < -87.33654f ? -87.33654f : (x > 88.72283f ? 88.72283f : x);
+	/* Clamp first so that every lane runs the same straight-line code (NaN becomes 0 here and is
+	 * returned as NaN at the end). The upper bound keeps 2^n finite. */
+	float xc = x < -87.33654f ? -87.33654f : (x > 88.3762626f ? 88.3762626f : x);
+	xc = x != x ? 0.0f : xc;
 	/* Round to nearest by the 1.5 * 2^23 trick: SSE2 has no vector floor. */
 	float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
 	float r = xc - n * 0.693359375f;
@@ -26,7 +29,7 @@ static inline float lethe_expf(float x)
 	p = p * r + 1.6666665459e-1f;
 	p = p * r + 5.0000001201e-1f;
 	float y = p * r * r + r + 1.0f;
-	int32_t e = ((int32_t)n + 127) << 23;
+	uint32_t e = (uint32_t)((int32_t)n + 127) << 23;
 	float scale;
 	memcpy(&scale, &e, sizeof(scale));
 	float out = y * scale;

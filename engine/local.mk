@@ -23,7 +23,8 @@ lib_LTLIBRARIES += %reldir%/liblethe.la
 	%reldir%/yaml.c %reldir%/yaml.h \
 	%reldir%/curriculum.c \
 	%reldir%/runfile.c %reldir%/runfile.h \
-	%reldir%/runner.c %reldir%/runner.h
+	%reldir%/runner.c %reldir%/runner.h \
+	%reldir%/forgetting.c %reldir%/forgetting.h
 %canon_reldir%_liblethe_la_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS) $(YAML_CFLAGS) $(CJSON_CFLAGS) $(HDF5_CFLAGS) -DLETHE_PLUGINDIR='"$(pluginsdir)"'
 # Vectorise the model's loops even at -O2; sqrtf without errno lets AdamW vectorise too.
 # -fno-trapping-math lets it if-convert float comparisons (the engine never traps on them).
@@ -40,6 +41,7 @@ bin_PROGRAMS += %reldir%/lethe
 	%reldir%/cmd_inspect.c \
 	%reldir%/cmd_score.c \
 	%reldir%/cmd_validate.c \
-	%reldir%/cmd_run.c
-%canon_reldir%_lethe_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
-%canon_reldir%_lethe_LDADD = %reldir%/liblethe.la plugins/common/libplugin_util.la $(CJSON_LIBS)
+	%reldir%/cmd_run.c \
+	%reldir%/cmd_report.c
+%canon_reldir%_lethe_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(HDF5_CFLAGS)
+%canon_reldir%_lethe_LDADD = %reldir%/liblethe.la plugins/common/libplugin_util.la $(CJSON_LIBS) $(HDF5_LIBS)

@@ -21,6 +21,7 @@
 #include <lethe/lethe.h>
 #include <lethe/version.h>
 
+#include "forgetting.h"
 #include "model_internal.h"
 #include "runfile.h"
 
@@ -419,6 +420,79 @@ static int write_matrices(hid_t f, const lethe_curriculum *c, const lethe_stage_
 	return rc;
 }
 
+/* The row right after the stage that trained eval column k: the last stage naming its task. */
+static int trained_row(const lethe_curriculum *c, size_t task, size_t n_rec)
+{
+	int row = -1;
+	for (size_t s = 0; s < c->n_stages; s++)
+		for (size_t k = 0; k < c->stages[s].n_tasks; k++)
+			if (c->stages[s].tasks[k] == task)
+				row = (int)s + (c->baseline ? 1 : 0);
+	return row >= 0 && (size_t)row < n_rec ? row : -1;
+}
+
+/* /forgetting/<name>: the measures of forgetting.h for the primary metric and the target NLL. */
+static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stage_record *rec, size_t n_rec)
+{
+	size_t cols = c->n_eval_tasks;
+	hid_t g = group(f, "forgetting");
+	if (g < 0)
+		return -1;
+	double *R = malloc((n_rec * cols + 1) * sizeof(double));
+	int *trained = malloc((cols + 1) * sizeof(int)), *lower = malloc((cols + 1) * sizeof(int));
+	char **names = calloc(cols + 1, sizeof(char *));
+	int rc = R && trained && lower && names ? 0 : -1;
+	for (size_t k = 0; rc == 0 && k < cols; k++) {
+		names[k] = c->tasks[c->eval_tasks[k]].name;
+		trained[k] = trained_row(c, c->eval_tasks[k], n_rec);
+	}
+	for (int which = 0; rc == 0 && which < 2; which++) {
+		for (size_t i = 0; i < n_rec * cols; i++)
+			R[i] = NAN;
+		for (size_t k = 0; k < cols; k++)
+			lower[k] = 0;
+		for (size_t r = 0; r < n_rec; r++)
+			for (size_t e = 0; e < rec[r].n_evals; e++) {
+				const lethe_task_eval *ev = &rec[r].evals[e];
+				size_t col;
+				for (col = 0; col < cols && c->eval_tasks[col] != ev->task; col++)
+					;
+				for (size_t i = 0; col < cols && i < ev->n_metrics; i++)
+					if (which == 0 ? (ev->metric_flags[i] & LETHE_METRIC_PRIMARY) != 0
+					               : strcmp(ev->metric_names[i], "target_nll") == 0) {
+						R[r * cols + col] = ev->metric_values[i];
+						lower[col] = (ev->metric_flags[i] & LETHE_METRIC_LOWER) != 0;
+					}
+			}
+		lethe_forgetting fm;
+		if (lethe_forgetting_compute(&fm, R, n_rec, cols, c->baseline, trained, lower)) {
+			rc = -1;
+			break;
+		}
+		hid_t m = group(g, which == 0 ? "primary" : "target_nll");
+		rc |= m < 0 ? -1 : 0;
+		if (m >= 0) {
+			int32_t *tr = malloc((cols + 1) * sizeof(int32_t));
+			for (size_t k = 0; tr && k < cols; k++)
+				tr[k] = trained[k];
+			rc |= attr_f64(m, "acc", fm.acc) | attr_f64(m, "bwt", fm.bwt) | attr_f64(m, "fwt", fm.fwt) |
+			      attr_f64(m, "chaudhry", fm.chaudhry) | write_strings(m, "tasks", names, cols) |
+			      write_f64(m, "learning", fm.learning, cols) | write_f64(m, "forgetting", fm.forgetting, cols) |
+			      write_f64(m, "max_drop", fm.max_drop, cols) | write_f64(m, "transfer", fm.transfer, cols) |
+			      (tr ? write_i32(m, "trained_row", tr, cols) : -1);
+			free(tr);
+			H5Gclose(m);
+		}
+		lethe_forgetting_free(&fm);
+	}
+	free(R);
+	free(trained);
+	free(lower);
+	free(names);
+	H5Gclose(g);
+	return rc;
+}
+
 static int fsync_path(const char *path)
 {
 	int fd = open(path, O_RDONLY);
@@ -470,7 +544,7 @@ int lethe_runfile_write(const char *path, const lethe_curriculum *c, const lethe
 	if (stages >= 0)
 		H5Gclose(stages);
 	if (rc == 0)
-		rc |= write_matrices(f, c, records, n_records);
+		rc |= write_matrices(f, c, records, n_records) | write_forgetting(f, c, records, n_records);
 	/* What --resume needs to continue bit for bit: the optimizer state after the last row. */
 	if (rc == 0) {
 		hid_t g = group(f, "resume");

@@ -332,6 +332,16 @@ static int evaluate_task(run *r, size_t t, lethe_task_eval *ev)
 	if (rc == 0 && (rc = lethe_scores_new(&scores)) == 0 && n > 0 &&
 	    (rc = lethe_instance_score(task->instance, LETHE_SPLIT_EVAL, preds, n, scores, ev->score)))
 		rc = fail(r, LETHE_EINVAL, "task '%s': %s", task->name, lethe_instance_errmsg(task->instance));
+	/* The engine's own measure for every task: mean target NLL per token, for loss-based forgetting. */
+	if (rc == 0 && n > 0) {
+		double sum = 0, tokens = 0;
+		for (size_t i = 0; i < n; i++) {
+			sum += ev->nll[i];
+			tokens += ev->n_tokens[i];
+		}
+		if (lethe_scores_add(scores, "target_nll", tokens > 0 ? sum / tokens : NAN, LETHE_METRIC_LOWER) == LETHE_ENOMEM)
+			rc = LETHE_ENOMEM;
+	}
 	if (rc == 0) {
 		size_t k = lethe_scores_count(scores);
 		ev->metric_names = calloc(k + 1, sizeof(char *));

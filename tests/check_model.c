@@ -12,6 +12,8 @@
 
 #include <lethe/lethe.h>
 
+#include "../engine/fastmath.h"
+
 static lethe_model_config tiny_config(int T)
 {
 	lethe_model_config c = {.vocab = 270, .context = T, .dim = 16, .layers = 2, .heads = 2, .ff = 24, .tied = 1};
@@ -310,6 +312,22 @@ START_TEST(per_sequence_nll_and_errors)
 }
 END_TEST
 
+START_TEST(fast_expf)
+{
+	/* Within 4e-7 relative of expf over the range softmax and SwiGLU use; the edges as stated. */
+	double worst = 0;
+	for (float x = -87.0f; x < 88.3f; x += 0.0137f) {
+		double want = exp((double)x), rel = fabs(lethe_expf(x) - want) / want;
+		worst = rel > worst ? rel : worst;
+	}
+	ck_assert_msg(worst < 4e-7, "worst relative error %g", worst);
+	ck_assert_float_eq(lethe_expf(-100.0f), 0.0f);
+	ck_assert(isinf(lethe_expf(100.0f)));
+	ck_assert(isnan(lethe_expf(NAN)));
+	ck_assert_float_eq(lethe_expf(0.0f), 1.0f);
+}
+END_TEST
+
 START_TEST(presets_and_schedules)
 {
 	lethe_model_config c;
@@ -349,6 +367,7 @@ int main(void)
 	tcase_add_test(tc, same_seed_same_parameters);
 	tcase_add_test(tc, per_sequence_nll_and_errors);
 	tcase_add_test(tc, presets_and_schedules);
+	tcase_add_test(tc, fast_expf);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

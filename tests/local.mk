@@ -63,6 +63,12 @@ TESTS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util 
 # whose metrics table is liblethe's.
 PLUGIN_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
 PLUGIN_TEST_LDADD = engine/liblethe.la plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS) $(LIBM)
+check_PROGRAMS += %reldir%/check_forgetting
+TESTS += %reldir%/check_forgetting
+%canon_reldir%_check_forgetting_SOURCES = %reldir%/check_forgetting.c
+%canon_reldir%_check_forgetting_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+%canon_reldir%_check_forgetting_LDADD = engine/liblethe.la $(CHECK_LIBS) $(LIBM)
+
 check_PROGRAMS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/model_dump %reldir%/check_curriculum
 TESTS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/parity.py %reldir%/check_curriculum %reldir%/runfile.py
 # The YAML reader is private to liblethe: its test compiles it in.

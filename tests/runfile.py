@@ -82,10 +82,30 @@ try:
     acc = f["matrices/accuracy"]
     check(acc.attrs["better"] == "higher" and np.isnan(acc[()][:, 1:]).all(), "cells without the metric are NaN, not 0")
     check(list(f["matrices/rows"]) == [r.encode() for r in rows], "matrices/rows")
-    # 2. Forgetting is visible.
+    # 2. Forgetting is visible, in the matrix and in the stored measures.
     reviews = m[()][:, 0]
     check(reviews[1] >= 0.9 and reviews[-1] < reviews[1] - 0.2, "reviews forgotten: %r" % list(reviews))
+    fg = f["forgetting/primary"]
+    check(list(fg["tasks"].asstr()) == ["reviews", "entities", "translation", "summaries"], "forgetting tasks")
+    check(list(fg["trained_row"][()]) == [1, 2, 3, 4], "trained rows %r" % list(fg["trained_row"][()]))
+    check(abs(fg["forgetting"][0] - (reviews[1] - reviews[-1])) < 1e-12 and np.isnan(fg["forgetting"][3]),
+          "per-task forgetting from the matrix")
+    check(abs(fg.attrs["acc"] - np.nanmean(m[()][-1])) < 1e-12, "ACC")
+    check("target_nll" in f["matrices"] and f["matrices/target_nll"].attrs["better"] == "lower", "target NLL matrix")
     f.close()
+    # lethe report reads the same file.
+    p = subprocess.run([LETHE, "report", out], capture_output=True, text=True)
+    check(p.returncode == 0 and "Score matrix" in p.stdout and "forgetting (Chaudhry)" in p.stdout, "report text: %s" % p.stderr)
+    p = subprocess.run([LETHE, "report", "--format", "json", out], capture_output=True, text=True)
+    import json
+    rep = json.loads(p.stdout)
+    check(rep["tasks"][0] == "reviews" and abs(rep["matrix"][1][0] - reviews[1]) < 1e-12 and rep["primary"]["forgetting"]["summaries"] is None,
+          "report json")
+    for fmt in ("markdown", "csv"):
+        p = subprocess.run([LETHE, "report", "--format", fmt, out], capture_output=True, text=True)
+        check(p.returncode == 0 and "reviews" in p.stdout, "report %s" % fmt)
+    p = subprocess.run([LETHE, "report", os.path.join(SRC, "README.md")], capture_output=True, text=True)
+    check(p.returncode == 2 and "not a readable HDF5 file" in p.stderr, "report on a non-HDF5 file")
 
     # 3. Determinism: the same curriculum and seed, the same tensors.
     out2 = os.path.join(tmp, "quick2.h5")

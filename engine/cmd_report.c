@@ -1,0 +1,411 @@
+/*
+ * cmd_report.c: `lethe report RUN.h5`, the forgetting report of a run file: the score matrix of
+ * each task's primary metric, then the measures the runner stored under /forgetting (primary
+ * metric and target NLL), as text, Markdown, CSV or JSON. It reads only the run file.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hdf5.h>
+
+#include "cli.h"
+
+typedef struct matrix {
+	size_t rows, cols;
+	double *v;
+	char **row_names, **col_names, **metrics;
+} matrix;
+
+typedef struct measures {
+	double acc, bwt, fwt, chaudhry;
+	double *learning, *forgetting, *max_drop, *transfer;
+	int present;
+} measures;
+
+static hid_t str_type(void)
+{
+	hid_t t = H5Tcopy(H5T_C_S1);
+	H5Tset_size(t, H5T_VARIABLE);
+	H5Tset_cset(t, H5T_CSET_UTF8);
+	return t;
+}
+
+static char **attr_strings(hid_t obj, const char *name, size_t *n)
+{
+	hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+	if (a < 0)
+		return NULL;
+	hid_t sp = H5Aget_space(a), t = str_type();
+	*n = (size_t)H5Sget_simple_extent_npoints(sp);
+	char **v = calloc(*n + 1, sizeof(*v));
+	if (v && *n && H5Aread(a, t, v) < 0) {
+		free(v);
+		v = NULL;
+	}
+	H5Tclose(t);
+	H5Sclose(sp);
+	H5Aclose(a);
+	return v;
+}
+
+static double attr_f64(hid_t obj, const char *name)
+{
+	double v = NAN;
+	hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+	if (a >= 0) {
+		H5Aread(a, H5T_NATIVE_DOUBLE, &v);
+		H5Aclose(a);
+	}
+	return v;
+}
+
+static double *read_f64(hid_t loc, const char *name, size_t n)
+{
+	hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+	if (ds < 0)
+		return NULL;
+	double *v = malloc((n + 1) * sizeof(double));
+	if (v && n && H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+		free(v);
+		v = NULL;
+	}
+	H5Dclose(ds);
+	return v;
+}
+
+static int read_measures(hid_t f, const char *name, size_t cols, measures *m)
+{
+	memset(m, 0, sizeof(*m));
+	char path[64];
+	snprintf(path, sizeof(path), "forgetting/%s", name);
+	if (H5Lexists(f, "forgetting", H5P_DEFAULT) <= 0 || H5Lexists(f, path, H5P_DEFAULT) <= 0)
+		return 0;
+	hid_t g = H5Gopen2(f, path, H5P_DEFAULT);
+	if (g < 0)
+		return 0;
+	m->acc = attr_f64(g, "acc");
+	m->bwt = attr_f64(g, "bwt");
+	m->fwt = attr_f64(g, "fwt");
+	m->chaudhry = attr_f64(g, "chaudhry");
+	m->learning = read_f64(g, "learning", cols);
+	m->forgetting = read_f64(g, "forgetting", cols);
+	m->max_drop = read_f64(g, "max_drop", cols);
+	m->transfer = read_f64(g, "transfer", cols);
+	m->present = m->learning && m->forgetting && m->max_drop && m->transfer;
+	H5Gclose(g);
+	return m->present;
+}
+
+static void free_measures(measures *m)
+{
+	free(m->learning);
+	free(m->forgetting);
+	free(m->max_drop);
+	free(m->transfer);
+}
+
+static void free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		H5free_memory(v[i]);
+	free(v);
+}
+
+enum format { TEXT, MARKDOWN, CSV, JSON };
+
+static void num(FILE *o, double v, enum format fmt)
+{
+	if (isnan(v))
+		fputs(fmt == JSON ? "null" : fmt == CSV ? "" : "-", o);
+	else if (fmt == JSON || fmt == CSV)
+		fprintf(o, "%.17g", v);
+	else
+		fprintf(o, "%.4f", v);
+}
+
+static void json_str(FILE *o, const char *s)
+{
+	fputc('"', o);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(o, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(o, "\\u%04x", *s);
+		else
+			fputc(*s, o);
+	}
+	fputc('"', o);
+}
+
+static void report(FILE *o, enum format fmt, const char *name, const matrix *mx, const measures *pm, const measures *lm)
+{
+	size_t R = mx->rows, C = mx->cols;
+	if (fmt == JSON) {
+		fprintf(o, "{\"run\": ");
+		json_str(o, name);
+		fprintf(o, ", \"rows\": [");
+		for (size_t r = 0; r < R; r++) {
+			fputs(r ? ", " : "", o);
+			json_str(o, mx->row_names[r]);
+		}
+		fprintf(o, "], \"tasks\": [");
+		for (size_t c = 0; c < C; c++) {
+			fputs(c ? ", " : "", o);
+			json_str(o, mx->col_names[c]);
+		}
+		fprintf(o, "], \"metrics\": [");
+		for (size_t c = 0; c < C; c++) {
+			fputs(c ? ", " : "", o);
+			json_str(o, mx->metrics ? mx->metrics[c] : "");
+		}
+		fprintf(o, "], \"matrix\": [");
+		for (size_t r = 0; r < R; r++) {
+			fputs(r ? ", [" : "[", o);
+			for (size_t c = 0; c < C; c++) {
+				fputs(c ? ", " : "", o);
+				num(o, mx->v[r * C + c], fmt);
+			}
+			fputc(']', o);
+		}
+		fputc(']', o);
+		const measures *ms[2] = {pm, lm};
+		const char *keys[2] = {"primary", "target_nll"};
+		for (int k = 0; k < 2; k++) {
+			if (!ms[k]->present)
+				continue;
+			fprintf(o, ", \"%s\": {\"acc\": ", keys[k]);
+			num(o, ms[k]->acc, fmt);
+			fprintf(o, ", \"bwt\": ");
+			num(o, ms[k]->bwt, fmt);
+			fprintf(o, ", \"fwt\": ");
+			num(o, ms[k]->fwt, fmt);
+			fprintf(o, ", \"chaudhry_forgetting\": ");
+			num(o, ms[k]->chaudhry, fmt);
+			const char *arrays[4] = {"learning", "forgetting", "max_drop", "transfer"};
+			const double *vals[4] = {ms[k]->learning, ms[k]->forgetting, ms[k]->max_drop, ms[k]->transfer};
+			for (int a = 0; a < 4; a++) {
+				fprintf(o, ", \"%s\": {", arrays[a]);
+				for (size_t c = 0; c < C; c++) {
+					fputs(c ? ", " : "", o);
+					json_str(o, mx->col_names[c]);
+					fputs(": ", o);
+					num(o, vals[a][c], fmt);
+				}
+				fputc('}', o);
+			}
+			fputc('}', o);
+		}
+		fprintf(o, "}\n");
+		return;
+	}
+	if (fmt == CSV) {
+		fprintf(o, "section,row,task,metric,value\n");
+		for (size_t r = 0; r < R; r++)
+			for (size_t c = 0; c < C; c++) {
+				fprintf(o, "matrix,%s,%s,%s,", mx->row_names[r], mx->col_names[c], mx->metrics ? mx->metrics[c] : "");
+				num(o, mx->v[r * C + c], fmt);
+				fputc('\n', o);
+			}
+		const measures *ms[2] = {pm, lm};
+		const char *keys[2] = {"primary", "target_nll"};
+		for (int k = 0; k < 2; k++) {
+			if (!ms[k]->present)
+				continue;
+			const char *names[4] = {"acc", "bwt", "fwt", "chaudhry_forgetting"};
+			double v[4] = {ms[k]->acc, ms[k]->bwt, ms[k]->fwt, ms[k]->chaudhry};
+			for (int i = 0; i < 4; i++) {
+				fprintf(o, "%s,,,%s,", keys[k], names[i]);
+				num(o, v[i], fmt);
+				fputc('\n', o);
+			}
+			const char *arrays[4] = {"learning", "forgetting", "max_drop", "transfer"};
+			const double *vals[4] = {ms[k]->learning, ms[k]->forgetting, ms[k]->max_drop, ms[k]->transfer};
+			for (int a = 0; a < 4; a++)
+				for (size_t c = 0; c < C; c++) {
+					fprintf(o, "%s,,%s,%s,", keys[k], mx->col_names[c], arrays[a]);
+					num(o, vals[a][c], fmt);
+					fputc('\n', o);
+				}
+		}
+		return;
+	}
+	int md = fmt == MARKDOWN;
+	fprintf(o, md ? "# Forgetting report: %s\n\n" : "Forgetting report: %s\n\n", name);
+	fprintf(o, md ? "## Score matrix (each task's primary metric)\n\n" : "Score matrix (each task's primary metric; rows: before training and after each stage)\n\n");
+	if (md) {
+		fprintf(o, "| after |");
+		for (size_t c = 0; c < C; c++)
+			fprintf(o, " %s (%s) |", mx->col_names[c], mx->metrics ? mx->metrics[c] : "");
+		fprintf(o, "\n| --- |");
+		for (size_t c = 0; c < C; c++)
+			fprintf(o, " ---: |");
+		fputc('\n', o);
+	} else {
+		fprintf(o, "%-14s", "");
+		for (size_t c = 0; c < C; c++)
+			fprintf(o, " %14.14s", mx->col_names[c]);
+		fprintf(o, "\n%-14s", "");
+		for (size_t c = 0; c < C; c++)
+			fprintf(o, " %14.14s", mx->metrics ? mx->metrics[c] : "");
+		fputc('\n', o);
+	}
+	for (size_t r = 0; r < R; r++) {
+		fprintf(o, md ? "| %s |" : "%-14.14s", mx->row_names[r]);
+		for (size_t c = 0; c < C; c++) {
+			char buf[32];
+			double v = mx->v[r * C + c];
+			if (isnan(v))
+				snprintf(buf, sizeof(buf), "-");
+			else
+				snprintf(buf, sizeof(buf), "%.4f", v);
+			fprintf(o, md ? " %s |" : " %14s", buf);
+		}
+		fputc('\n', o);
+	}
+	const measures *ms[2] = {pm, lm};
+	const char *titles[2] = {"Measures on the primary metrics", "Loss-based: mean target NLL per token (lower is better)"};
+	for (int k = 0; k < 2; k++) {
+		if (!ms[k]->present)
+			continue;
+		fprintf(o, md ? "\n## %s\n\n" : "\n%s\n", titles[k]);
+		char a[32], b[32], cc[32], d[32];
+		snprintf(a, sizeof(a), isnan(ms[k]->acc) ? "-" : "%.4f", ms[k]->acc);
+		snprintf(b, sizeof(b), isnan(ms[k]->bwt) ? "-" : "%+.4f", ms[k]->bwt);
+		snprintf(cc, sizeof(cc), isnan(ms[k]->fwt) ? "-" : "%+.4f", ms[k]->fwt);
+		snprintf(d, sizeof(d), isnan(ms[k]->chaudhry) ? "-" : "%.4f", ms[k]->chaudhry);
+		if (k == 0)
+			fprintf(o, md ? "ACC (final average) %s, BWT %s, FWT %s, forgetting (Chaudhry) %s\n\n"
+			              : "  ACC (final average) %s   BWT %s   FWT %s   forgetting (Chaudhry) %s\n",
+			        a, b, cc, d);
+		else
+			fprintf(o, md ? "BWT %s, forgetting (Chaudhry) %s (in nats per token; positive forgetting: the loss rose)\n\n"
+			              : "  BWT %s   forgetting (Chaudhry) %s   (nats per token; positive forgetting: the loss rose)\n",
+			        b, d);
+		if (md)
+			fprintf(o, "| task | after its stage | forgetting | max drop | transfer |\n| --- | ---: | ---: | ---: | ---: |\n");
+		else
+			fprintf(o, "  %-14s %16s %11s %9s %9s\n", "task", "after its stage", "forgetting", "max drop", "transfer");
+		for (size_t c = 0; c < C; c++) {
+			char v[4][32];
+			const double *arr[4] = {ms[k]->learning, ms[k]->forgetting, ms[k]->max_drop, ms[k]->transfer};
+			for (int i = 0; i < 4; i++)
+				snprintf(v[i], sizeof(v[i]), isnan(arr[i][c]) ? "-" : (i == 0 ? "%.4f" : "%+.4f"), arr[i][c]);
+			fprintf(o, md ? "| %s | %s | %s | %s | %s |\n" : "  %-14.14s %16s %11s %9s %9s\n", mx->col_names[c], v[0],
+			        v[1], v[2], v[3]);
+		}
+	}
+	fprintf(o, md ? "\nFormulas: docs/forgetting.md. '-' marks a value that is undefined (never 0).\n"
+	              : "\nFormulas: docs/forgetting.md. '-' marks a value that is undefined (never 0).\n");
+}
+
+static void help(FILE *f)
+{
+	fprintf(f, "Usage: lethe report [--format text|markdown|csv|json] [-o FILE] RUN.h5\n\n"
+	           "Prints a run's score matrix (each task's primary metric, before training and after each\n"
+	           "stage) and its forgetting measures: ACC, backward and forward transfer, Chaudhry's\n"
+	           "forgetting, per-task forgetting, and the same on the target NLL (docs/forgetting.md).\n\n"
+	           "  -f, --format FORMAT  text (default), markdown, csv or json\n"
+	           "  -o, --output FILE    write to FILE instead of standard output\n"
+	           "  -h, --help           show this help\n");
+}
+
+int lethe_cmd_report(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	enum format fmt = TEXT;
+	const char *output = NULL;
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":f:o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (strcmp(optarg, "text") == 0)
+				fmt = TEXT;
+			else if (strcmp(optarg, "markdown") == 0)
+				fmt = MARKDOWN;
+			else if (strcmp(optarg, "csv") == 0)
+				fmt = CSV;
+			else if (strcmp(optarg, "json") == 0)
+				fmt = JSON;
+			else {
+				lethe_cli_error("report: --format: expected text, markdown, csv or json, got '%s'", optarg);
+				return LETHE_EXIT_USAGE;
+			}
+			break;
+		case 'o': output = optarg; break;
+		case 'h': help(stdout); return LETHE_EXIT_OK;
+		case ':': lethe_cli_error("report: option '%s' needs a value", argv[optind - 1]); return LETHE_EXIT_USAGE;
+		default: lethe_cli_error("report: unknown option '%s' (try 'lethe report --help')", argv[optind - 1]); return LETHE_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		lethe_cli_error("report: expected one run file");
+		return LETHE_EXIT_USAGE;
+	}
+	const char *path = argv[optind];
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	if (f < 0) {
+		lethe_cli_error("%s: not a readable HDF5 file", path);
+		return LETHE_EXIT_USAGE;
+	}
+	matrix mx = {0};
+	int status = LETHE_EXIT_USAGE;
+	hid_t ds = H5Lexists(f, "matrices", H5P_DEFAULT) > 0 && H5Lexists(f, "matrices/primary", H5P_DEFAULT) > 0
+	               ? H5Dopen2(f, "matrices/primary", H5P_DEFAULT)
+	               : -1;
+	if (ds < 0) {
+		lethe_cli_error("%s: not a lethe run file (no /matrices/primary)", path);
+		H5Fclose(f);
+		return LETHE_EXIT_USAGE;
+	}
+	size_t nr = 0, nc = 0, nm = 0;
+	mx.row_names = attr_strings(ds, "rows", &nr);
+	mx.col_names = attr_strings(ds, "columns", &nc);
+	mx.metrics = attr_strings(ds, "metrics", &nm);
+	mx.rows = nr;
+	mx.cols = nc;
+	mx.v = malloc((nr * nc + 1) * sizeof(double));
+	if (mx.row_names && mx.col_names && mx.v && (nr * nc == 0 || H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, mx.v) >= 0)) {
+		measures pm, lm;
+		read_measures(f, "primary", nc, &pm);
+		read_measures(f, "target_nll", nc, &lm);
+		char name[256] = "";
+		hid_t a = H5Aopen(f, "name", H5P_DEFAULT);
+		if (a >= 0) {
+			char *s = NULL;
+			hid_t t = str_type();
+			if (H5Aread(a, t, &s) >= 0 && s) {
+				snprintf(name, sizeof(name), "%s", s);
+				H5free_memory(s);
+			}
+			H5Tclose(t);
+			H5Aclose(a);
+		}
+		FILE *o = output ? fopen(output, "w") : stdout;
+		if (!o) {
+			lethe_cli_error("%s: cannot write", output);
+		} else {
+			report(o, fmt, name[0] ? name : path, &mx, &pm, &lm);
+			status = (output ? fclose(o) : fflush(o)) == 0 ? LETHE_EXIT_OK : LETHE_EXIT_FAILED;
+		}
+		free_measures(&pm);
+		free_measures(&lm);
+	} else {
+		lethe_cli_error("%s: /matrices/primary is incomplete", path);
+	}
+	H5Dclose(ds);
+	H5Fclose(f);
+	free_strings(mx.row_names, nr);
+	free_strings(mx.col_names, nc);
+	free_strings(mx.metrics, nm);
+	free(mx.v);
+	return status;
+}

@@ -1,0 +1,86 @@
+/*
+ * forgetting.c: see forgetting.h and docs/forgetting.md for the formulas and their sources.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include <lethe/lethe.h>
+
+#include "forgetting.h"
+
+void lethe_forgetting_free(lethe_forgetting *f)
+{
+	free(f->learning);
+	free(f->forgetting);
+	free(f->max_drop);
+	free(f->transfer);
+	f->learning = f->forgetting = f->max_drop = f->transfer = NULL;
+}
+
+/* Mean of the defined (non-NaN) values, NaN when there are none. */
+typedef struct mean {
+	double sum;
+	size_t n;
+} mean;
+
+static void add(mean *m, double v)
+{
+	if (!isnan(v)) {
+		m->sum += v;
+		m->n++;
+	}
+}
+
+static double value(const mean *m) { return m->n ? m->sum / (double)m->n : NAN; }
+
+int lethe_forgetting_compute(lethe_forgetting *out, const double *R, size_t rows, size_t cols, int has_baseline,
+                             const int *trained_row, const int *lower)
+{
+	out->learning = malloc((cols + 1) * sizeof(double));
+	out->forgetting = malloc((cols + 1) * sizeof(double));
+	out->max_drop = malloc((cols + 1) * sizeof(double));
+	out->transfer = malloc((cols + 1) * sizeof(double));
+	if (!out->learning || !out->forgetting || !out->max_drop || !out->transfer) {
+		lethe_forgetting_free(out);
+		return LETHE_ENOMEM;
+	}
+	size_t first = has_baseline ? 1 : 0; /* the first stage's row */
+	mean acc = {0}, bwt = {0}, fwt = {0}, chaudhry = {0};
+	for (size_t j = 0; j < cols; j++) {
+		double s = lower && lower[j] ? -1.0 : 1.0;
+		out->learning[j] = out->forgetting[j] = out->max_drop[j] = out->transfer[j] = NAN;
+		if (rows <= first)
+			continue;
+		double final = R[(rows - 1) * cols + j];
+		add(&acc, final);
+		int t = trained_row ? trained_row[j] : -1;
+		if (t >= (int)first && (size_t)t < rows) {
+			out->learning[j] = R[(size_t)t * cols + j];
+			if ((size_t)t < rows - 1) {
+				/* Trained before the last stage: what happened to it since. */
+				out->transfer[j] = s * (final - out->learning[j]);
+				out->forgetting[j] = -out->transfer[j];
+				add(&bwt, out->transfer[j]);
+			}
+			if (has_baseline && (size_t)t > first) /* the stages before it, against the baseline */
+				add(&fwt, s * (R[(size_t)(t - 1) * cols + j] - R[j]));
+		}
+		/* Chaudhry: max over the stages before the last of the score, minus the final score, for
+		 * tasks trained before the last stage. */
+		if (t >= (int)first && (size_t)t < rows - 1) {
+			double best = NAN;
+			for (size_t l = first; l < rows - 1; l++) {
+				double v = s * R[l * cols + j];
+				if (!isnan(v) && (isnan(best) || v > best))
+					best = v;
+			}
+			out->max_drop[j] = best - s * final;
+			add(&chaudhry, out->max_drop[j]);
+		}
+	}
+	out->acc = value(&acc);
+	out->bwt = value(&bwt);
+	out->fwt = value(&fwt);
+	out->chaudhry = value(&chaudhry);
+	return 0;
+}

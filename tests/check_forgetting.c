@@ -1,0 +1,73 @@
+/*
+ * check_forgetting.c: the forgetting measures on the worked example of the project's issue
+ * (three tasks, a baseline and three stages) and on edge cases: lower-is-better metrics, missing
+ * cells, no baseline.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "../engine/forgetting.h"
+
+static const double R[] = {
+	0.10, 0.12, 0.09, /* baseline */
+	0.90, 0.20, 0.15, /* after stage 1 (trains task 1) */
+	0.92, 0.85, 0.25, /* after stage 2 (task 2) */
+	0.75, 0.88, 0.80, /* after stage 3 (task 3) */
+};
+static const int trained[] = {1, 2, 3};
+
+START_TEST(worked_example)
+{
+	lethe_forgetting f;
+	ck_assert_int_eq(lethe_forgetting_compute(&f, R, 4, 3, 1, trained, NULL), 0);
+	ck_assert_double_eq_tol(f.acc, 0.81, 1e-12);
+	ck_assert_double_eq_tol(f.bwt, -0.06, 1e-12);
+	ck_assert_double_eq_tol(f.fwt, 0.12, 1e-12);
+	ck_assert_double_eq_tol(f.chaudhry, 0.07, 1e-12);
+	ck_assert_double_eq_tol(f.forgetting[0], 0.15, 1e-12);
+	ck_assert_double_eq_tol(f.forgetting[1], -0.03, 1e-12);
+	ck_assert(isnan(f.forgetting[2])); /* trained by the last stage: missing, not 0 */
+	ck_assert_double_eq_tol(f.learning[2], 0.80, 1e-12);
+	lethe_forgetting_free(&f);
+}
+END_TEST
+
+START_TEST(lower_is_better_and_missing)
+{
+	/* Perplexity: the same matrix negated must give the same measures (signs as "higher"). */
+	double P[12];
+	for (int i = 0; i < 12; i++)
+		P[i] = -R[i];
+	int lower[] = {1, 1, 1};
+	lethe_forgetting f;
+	ck_assert_int_eq(lethe_forgetting_compute(&f, P, 4, 3, 1, trained, lower), 0);
+	ck_assert_double_eq_tol(f.bwt, -0.06, 1e-12);
+	ck_assert_double_eq_tol(f.chaudhry, 0.07, 1e-12);
+	ck_assert_double_eq_tol(f.forgetting[0], 0.15, 1e-12);
+	lethe_forgetting_free(&f);
+	/* A task never evaluated at the end, a task never trained, and no baseline. */
+	double Q[] = {0.9, 0.1, 0.5, 0.2, NAN, 0.3};
+	int tr[] = {0, -1};
+	ck_assert_int_eq(lethe_forgetting_compute(&f, Q, 3, 2, 0, tr, NULL), 0);
+	ck_assert(isnan(f.forgetting[0])); /* its final score is missing */
+	ck_assert(isnan(f.forgetting[1]));
+	ck_assert(isnan(f.fwt)); /* needs a baseline */
+	ck_assert_double_eq_tol(f.acc, 0.3, 1e-12);
+	lethe_forgetting_free(&f);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("forgetting");
+	TCase *tc = tcase_create("measures");
+	tcase_add_test(tc, worked_example);
+	tcase_add_test(tc, lower_is_better_and_missing);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
