@@ -425,3 +425,9 @@ int lethe_pu_json_text(const cJSON *v, const char *sep, lethe_pu_buf *out)
 	}
 	return rc;
 }
+
+int lethe_pu_ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}

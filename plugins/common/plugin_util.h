@@ -75,6 +75,8 @@ int lethe_pu_template_render(lethe_pu_buf *out, const char *tmpl, const char *co
  * (which may exceed max: only the first max are stored). */
 size_t lethe_pu_split_tabs(const char *line, size_t n, const char **fields, size_t *lens,
                            size_t max);
+/* Whether s ends with suffix (file extensions choose formats). */
+int lethe_pu_ends_with(const char *s, const char *suffix);
 /* Trims spaces, tabs and '\r' from both ends of s[0..*n). */
 const char *lethe_pu_trim(const char *s, size_t *n);
 

@@ -296,12 +296,6 @@ static int load_tsv(lethe_task *t, struct split_data *s, const char *path, const
 	return rc;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), k = strlen(suffix);
-	return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 static int summarize_load(lethe_task *t, lethe_split split, const char *path, size_t *n_examples)
 {
 	struct split_data *s = &t->splits[split];
@@ -313,7 +307,7 @@ static int summarize_load(lethe_task *t, lethe_split split, const char *path, si
 		return rc;
 	int format = t->format;
 	if (format == FORMAT_AUTO)
-		format = ends_with(path, ".tsv") || ends_with(path, ".txt") ? FORMAT_TSV : FORMAT_JSONL;
+		format = lethe_pu_ends_with(path, ".tsv") || lethe_pu_ends_with(path, ".txt") ? FORMAT_TSV : FORMAT_JSONL;
 	rc = format == FORMAT_JSONL ? load_jsonl(t, s, path, data, len) : load_tsv(t, s, path, data, len);
 	free(data);
 	if (rc == 0 && s->n == 0) {

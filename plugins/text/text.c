@@ -251,12 +251,6 @@ static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, con
 	return rc;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), k = strlen(suffix);
-	return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 static int text_load(lethe_task *t, lethe_split split, const char *path, size_t *n_examples)
 {
 	struct split_data *s = &t->splits[split];
@@ -268,7 +262,7 @@ static int text_load(lethe_task *t, lethe_split split, const char *path, size_t 
 		return rc;
 	int format = t->format;
 	if (format == FORMAT_AUTO)
-		format = ends_with(path, ".jsonl") || ends_with(path, ".json") ? FORMAT_JSONL : FORMAT_TEXT;
+		format = lethe_pu_ends_with(path, ".jsonl") || lethe_pu_ends_with(path, ".json") ? FORMAT_JSONL : FORMAT_TEXT;
 	rc = format == FORMAT_JSONL ? load_jsonl(t, s, path, data, len) : load_text(t, s, path, data, len);
 	free(data);
 	if (rc == 0 && s->n == 0) {

@@ -294,12 +294,6 @@ static int load_file(lethe_task *t, struct split_data *s, const char *path, int 
 	return rc;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), k = strlen(suffix);
-	return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 static int translation_load(lethe_task *t, lethe_split split, const char *path, size_t *n_examples)
 {
 	struct split_data *s = &t->splits[split];
@@ -310,7 +304,7 @@ static int translation_load(lethe_task *t, lethe_split split, const char *path, 
 		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			format = FORMAT_PAIR;
 		else
-			format = ends_with(path, ".jsonl") || ends_with(path, ".json") ? FORMAT_JSONL : FORMAT_TSV;
+			format = lethe_pu_ends_with(path, ".jsonl") || lethe_pu_ends_with(path, ".json") ? FORMAT_JSONL : FORMAT_TSV;
 	}
 	int rc = format == FORMAT_PAIR ? load_pair(t, s, path) : load_file(t, s, path, format);
 	if (rc == 0 && s->n == 0) {
