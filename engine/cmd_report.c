@@ -1,7 +1,8 @@
 /*
  * cmd_report.c: `lethe report RUN.h5`, the forgetting report of a run file: the score matrix of
  * each task's primary metric, then the measures the runner stored under /forgetting (primary
- * metric and target NLL), as text, Markdown, CSV or JSON. It reads only the run file.
+ * metric and target NLL), as text, Markdown, CSV or JSON; and `lethe compare`, the same measures
+ * of several runs side by side. Both read only run files.
  */
 #include <getopt.h>
 #include <math.h>
@@ -407,5 +408,205 @@ int lethe_cmd_report(int argc, char **argv)
 	free_strings(mx.col_names, nc);
 	free_strings(mx.metrics, nm);
 	free(mx.v);
+	return status;
+}
+
+/* ---- lethe compare ------------------------------------------------------------------------------ */
+
+static void compare_help(FILE *f)
+{
+	fprintf(f, "Usage: lethe compare [--format text|markdown|csv|json] [-o FILE] RUN.h5 RUN.h5...\n\n"
+	           "Puts runs side by side (sequential against mixed, against replay, ...): one row per run,\n"
+	           "one column per measure, on the primary metrics and on the target NLL. Runs should\n"
+	           "evaluate the same tasks; a difference is reported on stderr.\n\n"
+	           "  -f, --format FORMAT  text (default), markdown, csv or json\n"
+	           "  -o, --output FILE    write to FILE instead of standard output\n"
+	           "  -h, --help           show this help\n");
+}
+
+/* The mean of the defined per-task values, NaN if none. */
+static double mean_defined(const double *v, size_t n)
+{
+	double s = 0;
+	size_t k = 0;
+	for (size_t i = 0; v && i < n; i++)
+		if (!isnan(v[i])) {
+			s += v[i];
+			k++;
+		}
+	return k ? s / (double)k : NAN;
+}
+
+int lethe_cmd_compare(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	enum format fmt = TEXT;
+	const char *output = NULL;
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":f:o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			fmt = strcmp(optarg, "text") == 0 ? TEXT : strcmp(optarg, "markdown") == 0 ? MARKDOWN
+			      : strcmp(optarg, "csv") == 0 ? CSV : strcmp(optarg, "json") == 0 ? JSON : (enum format)-1;
+			if ((int)fmt < 0) {
+				lethe_cli_error("compare: --format: expected text, markdown, csv or json, got '%s'", optarg);
+				return LETHE_EXIT_USAGE;
+			}
+			break;
+		case 'o': output = optarg; break;
+		case 'h': compare_help(stdout); return LETHE_EXIT_OK;
+		case ':': lethe_cli_error("compare: option '%s' needs a value", argv[optind - 1]); return LETHE_EXIT_USAGE;
+		default: lethe_cli_error("compare: unknown option '%s' (try 'lethe compare --help')", argv[optind - 1]); return LETHE_EXIT_USAGE;
+		}
+	}
+	int n = argc - optind;
+	if (n < 1) {
+		lethe_cli_error("compare: expected run files");
+		return LETHE_EXIT_USAGE;
+	}
+	static const char *const cols[] = {"ACC", "BWT", "FWT", "forgetting (Chaudhry)", "forgetting (per task, mean)",
+	                                   "NLL BWT", "NLL forgetting (mean)"};
+	enum { NCOL = 7 };
+	double *v = calloc((size_t)n * NCOL, sizeof(double));
+	char **names = calloc((size_t)n, sizeof(char *));
+	char *first_tasks = NULL;
+	int status = v && names ? LETHE_EXIT_OK : LETHE_EXIT_FAILED;
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	for (int i = 0; status == LETHE_EXIT_OK && i < n; i++) {
+		const char *path = argv[optind + i];
+		names[i] = strdup(path);
+		hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+		if (f < 0) {
+			lethe_cli_error("%s: not a readable HDF5 file", path);
+			status = LETHE_EXIT_USAGE;
+			break;
+		}
+		hid_t ds = H5Lexists(f, "matrices", H5P_DEFAULT) > 0 && H5Lexists(f, "matrices/primary", H5P_DEFAULT) > 0
+		               ? H5Dopen2(f, "matrices/primary", H5P_DEFAULT) : -1;
+		size_t nc = 0;
+		char **tasks = ds >= 0 ? attr_strings(ds, "columns", &nc) : NULL;
+		if (ds >= 0)
+			H5Dclose(ds);
+		measures pm, lm;
+		if (!tasks || !read_measures(f, "primary", nc, &pm)) {
+			lethe_cli_error("%s: not a lethe run file with forgetting measures", path);
+			status = LETHE_EXIT_USAGE;
+			free_strings(tasks, nc);
+			H5Fclose(f);
+			break;
+		}
+		read_measures(f, "target_nll", nc, &lm);
+		/* Runs should evaluate the same tasks: compare the joined column names. */
+		size_t len = 1;
+		for (size_t k = 0; k < nc; k++)
+			len += strlen(tasks[k]) + 1;
+		char *joined = calloc(len, 1);
+		for (size_t k = 0; joined && k < nc; k++) {
+			strcat(joined, tasks[k]);
+			strcat(joined, ",");
+		}
+		if (!first_tasks)
+			first_tasks = joined;
+		else {
+			if (joined && strcmp(joined, first_tasks) != 0)
+				lethe_cli_error("warning: %s evaluates other tasks (%s) than %s (%s)", path, joined, argv[optind], first_tasks);
+			free(joined);
+		}
+		double *row = v + (size_t)i * NCOL;
+		row[0] = pm.acc;
+		row[1] = pm.bwt;
+		row[2] = pm.fwt;
+		row[3] = pm.chaudhry;
+		row[4] = mean_defined(pm.forgetting, nc);
+		row[5] = lm.present ? lm.bwt : NAN;
+		row[6] = lm.present ? mean_defined(lm.forgetting, nc) : NAN;
+		free_measures(&pm);
+		free_measures(&lm);
+		free_strings(tasks, nc);
+		H5Fclose(f);
+	}
+	FILE *o = status == LETHE_EXIT_OK ? (output ? fopen(output, "w") : stdout) : NULL;
+	if (status == LETHE_EXIT_OK && !o) {
+		lethe_cli_error("%s: cannot write", output);
+		status = LETHE_EXIT_FAILED;
+	}
+	if (o) {
+		if (fmt == JSON) {
+			fputs("[", o);
+			for (int i = 0; i < n; i++) {
+				fputs(i ? ", {\"run\": " : "{\"run\": ", o);
+				json_str(o, names[i]);
+				for (int k = 0; k < NCOL; k++) {
+					fputs(", ", o);
+					json_str(o, cols[k]);
+					fputs(": ", o);
+					num(o, v[(size_t)i * NCOL + k], fmt);
+				}
+				fputs("}", o);
+			}
+			fputs("]\n", o);
+		} else if (fmt == CSV) {
+			fputs("run", o);
+			for (int k = 0; k < NCOL; k++)
+				fprintf(o, ",%s", cols[k]);
+			fputc('\n', o);
+			for (int i = 0; i < n; i++) {
+				fputs(names[i], o);
+				for (int k = 0; k < NCOL; k++) {
+					fputc(',', o);
+					num(o, v[(size_t)i * NCOL + k], fmt);
+				}
+				fputc('\n', o);
+			}
+		} else {
+			int md = fmt == MARKDOWN;
+			if (md) {
+				fputs("| run |", o);
+				for (int k = 0; k < NCOL; k++)
+					fprintf(o, " %s |", cols[k]);
+				fputs("\n| --- |", o);
+				for (int k = 0; k < NCOL; k++)
+					fputs(" ---: |", o);
+				fputc('\n', o);
+			}
+			int w = 3;
+			for (int i = 0; i < n; i++)
+				w = (int)strlen(names[i]) > w ? (int)strlen(names[i]) : w;
+			if (!md)
+				fprintf(o, "%-*s %8s %8s %8s %10s %10s %9s %10s\n", w, "run", "ACC", "BWT", "FWT", "forget(C)",
+				        "forget(t)", "NLL BWT", "NLL forg.");
+			for (int i = 0; i < n; i++) {
+				if (md)
+					fprintf(o, "| %s |", names[i]);
+				else
+					fprintf(o, "%-*s", w, names[i]);
+				for (int k = 0; k < NCOL; k++) {
+					char buf[32];
+					double x = v[(size_t)i * NCOL + k];
+					snprintf(buf, sizeof(buf), isnan(x) ? "-" : "%.4f", x);
+					static const int width[NCOL] = {8, 8, 8, 10, 10, 9, 10};
+					if (md)
+						fprintf(o, " %s |", buf);
+					else
+						fprintf(o, " %*s", width[k], buf);
+				}
+				fputc('\n', o);
+			}
+			if (!md)
+				fputs("\nForgetting: lower is less forgotten; BWT: higher is better (docs/forgetting.md).\n", o);
+		}
+		if ((output ? fclose(o) : fflush(o)) != 0)
+			status = LETHE_EXIT_FAILED;
+	}
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	free(v);
+	free(first_tasks);
 	return status;
 }

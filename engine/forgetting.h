@@ -23,7 +23,7 @@ typedef struct lethe_forgetting {
 } lethe_forgetting;
 
 /* R has rows x cols values, row-major. trained_row[j] is the row right after the stage that
- * trained task j (the last stage whose tasks or mix include it), or -1. lower[j] marks
+ * trained task j (the first stage whose tasks or mix include it), or -1. lower[j] marks
  * lower-is-better metrics. has_baseline: row 0 is the baseline. Arrays are malloc'd; free with
  * lethe_forgetting_free(). */
 LETHE_EXPORT int lethe_forgetting_compute(lethe_forgetting *out, const double *R, size_t rows, size_t cols,

@@ -20,6 +20,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"run", lethe_cmd_run, "train a curriculum stage by stage and write its run file"},
+	{"compare", lethe_cmd_compare, "put several runs' forgetting measures side by side"},
 	{"report", lethe_cmd_report, "print a run's score matrix and forgetting measures"},
 	{"validate", lethe_cmd_validate, "check a curriculum: keys, values, tasks, plugins and data files"},
 	{"plugins", lethe_cmd_plugins, "list the task plugins found on the plugin search path"},

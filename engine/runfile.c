@@ -420,15 +420,18 @@ static int write_matrices(hid_t f, const lethe_curriculum *c, const lethe_stage_
 	return rc;
 }
 
-/* The row right after the stage that trained eval column k: the last stage naming its task. */
+/* The row right after the stage that trained a task: the first stage naming it, where it was
+ * learnt; later stages that name it again (replay, mixes) count as keeping it, so their effect
+ * shows as less forgetting. */
 static int trained_row(const lethe_curriculum *c, size_t task, size_t n_rec)
 {
-	int row = -1;
 	for (size_t s = 0; s < c->n_stages; s++)
 		for (size_t k = 0; k < c->stages[s].n_tasks; k++)
-			if (c->stages[s].tasks[k] == task)
-				row = (int)s + (c->baseline ? 1 : 0);
-	return row >= 0 && (size_t)row < n_rec ? row : -1;
+			if (c->stages[s].tasks[k] == task) {
+				int row = (int)s + (c->baseline ? 1 : 0);
+				return (size_t)row < n_rec ? row : -1;
+			}
+	return -1;
 }
 
 /* /forgetting/<name>: the measures of forgetting.h for the primary metric and the target NLL. */

@@ -104,6 +104,16 @@ try:
     for fmt in ("markdown", "csv"):
         p = subprocess.run([LETHE, "report", "--format", fmt, out], capture_output=True, text=True)
         check(p.returncode == 0 and "reviews" in p.stdout, "report %s" % fmt)
+    # lethe compare: the replay variant of the quick start forgets less.
+    replay = os.path.join(tmp, "replay.h5")
+    p = run(["--threads", "2", "--output", replay, os.path.join(SRC, "curricula", "quickstart-replay.yaml")])
+    check(p.returncode == 0, "replay run: %s" % p.stderr)
+    p = subprocess.run([LETHE, "compare", "--format", "json", out, replay], capture_output=True, text=True)
+    cmp = json.loads(p.stdout) if p.returncode == 0 else []
+    check(len(cmp) == 2 and cmp[1]["forgetting (Chaudhry)"] < cmp[0]["forgetting (Chaudhry)"],
+          "replay forgets less: %r" % cmp)
+    p = subprocess.run([LETHE, "compare", out, replay], capture_output=True, text=True)
+    check(p.returncode == 0 and "replay.h5" in p.stdout and "ACC" in p.stdout, "compare text")
     p = subprocess.run([LETHE, "report", os.path.join(SRC, "README.md")], capture_output=True, text=True)
     check(p.returncode == 2 and "not a readable HDF5 file" in p.stderr, "report on a non-HDF5 file")
 
