@@ -141,7 +141,135 @@ static void json_str(FILE *o, const char *s)
 	fputc('"', o);
 }
 
-static void report(FILE *o, enum format fmt, const char *name, const matrix *mx, const measures *pm, const measures *lm)
+/* Parameter drift and forgetting events, read from /forgetting (written by the runner). */
+static void extras(FILE *o, enum format fmt, hid_t f, const matrix *mx)
+{
+	int md = fmt == MARKDOWN;
+	if (H5Lexists(f, "forgetting/drift", H5P_DEFAULT) > 0) {
+		size_t R = mx->rows, G = 5;
+		double *rel_prev = NULL, *rel_init = NULL;
+		hid_t g = H5Gopen2(f, "forgetting/drift", H5P_DEFAULT);
+		rel_prev = read_f64(g, "relative_previous", R * G);
+		rel_init = read_f64(g, "relative_initial", R * G);
+		static const char *const groups[5] = {"embeddings", "attention", "mlp", "norms", "all"};
+		if (rel_prev && rel_init) {
+			if (fmt == JSON) {
+				fputs(", \"drift\": {\"groups\": [\"embeddings\", \"attention\", \"mlp\", \"norms\", \"all\"], \"relative_previous\": [", o);
+				for (size_t r = 0; r < R; r++) {
+					fputs(r ? ", [" : "[", o);
+					for (size_t i = 0; i < G; i++) {
+						fputs(i ? ", " : "", o);
+						num(o, rel_prev[r * G + i], fmt);
+					}
+					fputc(']', o);
+				}
+				fputs("], \"relative_initial\": [", o);
+				for (size_t r = 0; r < R; r++) {
+					fputs(r ? ", [" : "[", o);
+					for (size_t i = 0; i < G; i++) {
+						fputs(i ? ", " : "", o);
+						num(o, rel_init[r * G + i], fmt);
+					}
+					fputc(']', o);
+				}
+				fputs("]}", o);
+			} else if (fmt == CSV) {
+				for (size_t r = 0; r < R; r++)
+					for (size_t i = 0; i < G; i++) {
+						fprintf(o, "drift,%s,,relative_previous/%s,", mx->row_names[r], groups[i]);
+						num(o, rel_prev[r * G + i], fmt);
+						fprintf(o, "\ndrift,%s,,relative_initial/%s,", mx->row_names[r], groups[i]);
+						num(o, rel_init[r * G + i], fmt);
+						fputc('\n', o);
+					}
+			} else {
+				fprintf(o, md ? "\n## Parameter drift (relative L2 change: since the previous row / since the initial model)\n\n| after |"
+				              : "\nParameter drift (relative L2 change: since the previous row / since the initial model)\n%-14s", md ? "" : "");
+				for (size_t i = 0; i < G; i++)
+					fprintf(o, md ? " %s |" : " %17s", groups[i]);
+				if (md) {
+					fputs("\n| --- |", o);
+					for (size_t i = 0; i < G; i++)
+						fputs(" ---: |", o);
+				}
+				fputc('\n', o);
+				for (size_t r = 0; r < R; r++) {
+					fprintf(o, md ? "| %s |" : "%-14.14s", mx->row_names[r]);
+					for (size_t i = 0; i < G; i++) {
+						char buf[48];
+						if (isnan(rel_prev[r * G + i]))
+							snprintf(buf, sizeof(buf), "-");
+						else
+							snprintf(buf, sizeof(buf), "%.3f / %.3f", rel_prev[r * G + i], rel_init[r * G + i]);
+						fprintf(o, md ? " %s |" : " %17s", buf);
+					}
+					fputc('\n', o);
+				}
+			}
+		}
+		free(rel_prev);
+		free(rel_init);
+		H5Gclose(g);
+	}
+	if (H5Lexists(f, "forgetting/events", H5P_DEFAULT) <= 0)
+		return;
+	hid_t eg = H5Gopen2(f, "forgetting/events", H5P_DEFAULT);
+	if (fmt == JSON)
+		fputs(", \"events\": {", o);
+	else if (fmt != CSV)
+		fprintf(o, md ? "\n## Forgetting events (an example right after one stage and wrong after the next)\n\n| task | events | examples forgotten | most forgotten examples (index: events) |\n| --- | ---: | ---: | --- |\n"
+		              : "\nForgetting events (an example right after one stage and wrong after the next)\n  %-14s %7s %9s  %s\n", "task", "events", "examples", "most forgotten (index: events)");
+	int first = 1;
+	for (size_t c = 0; c < mx->cols; c++) {
+		const char *task = mx->col_names[c];
+		if (H5Lexists(eg, task, H5P_DEFAULT) <= 0)
+			continue;
+		hid_t ds = H5Dopen2(eg, task, H5P_DEFAULT);
+		hid_t sp = H5Dget_space(ds);
+		size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
+		int32_t *cnt = malloc((n + 1) * sizeof(int32_t));
+		if (cnt && (n == 0 || H5Dread(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, cnt) >= 0)) {
+			long total = 0, examples = 0;
+			for (size_t i = 0; i < n; i++) {
+				total += cnt[i];
+				examples += cnt[i] > 0;
+			}
+			char top[256] = "";
+			for (int k = 0; k < 5; k++) { /* the five examples with most events, lowest index first */
+				size_t best = n;
+				for (size_t i = 0; i < n; i++)
+					if (cnt[i] > 0 && (best == n || cnt[i] > cnt[best]))
+						best = i;
+				if (best == n)
+					break;
+				size_t used = strlen(top);
+				snprintf(top + used, sizeof(top) - used, "%s%zu: %d", k ? ", " : "", best, cnt[best]);
+				cnt[best] = -cnt[best];
+			}
+			if (fmt == JSON) {
+				fputs(first ? "" : ", ", o);
+				json_str(o, task);
+				fprintf(o, ": {\"events\": %ld, \"examples_forgotten\": %ld, \"per_example\": [", total, examples);
+				for (size_t i = 0; i < n; i++)
+					fprintf(o, "%s%d", i ? ", " : "", cnt[i] < 0 ? -cnt[i] : cnt[i]);
+				fputs("]}", o);
+			} else if (fmt == CSV) {
+				fprintf(o, "events,,%s,events,%ld\nevents,,%s,examples_forgotten,%ld\n", task, total, task, examples);
+			} else {
+				fprintf(o, md ? "| %s | %ld | %ld | %s |\n" : "  %-14.14s %7ld %9ld  %s\n", task, total, examples, top[0] ? top : "-");
+			}
+			first = 0;
+		}
+		free(cnt);
+		H5Sclose(sp);
+		H5Dclose(ds);
+	}
+	if (fmt == JSON)
+		fputc('}', o);
+	H5Gclose(eg);
+}
+
+static void report(FILE *o, enum format fmt, const char *name, const matrix *mx, const measures *pm, const measures *lm, hid_t f)
 {
 	size_t R = mx->rows, C = mx->cols;
 	if (fmt == JSON) {
@@ -199,6 +327,7 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 			}
 			fputc('}', o);
 		}
+		extras(o, fmt, f, mx);
 		fprintf(o, "}\n");
 		return;
 	}
@@ -231,6 +360,7 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 					fputc('\n', o);
 				}
 		}
+		extras(o, fmt, f, mx);
 		return;
 	}
 	int md = fmt == MARKDOWN;
@@ -298,8 +428,8 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 			        v[1], v[2], v[3]);
 		}
 	}
-	fprintf(o, md ? "\nFormulas: docs/forgetting.md. '-' marks a value that is undefined (never 0).\n"
-	              : "\nFormulas: docs/forgetting.md. '-' marks a value that is undefined (never 0).\n");
+	extras(o, fmt, f, mx);
+	fprintf(o, "\nFormulas: docs/forgetting.md. '-' marks a value that is undefined (never 0).\n");
 }
 
 static void help(FILE *f)
@@ -394,7 +524,7 @@ int lethe_cmd_report(int argc, char **argv)
 		if (!o) {
 			lethe_cli_error("%s: cannot write", output);
 		} else {
-			report(o, fmt, name[0] ? name : path, &mx, &pm, &lm);
+			report(o, fmt, name[0] ? name : path, &mx, &pm, &lm, f);
 			status = (output ? fclose(o) : fflush(o)) == 0 ? LETHE_EXIT_OK : LETHE_EXIT_FAILED;
 		}
 		free_measures(&pm);

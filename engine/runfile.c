@@ -234,6 +234,19 @@ static int write_row(hid_t stages, const lethe_curriculum *c, lethe_model *m, co
 	int rc = attr_str(g, "name", r->name) | attr_i64(g, "row", (int64_t)row) | attr_i64(g, "trained", r->trained) |
 	         attr_f64(g, "seconds", r->seconds) | attr_i64(g, "steps", (int64_t)r->steps) |
 	         attr_i64(g, "tokens", (int64_t)r->tokens);
+	if (r->has_drift) {
+		hid_t dg = group(g, "drift");
+		rc |= dg < 0 ? -1 : 0;
+		if (dg >= 0) {
+			static char *groups[] = {"embeddings", "attention", "mlp", "norms", "all"};
+			rc |= write_strings(dg, "groups", groups, LETHE_GROUP_COUNT + 1) |
+			      write_f64(dg, "l2_previous", r->drift[0], LETHE_GROUP_COUNT + 1) |
+			      write_f64(dg, "relative_previous", r->drift[1], LETHE_GROUP_COUNT + 1) |
+			      write_f64(dg, "l2_initial", r->drift[2], LETHE_GROUP_COUNT + 1) |
+			      write_f64(dg, "relative_initial", r->drift[3], LETHE_GROUP_COUNT + 1);
+			H5Gclose(dg);
+		}
+	}
 	if (r->trained) {
 		rc |= write_f32(g, "params", lethe_model_params(m), lethe_model_num_params(m));
 		hid_t cg = group(g, "curves");
@@ -488,6 +501,90 @@ static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stag
 		}
 		lethe_forgetting_free(&fm);
 	}
+	/* Parameter drift per row and group (NaN for the baseline). */
+	hid_t dg = rc == 0 ? group(g, "drift") : -1;
+	if (dg >= 0) {
+		static const char *const kinds[4] = {"l2_previous", "relative_previous", "l2_initial", "relative_initial"};
+		static char *groups[] = {"embeddings", "attention", "mlp", "norms", "all"};
+		size_t G = LETHE_GROUP_COUNT + 1;
+		double *D = malloc((n_rec * G + 1) * sizeof(double));
+		char **rn = calloc(n_rec + 1, sizeof(char *));
+		rc |= D && rn ? 0 : -1;
+		for (size_t r = 0; rn && r < n_rec; r++)
+			rn[r] = rec[r].name;
+		for (int k = 0; D && k < 4; k++) {
+			for (size_t r = 0; r < n_rec; r++)
+				for (size_t i = 0; i < G; i++)
+					D[r * G + i] = rec[r].has_drift ? rec[r].drift[k][i] : NAN;
+			hsize_t d[2] = {n_rec, G};
+			rc |= write_data(dg, kinds[k], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d, D);
+		}
+		if (rn)
+			rc |= write_strings(dg, "rows", rn, n_rec) | write_strings(dg, "groups", groups, G);
+		free(D);
+		free(rn);
+		H5Gclose(dg);
+	}
+	/* Forgetting events (Toneva et al. 2019): an example right after one row and wrong after the
+	 * next; right means a per-example primary score of at least 0.5 (BLEU scaled to 0..1). Only for
+	 * higher-is-better primary metrics. */
+	hid_t evg = rc == 0 ? group(g, "events") : -1;
+	for (size_t k = 0; evg >= 0 && k < cols; k++) {
+		size_t task = c->eval_tasks[k], n = 0;
+		int lower_is_better = 0, scale100 = 0, have = 0;
+		for (size_t r = 0; r < n_rec; r++)
+			for (size_t e = 0; e < rec[r].n_evals; e++)
+				if (rec[r].evals[e].task == task) {
+					const lethe_task_eval *ev = &rec[r].evals[e];
+					n = ev->n > n ? ev->n : n;
+					for (size_t i = 0; i < ev->n_metrics; i++)
+						if (ev->metric_flags[i] & LETHE_METRIC_PRIMARY) {
+							lower_is_better = (ev->metric_flags[i] & LETHE_METRIC_LOWER) != 0;
+							scale100 = strcmp(ev->metric_names[i], "bleu") == 0;
+						}
+					have = 1;
+				}
+		if (!have || lower_is_better || n == 0)
+			continue;
+		int32_t *count = calloc(n, sizeof(int32_t));
+		const double *prev = NULL;
+		size_t prev_n = 0;
+		int64_t total = 0, examples = 0;
+		for (size_t r = c->baseline ? 1 : 0; count && r < n_rec; r++) {
+			const double *cur = NULL;
+			size_t cur_n = 0;
+			for (size_t e = 0; e < rec[r].n_evals; e++)
+				if (rec[r].evals[e].task == task && rec[r].evals[e].score) {
+					cur = rec[r].evals[e].score;
+					cur_n = rec[r].evals[e].n;
+				}
+			for (size_t i = 0; prev && cur && i < n && i < prev_n && i < cur_n; i++) {
+				double a = prev[i] / (scale100 ? 100.0 : 1.0), b = cur[i] / (scale100 ? 100.0 : 1.0);
+				if (!isnan(a) && !isnan(b) && a >= 0.5 && b < 0.5) {
+					count[i]++;
+					total++;
+				}
+			}
+			if (cur) {
+				prev = cur;
+				prev_n = cur_n;
+			}
+		}
+		for (size_t i = 0; count && i < n; i++)
+			examples += count[i] > 0;
+		if (count) {
+			rc |= write_i32(evg, c->tasks[task].name, count, n);
+			hid_t ds = H5Dopen2(evg, c->tasks[task].name, H5P_DEFAULT);
+			if (ds >= 0) {
+				rc |= attr_i64(ds, "events", total) | attr_i64(ds, "examples_forgotten", examples) |
+				      attr_f64(ds, "threshold", scale100 ? 50.0 : 0.5);
+				H5Dclose(ds);
+			}
+		}
+		free(count);
+	}
+	if (evg >= 0)
+		H5Gclose(evg);
 	free(R);
 	free(trained);
 	free(lower);
@@ -694,6 +791,22 @@ int lethe_runfile_read_state(const char *path, const lethe_curriculum *c, lethe_
 		rec[r].trained = (int)trained;
 		rec[r].steps = (size_t)steps;
 		rec[r].tokens = (uint64_t)tokens;
+		if (H5Lexists(g, "drift", H5P_DEFAULT) > 0) {
+			hid_t dg = H5Gopen2(g, "drift", H5P_DEFAULT);
+			static const char *const names[4] = {"l2_previous", "relative_previous", "l2_initial", "relative_initial"};
+			rec[r].has_drift = 1;
+			for (int k = 0; dg >= 0 && k < 4; k++) {
+				size_t nd = 0;
+				double *d = read_dataset(dg, names[k], H5T_NATIVE_DOUBLE, sizeof(double), &nd);
+				for (size_t i = 0; d && i < nd && i <= LETHE_GROUP_COUNT; i++)
+					rec[r].drift[k][i] = d[i];
+				if (!d || nd != LETHE_GROUP_COUNT + 1)
+					rec[r].has_drift = 0;
+				free(d);
+			}
+			if (dg >= 0)
+				H5Gclose(dg);
+		}
 		hid_t eg = H5Gopen2(g, "eval", H5P_DEFAULT);
 		rec[r].evals = calloc(c->n_tasks + 1, sizeof(*rec[r].evals));
 		for (size_t t = 0; eg >= 0 && rec[r].evals && t < c->n_tasks; t++) {
@@ -722,6 +835,9 @@ int lethe_runfile_read_state(const char *path, const lethe_curriculum *c, lethe_
 				H5Dclose(ds);
 				ev->n_metrics = nm;
 			}
+			size_t ns = 0;
+			ev->score = read_dataset(tgp, "score", H5T_NATIVE_DOUBLE, sizeof(double), &ns);
+			ev->n = ns;
 			ev->metric_values = read_dataset(tgp, "metric_values", H5T_NATIVE_DOUBLE, sizeof(double), &nv);
 			int32_t *flags = read_dataset(tgp, "metric_flags", H5T_NATIVE_INT32, sizeof(int32_t), &nf);
 			ev->metric_flags = calloc(ev->n_metrics + 1, sizeof(unsigned));

@@ -34,6 +34,9 @@ typedef struct lethe_stage_record {
 	size_t steps;
 	uint64_t tokens;
 	float *loss, *lr, *grad_norm; /* per optimizer step */
+	int has_drift;
+	double drift[4][LETHE_GROUP_COUNT + 1]; /* l2 and relative change against the previous row's
+	                                           and the initial parameters; per group, then all */
 	lethe_task_eval *evals;
 	size_t n_evals;
 } lethe_stage_record;

@@ -43,6 +43,7 @@ typedef struct task_data {
 } task_data;
 
 typedef struct run {
+	float *initial, *previous; /* parameter blocks, for drift */
 	lethe_curriculum *c;
 	const lethe_run_options *o;
 	lethe_tokenizer *tok;
@@ -528,6 +529,36 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 	return rc;
 }
 
+/* Parameter drift of the stage just trained: L2 distance and relative change (distance over the
+ * reference's norm) per group and overall, against the previous row and the initial model. */
+static void drift(run *r, lethe_stage_record *rec)
+{
+	const float *p = lethe_model_params(r->m);
+	double d[2][LETHE_GROUP_COUNT + 1] = {{0}}, ref[2][LETHE_GROUP_COUNT + 1] = {{0}};
+	const float *base[2] = {r->previous, r->initial};
+	for (size_t t = 0; t < lethe_model_num_tensors(r->m); t++) {
+		const lethe_tensor_info *ti = lethe_model_tensor(r->m, t);
+		for (int k = 0; k < 2; k++)
+			for (size_t i = ti->offset; i < ti->offset + ti->size; i++) {
+				double diff = (double)p[i] - base[k][i], b = base[k][i];
+				d[k][ti->group] += diff * diff;
+				ref[k][ti->group] += b * b;
+			}
+	}
+	for (int k = 0; k < 2; k++) {
+		for (int g = 0; g < LETHE_GROUP_COUNT; g++) {
+			d[k][LETHE_GROUP_COUNT] += d[k][g];
+			ref[k][LETHE_GROUP_COUNT] += ref[k][g];
+		}
+		for (int g = 0; g <= LETHE_GROUP_COUNT; g++) {
+			rec->drift[2 * k][g] = sqrt(d[k][g]);
+			rec->drift[2 * k + 1][g] = ref[k][g] > 0 ? sqrt(d[k][g]) / sqrt(ref[k][g]) : NAN;
+		}
+	}
+	rec->has_drift = 1;
+	memcpy(r->previous, p, lethe_model_num_params(r->m) * sizeof(float));
+}
+
 /* ---- the run ---------------------------------------------------------------------------------- */
 
 static int make_parent_dirs(const char *path)
@@ -654,8 +685,17 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *
 	r.context = cfg.context;
 	if ((rc = lethe_model_new(&r.m, &cfg, c->seed)) || (rc = prepare_tasks(&r)))
 		goto done;
+	size_t np = lethe_model_num_params(r.m);
+	r.initial = malloc(np * sizeof(float));
+	r.previous = malloc(np * sizeof(float));
+	if (!r.initial || !r.previous) {
+		rc = LETHE_ENOMEM;
+		goto done;
+	}
+	memcpy(r.initial, lethe_model_params(r.m), np * sizeof(float)); /* the seed makes it again on resume */
 	if (o->resume && r.n_rec > 0 && (rc = lethe_runfile_read_model(c->output, r.m, err, err_size)))
 		goto done;
+	memcpy(r.previous, lethe_model_params(r.m), np * sizeof(float));
 	if (c->baseline && r.n_rec == 0) {
 		lethe_stage_record *b = &r.rec[r.n_rec++];
 		b->name = strdup("baseline");
@@ -672,6 +712,7 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *
 		rec->trained = 1;
 		if ((rc = train_stage(&r, s, rec)) || (rc = evaluate_all(&r, rec)))
 			goto done;
+		drift(&r, rec);
 		if ((rc = lethe_runfile_write(c->output, c, r.tok, r.m, r.rec, r.n_rec, lethe_threads(), err, err_size)))
 			goto done;
 	}
@@ -697,6 +738,8 @@ done:
 		free(r.data[t].choice_len);
 	}
 	free(r.data);
+	free(r.initial);
+	free(r.previous);
 	lethe_model_free(r.m);
 	lethe_tokenizer_free(r.tok);
 	return rc;

@@ -92,6 +92,19 @@ try:
           "per-task forgetting from the matrix")
     check(abs(fg.attrs["acc"] - np.nanmean(m[()][-1])) < 1e-12, "ACC")
     check("target_nll" in f["matrices"] and f["matrices/target_nll"].attrs["better"] == "lower", "target NLL matrix")
+    # Drift, recomputed here from the stored parameters: ||p2 - p1|| / ||p1|| over all groups.
+    p1 = f["stages/01_reviews/params"][()].astype(np.float64)
+    p2 = f["stages/02_entities/params"][()].astype(np.float64)
+    want = np.linalg.norm(p2 - p1) / np.linalg.norm(p1)
+    got = f["forgetting/drift/relative_previous"][2, 4]
+    check(abs(got - want) < 1e-9 * want and np.isnan(f["forgetting/drift/relative_previous"][0, 4]), "drift %r vs %r" % (got, want))
+    # Forgetting events, recounted from the per-example scores: right (>= 0.5) then wrong.
+    ev = 0
+    for i in range(1, len(rows) - 1):
+        a = f["stages/%02d_%s/eval/reviews/score" % (i, rows[i])][()]
+        b = f["stages/%02d_%s/eval/reviews/score" % (i + 1, rows[i + 1])][()]
+        ev += int(((a >= 0.5) & (b < 0.5)).sum())
+    check(f["forgetting/events/reviews"].attrs["events"] == ev > 0, "events %r vs %r" % (f["forgetting/events/reviews"].attrs["events"], ev))
     f.close()
     # lethe report reads the same file.
     p = subprocess.run([LETHE, "report", out], capture_output=True, text=True)
@@ -189,6 +202,8 @@ try:
             g = "stages/%02d_%s/params" % (i, r)
             check(np.array_equal(a[g][()], b[g][()]), "%s differs after kill -9 and --resume" % g)
         check(np.array_equal(a["matrices/primary"][()], b["matrices/primary"][()]), "matrices differ after resume")
+        check(np.array_equal(a["forgetting/drift/l2_initial"][()], b["forgetting/drift/l2_initial"][()], equal_nan=True),
+              "drift differs after resume")
     p = run(["--resume", "--output", os.path.join(tmp, "none.h5"), cur])
     check(p.returncode == 2 and "nothing to resume" in p.stderr, "resume without a file")
 finally:
