@@ -13,6 +13,7 @@
 #include <hdf5.h>
 
 #include "cli.h"
+#include "report_html.h"
 
 typedef struct matrix {
 	size_t rows, cols;
@@ -115,7 +116,7 @@ static void free_strings(char **v, size_t n)
 	free(v);
 }
 
-enum format { TEXT, MARKDOWN, CSV, JSON };
+enum format { TEXT, MARKDOWN, CSV, JSON, HTML };
 
 static void num(FILE *o, double v, enum format fmt)
 {
@@ -271,6 +272,16 @@ static void extras(FILE *o, enum format fmt, hid_t f, const matrix *mx)
 
 static void report(FILE *o, enum format fmt, const char *name, const matrix *mx, const measures *pm, const measures *lm, hid_t f)
 {
+	if (fmt == HTML) {
+		lethe_report_measures a = {pm->acc, pm->bwt, pm->fwt, pm->chaudhry, pm->learning, pm->forgetting};
+		lethe_report_measures b = {lm->acc, lm->bwt, lm->fwt, lm->chaudhry, lm->learning, lm->forgetting};
+		if (!pm->present)
+			a = (lethe_report_measures){NAN, NAN, NAN, NAN, NULL, NULL};
+		if (!lm->present)
+			b = (lethe_report_measures){NAN, NAN, NAN, NAN, NULL, NULL};
+		lethe_report_html(o, f, name, mx->rows, mx->cols, mx->v, mx->row_names, mx->col_names, mx->metrics, &a, &b);
+		return;
+	}
 	size_t R = mx->rows, C = mx->cols;
 	if (fmt == JSON) {
 		fprintf(o, "{\"run\": ");
@@ -434,11 +445,12 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 
 static void help(FILE *f)
 {
-	fprintf(f, "Usage: lethe report [--format text|markdown|csv|json] [-o FILE] RUN.h5\n\n"
+	fprintf(f, "Usage: lethe report [--format text|markdown|csv|json|html] [-o FILE] RUN.h5\n\n"
 	           "Prints a run's score matrix (each task's primary metric, before training and after each\n"
 	           "stage) and its forgetting measures: ACC, backward and forward transfer, Chaudhry's\n"
 	           "forgetting, per-task forgetting, and the same on the target NLL (docs/forgetting.md).\n\n"
-	           "  -f, --format FORMAT  text (default), markdown, csv or json\n"
+	           "  -f, --format FORMAT  text (default), markdown, csv, json, or html (one self-contained file\n"
+	           "                       with SVG charts)\n"
 	           "  -o, --output FILE    write to FILE instead of standard output\n"
 	           "  -h, --help           show this help\n");
 }
@@ -465,8 +477,10 @@ int lethe_cmd_report(int argc, char **argv)
 				fmt = CSV;
 			else if (strcmp(optarg, "json") == 0)
 				fmt = JSON;
+			else if (strcmp(optarg, "html") == 0)
+				fmt = HTML;
 			else {
-				lethe_cli_error("report: --format: expected text, markdown, csv or json, got '%s'", optarg);
+				lethe_cli_error("report: --format: expected text, markdown, csv, json or html, got '%s'", optarg);
 				return LETHE_EXIT_USAGE;
 			}
 			break;

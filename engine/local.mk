@@ -42,6 +42,7 @@ bin_PROGRAMS += %reldir%/lethe
 	%reldir%/cmd_score.c \
 	%reldir%/cmd_validate.c \
 	%reldir%/cmd_run.c \
-	%reldir%/cmd_report.c
+	%reldir%/cmd_report.c \
+	%reldir%/report_html.c %reldir%/report_html.h
 %canon_reldir%_lethe_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(HDF5_CFLAGS)
-%canon_reldir%_lethe_LDADD = %reldir%/liblethe.la plugins/common/libplugin_util.la $(CJSON_LIBS) $(HDF5_LIBS)
+%canon_reldir%_lethe_LDADD = %reldir%/liblethe.la plugins/common/libplugin_util.la $(CJSON_LIBS) $(HDF5_LIBS) $(LIBM)

@@ -114,6 +114,36 @@ try:
     rep = json.loads(p.stdout)
     check(rep["tasks"][0] == "reviews" and abs(rep["matrix"][1][0] - reviews[1]) < 1e-12 and rep["primary"]["forgetting"]["summaries"] is None,
           "report json")
+    # The HTML report: one self-contained file, an SVG per chart, nothing loaded from outside.
+    html_path = os.path.join(tmp, "report.html")
+    p = subprocess.run([LETHE, "report", "--format", "html", "-o", html_path, out], capture_output=True, text=True)
+    html = open(html_path, encoding="utf-8").read() if p.returncode == 0 else ""
+    from html.parser import HTMLParser
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack, self.svgs, self.bad = [], 0, 0
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "svg":
+                self.svgs += 1
+            if any(k in ("src", "href") for k, _ in attrs):
+                self.bad += 1
+            if tag not in ("meta", "rect", "line", "circle", "polyline", "br"):
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag):
+            if tag in ("rect", "line", "circle", "polyline"):
+                return
+            if not self.stack or self.stack.pop() != tag:
+                self.bad += 1
+
+    t = Tags()
+    t.feed(html)
+    # 2 heatmaps + 4 task charts + the loss curve + drift.
+    check(p.returncode == 0 and t.svgs == 8 and t.bad == 0 and not t.stack and "http" not in html,
+          "HTML report: %d svgs, %d problems, unclosed %r" % (t.svgs, t.bad, t.stack))
     for fmt in ("markdown", "csv"):
         p = subprocess.run([LETHE, "report", "--format", fmt, out], capture_output=True, text=True)
         check(p.returncode == 0 and "reviews" in p.stdout, "report %s" % fmt)

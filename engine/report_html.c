@@ -1,0 +1,289 @@
+/*
+ * report_html.c: the HTML form of `lethe report`: one self-contained file (inline CSS, SVG
+ * charts, no script, no external resource) with the measures, a heatmap of the primary score
+ * matrix (colour per task column, since tasks use different metrics) and of the target-NLL
+ * matrix, each task's score across the rows, the training loss with stage boundaries, and the
+ * parameter drift per group. It reads only the run file.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hdf5.h>
+
+#include "report_html.h"
+
+static void esc(FILE *o, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '<')
+			fputs("&lt;", o);
+		else if (*s == '>')
+			fputs("&gt;", o);
+		else if (*s == '&')
+			fputs("&amp;", o);
+		else if (*s == '"')
+			fputs("&quot;", o);
+		else
+			fputc(*s, o);
+	}
+}
+
+static double *read_all(hid_t loc, const char *name, size_t *n)
+{
+	*n = 0;
+	if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
+		return NULL;
+	hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+	if (ds < 0)
+		return NULL;
+	hid_t sp = H5Dget_space(ds);
+	*n = (size_t)H5Sget_simple_extent_npoints(sp);
+	double *v = malloc((*n + 1) * sizeof(double));
+	if (v && *n && H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+		free(v);
+		v = NULL;
+	}
+	H5Sclose(sp);
+	H5Dclose(ds);
+	return v;
+}
+
+static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+
+/* A heatmap of rows x cols values; each column is coloured on its own range (tasks differ in
+ * scale); lower_better flips the colour so that green is always good. */
+static void heatmap(FILE *o, const char *title, const double *v, size_t R, size_t C, char *const *rows,
+                    char *const *cols, char *const *metrics, int lower_better)
+{
+	int cw = 110, rh = 28, left = 120, top = 56;
+	int W = left + (int)C * cw + 10, H = top + (int)R * rh + 10;
+	fprintf(o, "<figure><figcaption>");
+	esc(o, title);
+	fprintf(o, "</figcaption><svg class=\"chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n", W, H, W, H);
+	for (size_t c = 0; c < C; c++) {
+		fprintf(o, "<text x=\"%d\" y=\"22\" text-anchor=\"middle\" class=\"head\">", left + (int)c * cw + cw / 2);
+		esc(o, cols[c]);
+		fprintf(o, "</text><text x=\"%d\" y=\"40\" text-anchor=\"middle\" class=\"sub\">", left + (int)c * cw + cw / 2);
+		esc(o, metrics ? metrics[c] : "");
+		fputs("</text>\n", o);
+	}
+	for (size_t r = 0; r < R; r++) {
+		fprintf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"head\">", left - 8, top + (int)r * rh + 19);
+		esc(o, rows[r]);
+		fputs("</text>\n", o);
+	}
+	for (size_t c = 0; c < C; c++) {
+		double lo = INFINITY, hi = -INFINITY;
+		for (size_t r = 0; r < R; r++)
+			if (!isnan(v[r * C + c])) {
+				lo = fmin(lo, v[r * C + c]);
+				hi = fmax(hi, v[r * C + c]);
+			}
+		for (size_t r = 0; r < R; r++) {
+			double x = v[r * C + c];
+			int X = left + (int)c * cw, Y = top + (int)r * rh;
+			if (isnan(x)) {
+				fprintf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#eee\"/><text x=\"%d\" y=\"%d\" text-anchor=\"middle\" class=\"cell\">-</text>\n",
+				        X, Y, cw - 2, rh - 2, X + cw / 2, Y + 18);
+				continue;
+			}
+			double t = hi > lo ? (x - lo) / (hi - lo) : 0.5;
+			if (lower_better)
+				t = 1 - t;
+			int red = (int)(230 - 150 * t), green = (int)(120 + 100 * t), blue = 120;
+			fprintf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"rgb(%d,%d,%d)\"/><text x=\"%d\" y=\"%d\" text-anchor=\"middle\" class=\"cell\">%.3f</text>\n",
+			        X, Y, cw - 2, rh - 2, red, green, blue, X + cw / 2, Y + 18, x);
+		}
+	}
+	fputs("</svg></figure>\n", o);
+}
+
+/* Lines of series[s][0..n) against x = 0..n-1, labelled by xlabels, one colour per series. */
+static void lines(FILE *o, const char *title, const double *const *series, char *const *names, size_t S, size_t n,
+                  char *const *xlabels, const double *vlines, size_t n_vlines, const char *ylabel)
+{
+	int W = 640, H = 260, L = 56, Rm = 150, T = 20, B = 46;
+	double lo = INFINITY, hi = -INFINITY;
+	for (size_t s = 0; s < S; s++)
+		for (size_t i = 0; i < n; i++)
+			if (!isnan(series[s][i]) && isfinite(series[s][i])) {
+				lo = fmin(lo, series[s][i]);
+				hi = fmax(hi, series[s][i]);
+			}
+	if (!(hi > lo)) {
+		lo = isfinite(lo) ? lo - 1 : 0;
+		hi = lo + 2;
+	}
+	double pw = W - L - Rm, ph = H - T - B;
+	fprintf(o, "<figure><figcaption>");
+	esc(o, title);
+	fprintf(o, "</figcaption><svg class=\"chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n", W, H, W, H);
+	fprintf(o, "<rect x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\" fill=\"#fafafa\" stroke=\"#ccc\"/>\n", L, T, pw, ph);
+	for (int k = 0; k <= 4; k++) {
+		double y = T + ph - ph * k / 4.0, val = lo + (hi - lo) * k / 4.0;
+		fprintf(o, "<line x1=\"%d\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e0e0e0\"/><text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" class=\"sub\">%.3g</text>\n",
+		        L, L + pw, y, y, L - 4, y + 4, val);
+	}
+	fprintf(o, "<text x=\"12\" y=\"%d\" transform=\"rotate(-90 12 %d)\" text-anchor=\"middle\" class=\"sub\">", T + (int)ph / 2, T + (int)ph / 2);
+	esc(o, ylabel);
+	fputs("</text>\n", o);
+	double dx = n > 1 ? pw / (double)(n - 1) : 0;
+	for (size_t v = 0; v < n_vlines; v++) {
+		double x = L + vlines[v] * dx;
+		fprintf(o, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%.0f\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>\n", x, x, T, T + ph);
+	}
+	if (xlabels)
+		for (size_t i = 0; i < n; i++) {
+			fprintf(o, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\" class=\"sub\">", L + i * dx, T + ph + 16);
+			esc(o, xlabels[i]);
+			fputs("</text>\n", o);
+		}
+	for (size_t s = 0; s < S; s++) {
+		const char *col = palette[s % 8];
+		fprintf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col);
+		for (size_t i = 0; i < n; i++)
+			if (!isnan(series[s][i]) && isfinite(series[s][i]))
+				fprintf(o, "%.1f,%.1f ", L + i * dx, T + ph - ph * (series[s][i] - lo) / (hi - lo));
+		fputs("\"/>\n", o);
+		if (xlabels)
+			for (size_t i = 0; i < n; i++)
+				if (!isnan(series[s][i]))
+					fprintf(o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", L + i * dx,
+					        T + ph - ph * (series[s][i] - lo) / (hi - lo), col);
+		fprintf(o, "<rect x=\"%.0f\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/><text x=\"%.0f\" y=\"%d\" class=\"sub\">", L + pw + 12,
+		        T + 6 + (int)s * 18, col, L + pw + 30, T + 16 + (int)s * 18);
+		esc(o, names[s]);
+		fputs("</text>\n", o);
+	}
+	fputs("</svg></figure>\n", o);
+}
+
+void lethe_report_html(FILE *o, hid_t f, const char *name, size_t R, size_t C, const double *primary, char *const *rows,
+                       char *const *cols, char *const *metrics, const lethe_report_measures *pm,
+                       const lethe_report_measures *lm)
+{
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lethe report: ", o);
+	esc(o, name);
+	fputs("</title>\n<style>body{font-family:sans-serif;margin:24px;color:#222;max-width:1100px}"
+	      "h1{font-size:22px}h2{font-size:17px;margin-top:28px}table{border-collapse:collapse;font-size:13px}"
+	      "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f3f3f3}"
+	      "td:first-child,th:first-child{text-align:left}figure{margin:12px 0}figcaption{font-size:13px;font-weight:bold;margin-bottom:4px}"
+	      ".chart text{font-size:12px}.chart .sub{font-size:11px;fill:#555}.chart .head{font-weight:bold}"
+	      ".chart .cell{font-size:12px;fill:#111}.note{font-size:12px;color:#555}</style></head><body>\n", o);
+	fputs("<h1>Forgetting report: ", o);
+	esc(o, name);
+	fputs("</h1>\n<h2>Measures</h2>\n<table><tr><th>measure</th><th>primary metrics</th><th>target NLL</th></tr>\n", o);
+	const char *labels[4] = {"ACC (final average)", "BWT (backward transfer)", "FWT (forward transfer)", "forgetting (Chaudhry)"};
+	double a[4] = {pm->acc, pm->bwt, pm->fwt, pm->chaudhry}, b[4] = {lm->acc, lm->bwt, lm->fwt, lm->chaudhry};
+	for (int i = 0; i < 4; i++) {
+		fprintf(o, "<tr><td>%s</td><td>", labels[i]);
+		isnan(a[i]) ? fputs("&ndash;", o) : fprintf(o, "%.4f", a[i]);
+		fputs("</td><td>", o);
+		isnan(b[i]) ? fputs("&ndash;", o) : fprintf(o, "%.4f", b[i]);
+		fputs("</td></tr>\n", o);
+	}
+	fputs("</table>\n<table style=\"margin-top:10px\"><tr><th>task</th><th>metric</th><th>after its stage</th><th>final</th><th>forgetting</th></tr>\n", o);
+	for (size_t c = 0; c < C; c++) {
+		fputs("<tr><td>", o);
+		esc(o, cols[c]);
+		fputs("</td><td>", o);
+		esc(o, metrics ? metrics[c] : "");
+		double vals[3] = {pm->learning ? pm->learning[c] : NAN, R ? primary[(R - 1) * C + c] : NAN,
+		                  pm->forgetting ? pm->forgetting[c] : NAN};
+		for (int i = 0; i < 3; i++) {
+			fputs("</td><td>", o);
+			isnan(vals[i]) ? fputs("&ndash;", o) : fprintf(o, "%.4f", vals[i]);
+		}
+		fputs("</td></tr>\n", o);
+	}
+	fputs("</table><p class=\"note\">Formulas: docs/forgetting.md. &ndash; marks an undefined value (never 0).</p>\n", o);
+
+	fputs("<h2>Score matrices</h2>\n", o);
+	heatmap(o, "Primary metric per task (rows: before training and after each stage; colour per column, green is better)",
+	        primary, R, C, rows, cols, metrics, 0);
+	size_t nn;
+	double *nll = read_all(f, "matrices/target_nll", &nn);
+	if (nll && nn == R * C)
+		heatmap(o, "Target NLL per token (lower is better)", nll, R, C, rows, cols, NULL, 1);
+
+	fputs("<h2>Each task across the stages</h2>\n", o);
+	for (size_t c = 0; c < C; c++) {
+		double *s = malloc((R + 1) * sizeof(double));
+		for (size_t r = 0; s && r < R; r++)
+			s[r] = primary[r * C + c];
+		char title[256];
+		snprintf(title, sizeof(title), "%s: %s", cols[c], metrics ? metrics[c] : "");
+		const double *series[1] = {s};
+		char *nm[1] = {cols[c]};
+		if (s)
+			lines(o, title, series, nm, 1, R, rows, NULL, 0, metrics ? metrics[c] : "");
+		free(s);
+	}
+
+	/* The training loss, all stages end to end, with a dashed line at each stage boundary. */
+	double *loss = NULL, *bounds = NULL;
+	size_t n_loss = 0, n_bounds = 0;
+	for (size_t r = 0; r < R; r++) {
+		char path[512];
+		snprintf(path, sizeof(path), "stages/%02zu_%s/curves/loss", r, rows[r]);
+		if (H5Lexists(f, "stages", H5P_DEFAULT) <= 0)
+			break;
+		char grp[512];
+		snprintf(grp, sizeof(grp), "stages/%02zu_%s", r, rows[r]);
+		if (H5Lexists(f, grp, H5P_DEFAULT) <= 0)
+			continue;
+		snprintf(grp, sizeof(grp), "stages/%02zu_%s/curves", r, rows[r]);
+		if (H5Lexists(f, grp, H5P_DEFAULT) <= 0)
+			continue;
+		size_t k;
+		double *v = read_all(f, path, &k);
+		if (!v)
+			continue;
+		double *grown = realloc(loss, (n_loss + k + 1) * sizeof(double));
+		double *b2 = realloc(bounds, (n_bounds + 1) * sizeof(double));
+		if (grown)
+			loss = grown;
+		if (b2)
+			bounds = b2;
+		if (grown && b2) {
+			if (n_loss)
+				bounds[n_bounds++] = (double)n_loss - 0.5;
+			memcpy(loss + n_loss, v, k * sizeof(double));
+			n_loss += k;
+		}
+		free(v);
+	}
+	if (n_loss) {
+		fputs("<h2>Training</h2>\n", o);
+		const double *series[1] = {loss};
+		char *nm[1] = {"loss"};
+		lines(o, "Training loss per optimizer step (dashed: stage boundaries)", series, nm, 1, n_loss, NULL, bounds, n_bounds,
+		      "loss");
+	}
+	free(loss);
+	free(bounds);
+
+	size_t nd;
+	double *drift = read_all(f, "forgetting/drift/relative_initial", &nd);
+	if (drift && nd == R * 5) {
+		static char *groups[5] = {"embeddings", "attention", "mlp", "norms", "all"};
+		double *s[5];
+		for (int g = 0; g < 5; g++) {
+			s[g] = malloc((R + 1) * sizeof(double));
+			for (size_t r = 0; s[g] && r < R; r++)
+				s[g][r] = drift[r * 5 + g];
+		}
+		if (s[0] && s[1] && s[2] && s[3] && s[4]) {
+			fputs("<h2>Parameter drift</h2>\n", o);
+			lines(o, "Relative L2 change since the initial model, per parameter group", (const double *const *)s, groups, 5, R, rows,
+			      NULL, 0, "relative change");
+		}
+		for (int g = 0; g < 5; g++)
+			free(s[g]);
+	}
+	free(drift);
+	free(nll);
+	fputs("</body></html>\n", o);
+}
