@@ -559,11 +559,11 @@ int lethe_cmd_report(int argc, char **argv)
 
 static void compare_help(FILE *f)
 {
-	fprintf(f, "Usage: lethe compare [--format text|markdown|csv|json] [-o FILE] RUN.h5 RUN.h5...\n\n"
+	fprintf(f, "Usage: lethe compare [--format text|markdown|csv|json|html] [-o FILE] RUN.h5 RUN.h5...\n\n"
 	           "Puts runs side by side (sequential against mixed, against replay, ...): one row per run,\n"
 	           "one column per measure, on the primary metrics and on the target NLL. Runs should\n"
 	           "evaluate the same tasks; a difference is reported on stderr.\n\n"
-	           "  -f, --format FORMAT  text (default), markdown, csv or json\n"
+	           "  -f, --format FORMAT  text (default), markdown, csv, json or html\n"
 	           "  -o, --output FILE    write to FILE instead of standard output\n"
 	           "  -h, --help           show this help\n");
 }
@@ -596,9 +596,10 @@ int lethe_cmd_compare(int argc, char **argv)
 		switch (c) {
 		case 'f':
 			fmt = strcmp(optarg, "text") == 0 ? TEXT : strcmp(optarg, "markdown") == 0 ? MARKDOWN
-			      : strcmp(optarg, "csv") == 0 ? CSV : strcmp(optarg, "json") == 0 ? JSON : (enum format)-1;
+			      : strcmp(optarg, "csv") == 0 ? CSV : strcmp(optarg, "json") == 0 ? JSON
+			      : strcmp(optarg, "html") == 0 ? HTML : (enum format)-1;
 			if ((int)fmt < 0) {
-				lethe_cli_error("compare: --format: expected text, markdown, csv or json, got '%s'", optarg);
+				lethe_cli_error("compare: --format: expected text, markdown, csv, json or html, got '%s'", optarg);
 				return LETHE_EXIT_USAGE;
 			}
 			break;
@@ -680,7 +681,42 @@ int lethe_cmd_compare(int argc, char **argv)
 		status = LETHE_EXIT_FAILED;
 	}
 	if (o) {
-		if (fmt == JSON) {
+		if (fmt == HTML) {
+			fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lethe compare</title>"
+			      "<style>body{font-family:sans-serif;margin:24px}table{border-collapse:collapse;font-size:13px}"
+			      "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f3f3f3}"
+			      "td:first-child{text-align:left}.best{background:#d7f5d7}</style></head><body>\n"
+			      "<h1>Runs compared</h1>\n<table><tr><th>run</th>", o);
+			for (int k = 0; k < NCOL; k++)
+				fprintf(o, "<th>%s</th>", cols[k]);
+			fputs("</tr>\n", o);
+			/* Mark the best run per column: highest ACC/BWT/FWT, lowest forgetting. */
+			int best[NCOL];
+			for (int k = 0; k < NCOL; k++) {
+				best[k] = -1;
+				int higher = k <= 2 || k == 5;
+				for (int i = 0; i < n; i++) {
+					double x = v[(size_t)i * NCOL + k];
+					if (!isnan(x) && (best[k] < 0 || (higher ? x > v[(size_t)best[k] * NCOL + k] : x < v[(size_t)best[k] * NCOL + k])))
+						best[k] = i;
+				}
+			}
+			for (int i = 0; i < n; i++) {
+				fputs("<tr><td>", o);
+				for (const char *p = names[i]; *p; p++)
+					*p == '<' ? fputs("&lt;", o) : *p == '&' ? fputs("&amp;", o) : fputc(*p, o);
+				fputs("</td>", o);
+				for (int k = 0; k < NCOL; k++) {
+					double x = v[(size_t)i * NCOL + k];
+					fprintf(o, "<td%s>", best[k] == i && n > 1 ? " class=\"best\"" : "");
+					isnan(x) ? fputs("&ndash;", o) : fprintf(o, "%.4f", x);
+					fputs("</td>", o);
+				}
+				fputs("</tr>\n", o);
+			}
+			fputs("</table>\n<p>Green: the best run per column (higher ACC, BWT and FWT; lower forgetting). "
+			      "Formulas: docs/forgetting.md.</p>\n</body></html>\n", o);
+		} else if (fmt == JSON) {
 			fputs("[", o);
 			for (int i = 0; i < n; i++) {
 				fputs(i ? ", {\"run\": " : "{\"run\": ", o);

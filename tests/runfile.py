@@ -157,6 +157,8 @@ try:
           "replay forgets less: %r" % cmp)
     p = subprocess.run([LETHE, "compare", out, replay], capture_output=True, text=True)
     check(p.returncode == 0 and "replay.h5" in p.stdout and "ACC" in p.stdout, "compare text")
+    p = subprocess.run([LETHE, "compare", "--format", "html", out, replay], capture_output=True, text=True)
+    check(p.returncode == 0 and p.stdout.count("<tr>") == 3 and 'class="best"' in p.stdout, "compare html")
     p = subprocess.run([LETHE, "report", os.path.join(SRC, "README.md")], capture_output=True, text=True)
     check(p.returncode == 2 and "not a readable HDF5 file" in p.stderr, "report on a non-HDF5 file")
 
