@@ -1,6 +1,6 @@
 /*
  * check_plugin_util.c: the helpers every bundled plugin relies on: UTF-8 validation, line
- * splitting, suggestions, option parsing and the string pool.
+ * splitting, suggestions, option parsing, the string pool and the end of a load.
  */
 #include <check.h>
 #include <stdarg.h>
@@ -129,6 +129,23 @@ START_TEST(json)
 }
 END_TEST
 
+START_TEST(load_status)
+{
+	last_error[0] = '\0';
+	ck_assert_int_eq(lethe_pu_load_status(&host, "a.tsv", 0, 3, "no examples"), 0);
+	ck_assert_str_eq(last_error, "");
+	/* A file that parsed but held nothing is an error, not an empty task. */
+	ck_assert_int_eq(lethe_pu_load_status(&host, "a.tsv", 0, 0, "no examples"), LETHE_EPARSE);
+	ck_assert_str_eq(last_error, "a.tsv: no examples");
+	ck_assert_int_eq(lethe_pu_load_status(&host, "b.tsv", LETHE_ENOMEM, 0, "no examples"), LETHE_ENOMEM);
+	ck_assert_str_eq(last_error, "b.tsv: out of memory");
+	/* A parse error was already reported where it happened: nothing is added. */
+	last_error[0] = '\0';
+	ck_assert_int_eq(lethe_pu_load_status(&host, "c.tsv", LETHE_EPARSE, 0, "no examples"), LETHE_EPARSE);
+	ck_assert_str_eq(last_error, "");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("plugin_util");
@@ -139,6 +156,7 @@ int main(void)
 	tcase_add_test(tc, options);
 	tcase_add_test(tc, pool);
 	tcase_add_test(tc, json);
+	tcase_add_test(tc, load_status);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

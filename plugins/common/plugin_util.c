@@ -426,6 +426,18 @@ int lethe_pu_json_text(const cJSON *v, const char *sep, lethe_pu_buf *out)
 	return rc;
 }
 
+int lethe_pu_load_status(const lethe_host *host, const char *path, int rc, size_t n,
+                         const char *empty)
+{
+	if (rc == 0 && n == 0) {
+		host->error(host->ctx, "%s: %s", path, empty);
+		return LETHE_EPARSE;
+	}
+	if (rc == LETHE_ENOMEM)
+		host->error(host->ctx, "%s: out of memory", path);
+	return rc;
+}
+
 int lethe_pu_ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), k = strlen(suffix);

@@ -75,6 +75,11 @@ int lethe_pu_template_render(lethe_pu_buf *out, const char *tmpl, const char *co
  * (which may exceed max: only the first max are stored). */
 size_t lethe_pu_split_tabs(const char *line, size_t n, const char **fields, size_t *lens,
                            size_t max);
+/* The end of every plugin's load: rc from reading and parsing path, n examples kept.
+ * An empty split is a parse error reported as "path: <empty>"; running out of memory is
+ * reported with the file's name. Returns the load's final code. */
+int lethe_pu_load_status(const lethe_host *host, const char *path, int rc, size_t n,
+                         const char *empty);
 /* Whether s ends with suffix (file extensions choose formats). */
 int lethe_pu_ends_with(const char *s, const char *suffix);
 /* Trims spaces, tabs and '\r' from both ends of s[0..*n). */

@@ -327,13 +327,8 @@ static int ner_load(lethe_task *t, lethe_split split, const char *path, size_t *
 	free(p.tok_len);
 	free(p.tag);
 	free(data);
-	if (rc == 0 && s->n == 0) {
-		h->error(h->ctx, "%s: no sentences", path);
-		rc = LETHE_EPARSE;
-	}
+	rc = lethe_pu_load_status(h, path, rc, s->n, "no sentences");
 	if (rc) {
-		if (rc == LETHE_ENOMEM)
-			h->error(h->ctx, "%s: out of memory", path);
 		split_clear(s);
 		return rc;
 	}

@@ -310,13 +310,8 @@ static int summarize_load(lethe_task *t, lethe_split split, const char *path, si
 		format = lethe_pu_ends_with(path, ".tsv") || lethe_pu_ends_with(path, ".txt") ? FORMAT_TSV : FORMAT_JSONL;
 	rc = format == FORMAT_JSONL ? load_jsonl(t, s, path, data, len) : load_tsv(t, s, path, data, len);
 	free(data);
-	if (rc == 0 && s->n == 0) {
-		t->host->error(t->host->ctx, "%s: no examples", path);
-		rc = LETHE_EPARSE;
-	}
+	rc = lethe_pu_load_status(t->host, path, rc, s->n, "no examples");
 	if (rc) {
-		if (rc == LETHE_ENOMEM)
-			t->host->error(t->host->ctx, "%s: out of memory", path);
 		split_clear(s);
 		return rc;
 	}

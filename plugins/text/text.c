@@ -265,13 +265,8 @@ static int text_load(lethe_task *t, lethe_split split, const char *path, size_t 
 		format = lethe_pu_ends_with(path, ".jsonl") || lethe_pu_ends_with(path, ".json") ? FORMAT_JSONL : FORMAT_TEXT;
 	rc = format == FORMAT_JSONL ? load_jsonl(t, s, path, data, len) : load_text(t, s, path, data, len);
 	free(data);
-	if (rc == 0 && s->n == 0) {
-		t->host->error(t->host->ctx, "%s: no text found", path);
-		rc = LETHE_EPARSE;
-	}
+	rc = lethe_pu_load_status(t->host, path, rc, s->n, "no text found");
 	if (rc) {
-		if (rc == LETHE_ENOMEM)
-			t->host->error(t->host->ctx, "%s: out of memory", path);
 		split_clear(s);
 		return rc;
 	}

@@ -307,13 +307,8 @@ static int translation_load(lethe_task *t, lethe_split split, const char *path, 
 			format = lethe_pu_ends_with(path, ".jsonl") || lethe_pu_ends_with(path, ".json") ? FORMAT_JSONL : FORMAT_TSV;
 	}
 	int rc = format == FORMAT_PAIR ? load_pair(t, s, path) : load_file(t, s, path, format);
-	if (rc == 0 && s->n == 0) {
-		t->host->error(t->host->ctx, "%s: no sentence pairs", path);
-		rc = LETHE_EPARSE;
-	}
+	rc = lethe_pu_load_status(t->host, path, rc, s->n, "no sentence pairs");
 	if (rc) {
-		if (rc == LETHE_ENOMEM)
-			t->host->error(t->host->ctx, "%s: out of memory", path);
 		split_clear(s);
 		return rc;
 	}
