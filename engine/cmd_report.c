@@ -118,6 +118,19 @@ static void free_strings(char **v, size_t n)
 
 enum format { TEXT, MARKDOWN, CSV, JSON, HTML };
 
+/* --format's value for report and compare; names in enum format's order. */
+static int parse_format(const char *cmd, const char *arg, enum format *out)
+{
+	static const char *const names[] = {"text", "markdown", "csv", "json", "html"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(arg, names[i]) == 0) {
+			*out = (enum format)i;
+			return 0;
+		}
+	lethe_cli_error("%s: --format: expected text, markdown, csv, json or html, got '%s'", cmd, arg);
+	return -1;
+}
+
 static void num(FILE *o, double v, enum format fmt)
 {
 	if (isnan(v))
@@ -469,20 +482,8 @@ int lethe_cmd_report(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":f:o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			if (strcmp(optarg, "text") == 0)
-				fmt = TEXT;
-			else if (strcmp(optarg, "markdown") == 0)
-				fmt = MARKDOWN;
-			else if (strcmp(optarg, "csv") == 0)
-				fmt = CSV;
-			else if (strcmp(optarg, "json") == 0)
-				fmt = JSON;
-			else if (strcmp(optarg, "html") == 0)
-				fmt = HTML;
-			else {
-				lethe_cli_error("report: --format: expected text, markdown, csv, json or html, got '%s'", optarg);
+			if (parse_format("report", optarg, &fmt))
 				return LETHE_EXIT_USAGE;
-			}
 			break;
 		case 'o': output = optarg; break;
 		case 'h': help(stdout); return LETHE_EXIT_OK;
@@ -595,13 +596,8 @@ int lethe_cmd_compare(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":f:o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			fmt = strcmp(optarg, "text") == 0 ? TEXT : strcmp(optarg, "markdown") == 0 ? MARKDOWN
-			      : strcmp(optarg, "csv") == 0 ? CSV : strcmp(optarg, "json") == 0 ? JSON
-			      : strcmp(optarg, "html") == 0 ? HTML : (enum format)-1;
-			if ((int)fmt < 0) {
-				lethe_cli_error("compare: --format: expected text, markdown, csv, json or html, got '%s'", optarg);
+			if (parse_format("compare", optarg, &fmt))
 				return LETHE_EXIT_USAGE;
-			}
 			break;
 		case 'o': output = optarg; break;
 		case 'h': compare_help(stdout); return LETHE_EXIT_OK;
