@@ -207,18 +207,8 @@ static int segment_tokens(bleu_work *w, const char *s, const lethe_bleu_options 
 			i++;
 		if (i == start)
 			break;
-		long id = lethe_intern(&w->words, v + start, i - start);
-		if (id < 0)
+		if (lethe_ids_push(&w->ids, &w->cap_ids, &w->n_ids, lethe_intern(&w->words, v + start, i - start)))
 			return LETHE_ENOMEM;
-		if (w->n_ids == w->cap_ids) {
-			size_t cap = w->cap_ids ? 2 * w->cap_ids : 64;
-			uint32_t *ids = realloc(w->ids, cap * sizeof(*ids));
-			if (!ids)
-				return LETHE_ENOMEM;
-			w->ids = ids;
-			w->cap_ids = cap;
-		}
-		w->ids[w->n_ids++] = (uint32_t)id;
 	}
 	return 0;
 }

@@ -37,18 +37,7 @@ static int is_punct(uint32_t c)
 
 static int push_id(chrf_work *w, size_t *n, long id)
 {
-	if (id < 0)
-		return LETHE_ENOMEM;
-	if (*n == w->cap_ids) {
-		size_t cap = w->cap_ids ? 2 * w->cap_ids : 64;
-		uint32_t *ids = realloc(w->ids, cap * sizeof(*ids));
-		if (!ids)
-			return LETHE_ENOMEM;
-		w->ids = ids;
-		w->cap_ids = cap;
-	}
-	w->ids[(*n)++] = (uint32_t)id;
-	return 0;
+	return lethe_ids_push(&w->ids, &w->cap_ids, n, id);
 }
 
 /* Fills s with the n-grams of text, as sacrebleu's extract_all_char_ngrams() and

@@ -57,6 +57,22 @@ static int interner_grow(lethe_interner *in)
 	return 0;
 }
 
+int lethe_ids_push(uint32_t **ids, size_t *cap, size_t *n, long id)
+{
+	if (id < 0)
+		return LETHE_ENOMEM;
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 64;
+		uint32_t *v = realloc(*ids, c * sizeof(*v));
+		if (!v)
+			return LETHE_ENOMEM;
+		*ids = v;
+		*cap = c;
+	}
+	(*ids)[(*n)++] = (uint32_t)id;
+	return 0;
+}
+
 long lethe_intern(lethe_interner *in, const uint32_t *seq, size_t len)
 {
 	if (2 * (in->n + 1) > in->n_slots && interner_grow(in))

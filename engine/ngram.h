@@ -24,6 +24,9 @@ void lethe_interner_free(lethe_interner *in);
 void lethe_interner_clear(lethe_interner *in);
 /* The id of seq[0..len), added if new; -1 when memory runs out. */
 long lethe_intern(lethe_interner *in, const uint32_t *seq, size_t len);
+/* Appends id (from lethe_intern) to the growing array *ids[0..*n); a negative id, or no
+ * memory to grow, is LETHE_ENOMEM. */
+int lethe_ids_push(uint32_t **ids, size_t *cap, size_t *n, long id);
 
 typedef struct lethe_ngrams {
 	uint32_t *keys;   /* n_slots * order */
