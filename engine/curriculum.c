@@ -204,11 +204,8 @@ static int get_choice(ctx *x, const lethe_ynode *n, const char *what, const char
 			*out = i;
 			return 1;
 		}
-	char list[256] = "";
-	for (int i = 0; names[i]; i++) {
-		size_t used = strlen(list);
-		snprintf(list + used, sizeof(list) - used, "%s'%s'", i ? ", " : "", names[i]);
-	}
+	char list[256];
+	lethe_pu_quote_list(names, list, sizeof(list));
 	const char *near = lethe_pu_suggest(n->value, names);
 	if (near)
 		error_at(x, n, "%s: expected one of %s, got '%s' (did you mean '%s'?)", what, list, n->value, near);

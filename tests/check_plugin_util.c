@@ -129,6 +129,22 @@ START_TEST(json)
 }
 END_TEST
 
+START_TEST(quote_list)
+{
+	static const char *const names[] = {"line", "paragraph", NULL};
+	char buf[64];
+	lethe_pu_quote_list(names, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "'line', 'paragraph'");
+	static const char *const none[] = {NULL};
+	lethe_pu_quote_list(none, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+	/* Too long for the buffer: cut, still terminated. */
+	char small[8];
+	lethe_pu_quote_list(names, small, sizeof(small));
+	ck_assert_str_eq(small, "'line',");
+}
+END_TEST
+
 START_TEST(load_status)
 {
 	last_error[0] = '\0';
@@ -156,6 +172,7 @@ int main(void)
 	tcase_add_test(tc, options);
 	tcase_add_test(tc, pool);
 	tcase_add_test(tc, json);
+	tcase_add_test(tc, quote_list);
 	tcase_add_test(tc, load_status);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

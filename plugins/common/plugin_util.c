@@ -200,6 +200,15 @@ int lethe_pu_option_uint(const lethe_host *host, const lethe_option *option, uns
 	return 0;
 }
 
+void lethe_pu_quote_list(const char *const *names, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	for (int i = 0; names[i]; i++) {
+		size_t used = strlen(buf);
+		snprintf(buf + used, size - used, "%s'%s'", i ? ", " : "", names[i]);
+	}
+}
+
 int lethe_pu_option_enum(const lethe_host *host, const lethe_option *option,
                          const char *const *values, int *out)
 {
@@ -208,11 +217,8 @@ int lethe_pu_option_enum(const lethe_host *host, const lethe_option *option,
 			*out = i;
 			return 0;
 		}
-	char list[256] = "";
-	for (int i = 0; values[i]; i++) {
-		size_t used = strlen(list);
-		snprintf(list + used, sizeof(list) - used, "%s'%s'", i ? ", " : "", values[i]);
-	}
+	char list[256];
+	lethe_pu_quote_list(values, list, sizeof(list));
 	const char *near = lethe_pu_suggest(option->value, values);
 	if (near)
 		host->error(host->ctx, "%s: option '%s': expected one of %s, got '%s' (did you mean '%s'?)",

@@ -33,6 +33,9 @@ int lethe_pu_blank(const char *s, size_t n);
 
 /* The candidate closest to word by edit distance, if close enough to be a likely typo; or NULL. */
 const char *lethe_pu_suggest(const char *word, const char *const *candidates);
+/* Writes the NULL-terminated names as "'a', 'b', 'c'" into buf (truncated to fit), for
+ * messages that list what was expected. */
+void lethe_pu_quote_list(const char *const *names, char *buf, size_t size);
 
 /* Fails naming option->where for any option whose key (its first dotted component) is not in
  * known (NULL-terminated), with a did-you-mean when one is close. */

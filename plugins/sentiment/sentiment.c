@@ -36,8 +36,8 @@ struct lethe_task {
 	char *text_field, *label_field;   /* JSON lines */
 	char *template;
 	int length_normalise;
-	char *keys[MAX_LABELS];  /* label as written in the data */
-	char *words[MAX_LABELS]; /* its verbalizer */
+	char *keys[MAX_LABELS + 1]; /* label as written in the data; NULL after the last */
+	char *words[MAX_LABELS];    /* its verbalizer */
 	size_t n_labels;
 	struct split_data splits[LETHE_SPLIT_COUNT];
 };
@@ -181,11 +181,8 @@ static long find_label(const lethe_task *t, const char *s, size_t n)
 
 static int unknown_label(const lethe_task *t, const char *path, size_t lineno, const char *s, size_t n)
 {
-	char list[512] = "";
-	for (size_t i = 0; i < t->n_labels; i++) {
-		size_t used = strlen(list);
-		snprintf(list + used, sizeof(list) - used, "%s'%s'", i ? ", " : "", t->keys[i]);
-	}
+	char list[512];
+	lethe_pu_quote_list((const char *const *)t->keys, list, sizeof(list));
 	t->host->error(t->host->ctx, "%s:%zu: unknown label '%.*s' (expected one of %s)", path, lineno,
 	               (int)(n > 64 ? 64 : n), s, list);
 	return LETHE_EPARSE;
