@@ -11,7 +11,7 @@
 #include <lethe/lethe.h>
 #include <lethe/curriculum.h>
 
-#include "../engine/yaml.h"
+#include "../engine/curriculum/yaml.h"
 
 START_TEST(yaml_positions)
 {

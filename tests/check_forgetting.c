@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../engine/forgetting.h"
+#include "../engine/run/forgetting.h"
 
 static const double R[] = {
 	0.10, 0.12, 0.09, /* baseline */

@@ -12,7 +12,7 @@
 
 #include <lethe/lethe.h>
 
-#include "../engine/fastmath.h"
+#include "../engine/model/fastmath.h"
 
 static lethe_model_config tiny_config(int T)
 {

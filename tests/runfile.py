@@ -52,6 +52,19 @@ try:
     out = os.path.join(tmp, "quick.h5")
     p = run(["--threads", "2", "--output", out, os.path.join(SRC, "curricula", "quickstart.yaml")])
     check(p.returncode == 0, "quickstart run: exit %d: %s" % (p.returncode, p.stderr))
+    # The digest of what the quick start learnt and measured (tests/rundigest.py): a change that
+    # moves any parameter, score or measure shows here. Results are promised bit for bit only on
+    # the same machine and thread count, so the recorded digest is keyed by the CPU and OpenBLAS core.
+    sys.path.insert(0, os.path.join(SRC, "tests"))
+    import rundigest
+    key = rundigest.machine_key()
+    recorded = dict(l.split(None, 1)[::-1] for l in open(os.path.join(SRC, "tests", "data", "quickstart.digest"))
+                    if l.strip() and not l.startswith("#"))
+    got = rundigest.digest(out) if p.returncode == 0 else None
+    if key in recorded:
+        check(got == recorded[key], "quick-start digest %s, recorded %s" % (got, recorded[key]))
+    else:
+        print("note: no digest recorded for %r; this machine's is %s" % (key, got))
     f = h5py.File(out, "r")
     check(f.attrs["format"] == "lethe-run" and f.attrs["format_version"] == 1, "format attributes")
     rows = list(f.attrs["rows"])

@@ -1,5 +1,5 @@
 /*
- * metrics.c: the table of metric functions that the host hands to plugins (lethe_host.metrics),
+ * metrics_table.c: the table of metric functions that the host hands to plugins (lethe_host.metrics),
  * so that a plugin computes BLEU or seqeval F1 with exactly the code `lethe score` uses.
  */
 #include <lethe/lethe.h>

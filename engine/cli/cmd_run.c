@@ -10,7 +10,7 @@
 #include <lethe/curriculum.h>
 
 #include "cli.h"
-#include "runner.h"
+#include "run/runner.h"
 
 static void help(FILE *f)
 {

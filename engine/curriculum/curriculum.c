@@ -17,7 +17,7 @@
 #include <lethe/curriculum.h>
 #include <lethe/lethe.h>
 
-#include "../plugins/common/plugin_util.h"
+#include "plugins/common/plugin_util.h"
 #include "yaml.h"
 
 typedef struct ctx {

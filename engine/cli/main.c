@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "../plugins/common/plugin_util.h"
+#include "plugins/common/plugin_util.h"
 
 struct command {
 	const char *name;

@@ -22,7 +22,7 @@
 #include <lethe/version.h>
 
 #include "forgetting.h"
-#include "model_internal.h"
+#include "model/model_internal.h"
 #include "runfile.h"
 
 #define FORMAT_VERSION 1

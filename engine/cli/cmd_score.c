@@ -12,7 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "../plugins/common/plugin_util.h"
+#include "plugins/common/plugin_util.h"
 
 /* One input file: its records (parsed JSON objects) with their line numbers. */
 typedef struct input {

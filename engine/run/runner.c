@@ -25,7 +25,7 @@
 #include <lethe/lethe.h>
 
 #include "runfile.h"
-#include "parallel.h"
+#include "model/parallel.h"
 #include "runner.h"
 
 typedef struct encoded {

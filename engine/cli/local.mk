@@ -1,0 +1,12 @@
+# engine/cli/: the `lethe` command: main, one file per subcommand, and report rendering. Uses
+# liblethe through its API; nothing in liblethe uses it.
+engine_lethe_SOURCES += \
+	%reldir%/cli.h \
+	%reldir%/main.c \
+	%reldir%/cmd_plugins.c \
+	%reldir%/cmd_inspect.c \
+	%reldir%/cmd_score.c \
+	%reldir%/cmd_validate.c \
+	%reldir%/cmd_run.c \
+	%reldir%/cmd_report.c \
+	%reldir%/report_html.c %reldir%/report_html.h

@@ -1,0 +1,9 @@
+# engine/model/: the tokenizer and the transformer: parameters, forward and backward, AdamW,
+# KV-cache generation, and the thread pool they run on. Uses util/ only.
+engine_liblethe_la_SOURCES += \
+	%reldir%/model_internal.h %reldir%/fastmath.h \
+	%reldir%/model.c \
+	%reldir%/parallel.c %reldir%/parallel.h \
+	%reldir%/optim.c \
+	%reldir%/generate.c \
+	%reldir%/tokenizer.c
