@@ -58,7 +58,8 @@ int main(int argc, char **argv)
 		fclose(f);
 		total += lens[i];
 	}
-	double *train = malloc((size_t)repeat * sizeof(double)), *enc = malloc((size_t)repeat * sizeof(double));
+	double *train = malloc((size_t)repeat * sizeof(double)),
+	       *enc = malloc((size_t)repeat * sizeof(double));
 	size_t tokens = 0;
 	for (int r = 0; r < repeat; r++) {
 		lethe_tokenizer *t;
@@ -82,8 +83,10 @@ int main(int argc, char **argv)
 	}
 	qsort(train, (size_t)repeat, sizeof(double), cmp);
 	qsort(enc, (size_t)repeat, sizeof(double), cmp);
-	printf("{\"bytes\": %zu, \"vocab\": %zu, \"tokens\": %zu, \"bytes_per_token\": %.3f, "
-	       "\"train_mb_per_s_median\": %.2f, \"encode_mb_per_s_median\": %.2f, \"repeat\": %d}\n",
-	       total, vocab, tokens, (double)total / (double)tokens, train[repeat / 2], enc[repeat / 2], repeat);
+	printf(
+	    "{\"bytes\": %zu, \"vocab\": %zu, \"tokens\": %zu, \"bytes_per_token\": %.3f, "
+	    "\"train_mb_per_s_median\": %.2f, \"encode_mb_per_s_median\": %.2f, \"repeat\": %d}\n",
+	    total, vocab, tokens, (double)total / (double)tokens, train[repeat / 2],
+	    enc[repeat / 2], repeat);
 	return 0;
 }

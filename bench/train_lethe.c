@@ -5,7 +5,8 @@
  * JSON line with the median training tokens/s, the per-phase medians and the peak RSS.
  * With --generate it measures greedy generation with the KV cache instead: B prompts of 16
  * tokens, 64 new tokens each, tokens/s of new tokens (median of --steps runs).
- * Usage: train_lethe --config c1|c2|c3 [--threads N] [--warmup 3] [--steps 10] [--untie] [--generate]
+ * Usage: train_lethe --config c1|c2|c3 [--threads N] [--warmup 3] [--steps 10] [--untie]
+ * [--generate]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +66,8 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--generate") == 0)
 			generate = 1;
 		else {
-			fprintf(stderr, "usage: train_lethe --config c1|c2|c3 [--threads N] [--warmup N] [--steps N] [--untie]\n");
+			fprintf(stderr, "usage: train_lethe --config c1|c2|c3 [--threads N] "
+			                "[--warmup N] [--steps N] [--untie]\n");
 			return 2;
 		}
 	}
@@ -86,7 +88,8 @@ int main(int argc, char **argv)
 		V = LETHE_TOKEN_FIRST_MERGE;
 	lethe_set_threads(threads);
 	long baseline = rss_kb();
-	lethe_model_config cfg = {.vocab = V, .context = T, .dim = C, .layers = L, .heads = NH, .tied = !untie};
+	lethe_model_config cfg = {
+	    .vocab = V, .context = T, .dim = C, .layers = L, .heads = NH, .tied = !untie};
 	lethe_model *m;
 	if (lethe_model_new(&m, &cfg, 1234))
 		return 1;
@@ -111,7 +114,8 @@ int main(int argc, char **argv)
 		}
 		for (int i = 0; i < warmup + steps; i++) {
 			double t0 = now();
-			if (lethe_model_generate(m, (const int32_t *const *)prompts, lens, B, 64, -1, out, out_lens))
+			if (lethe_model_generate(m, (const int32_t *const *)prompts, lens, B, 64,
+			                         -1, out, out_lens))
 				return 1;
 			double t1 = now();
 			produced = 0;
@@ -123,16 +127,20 @@ int main(int argc, char **argv)
 				gt[i - warmup] = t1 - t0;
 		}
 		double med = median(gt, steps);
-		printf("{\"engine\": \"lethe\", \"mode\": \"generate\", \"config\": \"%s\", \"threads\": %d, \"batch\": %d, "
-		       "\"prompt_tokens\": 16, \"new_tokens\": %zu, \"s_median\": %.6f, \"tokens_per_s_median\": %.1f}\n",
+		printf("{\"engine\": \"lethe\", \"mode\": \"generate\", \"config\": \"%s\", "
+		       "\"threads\": %d, \"batch\": %d, "
+		       "\"prompt_tokens\": 16, \"new_tokens\": %zu, \"s_median\": %.6f, "
+		       "\"tokens_per_s_median\": %.1f}\n",
 		       config, threads, B, produced, med, (double)produced / med);
 		free(gt);
 		lethe_model_free(m);
 		return 0;
 	}
 	lethe_adamw opt = {0.9f, 0.95f, 1e-8f, 0.1f, 1};
-	double *st = malloc((size_t)steps * sizeof(double)), *ft = malloc((size_t)steps * sizeof(double));
-	double *bt = malloc((size_t)steps * sizeof(double)), *ot = malloc((size_t)steps * sizeof(double));
+	double *st = malloc((size_t)steps * sizeof(double)),
+	       *ft = malloc((size_t)steps * sizeof(double));
+	double *bt = malloc((size_t)steps * sizeof(double)),
+	       *ot = malloc((size_t)steps * sizeof(double));
 	float loss = 0, first = 0;
 	long after_step = 0;
 	for (int i = 0; i < warmup + steps; i++) {
@@ -163,14 +171,18 @@ int main(int argc, char **argv)
 	double med = median(st, steps);
 	size_t n_mm = (size_t)L * (4 * (size_t)C * C + 3 * (size_t)C * cfg.ff) + (size_t)V * C;
 	double flops_per_token = 6.0 * (double)n_mm + 12.0 * L * T * C;
-	printf("{\"engine\": \"lethe\", \"config\": \"%s\", \"threads\": %d, \"vocab\": %d, \"params_total\": %zu, "
+	printf("{\"engine\": \"lethe\", \"config\": \"%s\", \"threads\": %d, \"vocab\": %d, "
+	       "\"params_total\": %zu, "
 	       "\"tokens_per_step\": %zu, \"step_s_median\": %.6f, \"tokens_per_s_median\": %.1f, "
-	       "\"fwd_s_median\": %.6f, \"bwd_s_median\": %.6f, \"opt_s_median\": %.6f, \"flops_per_token\": %.0f, "
-	       "\"model_gflops\": %.2f, \"baseline_rss_mb\": %.1f, \"after_step_rss_mb\": %.1f, \"peak_rss_mb\": %.1f, "
+	       "\"fwd_s_median\": %.6f, \"bwd_s_median\": %.6f, \"opt_s_median\": %.6f, "
+	       "\"flops_per_token\": %.0f, "
+	       "\"model_gflops\": %.2f, \"baseline_rss_mb\": %.1f, \"after_step_rss_mb\": %.1f, "
+	       "\"peak_rss_mb\": %.1f, "
 	       "\"loss_first\": %.4f, \"loss_last\": %.4f}\n",
-	       config, threads, V, lethe_model_num_params(m), BT, med, (double)BT / med, median(ft, steps),
-	       median(bt, steps), median(ot, steps), flops_per_token, flops_per_token * (double)BT / med / 1e9,
-	       baseline / 1024.0, after_step / 1024.0, ru.ru_maxrss / 1024.0, first, loss);
+	       config, threads, V, lethe_model_num_params(m), BT, med, (double)BT / med,
+	       median(ft, steps), median(bt, steps), median(ot, steps), flops_per_token,
+	       flops_per_token * (double)BT / med / 1e9, baseline / 1024.0, after_step / 1024.0,
+	       ru.ru_maxrss / 1024.0, first, loss);
 	lethe_model_free(m);
 	free(tok);
 	free(tgt);

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <lethe/lethe.h>
 #include <lethe/curriculum.h>
+#include <lethe/lethe.h>
 
 #include "../engine/curriculum/yaml.h"
 
@@ -34,7 +34,8 @@ START_TEST(yaml_positions)
 	lethe_yaml_free(root);
 
 	const char *alias = "a: &x 1\nb: *x\n";
-	ck_assert_int_eq(lethe_yaml_parse(alias, strlen(alias), &root, err, sizeof(err)), LETHE_EPARSE);
+	ck_assert_int_eq(lethe_yaml_parse(alias, strlen(alias), &root, err, sizeof(err)),
+	                 LETHE_EPARSE);
 	ck_assert_str_eq(err, "2:4: aliases (*name) are not supported; write the value out");
 	const char *two = "a: 1\n---\nb: 2\n";
 	ck_assert_int_eq(lethe_yaml_parse(two, strlen(two), &root, err, sizeof(err)), LETHE_EPARSE);
@@ -62,15 +63,16 @@ START_TEST(reads_defaults_overrides_and_options)
 {
 	setenv("LETHE_TEST_WORD", "hello", 1);
 	unsetenv("LETHE_TEST_UNSET");
-	const char *path = write_file("c1.yaml",
-	                              "lethe: 1\n"
-	                              "train: {lr: 0.01, batch: 8, schedule: {name: linear, warmup: 3}}\n"
-	                              "tasks:\n"
-	                              "  t: {plugin: text, train: \"data/${LETHE_TEST_WORD}.txt\", eval: /abs/e.txt,\n"
-	                              "      labels: {0: \"${LETHE_TEST_UNSET:-no}\", 1: yes}, list: [a, b]}\n"
-	                              "stages:\n"
-	                              "  - {name: s1, tasks: [t]}\n"
-	                              "  - {name: s2, tasks: [t], lr: 0.5, steps: 7, freeze: [norms, mlp]}\n");
+	const char *path = write_file(
+	    "c1.yaml",
+	    "lethe: 1\n"
+	    "train: {lr: 0.01, batch: 8, schedule: {name: linear, warmup: 3}}\n"
+	    "tasks:\n"
+	    "  t: {plugin: text, train: \"data/${LETHE_TEST_WORD}.txt\", eval: /abs/e.txt,\n"
+	    "      labels: {0: \"${LETHE_TEST_UNSET:-no}\", 1: yes}, list: [a, b]}\n"
+	    "stages:\n"
+	    "  - {name: s1, tasks: [t]}\n"
+	    "  - {name: s2, tasks: [t], lr: 0.5, steps: 7, freeze: [norms, mlp]}\n");
 	lethe_curriculum *c;
 	ck_assert_int_eq(lethe_curriculum_load(&c, path, NULL, 0), 0);
 	ck_assert_str_eq(c->name, "c1");
@@ -80,7 +82,8 @@ START_TEST(reads_defaults_overrides_and_options)
 	ck_assert_uint_eq(c->n_tasks, 1);
 	const lethe_cur_task *t = &c->tasks[0];
 	char want[1100];
-	snprintf(want, sizeof(want), "%s/data/hello.txt", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	snprintf(want, sizeof(want), "%s/data/hello.txt",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	ck_assert_str_eq(t->train, want);
 	ck_assert_str_eq(t->eval, "/abs/e.txt");
 	ck_assert_uint_eq(t->n_options, 4);
@@ -98,7 +101,8 @@ START_TEST(reads_defaults_overrides_and_options)
 	ck_assert_int_eq(c->stages[1].train.batch, 8);
 	ck_assert_int_eq(c->stages[1].train.steps, 7);
 	ck_assert_double_eq(c->stages[1].train.epochs, 0);
-	ck_assert_uint_eq(c->stages[1].train.freeze, (1u << LETHE_GROUP_NORMS) | (1u << LETHE_GROUP_MLP));
+	ck_assert_uint_eq(c->stages[1].train.freeze,
+	                  (1u << LETHE_GROUP_NORMS) | (1u << LETHE_GROUP_MLP));
 	ck_assert_uint_eq(c->n_eval_tasks, 1);
 	ck_assert_int_eq(c->baseline, 1);
 	ck_assert_ptr_nonnull(strstr(c->output, "runs/c1.h5"));
@@ -116,7 +120,8 @@ START_TEST(missing_sections)
 	lethe_curriculum_free(c);
 	path = write_file("c3.yaml", "- just\n- a list\n");
 	ck_assert_int_eq(lethe_curriculum_load(&c, path, NULL, 0), LETHE_EPARSE);
-	ck_assert_ptr_nonnull(strstr(c->errors[0], "c3.yaml:1:1: expected a map of curriculum keys"));
+	ck_assert_ptr_nonnull(
+	    strstr(c->errors[0], "c3.yaml:1:1: expected a map of curriculum keys"));
 	lethe_curriculum_free(c);
 }
 END_TEST

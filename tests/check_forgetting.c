@@ -10,10 +10,10 @@
 #include "../engine/run/forgetting.h"
 
 static const double R[] = {
-	0.10, 0.12, 0.09, /* baseline */
-	0.90, 0.20, 0.15, /* after stage 1 (trains task 1) */
-	0.92, 0.85, 0.25, /* after stage 2 (task 2) */
-	0.75, 0.88, 0.80, /* after stage 3 (task 3) */
+    0.10, 0.12, 0.09, /* baseline */
+    0.90, 0.20, 0.15, /* after stage 1 (trains task 1) */
+    0.92, 0.85, 0.25, /* after stage 2 (task 2) */
+    0.75, 0.88, 0.80, /* after stage 3 (task 3) */
 };
 static const int trained[] = {1, 2, 3};
 

@@ -16,7 +16,8 @@
 
 static lethe_model_config tiny_config(int T)
 {
-	lethe_model_config c = {.vocab = 270, .context = T, .dim = 16, .layers = 2, .heads = 2, .ff = 24, .tied = 1};
+	lethe_model_config c = {
+	    .vocab = 270, .context = T, .dim = 16, .layers = 2, .heads = 2, .ff = 24, .tied = 1};
 	ck_assert_int_eq(lethe_model_config_check(&c, NULL, 0), 0);
 	return c;
 }
@@ -58,7 +59,8 @@ START_TEST(gradients_match_finite_differences)
 	for (size_t t = 0; t < lethe_model_num_tensors(m); t++)
 		if (lethe_model_tensor(m, t)->cols == 1) /* keep norm weights near 1, perturbed */
 			for (size_t k = 0; k < lethe_model_tensor(m, t)->size; k++)
-				p[lethe_model_tensor(m, t)->offset + k] = 1.0f + 0.1f * (float)((k * 7) % 5) / 5.0f;
+				p[lethe_model_tensor(m, t)->offset + k] =
+				    1.0f + 0.1f * (float)((k * 7) % 5) / 5.0f;
 	int B = 2, T = 8;
 	int32_t tok[16], tgt[16];
 	make_batch(B, T, c.vocab, tok, tgt, 3);
@@ -85,7 +87,8 @@ START_TEST(gradients_match_finite_differences)
 			p[i] = saved;
 			double numeric = (up - down) / (2.0 * h), analytic = g[i];
 			double tol = 2e-2 * fmax(fabs(analytic), fabs(numeric)) + 2e-4;
-			ck_assert_msg(fabs(analytic - numeric) <= tol, "%s[%zu]: analytic %.6g, numeric %.6g", ti->name,
+			ck_assert_msg(fabs(analytic - numeric) <= tol,
+			              "%s[%zu]: analytic %.6g, numeric %.6g", ti->name,
 			              i - ti->offset, analytic, numeric);
 			checked++;
 		}
@@ -123,10 +126,13 @@ START_TEST(untied_head_and_frozen_groups)
 	const float *p = lethe_model_params(m), *g = lethe_model_grads(m);
 	for (size_t t = 0; t < lethe_model_num_tensors(m); t++) {
 		const lethe_tensor_info *ti = lethe_model_tensor(m, t);
-		int frozen = ti->group == LETHE_GROUP_NORMS || (ti->group == LETHE_GROUP_ATTENTION && ti->layer == 1);
+		int frozen = ti->group == LETHE_GROUP_NORMS ||
+		             (ti->group == LETHE_GROUP_ATTENTION && ti->layer == 1);
 		ck_assert_int_eq(lethe_model_tensor_trainable(m, t), !frozen);
-		int changed = memcmp(p + ti->offset, before + ti->offset, ti->size * sizeof(float)) != 0;
-		ck_assert_msg(changed == !frozen, "%s changed=%d frozen=%d", ti->name, changed, frozen);
+		int changed =
+		    memcmp(p + ti->offset, before + ti->offset, ti->size * sizeof(float)) != 0;
+		ck_assert_msg(changed == !frozen, "%s changed=%d frozen=%d", ti->name, changed,
+		              frozen);
 		if (frozen && ti->cols > 1)
 			for (size_t k = 0; k < ti->size; k++)
 				ck_assert_float_eq(g[ti->offset + k], 0.0f);
@@ -138,7 +144,8 @@ END_TEST
 
 START_TEST(overfits_one_batch)
 {
-	lethe_model_config c = {.vocab = 270, .context = 16, .dim = 32, .layers = 2, .heads = 4, .tied = 1};
+	lethe_model_config c = {
+	    .vocab = 270, .context = 16, .dim = 32, .layers = 2, .heads = 4, .tied = 1};
 	lethe_model *m;
 	ck_assert_int_eq(lethe_model_new(&m, &c, 42), 0);
 	int B = 4, T = 16;
@@ -164,7 +171,8 @@ END_TEST
 START_TEST(kv_cache_generation_matches_full_forward)
 {
 	lethe_set_threads(_i + 1); /* once with one thread, once with two */
-	lethe_model_config c = {.vocab = 270, .context = 24, .dim = 32, .layers = 2, .heads = 4, .tied = 0};
+	lethe_model_config c = {
+	    .vocab = 270, .context = 24, .dim = 32, .layers = 2, .heads = 4, .tied = 0};
 	lethe_model *m;
 	ck_assert_int_eq(lethe_model_new(&m, &c, 11), 0);
 	float *p = lethe_model_params(m);
@@ -178,8 +186,8 @@ START_TEST(kv_cache_generation_matches_full_forward)
 	ck_assert_int_eq(lethe_model_generate(m, prompts, lens, 3, 10, -1, out, out_lens), 0);
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(out_lens[i], 10);
-		/* Full forward over prompt + generated tokens; the argmax at each position must be the
-		 * next generated token. */
+		/* Full forward over prompt + generated tokens; the argmax at each position must be
+		 * the next generated token. */
 		int n = lens[i] + out_lens[i];
 		int32_t seq[64], tgt[64];
 		memcpy(seq, prompts[i], lens[i] * sizeof(int32_t));
@@ -195,7 +203,9 @@ START_TEST(kv_cache_generation_matches_full_forward)
 			for (int j = 1; j < c.vocab; j++)
 				if (row[j] > row[best])
 					best = j;
-			ck_assert_msg(best == seq[t + 1], "prompt %d position %d: cache %d, full forward %d", i, t, seq[t + 1], best);
+			ck_assert_msg(best == seq[t + 1],
+			              "prompt %d position %d: cache %d, full forward %d", i, t,
+			              seq[t + 1], best);
 		}
 		free(out[i]);
 	}
@@ -226,13 +236,19 @@ static void train_steps(lethe_model *m, int steps)
 		lethe_model_zero_grad(m);
 		ck_assert_int_eq(lethe_model_forward(m, &batch, 1, NULL, NULL, NULL), 0);
 		ck_assert_int_eq(lethe_model_backward(m), 0);
-		ck_assert_int_eq(lethe_model_step(m, &opt, lethe_schedule_lr(LETHE_SCHEDULE_COSINE, 1e-3f, (uint64_t)s, 2, (uint64_t)steps), 1.0f, 1.0f, NULL), 0);
+		ck_assert_int_eq(
+		    lethe_model_step(m, &opt,
+		                     lethe_schedule_lr(LETHE_SCHEDULE_COSINE, 1e-3f, (uint64_t)s, 2,
+		                                       (uint64_t)steps),
+		                     1.0f, 1.0f, NULL),
+		    0);
 	}
 }
 
 START_TEST(same_seed_same_parameters)
 {
-	lethe_model_config c = {.vocab = 270, .context = 16, .dim = 32, .layers = 2, .heads = 4, .tied = 1};
+	lethe_model_config c = {
+	    .vocab = 270, .context = 16, .dim = 32, .layers = 2, .heads = 4, .tied = 1};
 	lethe_model *a, *b, *d;
 	ck_assert_int_eq(lethe_model_new(&a, &c, 5), 0);
 	ck_assert_int_eq(lethe_model_new(&b, &c, 5), 0);
@@ -314,7 +330,8 @@ END_TEST
 
 START_TEST(fast_expf)
 {
-	/* Within 4e-7 relative of expf over the range softmax and SwiGLU use; the edges as stated. */
+	/* Within 4e-7 relative of expf over the range softmax and SwiGLU use; the edges as stated.
+	 */
 	double worst = 0;
 	for (float x = -87.0f; x < 88.3f; x += 0.0137f) {
 		double want = exp((double)x), rel = fabs(lethe_expf(x) - want) / want;
@@ -334,7 +351,8 @@ START_TEST(presets_and_schedules)
 	ck_assert_int_eq(lethe_model_preset(&c, "tiny", 4096), 0);
 	ck_assert_int_eq(c.dim, 128);
 	ck_assert_int_eq(c.ff, 352);
-	ck_assert_uint_eq(lethe_model_config_params(&c), 4096 * 128 + 4 * (2 * 128 + 4 * 128 * 128 + 3 * 128 * 352) + 128);
+	ck_assert_uint_eq(lethe_model_config_params(&c),
+	                  4096 * 128 + 4 * (2 * 128 + 4 * 128 * 128 + 3 * 128 * 352) + 128);
 	ck_assert_int_eq(lethe_model_preset(&c, "small", 4096), 0);
 	ck_assert_int_eq(c.ff, 704);
 	ck_assert_int_eq(lethe_model_preset(&c, "base", 8192), 0);
@@ -345,12 +363,18 @@ START_TEST(presets_and_schedules)
 	ck_assert_int_eq(lethe_model_config_check(&bad, err, sizeof(err)), LETHE_EINVAL);
 	ck_assert_str_eq(err, "heads must divide dim into an even head size (dim 30, heads 4)");
 
-	ck_assert_float_eq_tol(lethe_schedule_lr(LETHE_SCHEDULE_COSINE, 1.0f, 0, 10, 110), 0.1f, 1e-6f);
-	ck_assert_float_eq_tol(lethe_schedule_lr(LETHE_SCHEDULE_COSINE, 1.0f, 9, 10, 110), 1.0f, 1e-6f);
-	ck_assert_float_eq_tol(lethe_schedule_lr(LETHE_SCHEDULE_COSINE, 1.0f, 60, 10, 110), 0.5f, 1e-6f);
-	ck_assert_float_eq_tol(lethe_schedule_lr(LETHE_SCHEDULE_COSINE, 1.0f, 110, 10, 110), 0.0f, 1e-6f);
-	ck_assert_float_eq_tol(lethe_schedule_lr(LETHE_SCHEDULE_LINEAR, 2.0f, 35, 10, 110), 1.5f, 1e-6f);
-	ck_assert_float_eq_tol(lethe_schedule_lr(LETHE_SCHEDULE_CONSTANT, 2.0f, 1000, 10, 110), 2.0f, 1e-6f);
+	ck_assert_float_eq_tol(lethe_schedule_lr(LETHE_SCHEDULE_COSINE, 1.0f, 0, 10, 110), 0.1f,
+	                       1e-6f);
+	ck_assert_float_eq_tol(lethe_schedule_lr(LETHE_SCHEDULE_COSINE, 1.0f, 9, 10, 110), 1.0f,
+	                       1e-6f);
+	ck_assert_float_eq_tol(lethe_schedule_lr(LETHE_SCHEDULE_COSINE, 1.0f, 60, 10, 110), 0.5f,
+	                       1e-6f);
+	ck_assert_float_eq_tol(lethe_schedule_lr(LETHE_SCHEDULE_COSINE, 1.0f, 110, 10, 110), 0.0f,
+	                       1e-6f);
+	ck_assert_float_eq_tol(lethe_schedule_lr(LETHE_SCHEDULE_LINEAR, 2.0f, 35, 10, 110), 1.5f,
+	                       1e-6f);
+	ck_assert_float_eq_tol(lethe_schedule_lr(LETHE_SCHEDULE_CONSTANT, 2.0f, 1000, 10, 110),
+	                       2.0f, 1e-6f);
 }
 END_TEST
 

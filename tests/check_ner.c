@@ -18,8 +18,9 @@ static void setup(void)
 	p = lethe_plugin_entry();
 }
 
-#define CONLL "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\n\n" \
-              "Peter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n"
+#define CONLL                                                                                      \
+	"-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\n\n" \
+	"Peter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n"
 
 START_TEST(conll_columns)
 {
@@ -27,10 +28,14 @@ START_TEST(conll_columns)
 	size_t n;
 	ck_assert_int_eq(mock_load(&m, t, "c.txt", CONLL, &n), 0);
 	ck_assert_uint_eq(n, 2);
-	mock_assert_example(&m, t, 0, "Tag each token with its named-entity tag (IOB2).\nTokens: EU rejects German\nTags:",
-	                    "B-ORG O B-MISC");
-	mock_assert_example(&m, t, 1, "Tag each token with its named-entity tag (IOB2).\nTokens: Peter Blackburn\nTags:",
-	                    "B-PER I-PER");
+	mock_assert_example(
+	    &m, t, 0,
+	    "Tag each token with its named-entity tag (IOB2).\nTokens: EU rejects German\nTags:",
+	    "B-ORG O B-MISC");
+	mock_assert_example(
+	    &m, t, 1,
+	    "Tag each token with its named-entity tag (IOB2).\nTokens: Peter Blackburn\nTags:",
+	    "B-PER I-PER");
 	lethe_scores st = {0};
 	ck_assert_int_eq(p->ops.stats(t, LETHE_SPLIT_EVAL, &st), 0);
 	ck_assert_double_eq(mock_scores_get(&st, "tokens", NULL), 5);
@@ -44,10 +49,15 @@ END_TEST
 START_TEST(tabs_iob1_and_tag_column)
 {
 	/* WNUT-17 style: tab-separated, a lone tab as the boundary; IOB1 tags become IOB2. */
-	lethe_option o[] = {{"tag_column", "1", "c.yaml:2:1"}, {"template", "{tokens} ->", "c.yaml:3:1"}};
+	lethe_option o[] = {{"tag_column", "1", "c.yaml:2:1"},
+	                    {"template", "{tokens} ->", "c.yaml:3:1"}};
 	lethe_task *t = mock_task(&m, o, 2);
 	size_t n;
-	ck_assert_int_eq(mock_load(&m, t, "w.conll", "New\tI-LOC\tx\nYork\tI-LOC\tx\nis\tO\tx\n\t\nA\tI-PER\tx\nB\tB-PER\tx\nC\tI-ORG\tx\n", &n), 0);
+	ck_assert_int_eq(mock_load(&m, t, "w.conll",
+	                           "New\tI-LOC\tx\nYork\tI-LOC\tx\nis\tO\tx\n\t\nA\tI-PER\tx\nB\tB-"
+	                           "PER\tx\nC\tI-ORG\tx\n",
+	                           &n),
+	                 0);
 	ck_assert_uint_eq(n, 2);
 	mock_assert_example(&m, t, 0, "New York is ->", "B-LOC I-LOC O");
 	mock_assert_example(&m, t, 1, "A B C ->", "B-PER B-PER B-ORG");
@@ -59,16 +69,20 @@ START_TEST(malformed)
 {
 	mock_load_fails(&m, NULL, 0, "tag.txt", "EU B-ORG\nrejects X-ORG\n", LETHE_EPARSE,
 	                ":2: tag 'X-ORG' is not O, B-TYPE or I-TYPE");
-	mock_load_fails(&m, NULL, 0, "tag2.txt", "EU B-\n", LETHE_EPARSE, ":1: tag 'B-' is not O, B-TYPE or I-TYPE");
-	mock_load_fails(&m, NULL, 0, "cols.txt", "EU B-ORG\nrejects\n", LETHE_EPARSE,
-	                ":2: expected a token followed by its tag in the last column, found 1 column");
+	mock_load_fails(&m, NULL, 0, "tag2.txt", "EU B-\n", LETHE_EPARSE,
+	                ":1: tag 'B-' is not O, B-TYPE or I-TYPE");
+	mock_load_fails(
+	    &m, NULL, 0, "cols.txt", "EU B-ORG\nrejects\n", LETHE_EPARSE,
+	    ":2: expected a token followed by its tag in the last column, found 1 column");
 	mock_load_fails(&m, NULL, 0, "empty.txt", "", LETHE_EPARSE, ": file is empty");
-	mock_load_fails(&m, NULL, 0, "docs.txt", "-DOCSTART- -X- -X- O\n\n", LETHE_EPARSE, ": no sentences");
+	mock_load_fails(&m, NULL, 0, "docs.txt", "-DOCSTART- -X- -X- O\n\n", LETHE_EPARSE,
+	                ": no sentences");
 	mock_load_fails(&m, NULL, 0, "u.txt", "caf\xc3 O\n", LETHE_EPARSE, ":1:4: invalid UTF-8");
 	lethe_task *t;
 	lethe_option o[] = {{"tag_column", "0", "c.yaml:9:15"}};
 	ck_assert_int_eq(p->ops.create(&t, &m.host, o, 1), LETHE_EINVAL);
-	ck_assert_str_eq(m.error, "c.yaml:9:15: option 'tag_column': expected a column index from 1 to 64 (the token is column 0) or -1 for the last, got '0'");
+	ck_assert_str_eq(m.error, "c.yaml:9:15: option 'tag_column': expected a column index from "
+	                          "1 to 64 (the token is column 0) or -1 for the last, got '0'");
 }
 END_TEST
 
@@ -87,7 +101,8 @@ START_TEST(decoding_and_scoring)
 	ck_assert_int_eq(spec.mode, LETHE_PREDICT_GENERATE);
 	ck_assert_uint_eq(spec.max_new_tokens, 128);
 	/* Sentence 1: ORG right, "garbage" decodes to O (MISC missed), extra words ignored.
-	 * Sentence 2: too short: the missing tag is O, so the PER entity is B-PER alone (wrong end). */
+	 * Sentence 2: too short: the missing tag is O, so the PER entity is B-PER alone (wrong
+	 * end). */
 	lethe_prediction pr[2] = {gen("B-ORG garbage O B-LOC"), gen("B-PER")};
 	lethe_scores s = {0};
 	double per[2];

@@ -20,7 +20,8 @@ static void record(void *ctx, const char *fmt, ...)
 	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
 }
-static const lethe_host host = {LETHE_PLUGIN_ABI_VERSION, sizeof(lethe_host), NULL, record, NULL, NULL, NULL};
+static const lethe_host host = {
+    LETHE_PLUGIN_ABI_VERSION, sizeof(lethe_host), NULL, record, NULL, NULL, NULL};
 
 #define INVALID(s) lethe_pu_utf8_invalid(s, sizeof(s) - 1)
 
@@ -28,13 +29,13 @@ START_TEST(utf8)
 {
 	ck_assert_uint_eq(INVALID("plain ascii"), (size_t)-1);
 	ck_assert_uint_eq(INVALID("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), (size_t)-1);
-	ck_assert_uint_eq(INVALID("\xc2\x85"), (size_t)-1);       /* NEL is valid UTF-8 */
-	ck_assert_uint_eq(INVALID("ab\x80"), 2);                  /* lone continuation */
-	ck_assert_uint_eq(INVALID("\xc0\xaf"), 0);                /* overlong '/' */
-	ck_assert_uint_eq(INVALID("\xe0\x80\xaf"), 0);            /* overlong, 3 bytes */
-	ck_assert_uint_eq(INVALID("x\xed\xa0\x80"), 1);           /* UTF-16 surrogate */
-	ck_assert_uint_eq(INVALID("\xf4\x90\x80\x80"), 0);        /* above U+10FFFF */
-	ck_assert_uint_eq(INVALID("ok\xe2\x82"), 2);              /* truncated at the end */
+	ck_assert_uint_eq(INVALID("\xc2\x85"), (size_t)-1); /* NEL is valid UTF-8 */
+	ck_assert_uint_eq(INVALID("ab\x80"), 2);            /* lone continuation */
+	ck_assert_uint_eq(INVALID("\xc0\xaf"), 0);          /* overlong '/' */
+	ck_assert_uint_eq(INVALID("\xe0\x80\xaf"), 0);      /* overlong, 3 bytes */
+	ck_assert_uint_eq(INVALID("x\xed\xa0\x80"), 1);     /* UTF-16 surrogate */
+	ck_assert_uint_eq(INVALID("\xf4\x90\x80\x80"), 0);  /* above U+10FFFF */
+	ck_assert_uint_eq(INVALID("ok\xe2\x82"), 2);        /* truncated at the end */
 	ck_assert_uint_eq(INVALID("\xf5\x80\x80\x80"), 0);
 	ck_assert_uint_eq(lethe_pu_utf8_invalid("", 0), (size_t)-1);
 }
@@ -85,7 +86,9 @@ START_TEST(options)
 		lethe_option o = {"n", bad[i], "f.yaml:1:4"};
 		ck_assert_int_eq(lethe_pu_option_uint(&host, &o, 1, 100, &v), LETHE_EINVAL);
 		char want[256];
-		snprintf(want, sizeof(want), "f.yaml:1:4: option 'n': expected an integer from 1 to 100, got '%s'", bad[i]);
+		snprintf(want, sizeof(want),
+		         "f.yaml:1:4: option 'n': expected an integer from 1 to 100, got '%s'",
+		         bad[i]);
 		ck_assert_str_eq(last_error, want);
 	}
 	int b;
@@ -94,7 +97,8 @@ START_TEST(options)
 	ck_assert_int_eq(b, 1);
 	lethe_option maybe = {"flag", "yes", "f.yaml:2:7"};
 	ck_assert_int_eq(lethe_pu_option_bool(&host, &maybe, &b), LETHE_EINVAL);
-	ck_assert_str_eq(last_error, "f.yaml:2:7: option 'flag': expected one of 'false', 'true', got 'yes'");
+	ck_assert_str_eq(last_error,
+	                 "f.yaml:2:7: option 'flag': expected one of 'false', 'true', got 'yes'");
 }
 END_TEST
 
@@ -121,11 +125,14 @@ START_TEST(json)
 	ck_assert_int_eq(lethe_pu_json_parse(&host, "f.jsonl", 3, good, sizeof(good) - 1, &j), 0);
 	cJSON_Delete(j);
 	const char bad[] = "{\"a\": [1, 2}";
-	ck_assert_int_eq(lethe_pu_json_parse(&host, "f.jsonl", 3, bad, sizeof(bad) - 1, &j), LETHE_EPARSE);
+	ck_assert_int_eq(lethe_pu_json_parse(&host, "f.jsonl", 3, bad, sizeof(bad) - 1, &j),
+	                 LETHE_EPARSE);
 	ck_assert_str_eq(last_error, "f.jsonl:3:12: invalid JSON");
 	/* Trailing garbage after a complete value is an error too. */
 	const char trailing[] = "{} x";
-	ck_assert_int_eq(lethe_pu_json_parse(&host, "f.jsonl", 4, trailing, sizeof(trailing) - 1, &j), LETHE_EPARSE);
+	ck_assert_int_eq(
+	    lethe_pu_json_parse(&host, "f.jsonl", 4, trailing, sizeof(trailing) - 1, &j),
+	    LETHE_EPARSE);
 }
 END_TEST
 
@@ -153,11 +160,13 @@ START_TEST(load_status)
 	/* A file that parsed but held nothing is an error, not an empty task. */
 	ck_assert_int_eq(lethe_pu_load_status(&host, "a.tsv", 0, 0, "no examples"), LETHE_EPARSE);
 	ck_assert_str_eq(last_error, "a.tsv: no examples");
-	ck_assert_int_eq(lethe_pu_load_status(&host, "b.tsv", LETHE_ENOMEM, 0, "no examples"), LETHE_ENOMEM);
+	ck_assert_int_eq(lethe_pu_load_status(&host, "b.tsv", LETHE_ENOMEM, 0, "no examples"),
+	                 LETHE_ENOMEM);
 	ck_assert_str_eq(last_error, "b.tsv: out of memory");
 	/* A parse error was already reported where it happened: nothing is added. */
 	last_error[0] = '\0';
-	ck_assert_int_eq(lethe_pu_load_status(&host, "c.tsv", LETHE_EPARSE, 0, "no examples"), LETHE_EPARSE);
+	ck_assert_int_eq(lethe_pu_load_status(&host, "c.tsv", LETHE_EPARSE, 0, "no examples"),
+	                 LETHE_EPARSE);
 	ck_assert_str_eq(last_error, "");
 }
 END_TEST

@@ -33,7 +33,10 @@ static void setup(void)
 	ck_assert_int_eq(lethe_registry_new(&reg), 0);
 }
 
-static void teardown(void) { lethe_registry_free(reg); }
+static void teardown(void)
+{
+	lethe_registry_free(reg);
+}
 
 /* Loading path must fail with code and exactly "<path><suffix>". */
 static void refused(const char *path, int code, const char *suffix)
@@ -78,7 +81,9 @@ START_TEST(refuses_dlopen_failure)
 	const char *path = plugin("bad_undefined");
 	ck_assert_int_eq(lethe_registry_load(reg, path), LETHE_ELOAD);
 	char want[4096];
-	snprintf(want, sizeof(want), "%s: cannot load plugin: %s: undefined symbol: lethe_test_no_such_function", path, path);
+	snprintf(want, sizeof(want),
+	         "%s: cannot load plugin: %s: undefined symbol: lethe_test_no_such_function", path,
+	         path);
 	ck_assert_str_eq(lethe_registry_errmsg(reg), want);
 
 	/* A file that is not an ELF object at all. */
@@ -98,7 +103,8 @@ END_TEST
 
 START_TEST(refuses_missing_entry)
 {
-	refused(plugin("bad_noentry"), LETHE_ELOAD, ": not a lethe plugin: no symbol 'lethe_plugin_entry'");
+	refused(plugin("bad_noentry"), LETHE_ELOAD,
+	        ": not a lethe plugin: no symbol 'lethe_plugin_entry'");
 }
 END_TEST
 
@@ -112,7 +118,8 @@ END_TEST
 START_TEST(refuses_small_descriptor)
 {
 	char suffix[256];
-	snprintf(suffix, sizeof(suffix), ": plugin descriptor is 16 bytes, smaller than the %zu bytes of ABI version 1",
+	snprintf(suffix, sizeof(suffix),
+	         ": plugin descriptor is 16 bytes, smaller than the %zu bytes of ABI version 1",
 	         sizeof(lethe_plugin));
 	refused(plugin("bad_size"), LETHE_EVERSION, suffix);
 }
@@ -120,13 +127,15 @@ END_TEST
 
 START_TEST(refuses_missing_operation)
 {
-	refused(plugin("bad_noscore"), LETHE_ELOAD, ": plugin 'noscore' lacks the required operation 'score'");
+	refused(plugin("bad_noscore"), LETHE_ELOAD,
+	        ": plugin 'noscore' lacks the required operation 'score'");
 }
 END_TEST
 
 START_TEST(refuses_invalid_name)
 {
-	refused(plugin("bad_name"), LETHE_ELOAD, ": plugin name 'Bad Name' is invalid: expected [a-z0-9_-]+");
+	refused(plugin("bad_name"), LETHE_ELOAD,
+	        ": plugin name 'Bad Name' is invalid: expected [a-z0-9_-]+");
 }
 END_TEST
 
@@ -206,7 +215,8 @@ START_TEST(explicit_missing_path_is_a_problem)
 	setenv("LETHE_PLUGIN_PATH", "/also/nonexistent:", 1);
 	ck_assert_int_eq(lethe_registry_discover(reg, paths, 1), 0);
 	ck_assert_uint_eq(lethe_registry_problem_count(reg), 1);
-	ck_assert_str_eq(lethe_registry_problem(reg, 0), "/nonexistent/plugins: No such file or directory");
+	ck_assert_str_eq(lethe_registry_problem(reg, 0),
+	                 "/nonexistent/plugins: No such file or directory");
 }
 END_TEST
 
@@ -221,15 +231,20 @@ START_TEST(instance_contracts)
 	lethe_scores *s;
 	ck_assert_int_eq(lethe_scores_new(&s), 0);
 	lethe_prediction preds[3] = {{0}};
-	ck_assert_int_eq(lethe_instance_score(inst, LETHE_SPLIT_EVAL, preds, 3, s, NULL), LETHE_EINVAL);
-	ck_assert_str_eq(lethe_instance_errmsg(inst), "task 'twoprimary': 3 predictions for 2 loaded examples");
-	ck_assert_int_eq(lethe_instance_score(inst, LETHE_SPLIT_EVAL, preds, 2, s, NULL), LETHE_EINVAL);
+	ck_assert_int_eq(lethe_instance_score(inst, LETHE_SPLIT_EVAL, preds, 3, s, NULL),
+	                 LETHE_EINVAL);
 	ck_assert_str_eq(lethe_instance_errmsg(inst),
-	                 "plugin 'twoprimary': score() flagged 2 metrics as primary; exactly one is required");
+	                 "task 'twoprimary': 3 predictions for 2 loaded examples");
+	ck_assert_int_eq(lethe_instance_score(inst, LETHE_SPLIT_EVAL, preds, 2, s, NULL),
+	                 LETHE_EINVAL);
+	ck_assert_str_eq(
+	    lethe_instance_errmsg(inst),
+	    "plugin 'twoprimary': score() flagged 2 metrics as primary; exactly one is required");
 	lethe_example ex;
 	ck_assert_int_eq(lethe_instance_example(inst, LETHE_SPLIT_EVAL, 2, &ex), LETHE_EINVAL);
 	ck_assert_int_eq(lethe_instance_stats(inst, LETHE_SPLIT_EVAL, s), LETHE_EUNSUPPORTED);
-	ck_assert_str_eq(lethe_instance_errmsg(inst), "plugin 'twoprimary' does not report statistics");
+	ck_assert_str_eq(lethe_instance_errmsg(inst),
+	                 "plugin 'twoprimary' does not report statistics");
 	lethe_scores_free(s);
 	lethe_instance_free(inst);
 
@@ -251,7 +266,8 @@ START_TEST(text_through_the_engine)
 	char file[1024];
 	snprintf(file, sizeof(file), "%s/data/text/lines.txt", getenv("LETHE_TEST_SRCDIR"));
 	size_t n;
-	ck_assert_msg(lethe_instance_load(inst, LETHE_SPLIT_TRAIN, file, &n) == 0, "%s", lethe_instance_errmsg(inst));
+	ck_assert_msg(lethe_instance_load(inst, LETHE_SPLIT_TRAIN, file, &n) == 0, "%s",
+	              lethe_instance_errmsg(inst));
 	ck_assert_uint_eq(n, 4);
 	ck_assert_uint_eq(lethe_instance_size(inst, LETHE_SPLIT_TRAIN), 4);
 	lethe_scores *s;

@@ -72,9 +72,13 @@ START_TEST(lines_unit)
 	lethe_option o[] = {{"unit", "line", "c.yaml:3:9"}};
 	lethe_task *t = make(o, 1);
 	/* U+0085 (NEL, bytes C2 85) is not a line break: only '\n' is. */
-	size_t n = load(t, "l.txt", "a b\n\nc\xc2\x85" "d\n  e  ");
+	size_t n = load(t, "l.txt",
+	                "a b\n\nc\xc2\x85"
+	                "d\n  e  ");
 	ck_assert_uint_eq(n, 3);
-	assert_target(t, 1, "c\xc2\x85" "d");
+	assert_target(t, 1,
+	              "c\xc2\x85"
+	              "d");
 	assert_target(t, 2, "e");
 	p->ops.destroy(t);
 }
@@ -99,7 +103,8 @@ START_TEST(jsonl_field_and_lists)
 {
 	lethe_option o[] = {{"field", "body", "c.yaml:1:1"}};
 	lethe_task *t = make(o, 1);
-	size_t n = load(t, "d.jsonl", "{\"body\": \"caf\\u00e9\", \"x\": 1}\n\n{\"body\": [\"one\", \"two\"]}");
+	size_t n = load(t, "d.jsonl",
+	                "{\"body\": \"caf\\u00e9\", \"x\": 1}\n\n{\"body\": [\"one\", \"two\"]}");
 	ck_assert_uint_eq(n, 2);
 	assert_target(t, 0, "caf\xc3\xa9");
 	assert_target(t, 1, "one\ntwo");
@@ -125,9 +130,12 @@ static void load_fails(const lethe_option *o, size_t n_o, const char *name, cons
 
 START_TEST(bad_inputs)
 {
-	load_fails(NULL, 0, "u.txt", "fine\nbad \xff here\n", ":2:5: invalid UTF-8 (byte 0xff)", LETHE_EPARSE);
-	load_fails(NULL, 0, "o.txt", "overlong \xc0\xaf\n", ":1:10: invalid UTF-8 (byte 0xc0)", LETHE_EPARSE);
-	load_fails(NULL, 0, "j.jsonl", "{\"text\": \"a\"}\n{\"text\": nope}\n", ":2:10: invalid JSON", LETHE_EPARSE);
+	load_fails(NULL, 0, "u.txt", "fine\nbad \xff here\n", ":2:5: invalid UTF-8 (byte 0xff)",
+	           LETHE_EPARSE);
+	load_fails(NULL, 0, "o.txt", "overlong \xc0\xaf\n", ":1:10: invalid UTF-8 (byte 0xc0)",
+	           LETHE_EPARSE);
+	load_fails(NULL, 0, "j.jsonl", "{\"text\": \"a\"}\n{\"text\": nope}\n",
+	           ":2:10: invalid JSON", LETHE_EPARSE);
 	load_fails(NULL, 0, "f.jsonl", "{\"text\": \"a\"}\n{\"txt\": \"b\"}\n",
 	           ":2: expected an object with a string field 'text'", LETHE_EPARSE);
 	load_fails(NULL, 0, "e.txt", "", ": file is empty", LETHE_EPARSE);
@@ -141,7 +149,8 @@ START_TEST(missing_file)
 {
 	lethe_task *t = make(NULL, 0);
 	size_t n;
-	ck_assert_int_eq(p->ops.load(t, LETHE_SPLIT_TRAIN, "/nonexistent/x.txt", &n), LETHE_ENOTFOUND);
+	ck_assert_int_eq(p->ops.load(t, LETHE_SPLIT_TRAIN, "/nonexistent/x.txt", &n),
+	                 LETHE_ENOTFOUND);
 	ck_assert_str_eq(m.error, "/nonexistent/x.txt: cannot open: No such file or directory");
 	p->ops.destroy(t);
 }
@@ -153,17 +162,20 @@ START_TEST(bad_options)
 	lethe_option typo[] = {{"fild", "x", "cur.yaml:7:5"}};
 	ck_assert_int_eq(p->ops.create(&t, &m.host, typo, 1), LETHE_EINVAL);
 	ck_assert_ptr_null(t);
-	ck_assert_str_eq(m.error, "cur.yaml:7:5: plugin 'text' has no option 'fild' (did you mean 'field'?)");
+	ck_assert_str_eq(
+	    m.error, "cur.yaml:7:5: plugin 'text' has no option 'fild' (did you mean 'field'?)");
 	lethe_option unknown[] = {{"temperature", "x", "cur.yaml:8:5"}};
 	ck_assert_int_eq(p->ops.create(&t, &m.host, unknown, 1), LETHE_EINVAL);
 	ck_assert_str_eq(m.error, "cur.yaml:8:5: plugin 'text' has no option 'temperature'");
 	lethe_option badenum[] = {{"unit", "paragraf", "cur.yaml:9:11"}};
 	ck_assert_int_eq(p->ops.create(&t, &m.host, badenum, 1), LETHE_EINVAL);
-	ck_assert_str_eq(m.error, "cur.yaml:9:11: option 'unit': expected one of 'line', 'paragraph', "
-	                          "'document', got 'paragraf' (did you mean 'paragraph'?)");
+	ck_assert_str_eq(m.error,
+	                 "cur.yaml:9:11: option 'unit': expected one of 'line', 'paragraph', "
+	                 "'document', got 'paragraf' (did you mean 'paragraph'?)");
 	lethe_option badnum[] = {{"max_chars", "-3", "cur.yaml:10:16"}};
 	ck_assert_int_eq(p->ops.create(&t, &m.host, badnum, 1), LETHE_EINVAL);
-	ck_assert_str_eq(m.error, "cur.yaml:10:16: option 'max_chars': expected an integer from 0 to 1073741824, got '-3'");
+	ck_assert_str_eq(m.error, "cur.yaml:10:16: option 'max_chars': expected an integer from 0 "
+	                          "to 1073741824, got '-3'");
 	lethe_option nested[] = {{"unit.x", "line", "cur.yaml:11:3"}};
 	ck_assert_int_eq(p->ops.create(&t, &m.host, nested, 1), LETHE_EINVAL);
 	ck_assert_str_eq(m.error, "cur.yaml:11:3: option 'unit.x' takes a single value");
@@ -178,8 +190,8 @@ START_TEST(perplexity)
 	ck_assert_int_eq(p->ops.predict(t, &spec), 0);
 	ck_assert_int_eq(spec.mode, LETHE_PREDICT_LIKELIHOOD);
 	lethe_prediction pred[2] = {
-		{.nll = 6.0, .n_tokens = 3, .n_bytes = 4},
-		{.nll = 2.0, .n_tokens = 1, .n_bytes = 4},
+	    {.nll = 6.0, .n_tokens = 3, .n_bytes = 4},
+	    {.nll = 2.0, .n_tokens = 1, .n_bytes = 4},
 	};
 	lethe_scores s = {0};
 	double per[2];
@@ -189,19 +201,22 @@ START_TEST(perplexity)
 	ck_assert_double_eq_tol(mock_scores_get(&s, "perplexity", &flags), exp(2.0), 1e-12);
 	ck_assert_uint_eq(flags, LETHE_METRIC_LOWER | LETHE_METRIC_PRIMARY);
 	ck_assert_double_eq_tol(mock_scores_get(&s, "nll_per_token", NULL), 2.0, 1e-12);
-	ck_assert_double_eq_tol(mock_scores_get(&s, "bits_per_byte", NULL), 8.0 / (8 * log(2.0)), 1e-12);
+	ck_assert_double_eq_tol(mock_scores_get(&s, "bits_per_byte", NULL), 8.0 / (8 * log(2.0)),
+	                        1e-12);
 	ck_assert_double_eq_tol(per[0], 2.0, 1e-12);
 	ck_assert_double_eq_tol(per[1], 2.0, 1e-12);
 
 	lethe_scores s2 = {0};
-	lethe_prediction uneven[2] = {{.nll = 1.0, .n_tokens = 1, .n_bytes = 1}, {.nll = 9.0, .n_tokens = 4, .n_bytes = 1}};
+	lethe_prediction uneven[2] = {{.nll = 1.0, .n_tokens = 1, .n_bytes = 1},
+	                              {.nll = 9.0, .n_tokens = 4, .n_bytes = 1}};
 	ck_assert_int_eq(p->ops.score(t, LETHE_SPLIT_TRAIN, uneven, 2, &s2, NULL), 0);
 	ck_assert_double_eq_tol(mock_scores_get(&s2, "perplexity", NULL), exp(10.0 / 5.0), 1e-12);
 
 	lethe_scores s3 = {0};
 	lethe_prediction bad[1] = {{.nll = NAN, .n_tokens = 1}};
 	ck_assert_int_eq(p->ops.score(t, LETHE_SPLIT_TRAIN, bad, 1, &s3, NULL), LETHE_ENUMERIC);
-	ck_assert_str_eq(m.error, "prediction 0: the target NLL is nan; expected a finite value >= 0");
+	ck_assert_str_eq(m.error,
+	                 "prediction 0: the target NLL is nan; expected a finite value >= 0");
 
 	lethe_scores st = {0};
 	ck_assert_int_eq(p->ops.stats(t, LETHE_SPLIT_TRAIN, &st), 0);

@@ -10,10 +10,11 @@
 #include <lethe/lethe.h>
 
 static const char *corpus[] = {
-	"the cat sat on the mat. the cat ate the rat.",
-	"There, the theory: then the thesis; the end!",
-	"caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e \xe2\x82\xac 12.50",
-	"   indented\n\n\tline with tabs\r\n",
+    "the cat sat on the mat. the cat ate the rat.",
+    "There, the theory: then the thesis; the end!",
+    "caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9"
+    "e \xe2\x82\xac 12.50",
+    "   indented\n\n\tline with tabs\r\n",
 };
 
 static lethe_tokenizer *train(size_t vocab)
@@ -49,9 +50,13 @@ START_TEST(round_trips_random_bytes)
 		size_t n = (size_t)(trial * 37) % sizeof(buf);
 		for (size_t i = 0; i < n; i++) {
 			seed = seed * 1664525u + 1013904223u;
-			/* Mostly bytes of the corpus' alphabet, often spaces, sometimes anything. */
+			/* Mostly bytes of the corpus' alphabet, often spaces, sometimes anything.
+			 */
 			unsigned r = seed >> 24;
-			buf[i] = (char)(r < 64 ? ' ' : r < 200 ? "the cat\xc3\xa9" "."[r % 11] : (int)(seed >> 16 & 0xff));
+			buf[i] = (char)(r < 64    ? ' '
+			                : r < 200 ? "the cat\xc3\xa9"
+			                            "."[r % 11]
+			                          : (int)(seed >> 16 & 0xff));
 		}
 		round_trip(t, buf, n);
 	}
@@ -67,7 +72,8 @@ START_TEST(deterministic_and_compressing)
 {
 	lethe_tokenizer *a = train(320), *b = train(320);
 	ck_assert_uint_eq(lethe_tokenizer_n_merges(a), lethe_tokenizer_n_merges(b));
-	ck_assert_uint_eq(lethe_tokenizer_vocab_size(a), LETHE_TOKEN_FIRST_MERGE + lethe_tokenizer_n_merges(a));
+	ck_assert_uint_eq(lethe_tokenizer_vocab_size(a),
+	                  LETHE_TOKEN_FIRST_MERGE + lethe_tokenizer_n_merges(a));
 	ck_assert(memcmp(lethe_tokenizer_merges(a), lethe_tokenizer_merges(b),
 	                 2 * lethe_tokenizer_n_merges(a) * sizeof(int32_t)) == 0);
 	/* The most frequent pair comes first: "he" (in every "the" and in "There"), then " t", then
@@ -84,7 +90,8 @@ START_TEST(deterministic_and_compressing)
 	const char *s = "the cat sat on the mat.";
 	ck_assert_int_eq(lethe_tokenizer_encode(a, s, strlen(s), &ids, &n), 0);
 	ck_assert_uint_lt(n, strlen(s) / 2);
-	for (size_t i = 0; i < n; i++) /* no merged token spans a space inside: " the" but not "e c" */
+	for (size_t i = 0; i < n;
+	     i++) /* no merged token spans a space inside: " the" but not "e c" */
 		ck_assert_int_ne(ids[i], LETHE_TOKEN_BOS);
 	free(ids);
 	/* Rebuilt from its merges, a tokenizer encodes the same. */
@@ -108,17 +115,21 @@ START_TEST(chunks_and_specials)
 {
 	lethe_tokenizer *t = train(2000); /* more than the corpus has pairs for */
 	ck_assert_uint_lt(lethe_tokenizer_vocab_size(t), 2000);
-	/* Every merged token decodes to bytes of one chunk: at most one space, and only in front. */
+	/* Every merged token decodes to bytes of one chunk: at most one space, and only in front.
+	 */
 	for (size_t id = LETHE_TOKEN_FIRST_MERGE; id < lethe_tokenizer_vocab_size(t); id++) {
 		int32_t one = (int32_t)id;
 		char *s;
 		size_t len;
 		ck_assert_int_eq(lethe_tokenizer_decode(t, &one, 1, &s, &len), 0);
 		for (size_t i = 1; i < len; i++)
-			ck_assert_msg(!(s[i] == ' ' && s[i - 1] != ' ' && s[0] != ' ' && i + 1 < len), "token %zu = '%s'", id, s);
+			ck_assert_msg(
+			    !(s[i] == ' ' && s[i - 1] != ' ' && s[0] != ' ' && i + 1 < len),
+			    "token %zu = '%s'", id, s);
 		free(s);
 	}
-	int32_t specials[] = {LETHE_TOKEN_BOS, 'a', LETHE_TOKEN_SEP, 'b', LETHE_TOKEN_EOS, LETHE_TOKEN_PAD};
+	int32_t specials[] = {LETHE_TOKEN_BOS, 'a', LETHE_TOKEN_SEP, 'b', LETHE_TOKEN_EOS,
+	                      LETHE_TOKEN_PAD};
 	char *s;
 	size_t len;
 	ck_assert_int_eq(lethe_tokenizer_decode(t, specials, 6, &s, &len), 0);

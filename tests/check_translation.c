@@ -34,14 +34,19 @@ static const char *pair(const char *prefix, const char *en, const char *de)
 
 START_TEST(file_pairs_and_direction)
 {
-	const char *prefix = pair("train", "A dog runs.\nTwo cats sleep.\n", "Ein Hund rennt.\nZwei Katzen schlafen.\n");
+	const char *prefix = pair("train", "A dog runs.\nTwo cats sleep.\n",
+	                          "Ein Hund rennt.\nZwei Katzen schlafen.\n");
 	lethe_task *t = mock_task(&m, NULL, 0);
 	size_t n;
 	ck_assert_msg(p->ops.load(t, LETHE_SPLIT_EVAL, prefix, &n) == 0, "%s", m.error);
 	ck_assert_uint_eq(n, 2);
-	mock_assert_example(&m, t, 0, "Translate from English to German.\nEnglish: A dog runs.\nGerman:", "Ein Hund rennt.");
+	mock_assert_example(
+	    &m, t, 0,
+	    "Translate from English to German.\nEnglish: A dog runs.\nGerman:", "Ein Hund rennt.");
 	p->ops.destroy(t);
-	lethe_option o[] = {{"source", "de", "c:1:1"}, {"target", "en", "c:2:1"}, {"template", "{source} =", "c:3:1"}};
+	lethe_option o[] = {{"source", "de", "c:1:1"},
+	                    {"target", "en", "c:2:1"},
+	                    {"template", "{source} =", "c:3:1"}};
 	t = mock_task(&m, o, 3);
 	ck_assert_msg(p->ops.load(t, LETHE_SPLIT_EVAL, prefix, &n) == 0, "%s", m.error);
 	mock_assert_example(&m, t, 1, "Zwei Katzen schlafen. =", "Two cats sleep.");
@@ -55,29 +60,43 @@ START_TEST(tsv_and_jsonl)
 	size_t n;
 	ck_assert_int_eq(mock_load(&m, t, "p.tsv", "Hello .\tHallo .\nYes\tJa\n", &n), 0);
 	ck_assert_uint_eq(n, 2);
-	mock_assert_example(&m, t, 1, "Translate from English to German.\nEnglish: Yes\nGerman:", "Ja");
-	ck_assert_int_eq(mock_load(&m, t, "p.jsonl", "{\"translation\": {\"en\": \"Thanks\", \"de\": \"Danke\"}}\n", &n), 0);
+	mock_assert_example(&m, t, 1,
+	                    "Translate from English to German.\nEnglish: Yes\nGerman:", "Ja");
+	ck_assert_int_eq(mock_load(&m, t, "p.jsonl",
+	                           "{\"translation\": {\"en\": \"Thanks\", \"de\": \"Danke\"}}\n",
+	                           &n),
+	                 0);
 	ck_assert_uint_eq(n, 1);
-	mock_assert_example(&m, t, 0, "Translate from English to German.\nEnglish: Thanks\nGerman:", "Danke");
+	mock_assert_example(&m, t, 0,
+	                    "Translate from English to German.\nEnglish: Thanks\nGerman:", "Danke");
 	p->ops.destroy(t);
 }
 END_TEST
 
 START_TEST(scores_like_sacrebleu)
 {
-	/* sacrebleu's README example (test_bleu.py): corpus BLEU 48.530827 with two references; here
-	 * with the first reference stream only, checked against lethe score's own corpus BLEU. */
+	/* sacrebleu's README example (test_bleu.py): corpus BLEU 48.530827 with two references;
+	 * here with the first reference stream only, checked against lethe score's own corpus BLEU.
+	 */
 	lethe_task *t = mock_task(&m, NULL, 0);
 	size_t n;
-	ck_assert_int_eq(mock_load(&m, t, "r.tsv", "x\tThe dog bit the man.\ny\tIt was not unexpected.\nz\tThe man bit him first.\n", &n), 0);
-	const char *hyps[] = {"The dog bit the man.", "It wasn't surprising.", "The man had just bitten him."};
+	ck_assert_int_eq(
+	    mock_load(
+	        &m, t, "r.tsv",
+	        "x\tThe dog bit the man.\ny\tIt was not unexpected.\nz\tThe man bit him first.\n",
+	        &n),
+	    0);
+	const char *hyps[] = {"The dog bit the man.", "It wasn't surprising.",
+	                      "The man had just bitten him."};
 	lethe_prediction pr[3];
 	for (int i = 0; i < 3; i++)
-		pr[i] = (lethe_prediction){.text = hyps[i], .text_len = strlen(hyps[i]), .nll = 1, .n_tokens = 1};
+		pr[i] = (lethe_prediction){
+		    .text = hyps[i], .text_len = strlen(hyps[i]), .nll = 1, .n_tokens = 1};
 	lethe_scores s = {0};
 	double per[3];
 	ck_assert_int_eq(p->ops.score(t, LETHE_SPLIT_EVAL, pr, 3, &s, per), 0);
-	const char *r1[] = {"The dog bit the man."}, *r2[] = {"It was not unexpected."}, *r3[] = {"The man bit him first."};
+	const char *r1[] = {"The dog bit the man."}, *r2[] = {"It was not unexpected."},
+	           *r3[] = {"The man bit him first."};
 	const char *const *refs[] = {r1, r2, r3};
 	size_t nr[] = {1, 1, 1};
 	lethe_bleu_score want;
@@ -99,19 +118,25 @@ START_TEST(malformed)
 	size_t n;
 	ck_assert_int_eq(p->ops.load(t, LETHE_SPLIT_EVAL, prefix, &n), LETHE_EPARSE);
 	char want[2048];
-	snprintf(want, sizeof(want), "%s.en has 3 lines but %s.de has 2: the files must be line-aligned", prefix, prefix);
+	snprintf(want, sizeof(want),
+	         "%s.en has 3 lines but %s.de has 2: the files must be line-aligned", prefix,
+	         prefix);
 	ck_assert_str_eq(m.error, want);
 	prefix = pair("gap", "one\n\nthree\n", "eins\nzwei\ndrei\n");
 	ck_assert_int_eq(p->ops.load(t, LETHE_SPLIT_EVAL, prefix, &n), LETHE_EPARSE);
 	snprintf(want, sizeof(want), "%s.en:2: empty sentence", prefix);
 	ck_assert_str_eq(m.error, want);
-	ck_assert_int_eq(p->ops.load(t, LETHE_SPLIT_EVAL, "/nonexistent/prefix", &n), LETHE_ENOTFOUND);
+	ck_assert_int_eq(p->ops.load(t, LETHE_SPLIT_EVAL, "/nonexistent/prefix", &n),
+	                 LETHE_ENOTFOUND);
 	ck_assert_str_eq(m.error, "/nonexistent/prefix.en: cannot open: No such file or directory");
 	p->ops.destroy(t);
-	mock_load_fails(&m, NULL, 0, "c.tsv", "a\tb\tc\n", LETHE_EPARSE, ":1: expected 2 tab-separated columns (en, de), found 3");
-	mock_load_fails(&m, NULL, 0, "d.jsonl", "{\"translation\": {\"en\": \"a\"}}\n", LETHE_EPARSE,
+	mock_load_fails(&m, NULL, 0, "c.tsv", "a\tb\tc\n", LETHE_EPARSE,
+	                ":1: expected 2 tab-separated columns (en, de), found 3");
+	mock_load_fails(&m, NULL, 0, "d.jsonl", "{\"translation\": {\"en\": \"a\"}}\n",
+	                LETHE_EPARSE,
 	                ":1: expected {\"translation\": {\"en\": \"...\", \"de\": \"...\"}}");
-	mock_load_fails(&m, NULL, 0, "e.tsv", "ok\tgut\n\xff\tx\n", LETHE_EPARSE, ":2:1: invalid UTF-8");
+	mock_load_fails(&m, NULL, 0, "e.tsv", "ok\tgut\n\xff\tx\n", LETHE_EPARSE,
+	                ":2:1: invalid UTF-8");
 	lethe_option o[] = {{"source", "de", "c.yaml:4:9"}, {"target", "de", "c.yaml:5:9"}};
 	ck_assert_int_eq(p->ops.create(&t, &m.host, o, 2), LETHE_EINVAL);
 	ck_assert_str_eq(m.error, "c.yaml:4:9: the source and target languages are both 'de'");

@@ -55,13 +55,13 @@ void mock_host_init(mock_host *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->host = (lethe_host){
-		.abi_version = LETHE_PLUGIN_ABI_VERSION,
-		.struct_size = sizeof(lethe_host),
-		.ctx = m,
-		.error = mock_error,
-		.log = mock_log,
-		.metric = mock_metric,
-		.metrics = lethe_metrics(),
+	    .abi_version = LETHE_PLUGIN_ABI_VERSION,
+	    .struct_size = sizeof(lethe_host),
+	    .ctx = m,
+	    .error = mock_error,
+	    .log = mock_log,
+	    .metric = mock_metric,
+	    .metrics = lethe_metrics(),
 	};
 }
 
@@ -118,21 +118,25 @@ void mock_load_fails(mock_host *m, const lethe_option *options, size_t n_options
 	char want[2048];
 	const char *dir = getenv("TMPDIR");
 	(void)dir;
-	ck_assert_msg(rc == code, "loading %s: expected code %d, got %d (%s)", name, code, rc, m->error);
+	ck_assert_msg(rc == code, "loading %s: expected code %d, got %d (%s)", name, code, rc,
+	              m->error);
 	/* The message starts with the path mock_write_file() chose; compare the rest. */
 	const char *colon = strstr(m->error, name);
 	ck_assert_msg(colon != NULL, "message '%s' does not name %s", m->error, name);
 	snprintf(want, sizeof(want), "%s%s", name, suffix);
 	ck_assert_str_eq(colon, want);
 	lethe_example ex;
-	ck_assert_int_eq(lethe_plugin_entry()->ops.example(t, LETHE_SPLIT_EVAL, 0, &ex), LETHE_EINVAL);
+	ck_assert_int_eq(lethe_plugin_entry()->ops.example(t, LETHE_SPLIT_EVAL, 0, &ex),
+	                 LETHE_EINVAL);
 	lethe_plugin_entry()->ops.destroy(t);
 }
 
-void mock_assert_example(mock_host *m, lethe_task *t, size_t i, const char *prompt, const char *target)
+void mock_assert_example(mock_host *m, lethe_task *t, size_t i, const char *prompt,
+                         const char *target)
 {
 	lethe_example ex;
-	ck_assert_msg(lethe_plugin_entry()->ops.example(t, LETHE_SPLIT_EVAL, i, &ex) == 0, "%s", m->error);
+	ck_assert_msg(lethe_plugin_entry()->ops.example(t, LETHE_SPLIT_EVAL, i, &ex) == 0, "%s",
+	              m->error);
 	ck_assert_uint_eq(ex.prompt_len, strlen(ex.prompt));
 	ck_assert_str_eq(ex.prompt, prompt);
 	ck_assert_uint_eq(ex.target_len, strlen(target));

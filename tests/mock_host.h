@@ -39,6 +39,7 @@ int mock_load(mock_host *m, lethe_task *t, const char *name, const char *text, s
 void mock_load_fails(mock_host *m, const lethe_option *options, size_t n_options, const char *name,
                      const char *text, int code, const char *suffix);
 /* Example i of the eval split must have this prompt and target. */
-void mock_assert_example(mock_host *m, lethe_task *t, size_t i, const char *prompt, const char *target);
+void mock_assert_example(mock_host *m, lethe_task *t, size_t i, const char *prompt,
+                         const char *target);
 
 #endif

@@ -29,12 +29,17 @@ static int write_file(const char *dir, const char *name, const void *data, size_
 int main(int argc, char **argv)
 {
 	if (argc != 10) {
-		fprintf(stderr, "usage: model_dump DIR VOCAB CONTEXT DIM LAYERS HEADS TIED B SEED\n");
+		fprintf(stderr,
+		        "usage: model_dump DIR VOCAB CONTEXT DIM LAYERS HEADS TIED B SEED\n");
 		return 2;
 	}
 	const char *dir = argv[1];
-	lethe_model_config c = {.vocab = atoi(argv[2]), .context = atoi(argv[3]), .dim = atoi(argv[4]),
-	                        .layers = atoi(argv[5]), .heads = atoi(argv[6]), .tied = atoi(argv[7])};
+	lethe_model_config c = {.vocab = atoi(argv[2]),
+	                        .context = atoi(argv[3]),
+	                        .dim = atoi(argv[4]),
+	                        .layers = atoi(argv[5]),
+	                        .heads = atoi(argv[6]),
+	                        .tied = atoi(argv[7])};
 	int B = atoi(argv[8]), T = c.context;
 	unsigned seed = (unsigned)atoi(argv[9]);
 	char err[256];
@@ -73,7 +78,8 @@ int main(int argc, char **argv)
 	size_t nt = 0;
 	for (size_t i = 0; i < BT; i++)
 		nt += tgt[i] >= 0;
-	rc = write_file(dir, "logits.bin", lethe_model_logits(m), nt * (size_t)c.vocab * sizeof(float));
+	rc = write_file(dir, "logits.bin", lethe_model_logits(m),
+	                nt * (size_t)c.vocab * sizeof(float));
 	lethe_model_backward(m);
 	rc = rc || write_file(dir, "grads.bin", lethe_model_grads(m), n * sizeof(float));
 	lethe_adamw opt = {0.9f, 0.95f, 1e-8f, 0.1f, 1};
@@ -85,15 +91,19 @@ int main(int argc, char **argv)
 	FILE *f = fopen(path, "w");
 	if (!f)
 		return 1;
-	fprintf(f, "{\"vocab\": %d, \"context\": %d, \"dim\": %d, \"layers\": %d, \"heads\": %d, \"ff\": %d, "
-	           "\"tied\": %d, \"B\": %d, \"loss\": %.9g, \"grad_norm\": %.9g, \"lr\": 0.001, \"betas\": [0.9, 0.95], "
-	           "\"eps\": 1e-8, \"weight_decay\": 0.1, \"norm_eps\": %.9g, \"rope_theta\": %.9g, \"tensors\": [",
-	        c.vocab, c.context, c.dim, c.layers, c.heads, c.ff, c.tied, B, (double)loss, (double)norm,
-	        (double)c.norm_eps, (double)c.rope_theta);
+	fprintf(f,
+	        "{\"vocab\": %d, \"context\": %d, \"dim\": %d, \"layers\": %d, \"heads\": %d, "
+	        "\"ff\": %d, "
+	        "\"tied\": %d, \"B\": %d, \"loss\": %.9g, \"grad_norm\": %.9g, \"lr\": 0.001, "
+	        "\"betas\": [0.9, 0.95], "
+	        "\"eps\": 1e-8, \"weight_decay\": 0.1, \"norm_eps\": %.9g, \"rope_theta\": %.9g, "
+	        "\"tensors\": [",
+	        c.vocab, c.context, c.dim, c.layers, c.heads, c.ff, c.tied, B, (double)loss,
+	        (double)norm, (double)c.norm_eps, (double)c.rope_theta);
 	for (size_t i = 0; i < lethe_model_num_tensors(m); i++) {
 		const lethe_tensor_info *t = lethe_model_tensor(m, i);
-		fprintf(f, "%s{\"name\": \"%s\", \"offset\": %zu, \"rows\": %d, \"cols\": %d}", i ? ", " : "", t->name,
-		        t->offset, t->rows, t->cols);
+		fprintf(f, "%s{\"name\": \"%s\", \"offset\": %zu, \"rows\": %d, \"cols\": %d}",
+		        i ? ", " : "", t->name, t->offset, t->rows, t->cols);
 	}
 	fprintf(f, "]}\n");
 	fclose(f);

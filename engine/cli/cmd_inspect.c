@@ -14,9 +14,11 @@
 static void help(FILE *f)
 {
 	fprintf(f, "Usage: lethe inspect [OPTIONS] PLUGIN FILE\n\n"
-	           "Loads FILE with the task plugin PLUGIN (a name on the plugin search path, or a path to\n"
+	           "Loads FILE with the task plugin PLUGIN (a name on the plugin search path, or a "
+	           "path to\n"
 	           "a plugin file) and prints its statistics and first examples.\n\n"
-	           "  -o, --option KEY=VALUE  a task option, as in a curriculum's task entry (repeatable)\n"
+	           "  -o, --option KEY=VALUE  a task option, as in a curriculum's task entry "
+	           "(repeatable)\n"
 	           "  -s, --split train|eval  the split to load as (default: eval)\n"
 	           "  -n, --show N            examples to print (default: 3)\n"
 	           "  -p, --plugin-path PATH  search PATH for plugins first (repeatable)\n"
@@ -108,12 +110,9 @@ static int report(lethe_instance *inst, lethe_split split, const char *file, siz
 int lethe_cmd_inspect(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"option", required_argument, NULL, 'o'},
-		{"split", required_argument, NULL, 's'},
-		{"show", required_argument, NULL, 'n'},
-		{"plugin-path", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"option", required_argument, NULL, 'o'}, {"split", required_argument, NULL, 's'},
+	    {"show", required_argument, NULL, 'n'},   {"plugin-path", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	lethe_cli_paths paths = {0};
 	lethe_option *options = NULL;
@@ -146,7 +145,9 @@ int lethe_cmd_inspect(int argc, char **argv)
 			else if (strcmp(optarg, "eval") == 0)
 				split = LETHE_SPLIT_EVAL;
 			else {
-				lethe_cli_error("inspect: --split: expected 'train' or 'eval', got '%s'", optarg);
+				lethe_cli_error(
+				    "inspect: --split: expected 'train' or 'eval', got '%s'",
+				    optarg);
 				goto done;
 			}
 			break;
@@ -154,7 +155,8 @@ int lethe_cmd_inspect(int argc, char **argv)
 			char *end;
 			long v = strtol(optarg, &end, 10);
 			if (*end || !*optarg || v < 0) {
-				lethe_cli_error("inspect: --show: expected a count >= 0, got '%s'", optarg);
+				lethe_cli_error("inspect: --show: expected a count >= 0, got '%s'",
+				                optarg);
 				goto done;
 			}
 			show = (size_t)v;
@@ -168,8 +170,13 @@ int lethe_cmd_inspect(int argc, char **argv)
 			help(stdout);
 			status = LETHE_EXIT_OK;
 			goto done;
-		case ':': lethe_cli_error("inspect: option '%s' needs a value", argv[optind - 1]); goto done;
-		default: lethe_cli_error("inspect: unknown option '%s' (try 'lethe inspect --help')", argv[optind - 1]); goto done;
+		case ':':
+			lethe_cli_error("inspect: option '%s' needs a value", argv[optind - 1]);
+			goto done;
+		default:
+			lethe_cli_error("inspect: unknown option '%s' (try 'lethe inspect --help')",
+			                argv[optind - 1]);
+			goto done;
 		}
 	}
 	if (argc - optind != 2) {

@@ -13,24 +13,27 @@
 
 static void help(FILE *f)
 {
-	fprintf(f, "Usage: lethe plugins [--plugin-path PATH]... [--json]\n\n"
-	           "Lists every task plugin found, in search order: each --plugin-path (a plugin file or a\n"
-	           "directory), then the directories of LETHE_PLUGIN_PATH, then %s\n"
-	           "(or the bundled plugins when run from a build tree). Plugin files that cannot be loaded\n"
-	           "are reported on stderr, and the exit status is then 2.\n\n"
-	           "  -p, --plugin-path PATH  search PATH first (repeatable)\n"
-	           "      --json              one JSON object per plugin, one per line\n"
-	           "  -h, --help              show this help\n",
+	fprintf(f,
+	        "Usage: lethe plugins [--plugin-path PATH]... [--json]\n\n"
+	        "Lists every task plugin found, in search order: each --plugin-path (a plugin file "
+	        "or a\n"
+	        "directory), then the directories of LETHE_PLUGIN_PATH, then %s\n"
+	        "(or the bundled plugins when run from a build tree). Plugin files that cannot be "
+	        "loaded\n"
+	        "are reported on stderr, and the exit status is then 2.\n\n"
+	        "  -p, --plugin-path PATH  search PATH first (repeatable)\n"
+	        "      --json              one JSON object per plugin, one per line\n"
+	        "  -h, --help              show this help\n",
 	        lethe_registry_default_dir());
 }
 
 int lethe_cmd_plugins(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"plugin-path", required_argument, NULL, 'p'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"plugin-path", required_argument, NULL, 'p'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	lethe_cli_paths paths = {0};
 	int json = 0, c, status = LETHE_EXIT_USAGE;
@@ -49,8 +52,13 @@ int lethe_cmd_plugins(int argc, char **argv)
 			help(stdout);
 			status = LETHE_EXIT_OK;
 			goto done;
-		case ':': lethe_cli_error("plugins: option '%s' needs a value", argv[optind - 1]); goto done;
-		default: lethe_cli_error("plugins: unknown option '%s' (try 'lethe plugins --help')", argv[optind - 1]); goto done;
+		case ':':
+			lethe_cli_error("plugins: option '%s' needs a value", argv[optind - 1]);
+			goto done;
+		default:
+			lethe_cli_error("plugins: unknown option '%s' (try 'lethe plugins --help')",
+			                argv[optind - 1]);
+			goto done;
 		}
 	}
 	if (optind < argc) {
@@ -78,7 +86,8 @@ int lethe_cmd_plugins(int argc, char **argv)
 			free(text);
 			cJSON_Delete(o);
 		} else {
-			printf("%-12s %-8s %s\n%12s %s\n", p->name, p->version, p->path, "", p->description);
+			printf("%-12s %-8s %s\n%12s %s\n", p->name, p->version, p->path, "",
+			       p->description);
 		}
 	}
 	status = lethe_registry_problem_count(reg) ? LETHE_EXIT_USAGE : LETHE_EXIT_OK;

@@ -127,7 +127,8 @@ static int parse_format(const char *cmd, const char *arg, enum format *out)
 			*out = (enum format)i;
 			return 0;
 		}
-	lethe_cli_error("%s: --format: expected text, markdown, csv, json or html, got '%s'", cmd, arg);
+	lethe_cli_error("%s: --format: expected text, markdown, csv, json or html, got '%s'", cmd,
+	                arg);
 	return -1;
 }
 
@@ -165,10 +166,13 @@ static void extras(FILE *o, enum format fmt, hid_t f, const matrix *mx)
 		hid_t g = H5Gopen2(f, "forgetting/drift", H5P_DEFAULT);
 		rel_prev = read_f64(g, "relative_previous", R * G);
 		rel_init = read_f64(g, "relative_initial", R * G);
-		static const char *const groups[5] = {"embeddings", "attention", "mlp", "norms", "all"};
+		static const char *const groups[5] = {"embeddings", "attention", "mlp", "norms",
+		                                      "all"};
 		if (rel_prev && rel_init) {
 			if (fmt == JSON) {
-				fputs(", \"drift\": {\"groups\": [\"embeddings\", \"attention\", \"mlp\", \"norms\", \"all\"], \"relative_previous\": [", o);
+				fputs(", \"drift\": {\"groups\": [\"embeddings\", \"attention\", "
+				      "\"mlp\", \"norms\", \"all\"], \"relative_previous\": [",
+				      o);
 				for (size_t r = 0; r < R; r++) {
 					fputs(r ? ", [" : "[", o);
 					for (size_t i = 0; i < G; i++) {
@@ -190,15 +194,21 @@ static void extras(FILE *o, enum format fmt, hid_t f, const matrix *mx)
 			} else if (fmt == CSV) {
 				for (size_t r = 0; r < R; r++)
 					for (size_t i = 0; i < G; i++) {
-						fprintf(o, "drift,%s,,relative_previous/%s,", mx->row_names[r], groups[i]);
+						fprintf(o, "drift,%s,,relative_previous/%s,",
+						        mx->row_names[r], groups[i]);
 						num(o, rel_prev[r * G + i], fmt);
-						fprintf(o, "\ndrift,%s,,relative_initial/%s,", mx->row_names[r], groups[i]);
+						fprintf(o, "\ndrift,%s,,relative_initial/%s,",
+						        mx->row_names[r], groups[i]);
 						num(o, rel_init[r * G + i], fmt);
 						fputc('\n', o);
 					}
 			} else {
-				fprintf(o, md ? "\n## Parameter drift (relative L2 change: since the previous row / since the initial model)\n\n| after |"
-				              : "\nParameter drift (relative L2 change: since the previous row / since the initial model)\n%-14s", md ? "" : "");
+				fprintf(o,
+				        md ? "\n## Parameter drift (relative L2 change: since the "
+				             "previous row / since the initial model)\n\n| after |"
+				           : "\nParameter drift (relative L2 change: since the "
+				             "previous row / since the initial model)\n%-14s",
+				        md ? "" : "");
 				for (size_t i = 0; i < G; i++)
 					fprintf(o, md ? " %s |" : " %17s", groups[i]);
 				if (md) {
@@ -214,7 +224,9 @@ static void extras(FILE *o, enum format fmt, hid_t f, const matrix *mx)
 						if (isnan(rel_prev[r * G + i]))
 							snprintf(buf, sizeof(buf), "-");
 						else
-							snprintf(buf, sizeof(buf), "%.3f / %.3f", rel_prev[r * G + i], rel_init[r * G + i]);
+							snprintf(buf, sizeof(buf), "%.3f / %.3f",
+							         rel_prev[r * G + i],
+							         rel_init[r * G + i]);
 						fprintf(o, md ? " %s |" : " %17s", buf);
 					}
 					fputc('\n', o);
@@ -231,8 +243,13 @@ static void extras(FILE *o, enum format fmt, hid_t f, const matrix *mx)
 	if (fmt == JSON)
 		fputs(", \"events\": {", o);
 	else if (fmt != CSV)
-		fprintf(o, md ? "\n## Forgetting events (an example right after one stage and wrong after the next)\n\n| task | events | examples forgotten | most forgotten examples (index: events) |\n| --- | ---: | ---: | --- |\n"
-		              : "\nForgetting events (an example right after one stage and wrong after the next)\n  %-14s %7s %9s  %s\n", "task", "events", "examples", "most forgotten (index: events)");
+		fprintf(o,
+		        md ? "\n## Forgetting events (an example right after one stage and wrong "
+		             "after the next)\n\n| task | events | examples forgotten | most "
+		             "forgotten examples (index: events) |\n| --- | ---: | ---: | --- |\n"
+		           : "\nForgetting events (an example right after one stage and wrong "
+		             "after the next)\n  %-14s %7s %9s  %s\n",
+		        "task", "events", "examples", "most forgotten (index: events)");
 	int first = 1;
 	for (size_t c = 0; c < mx->cols; c++) {
 		const char *task = mx->col_names[c];
@@ -242,14 +259,16 @@ static void extras(FILE *o, enum format fmt, hid_t f, const matrix *mx)
 		hid_t sp = H5Dget_space(ds);
 		size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
 		int32_t *cnt = malloc((n + 1) * sizeof(int32_t));
-		if (cnt && (n == 0 || H5Dread(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, cnt) >= 0)) {
+		if (cnt && (n == 0 || H5Dread(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+		                              cnt) >= 0)) {
 			long total = 0, examples = 0;
 			for (size_t i = 0; i < n; i++) {
 				total += cnt[i];
 				examples += cnt[i] > 0;
 			}
 			char top[256] = "";
-			for (int k = 0; k < 5; k++) { /* the five examples with most events, lowest index first */
+			for (int k = 0; k < 5;
+			     k++) { /* the five examples with most events, lowest index first */
 				size_t best = n;
 				for (size_t i = 0; i < n; i++)
 					if (cnt[i] > 0 && (best == n || cnt[i] > cnt[best]))
@@ -257,20 +276,30 @@ static void extras(FILE *o, enum format fmt, hid_t f, const matrix *mx)
 				if (best == n)
 					break;
 				size_t used = strlen(top);
-				snprintf(top + used, sizeof(top) - used, "%s%zu: %d", k ? ", " : "", best, cnt[best]);
+				snprintf(top + used, sizeof(top) - used, "%s%zu: %d", k ? ", " : "",
+				         best, cnt[best]);
 				cnt[best] = -cnt[best];
 			}
 			if (fmt == JSON) {
 				fputs(first ? "" : ", ", o);
 				json_str(o, task);
-				fprintf(o, ": {\"events\": %ld, \"examples_forgotten\": %ld, \"per_example\": [", total, examples);
+				fprintf(o,
+				        ": {\"events\": %ld, \"examples_forgotten\": %ld, "
+				        "\"per_example\": [",
+				        total, examples);
 				for (size_t i = 0; i < n; i++)
-					fprintf(o, "%s%d", i ? ", " : "", cnt[i] < 0 ? -cnt[i] : cnt[i]);
+					fprintf(o, "%s%d", i ? ", " : "",
+					        cnt[i] < 0 ? -cnt[i] : cnt[i]);
 				fputs("]}", o);
 			} else if (fmt == CSV) {
-				fprintf(o, "events,,%s,events,%ld\nevents,,%s,examples_forgotten,%ld\n", task, total, task, examples);
+				fprintf(
+				    o, "events,,%s,events,%ld\nevents,,%s,examples_forgotten,%ld\n",
+				    task, total, task, examples);
 			} else {
-				fprintf(o, md ? "| %s | %ld | %ld | %s |\n" : "  %-14.14s %7ld %9ld  %s\n", task, total, examples, top[0] ? top : "-");
+				fprintf(o,
+				        md ? "| %s | %ld | %ld | %s |\n"
+				           : "  %-14.14s %7ld %9ld  %s\n",
+				        task, total, examples, top[0] ? top : "-");
 			}
 			first = 0;
 		}
@@ -283,16 +312,20 @@ static void extras(FILE *o, enum format fmt, hid_t f, const matrix *mx)
 	H5Gclose(eg);
 }
 
-static void report(FILE *o, enum format fmt, const char *name, const matrix *mx, const measures *pm, const measures *lm, hid_t f)
+static void report(FILE *o, enum format fmt, const char *name, const matrix *mx, const measures *pm,
+                   const measures *lm, hid_t f)
 {
 	if (fmt == HTML) {
-		lethe_report_measures a = {pm->acc, pm->bwt, pm->fwt, pm->chaudhry, pm->learning, pm->forgetting};
-		lethe_report_measures b = {lm->acc, lm->bwt, lm->fwt, lm->chaudhry, lm->learning, lm->forgetting};
+		lethe_report_measures a = {pm->acc,      pm->bwt,      pm->fwt,
+		                           pm->chaudhry, pm->learning, pm->forgetting};
+		lethe_report_measures b = {lm->acc,      lm->bwt,      lm->fwt,
+		                           lm->chaudhry, lm->learning, lm->forgetting};
 		if (!pm->present)
 			a = (lethe_report_measures){NAN, NAN, NAN, NAN, NULL, NULL};
 		if (!lm->present)
 			b = (lethe_report_measures){NAN, NAN, NAN, NAN, NULL, NULL};
-		lethe_report_html(o, f, name, mx->rows, mx->cols, mx->v, mx->row_names, mx->col_names, mx->metrics, &a, &b);
+		lethe_report_html(o, f, name, mx->rows, mx->cols, mx->v, mx->row_names,
+		                  mx->col_names, mx->metrics, &a, &b);
 		return;
 	}
 	size_t R = mx->rows, C = mx->cols;
@@ -338,7 +371,8 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 			fprintf(o, ", \"chaudhry_forgetting\": ");
 			num(o, ms[k]->chaudhry, fmt);
 			const char *arrays[4] = {"learning", "forgetting", "max_drop", "transfer"};
-			const double *vals[4] = {ms[k]->learning, ms[k]->forgetting, ms[k]->max_drop, ms[k]->transfer};
+			const double *vals[4] = {ms[k]->learning, ms[k]->forgetting,
+			                         ms[k]->max_drop, ms[k]->transfer};
 			for (int a = 0; a < 4; a++) {
 				fprintf(o, ", \"%s\": {", arrays[a]);
 				for (size_t c = 0; c < C; c++) {
@@ -359,7 +393,8 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 		fprintf(o, "section,row,task,metric,value\n");
 		for (size_t r = 0; r < R; r++)
 			for (size_t c = 0; c < C; c++) {
-				fprintf(o, "matrix,%s,%s,%s,", mx->row_names[r], mx->col_names[c], mx->metrics ? mx->metrics[c] : "");
+				fprintf(o, "matrix,%s,%s,%s,", mx->row_names[r], mx->col_names[c],
+				        mx->metrics ? mx->metrics[c] : "");
 				num(o, mx->v[r * C + c], fmt);
 				fputc('\n', o);
 			}
@@ -376,10 +411,12 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 				fputc('\n', o);
 			}
 			const char *arrays[4] = {"learning", "forgetting", "max_drop", "transfer"};
-			const double *vals[4] = {ms[k]->learning, ms[k]->forgetting, ms[k]->max_drop, ms[k]->transfer};
+			const double *vals[4] = {ms[k]->learning, ms[k]->forgetting,
+			                         ms[k]->max_drop, ms[k]->transfer};
 			for (int a = 0; a < 4; a++)
 				for (size_t c = 0; c < C; c++) {
-					fprintf(o, "%s,,%s,%s,", keys[k], mx->col_names[c], arrays[a]);
+					fprintf(o, "%s,,%s,%s,", keys[k], mx->col_names[c],
+					        arrays[a]);
 					num(o, vals[a][c], fmt);
 					fputc('\n', o);
 				}
@@ -389,11 +426,14 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 	}
 	int md = fmt == MARKDOWN;
 	fprintf(o, md ? "# Forgetting report: %s\n\n" : "Forgetting report: %s\n\n", name);
-	fprintf(o, md ? "## Score matrix (each task's primary metric)\n\n" : "Score matrix (each task's primary metric; rows: before training and after each stage)\n\n");
+	fprintf(o, md ? "## Score matrix (each task's primary metric)\n\n"
+	              : "Score matrix (each task's primary metric; rows: before training and after "
+	                "each stage)\n\n");
 	if (md) {
 		fprintf(o, "| after |");
 		for (size_t c = 0; c < C; c++)
-			fprintf(o, " %s (%s) |", mx->col_names[c], mx->metrics ? mx->metrics[c] : "");
+			fprintf(o, " %s (%s) |", mx->col_names[c],
+			        mx->metrics ? mx->metrics[c] : "");
 		fprintf(o, "\n| --- |");
 		for (size_t c = 0; c < C; c++)
 			fprintf(o, " ---: |");
@@ -421,7 +461,8 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 		fputc('\n', o);
 	}
 	const measures *ms[2] = {pm, lm};
-	const char *titles[2] = {"Measures on the primary metrics", "Loss-based: mean target NLL per token (lower is better)"};
+	const char *titles[2] = {"Measures on the primary metrics",
+	                         "Loss-based: mean target NLL per token (lower is better)"};
 	for (int k = 0; k < 2; k++) {
 		if (!ms[k]->present)
 			continue;
@@ -432,47 +473,68 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 		snprintf(cc, sizeof(cc), isnan(ms[k]->fwt) ? "-" : "%+.4f", ms[k]->fwt);
 		snprintf(d, sizeof(d), isnan(ms[k]->chaudhry) ? "-" : "%.4f", ms[k]->chaudhry);
 		if (k == 0)
-			fprintf(o, md ? "ACC (final average) %s, BWT %s, FWT %s, forgetting (Chaudhry) %s\n\n"
-			              : "  ACC (final average) %s   BWT %s   FWT %s   forgetting (Chaudhry) %s\n",
+			fprintf(o,
+			        md ? "ACC (final average) %s, BWT %s, FWT %s, forgetting "
+			             "(Chaudhry) %s\n\n"
+			           : "  ACC (final average) %s   BWT %s   FWT %s   forgetting "
+			             "(Chaudhry) %s\n",
 			        a, b, cc, d);
 		else
-			fprintf(o, md ? "BWT %s, forgetting (Chaudhry) %s (in nats per token; positive forgetting: the loss rose)\n\n"
-			              : "  BWT %s   forgetting (Chaudhry) %s   (nats per token; positive forgetting: the loss rose)\n",
+			fprintf(o,
+			        md ? "BWT %s, forgetting (Chaudhry) %s (in nats per token; "
+			             "positive forgetting: the loss rose)\n\n"
+			           : "  BWT %s   forgetting (Chaudhry) %s   (nats per token; "
+			             "positive forgetting: the loss rose)\n",
 			        b, d);
 		if (md)
-			fprintf(o, "| task | after its stage | forgetting | max drop | transfer |\n| --- | ---: | ---: | ---: | ---: |\n");
+			fprintf(o, "| task | after its stage | forgetting | max drop | transfer "
+			           "|\n| --- | ---: | ---: | ---: | ---: |\n");
 		else
-			fprintf(o, "  %-14s %16s %11s %9s %9s\n", "task", "after its stage", "forgetting", "max drop", "transfer");
+			fprintf(o, "  %-14s %16s %11s %9s %9s\n", "task", "after its stage",
+			        "forgetting", "max drop", "transfer");
 		for (size_t c = 0; c < C; c++) {
 			char v[4][32];
-			const double *arr[4] = {ms[k]->learning, ms[k]->forgetting, ms[k]->max_drop, ms[k]->transfer};
+			const double *arr[4] = {ms[k]->learning, ms[k]->forgetting, ms[k]->max_drop,
+			                        ms[k]->transfer};
 			for (int i = 0; i < 4; i++)
-				snprintf(v[i], sizeof(v[i]), isnan(arr[i][c]) ? "-" : (i == 0 ? "%.4f" : "%+.4f"), arr[i][c]);
-			fprintf(o, md ? "| %s | %s | %s | %s | %s |\n" : "  %-14.14s %16s %11s %9s %9s\n", mx->col_names[c], v[0],
-			        v[1], v[2], v[3]);
+				snprintf(v[i], sizeof(v[i]),
+				         isnan(arr[i][c]) ? "-" : (i == 0 ? "%.4f" : "%+.4f"),
+				         arr[i][c]);
+			fprintf(o,
+			        md ? "| %s | %s | %s | %s | %s |\n"
+			           : "  %-14.14s %16s %11s %9s %9s\n",
+			        mx->col_names[c], v[0], v[1], v[2], v[3]);
 		}
 	}
 	extras(o, fmt, f, mx);
-	fprintf(o, "\nFormulas: docs/forgetting.md. '-' marks a value that is undefined (never 0).\n");
+	fprintf(o,
+	        "\nFormulas: docs/forgetting.md. '-' marks a value that is undefined (never 0).\n");
 }
 
 static void help(FILE *f)
 {
-	fprintf(f, "Usage: lethe report [--format text|markdown|csv|json|html] [-o FILE] RUN.h5\n\n"
-	           "Prints a run's score matrix (each task's primary metric, before training and after each\n"
-	           "stage) and its forgetting measures: ACC, backward and forward transfer, Chaudhry's\n"
-	           "forgetting, per-task forgetting, and the same on the target NLL (docs/forgetting.md).\n\n"
-	           "  -f, --format FORMAT  text (default), markdown, csv, json, or html (one self-contained file\n"
-	           "                       with SVG charts)\n"
-	           "  -o, --output FILE    write to FILE instead of standard output\n"
-	           "  -h, --help           show this help\n");
+	fprintf(
+	    f,
+	    "Usage: lethe report [--format text|markdown|csv|json|html] [-o FILE] RUN.h5\n\n"
+	    "Prints a run's score matrix (each task's primary metric, before training and after "
+	    "each\n"
+	    "stage) and its forgetting measures: ACC, backward and forward transfer, Chaudhry's\n"
+	    "forgetting, per-task forgetting, and the same on the target NLL "
+	    "(docs/forgetting.md).\n\n"
+	    "  -f, --format FORMAT  text (default), markdown, csv, json, or html (one "
+	    "self-contained file\n"
+	    "                       with SVG charts)\n"
+	    "  -o, --output FILE    write to FILE instead of standard output\n"
+	    "  -h, --help           show this help\n");
 }
 
 int lethe_cmd_report(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"format", required_argument, NULL, 'f'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	enum format fmt = TEXT;
 	const char *output = NULL;
@@ -487,8 +549,13 @@ int lethe_cmd_report(int argc, char **argv)
 			break;
 		case 'o': output = optarg; break;
 		case 'h': help(stdout); return LETHE_EXIT_OK;
-		case ':': lethe_cli_error("report: option '%s' needs a value", argv[optind - 1]); return LETHE_EXIT_USAGE;
-		default: lethe_cli_error("report: unknown option '%s' (try 'lethe report --help')", argv[optind - 1]); return LETHE_EXIT_USAGE;
+		case ':':
+			lethe_cli_error("report: option '%s' needs a value", argv[optind - 1]);
+			return LETHE_EXIT_USAGE;
+		default:
+			lethe_cli_error("report: unknown option '%s' (try 'lethe report --help')",
+			                argv[optind - 1]);
+			return LETHE_EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {
@@ -504,7 +571,8 @@ int lethe_cmd_report(int argc, char **argv)
 	}
 	matrix mx = {0};
 	int status = LETHE_EXIT_USAGE;
-	hid_t ds = H5Lexists(f, "matrices", H5P_DEFAULT) > 0 && H5Lexists(f, "matrices/primary", H5P_DEFAULT) > 0
+	hid_t ds = H5Lexists(f, "matrices", H5P_DEFAULT) > 0 &&
+	                   H5Lexists(f, "matrices/primary", H5P_DEFAULT) > 0
 	               ? H5Dopen2(f, "matrices/primary", H5P_DEFAULT)
 	               : -1;
 	if (ds < 0) {
@@ -519,7 +587,9 @@ int lethe_cmd_report(int argc, char **argv)
 	mx.rows = nr;
 	mx.cols = nc;
 	mx.v = malloc((nr * nc + 1) * sizeof(double));
-	if (mx.row_names && mx.col_names && mx.v && (nr * nc == 0 || H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, mx.v) >= 0)) {
+	if (mx.row_names && mx.col_names && mx.v &&
+	    (nr * nc == 0 ||
+	     H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, mx.v) >= 0)) {
 		measures pm, lm;
 		read_measures(f, "primary", nc, &pm);
 		read_measures(f, "target_nll", nc, &lm);
@@ -540,7 +610,8 @@ int lethe_cmd_report(int argc, char **argv)
 			lethe_cli_error("%s: cannot write", output);
 		} else {
 			report(o, fmt, name[0] ? name : path, &mx, &pm, &lm, f);
-			status = (output ? fclose(o) : fflush(o)) == 0 ? LETHE_EXIT_OK : LETHE_EXIT_FAILED;
+			status = (output ? fclose(o) : fflush(o)) == 0 ? LETHE_EXIT_OK
+			                                               : LETHE_EXIT_FAILED;
 		}
 		free_measures(&pm);
 		free_measures(&lm);
@@ -556,17 +627,21 @@ int lethe_cmd_report(int argc, char **argv)
 	return status;
 }
 
-/* ---- lethe compare ------------------------------------------------------------------------------ */
+/* ---- lethe compare ------------------------------------------------------------------------------
+ */
 
 static void compare_help(FILE *f)
 {
-	fprintf(f, "Usage: lethe compare [--format text|markdown|csv|json|html] [-o FILE] RUN.h5 RUN.h5...\n\n"
-	           "Puts runs side by side (sequential against mixed, against replay, ...): one row per run,\n"
-	           "one column per measure, on the primary metrics and on the target NLL. Runs should\n"
-	           "evaluate the same tasks; a difference is reported on stderr.\n\n"
-	           "  -f, --format FORMAT  text (default), markdown, csv, json or html\n"
-	           "  -o, --output FILE    write to FILE instead of standard output\n"
-	           "  -h, --help           show this help\n");
+	fprintf(
+	    f, "Usage: lethe compare [--format text|markdown|csv|json|html] [-o FILE] RUN.h5 "
+	       "RUN.h5...\n\n"
+	       "Puts runs side by side (sequential against mixed, against replay, ...): one row "
+	       "per run,\n"
+	       "one column per measure, on the primary metrics and on the target NLL. Runs should\n"
+	       "evaluate the same tasks; a difference is reported on stderr.\n\n"
+	       "  -f, --format FORMAT  text (default), markdown, csv, json or html\n"
+	       "  -o, --output FILE    write to FILE instead of standard output\n"
+	       "  -h, --help           show this help\n");
 }
 
 /* The mean of the defined per-task values, NaN if none. */
@@ -585,8 +660,10 @@ static double mean_defined(const double *v, size_t n)
 int lethe_cmd_compare(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"format", required_argument, NULL, 'f'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	enum format fmt = TEXT;
 	const char *output = NULL;
@@ -601,8 +678,13 @@ int lethe_cmd_compare(int argc, char **argv)
 			break;
 		case 'o': output = optarg; break;
 		case 'h': compare_help(stdout); return LETHE_EXIT_OK;
-		case ':': lethe_cli_error("compare: option '%s' needs a value", argv[optind - 1]); return LETHE_EXIT_USAGE;
-		default: lethe_cli_error("compare: unknown option '%s' (try 'lethe compare --help')", argv[optind - 1]); return LETHE_EXIT_USAGE;
+		case ':':
+			lethe_cli_error("compare: option '%s' needs a value", argv[optind - 1]);
+			return LETHE_EXIT_USAGE;
+		default:
+			lethe_cli_error("compare: unknown option '%s' (try 'lethe compare --help')",
+			                argv[optind - 1]);
+			return LETHE_EXIT_USAGE;
 		}
 	}
 	int n = argc - optind;
@@ -610,8 +692,13 @@ int lethe_cmd_compare(int argc, char **argv)
 		lethe_cli_error("compare: expected run files");
 		return LETHE_EXIT_USAGE;
 	}
-	static const char *const cols[] = {"ACC", "BWT", "FWT", "forgetting (Chaudhry)", "forgetting (per task, mean)",
-	                                   "NLL BWT", "NLL forgetting (mean)"};
+	static const char *const cols[] = {"ACC",
+	                                   "BWT",
+	                                   "FWT",
+	                                   "forgetting (Chaudhry)",
+	                                   "forgetting (per task, mean)",
+	                                   "NLL BWT",
+	                                   "NLL forgetting (mean)"};
 	enum { NCOL = 7 };
 	double *v = calloc((size_t)n * NCOL, sizeof(double));
 	char **names = calloc((size_t)n, sizeof(char *));
@@ -627,8 +714,10 @@ int lethe_cmd_compare(int argc, char **argv)
 			status = LETHE_EXIT_USAGE;
 			break;
 		}
-		hid_t ds = H5Lexists(f, "matrices", H5P_DEFAULT) > 0 && H5Lexists(f, "matrices/primary", H5P_DEFAULT) > 0
-		               ? H5Dopen2(f, "matrices/primary", H5P_DEFAULT) : -1;
+		hid_t ds = H5Lexists(f, "matrices", H5P_DEFAULT) > 0 &&
+		                   H5Lexists(f, "matrices/primary", H5P_DEFAULT) > 0
+		               ? H5Dopen2(f, "matrices/primary", H5P_DEFAULT)
+		               : -1;
 		size_t nc = 0;
 		char **tasks = ds >= 0 ? attr_strings(ds, "columns", &nc) : NULL;
 		if (ds >= 0)
@@ -655,7 +744,9 @@ int lethe_cmd_compare(int argc, char **argv)
 			first_tasks = joined;
 		else {
 			if (joined && strcmp(joined, first_tasks) != 0)
-				lethe_cli_error("warning: %s evaluates other tasks (%s) than %s (%s)", path, joined, argv[optind], first_tasks);
+				lethe_cli_error(
+				    "warning: %s evaluates other tasks (%s) than %s (%s)", path,
+				    joined, argv[optind], first_tasks);
 			free(joined);
 		}
 		double *row = v + (size_t)i * NCOL;
@@ -678,11 +769,16 @@ int lethe_cmd_compare(int argc, char **argv)
 	}
 	if (o) {
 		if (fmt == HTML) {
-			fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lethe compare</title>"
-			      "<style>body{font-family:sans-serif;margin:24px}table{border-collapse:collapse;font-size:13px}"
-			      "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f3f3f3}"
-			      "td:first-child{text-align:left}.best{background:#d7f5d7}</style></head><body>\n"
-			      "<h1>Runs compared</h1>\n<table><tr><th>run</th>", o);
+			fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
+			      "charset=\"utf-8\"><title>lethe compare</title>"
+			      "<style>body{font-family:sans-serif;margin:24px}table{border-"
+			      "collapse:collapse;font-size:13px}"
+			      "td,th{border:1px solid #ccc;padding:4px "
+			      "10px;text-align:right}th{background:#f3f3f3}"
+			      "td:first-child{text-align:left}.best{background:#d7f5d7}</style></"
+			      "head><body>\n"
+			      "<h1>Runs compared</h1>\n<table><tr><th>run</th>",
+			      o);
 			for (int k = 0; k < NCOL; k++)
 				fprintf(o, "<th>%s</th>", cols[k]);
 			fputs("</tr>\n", o);
@@ -693,25 +789,33 @@ int lethe_cmd_compare(int argc, char **argv)
 				int higher = k <= 2 || k == 5;
 				for (int i = 0; i < n; i++) {
 					double x = v[(size_t)i * NCOL + k];
-					if (!isnan(x) && (best[k] < 0 || (higher ? x > v[(size_t)best[k] * NCOL + k] : x < v[(size_t)best[k] * NCOL + k])))
+					if (!isnan(x) &&
+					    (best[k] < 0 ||
+					     (higher ? x > v[(size_t)best[k] * NCOL + k]
+					             : x < v[(size_t)best[k] * NCOL + k])))
 						best[k] = i;
 				}
 			}
 			for (int i = 0; i < n; i++) {
 				fputs("<tr><td>", o);
 				for (const char *p = names[i]; *p; p++)
-					*p == '<' ? fputs("&lt;", o) : *p == '&' ? fputs("&amp;", o) : fputc(*p, o);
+					*p == '<'   ? fputs("&lt;", o)
+					: *p == '&' ? fputs("&amp;", o)
+					            : fputc(*p, o);
 				fputs("</td>", o);
 				for (int k = 0; k < NCOL; k++) {
 					double x = v[(size_t)i * NCOL + k];
-					fprintf(o, "<td%s>", best[k] == i && n > 1 ? " class=\"best\"" : "");
+					fprintf(o, "<td%s>",
+					        best[k] == i && n > 1 ? " class=\"best\"" : "");
 					isnan(x) ? fputs("&ndash;", o) : fprintf(o, "%.4f", x);
 					fputs("</td>", o);
 				}
 				fputs("</tr>\n", o);
 			}
-			fputs("</table>\n<p>Green: the best run per column (higher ACC, BWT and FWT; lower forgetting). "
-			      "Formulas: docs/forgetting.md.</p>\n</body></html>\n", o);
+			fputs("</table>\n<p>Green: the best run per column (higher ACC, BWT and "
+			      "FWT; lower forgetting). "
+			      "Formulas: docs/forgetting.md.</p>\n</body></html>\n",
+			      o);
 		} else if (fmt == JSON) {
 			fputs("[", o);
 			for (int i = 0; i < n; i++) {
@@ -754,8 +858,9 @@ int lethe_cmd_compare(int argc, char **argv)
 			for (int i = 0; i < n; i++)
 				w = (int)strlen(names[i]) > w ? (int)strlen(names[i]) : w;
 			if (!md)
-				fprintf(o, "%-*s %8s %8s %8s %10s %10s %9s %10s\n", w, "run", "ACC", "BWT", "FWT", "forget(C)",
-				        "forget(t)", "NLL BWT", "NLL forg.");
+				fprintf(o, "%-*s %8s %8s %8s %10s %10s %9s %10s\n", w, "run", "ACC",
+				        "BWT", "FWT", "forget(C)", "forget(t)", "NLL BWT",
+				        "NLL forg.");
 			for (int i = 0; i < n; i++) {
 				if (md)
 					fprintf(o, "| %s |", names[i]);
@@ -774,7 +879,9 @@ int lethe_cmd_compare(int argc, char **argv)
 				fputc('\n', o);
 			}
 			if (!md)
-				fputs("\nForgetting: lower is less forgotten; BWT: higher is better (docs/forgetting.md).\n", o);
+				fputs("\nForgetting: lower is less forgotten; BWT: higher is "
+				      "better (docs/forgetting.md).\n",
+				      o);
 		}
 		if ((output ? fclose(o) : fflush(o)) != 0)
 			status = LETHE_EXIT_FAILED;

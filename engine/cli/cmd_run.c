@@ -14,29 +14,37 @@
 
 static void help(FILE *f)
 {
-	fprintf(f, "Usage: lethe run [OPTIONS] CURRICULUM\n\n"
-	           "Validates CURRICULUM, then trains its stages in order, evaluating every task before the\n"
-	           "first stage and after each one, and writes everything to the run file (its 'output').\n"
-	           "The run file is replaced atomically after each stage: a killed run keeps every\n"
-	           "completed stage, and --resume continues it.\n\n"
-	           "  -t, --threads N         threads for training and evaluation (default 1)\n"
-	           "  -o, --output FILE       write this run file instead of the curriculum's output\n"
-	           "  -f, --force             overwrite an existing run file\n"
-	           "  -r, --resume            continue an existing run file after its last completed stage\n"
-	           "  -q, --quiet             no progress on stderr\n"
-	           "  -p, --plugin-path PATH  search PATH for plugins first (repeatable)\n"
-	           "  -h, --help              show this help\n\n"
-	           "Exit status: 0 success, 1 the run failed (its file keeps the completed stages),\n"
-	           "2 an invalid curriculum or bad usage.\n");
+	fprintf(f,
+	        "Usage: lethe run [OPTIONS] CURRICULUM\n\n"
+	        "Validates CURRICULUM, then trains its stages in order, evaluating every task "
+	        "before the\n"
+	        "first stage and after each one, and writes everything to the run file (its "
+	        "'output').\n"
+	        "The run file is replaced atomically after each stage: a killed run keeps every\n"
+	        "completed stage, and --resume continues it.\n\n"
+	        "  -t, --threads N         threads for training and evaluation (default 1)\n"
+	        "  -o, --output FILE       write this run file instead of the curriculum's output\n"
+	        "  -f, --force             overwrite an existing run file\n"
+	        "  -r, --resume            continue an existing run file after its last completed "
+	        "stage\n"
+	        "  -q, --quiet             no progress on stderr\n"
+	        "  -p, --plugin-path PATH  search PATH for plugins first (repeatable)\n"
+	        "  -h, --help              show this help\n\n"
+	        "Exit status: 0 success, 1 the run failed (its file keeps the completed stages),\n"
+	        "2 an invalid curriculum or bad usage.\n");
 }
 
 int lethe_cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"threads", required_argument, NULL, 't'}, {"output", required_argument, NULL, 'o'},
-		{"force", no_argument, NULL, 'f'},         {"resume", no_argument, NULL, 'r'},
-		{"quiet", no_argument, NULL, 'q'},         {"plugin-path", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	    {"threads", required_argument, NULL, 't'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"resume", no_argument, NULL, 'r'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"plugin-path", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	lethe_cli_paths paths = {0};
 	lethe_run_options opt = {.threads = 1};
@@ -50,7 +58,8 @@ int lethe_cmd_run(int argc, char **argv)
 			char *end;
 			long v = strtol(optarg, &end, 10);
 			if (*end || !*optarg || v < 1 || v > 64) {
-				lethe_cli_error("run: --threads: expected 1 to 64, got '%s'", optarg);
+				lethe_cli_error("run: --threads: expected 1 to 64, got '%s'",
+				                optarg);
 				goto done;
 			}
 			opt.threads = (int)v;
@@ -68,8 +77,13 @@ int lethe_cmd_run(int argc, char **argv)
 			help(stdout);
 			status = LETHE_EXIT_OK;
 			goto done;
-		case ':': lethe_cli_error("run: option '%s' needs a value", argv[optind - 1]); goto done;
-		default: lethe_cli_error("run: unknown option '%s' (try 'lethe run --help')", argv[optind - 1]); goto done;
+		case ':':
+			lethe_cli_error("run: option '%s' needs a value", argv[optind - 1]);
+			goto done;
+		default:
+			lethe_cli_error("run: unknown option '%s' (try 'lethe run --help')",
+			                argv[optind - 1]);
+			goto done;
 		}
 	}
 	if (argc - optind != 1) {
@@ -93,7 +107,8 @@ int lethe_cmd_run(int argc, char **argv)
 	} else if (cur->n_errors) {
 		for (size_t i = 0; i < cur->n_errors; i++)
 			fprintf(stderr, "%s\n", cur->errors[i]);
-		lethe_cli_error("%s: %zu error%s: nothing was trained", argv[optind], cur->n_errors, cur->n_errors == 1 ? "" : "s");
+		lethe_cli_error("%s: %zu error%s: nothing was trained", argv[optind], cur->n_errors,
+		                cur->n_errors == 1 ? "" : "s");
 		status = LETHE_EXIT_USAGE;
 	} else {
 		if (output) {
@@ -104,7 +119,8 @@ int lethe_cmd_run(int argc, char **argv)
 		rc = cur->output ? lethe_run_curriculum(cur, &opt, err, sizeof(err)) : LETHE_ENOMEM;
 		if (rc) {
 			lethe_cli_error("%s", err[0] ? err : lethe_strerror(rc));
-			status = rc == LETHE_EEXISTS || rc == LETHE_ENOTFOUND ? LETHE_EXIT_USAGE : LETHE_EXIT_FAILED;
+			status = rc == LETHE_EEXISTS || rc == LETHE_ENOTFOUND ? LETHE_EXIT_USAGE
+			                                                      : LETHE_EXIT_FAILED;
 		} else {
 			status = LETHE_EXIT_OK;
 		}

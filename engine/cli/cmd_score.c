@@ -41,9 +41,9 @@ static void record_error(void *ctx, const char *fmt, ...)
 	va_end(ap);
 }
 static const lethe_host cli_host = {
-	.abi_version = LETHE_PLUGIN_ABI_VERSION,
-	.struct_size = sizeof(lethe_host),
-	.error = record_error,
+    .abi_version = LETHE_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(lethe_host),
+    .error = record_error,
 };
 
 /* Reads FILE ("-": standard input) as JSON lines; blank lines are skipped. */
@@ -142,7 +142,8 @@ static const char *string_field(const input *in, size_t i, const char *key)
 	return NULL;
 }
 
-/* A list of strings (or, where allowed, a single string) as an array of pointers into the record. */
+/* A list of strings (or, where allowed, a single string) as an array of pointers into the record.
+ */
 static const char **string_list(const input *in, size_t i, const char *key, int allow_string,
                                 size_t *n)
 {
@@ -255,8 +256,8 @@ static int read_pairs(const input *in, pairs *p)
 		    !(p->refs[i] = string_list(in, i, "refs", 0, &p->n_refs[i])))
 			return LETHE_EXIT_USAGE;
 		if (p->n_refs[i] == 0) {
-			lethe_cli_error("%s:%zu: field 'refs' must hold at least one reference", in->path,
-			                in->lines[i]);
+			lethe_cli_error("%s:%zu: field 'refs' must hold at least one reference",
+			                in->path, in->lines[i]);
 			return LETHE_EXIT_USAGE;
 		}
 		if (i == 0 || p->n_refs[i] < p->nrefs_min)
@@ -294,7 +295,8 @@ static int score_bleu(const input *in, const lethe_bleu_options *opt, int senten
 	char nrefs[32], sig[160];
 	nrefs_text(&p, nrefs, sizeof(nrefs));
 	snprintf(sig, sizeof(sig), "nrefs:%s|case:%s|eff:no|tok:%s|smooth:exp|version:2.6.0", nrefs,
-	         opt->lowercase ? "lc" : "mixed", opt->tokenize == LETHE_BLEU_TOKENIZE_NONE ? "none" : "13a");
+	         opt->lowercase ? "lc" : "mixed",
+	         opt->tokenize == LETHE_BLEU_TOKENIZE_NONE ? "none" : "13a");
 	cJSON_AddStringToObject(o, "signature", sig);
 	if (sentence) {
 		lethe_bleu_options sopt = *opt;
@@ -302,7 +304,8 @@ static int score_bleu(const input *in, const lethe_bleu_options *opt, int senten
 		cJSON *list = cJSON_AddArrayToObject(o, "sentences");
 		for (size_t i = 0; i < p.n && list; i++) {
 			lethe_bleu_score s;
-			if (lethe_bleu(&s, &p.hyps[i], (const char *const *const *)&p.refs[i], &p.n_refs[i], 1, &sopt)) {
+			if (lethe_bleu(&s, &p.hyps[i], (const char *const *const *)&p.refs[i],
+			               &p.n_refs[i], 1, &sopt)) {
 				lethe_cli_error("out of memory");
 				status = LETHE_EXIT_FAILED;
 				break;
@@ -325,7 +328,8 @@ static int score_chrf(const input *in, const lethe_chrf_options *opt)
 	if (status == LETHE_EXIT_OK && !sent)
 		status = LETHE_EXIT_FAILED;
 	if (status == LETHE_EXIT_OK &&
-	    lethe_chrf(&score, sent, p.hyps, (const char *const *const *)p.refs, p.n_refs, p.n, opt)) {
+	    lethe_chrf(&score, sent, p.hyps, (const char *const *const *)p.refs, p.n_refs, p.n,
+	               opt)) {
 		lethe_cli_error("out of memory");
 		status = LETHE_EXIT_FAILED;
 	}
@@ -335,8 +339,9 @@ static int score_chrf(const input *in, const lethe_chrf_options *opt)
 		cJSON_AddItemToObject(o, "sentence_scores", numbers(sent, p.n));
 		char nrefs[32], sig[160];
 		nrefs_text(&p, nrefs, sizeof(nrefs));
-		snprintf(sig, sizeof(sig), "nrefs:%s|case:%s|eff:yes|nc:%u|nw:%u|space:%s|version:2.6.0",
-		         nrefs, opt->lowercase ? "lc" : "mixed", opt->char_order, opt->word_order,
+		snprintf(sig, sizeof(sig),
+		         "nrefs:%s|case:%s|eff:yes|nc:%u|nw:%u|space:%s|version:2.6.0", nrefs,
+		         opt->lowercase ? "lc" : "mixed", opt->char_order, opt->word_order,
 		         opt->whitespace ? "yes" : "no");
 		cJSON_AddStringToObject(o, "signature", sig);
 		status = print_json(o);
@@ -388,7 +393,8 @@ static int score_rouge(const input *in, int stem)
 	int status = LETHE_EXIT_OK;
 	for (size_t i = 0; i < in->n && status == LETHE_EXIT_OK; i++) {
 		const char *hyp = string_field(in, i, "hyp");
-		const char *key = cJSON_GetObjectItemCaseSensitive(in->recs[i], "refs") ? "refs" : "ref";
+		const char *key =
+		    cJSON_GetObjectItemCaseSensitive(in->recs[i], "refs") ? "refs" : "ref";
 		size_t n_refs = 0;
 		const char **refs = hyp ? string_list(in, i, key, 1, &n_refs) : NULL;
 		if (!hyp || !refs) {
@@ -397,7 +403,8 @@ static int score_rouge(const input *in, int stem)
 		}
 		lethe_rouge_score s;
 		if (n_refs == 0) {
-			lethe_cli_error("%s:%zu: field '%s' must hold at least one reference", in->path, in->lines[i], key);
+			lethe_cli_error("%s:%zu: field '%s' must hold at least one reference",
+			                in->path, in->lines[i], key);
 			status = LETHE_EXIT_USAGE;
 		} else if (lethe_rouge(&s, hyp, refs, n_refs, stem)) {
 			lethe_cli_error("out of memory");
@@ -443,17 +450,20 @@ static int score_seqeval(const input *in)
 	int status = gold && pred && lens ? LETHE_EXIT_OK : LETHE_EXIT_FAILED;
 	for (size_t i = 0; i < in->n && status == LETHE_EXIT_OK; i++) {
 		size_t ng = 0, np = 0;
-		if (!(gold[i] = string_list(in, i, "gold", 0, &ng)) || !(pred[i] = string_list(in, i, "pred", 0, &np)))
+		if (!(gold[i] = string_list(in, i, "gold", 0, &ng)) ||
+		    !(pred[i] = string_list(in, i, "pred", 0, &np)))
 			status = LETHE_EXIT_USAGE;
 		else if (ng != np) {
-			lethe_cli_error("%s:%zu: 'gold' has %zu tags but 'pred' has %zu", in->path, in->lines[i], ng, np);
+			lethe_cli_error("%s:%zu: 'gold' has %zu tags but 'pred' has %zu", in->path,
+			                in->lines[i], ng, np);
 			status = LETHE_EXIT_USAGE;
 		}
 		lens[i] = ng;
 	}
 	lethe_seqeval_result *r = NULL;
 	if (status == LETHE_EXIT_OK &&
-	    lethe_seqeval(&r, (const char *const *const *)gold, (const char *const *const *)pred, lens, in->n)) {
+	    lethe_seqeval(&r, (const char *const *const *)gold, (const char *const *const *)pred,
+	                  lens, in->n)) {
 		lethe_cli_error("out of memory");
 		status = LETHE_EXIT_FAILED;
 	}
@@ -500,20 +510,23 @@ static int score_classify(const input *in)
 	int status = gold && pred ? LETHE_EXIT_OK : LETHE_EXIT_FAILED, kinds = 0;
 	for (size_t i = 0; i < in->n && status == LETHE_EXIT_OK; i++) {
 		int kg = 0, kp = 0;
-		if (!(gold[i] = label_field(in, i, "gold", &kg)) || !(pred[i] = label_field(in, i, "pred", &kp))) {
+		if (!(gold[i] = label_field(in, i, "gold", &kg)) ||
+		    !(pred[i] = label_field(in, i, "pred", &kp))) {
 			status = LETHE_EXIT_USAGE;
 			break;
 		}
 		kinds |= kg | kp;
 		if (kinds == 3) {
 			/* scikit-learn refuses this too ("Mix of label input types"). */
-			lethe_cli_error("%s:%zu: labels mix numbers and strings", in->path, in->lines[i]);
+			lethe_cli_error("%s:%zu: labels mix numbers and strings", in->path,
+			                in->lines[i]);
 			status = LETHE_EXIT_USAGE;
 		}
 	}
 	lethe_classify_result *r = NULL;
 	if (status == LETHE_EXIT_OK &&
-	    lethe_classify(&r, (const char *const *)gold, (const char *const *)pred, in->n, kinds == 1)) {
+	    lethe_classify(&r, (const char *const *)gold, (const char *const *)pred, in->n,
+	                   kinds == 1)) {
 		lethe_cli_error("out of memory");
 		status = LETHE_EXIT_FAILED;
 	}
@@ -547,28 +560,38 @@ static int score_classify(const input *in)
 
 static void help(FILE *f)
 {
-	fprintf(f,
-	        "Usage: lethe score METRIC [OPTIONS] FILE\n\n"
-	        "Scores JSON lines (FILE, or - for standard input) and prints one JSON object.\n\n"
-	        "Metrics and their input lines:\n"
-	        "  bleu      {\"hyp\": \"...\", \"refs\": [\"...\", ...]}   sacrebleu 2.x corpus BLEU\n"
-	        "            --sentence (also per-line sentence BLEU), --lowercase, --tokenize 13a|none\n"
-	        "  chrf      {\"hyp\": \"...\", \"refs\": [\"...\", ...]}   chrF2; --word-order 2 for chrF++\n"
-	        "            --char-order N (6), --beta B (2), --lowercase, --whitespace\n"
-	        "  rouge     {\"hyp\": \"...\", \"ref\": \"...\"} or \"refs\": [...]   rouge-score; --stem\n"
-	        "  seqeval   {\"gold\": [tags], \"pred\": [tags]}           seqeval default mode / conlleval\n"
-	        "  classify  {\"gold\": label, \"pred\": label}             scikit-learn\n\n"
-	        "Malformed input is reported with its file and line, and the exit status is 2.\n");
+	fprintf(
+	    f,
+	    "Usage: lethe score METRIC [OPTIONS] FILE\n\n"
+	    "Scores JSON lines (FILE, or - for standard input) and prints one JSON object.\n\n"
+	    "Metrics and their input lines:\n"
+	    "  bleu      {\"hyp\": \"...\", \"refs\": [\"...\", ...]}   sacrebleu 2.x corpus BLEU\n"
+	    "            --sentence (also per-line sentence BLEU), --lowercase, --tokenize "
+	    "13a|none\n"
+	    "  chrf      {\"hyp\": \"...\", \"refs\": [\"...\", ...]}   chrF2; --word-order 2 for "
+	    "chrF++\n"
+	    "            --char-order N (6), --beta B (2), --lowercase, --whitespace\n"
+	    "  rouge     {\"hyp\": \"...\", \"ref\": \"...\"} or \"refs\": [...]   rouge-score; "
+	    "--stem\n"
+	    "  seqeval   {\"gold\": [tags], \"pred\": [tags]}           seqeval default mode / "
+	    "conlleval\n"
+	    "  classify  {\"gold\": label, \"pred\": label}             scikit-learn\n\n"
+	    "Malformed input is reported with its file and line, and the exit status is 2.\n");
 }
 
 int lethe_cmd_score(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"sentence", no_argument, NULL, 's'},   {"lowercase", no_argument, NULL, 'l'},
-		{"tokenize", required_argument, NULL, 't'}, {"word-order", required_argument, NULL, 'w'},
-		{"char-order", required_argument, NULL, 'c'}, {"beta", required_argument, NULL, 'b'},
-		{"whitespace", no_argument, NULL, 'W'}, {"stem", no_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+	    {"sentence", no_argument, NULL, 's'},
+	    {"lowercase", no_argument, NULL, 'l'},
+	    {"tokenize", required_argument, NULL, 't'},
+	    {"word-order", required_argument, NULL, 'w'},
+	    {"char-order", required_argument, NULL, 'c'},
+	    {"beta", required_argument, NULL, 'b'},
+	    {"whitespace", no_argument, NULL, 'W'},
+	    {"stem", no_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static const char *const metrics[] = {"bleu", "chrf", "rouge", "seqeval", "classify", NULL};
 	lethe_bleu_options bopt = {LETHE_BLEU_TOKENIZE_13A, 0, 0};
@@ -590,9 +613,12 @@ int lethe_cmd_score(int argc, char **argv)
 	if (which < 0) {
 		const char *near = lethe_pu_suggest(metric, metrics);
 		if (near)
-			lethe_cli_error("score: unknown metric '%s' (did you mean '%s'?)", metric, near);
+			lethe_cli_error("score: unknown metric '%s' (did you mean '%s'?)", metric,
+			                near);
 		else
-			lethe_cli_error("score: unknown metric '%s': expected bleu, chrf, rouge, seqeval or classify", metric);
+			lethe_cli_error("score: unknown metric '%s': expected bleu, chrf, rouge, "
+			                "seqeval or classify",
+			                metric);
 		return LETHE_EXIT_USAGE;
 	}
 	opterr = 0;
@@ -611,7 +637,9 @@ int lethe_cmd_score(int argc, char **argv)
 			else if (strcmp(optarg, "none") == 0)
 				bopt.tokenize = LETHE_BLEU_TOKENIZE_NONE;
 			else {
-				lethe_cli_error("score: --tokenize: expected '13a' or 'none', got '%s'", optarg);
+				lethe_cli_error(
+				    "score: --tokenize: expected '13a' or 'none', got '%s'",
+				    optarg);
 				return LETHE_EXIT_USAGE;
 			}
 			break;
@@ -620,8 +648,9 @@ int lethe_cmd_score(int argc, char **argv)
 			long v = strtol(optarg, &end, 10);
 			long lo = c == 'w' ? 0 : 1;
 			if (*end || !*optarg || v < lo || v > 8) {
-				lethe_cli_error("score: --%s: expected an integer from %ld to 8, got '%s'",
-				                c == 'w' ? "word-order" : "char-order", lo, optarg);
+				lethe_cli_error(
+				    "score: --%s: expected an integer from %ld to 8, got '%s'",
+				    c == 'w' ? "word-order" : "char-order", lo, optarg);
 				return LETHE_EXIT_USAGE;
 			}
 			if (c == 'w')
@@ -633,13 +662,19 @@ int lethe_cmd_score(int argc, char **argv)
 		case 'b':
 			copt.beta = strtod(optarg, &end);
 			if (*end || !*optarg || !(copt.beta > 0)) {
-				lethe_cli_error("score: --beta: expected a positive number, got '%s'", optarg);
+				lethe_cli_error(
+				    "score: --beta: expected a positive number, got '%s'", optarg);
 				return LETHE_EXIT_USAGE;
 			}
 			break;
 		case 'h': help(stdout); return LETHE_EXIT_OK;
-		case ':': lethe_cli_error("score: option '%s' needs a value", argv[optind - 1]); return LETHE_EXIT_USAGE;
-		default: lethe_cli_error("score: unknown option '%s' (try 'lethe score --help')", argv[optind - 1]); return LETHE_EXIT_USAGE;
+		case ':':
+			lethe_cli_error("score: option '%s' needs a value", argv[optind - 1]);
+			return LETHE_EXIT_USAGE;
+		default:
+			lethe_cli_error("score: unknown option '%s' (try 'lethe score --help')",
+			                argv[optind - 1]);
+			return LETHE_EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {

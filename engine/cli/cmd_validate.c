@@ -14,27 +14,35 @@
 
 static void help(FILE *f)
 {
-	fprintf(f, "Usage: lethe validate [--plugin-path PATH]... [--no-data] CURRICULUM\n\n"
-	           "Checks a curriculum without training: keys, types and ranges, task and stage names,\n"
-	           "plugins and their options, and (unless --no-data) every data file, loaded by its plugin.\n"
-	           "Prints every error as file:line:column: message and exits with status 2 if there is any.\n\n"
-	           "  -p, --plugin-path PATH  search PATH for plugins first (repeatable)\n"
-	           "      --no-data           do not load the data files\n"
-	           "  -q, --quiet             print errors only\n"
-	           "  -h, --help              show this help\n");
+	fprintf(
+	    f,
+	    "Usage: lethe validate [--plugin-path PATH]... [--no-data] CURRICULUM\n\n"
+	    "Checks a curriculum without training: keys, types and ranges, task and stage names,\n"
+	    "plugins and their options, and (unless --no-data) every data file, loaded by its "
+	    "plugin.\n"
+	    "Prints every error as file:line:column: message and exits with status 2 if there is "
+	    "any.\n\n"
+	    "  -p, --plugin-path PATH  search PATH for plugins first (repeatable)\n"
+	    "      --no-data           do not load the data files\n"
+	    "  -q, --quiet             print errors only\n"
+	    "  -h, --help              show this help\n");
 }
 
 static const char *schedule_name(lethe_schedule s)
 {
-	return s == LETHE_SCHEDULE_CONSTANT ? "constant" : s == LETHE_SCHEDULE_LINEAR ? "linear" : "cosine";
+	return s == LETHE_SCHEDULE_CONSTANT ? "constant"
+	       : s == LETHE_SCHEDULE_LINEAR ? "linear"
+	                                    : "cosine";
 }
 
 int lethe_cmd_validate(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"plugin-path", required_argument, NULL, 'p'}, {"no-data", no_argument, NULL, 'n'},
-		{"quiet", no_argument, NULL, 'q'},             {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"plugin-path", required_argument, NULL, 'p'},
+	    {"no-data", no_argument, NULL, 'n'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	lethe_cli_paths paths = {0};
 	int c, load_data = 1, quiet = 0, status = LETHE_EXIT_USAGE;
@@ -52,8 +60,14 @@ int lethe_cmd_validate(int argc, char **argv)
 			help(stdout);
 			status = LETHE_EXIT_OK;
 			goto done;
-		case ':': lethe_cli_error("validate: option '%s' needs a value", argv[optind - 1]); goto done;
-		default: lethe_cli_error("validate: unknown option '%s' (try 'lethe validate --help')", argv[optind - 1]); goto done;
+		case ':':
+			lethe_cli_error("validate: option '%s' needs a value", argv[optind - 1]);
+			goto done;
+		default:
+			lethe_cli_error(
+			    "validate: unknown option '%s' (try 'lethe validate --help')",
+			    argv[optind - 1]);
+			goto done;
 		}
 	}
 	if (argc - optind != 1) {
@@ -73,20 +87,25 @@ int lethe_cmd_validate(int argc, char **argv)
 	} else if (cur->n_errors) {
 		for (size_t i = 0; i < cur->n_errors; i++)
 			fprintf(stderr, "%s\n", cur->errors[i]);
-		fprintf(stderr, "lethe: %s: %zu error%s\n", argv[optind], cur->n_errors, cur->n_errors == 1 ? "" : "s");
+		fprintf(stderr, "lethe: %s: %zu error%s\n", argv[optind], cur->n_errors,
+		        cur->n_errors == 1 ? "" : "s");
 		status = LETHE_EXIT_USAGE;
 	} else {
 		status = LETHE_EXIT_OK;
 		if (!quiet) {
-			printf("%s: valid curriculum '%s' (seed %llu)\n", argv[optind], cur->name, (unsigned long long)cur->seed);
-			printf("model: %d layers, dim %d, %d heads, context %d, ff %d, %s head; tokenizer vocab %ld\n",
-			       cur->model.layers, cur->model.dim, cur->model.heads, cur->model.context, cur->model.ff,
+			printf("%s: valid curriculum '%s' (seed %llu)\n", argv[optind], cur->name,
+			       (unsigned long long)cur->seed);
+			printf("model: %d layers, dim %d, %d heads, context %d, ff %d, %s head; "
+			       "tokenizer vocab %ld\n",
+			       cur->model.layers, cur->model.dim, cur->model.heads,
+			       cur->model.context, cur->model.ff,
 			       cur->model.tied ? "tied" : "untied", cur->vocab);
 			for (size_t i = 0; i < cur->n_tasks; i++) {
 				const lethe_cur_task *t = &cur->tasks[i];
 				printf("task %s: plugin %s", t->name, t->plugin);
 				if (load_data)
-					printf(", %zu train / %zu eval examples", t->n_train, t->n_eval);
+					printf(", %zu train / %zu eval examples", t->n_train,
+					       t->n_eval);
 				putchar('\n');
 			}
 			for (size_t i = 0; i < cur->n_stages; i++) {
@@ -97,7 +116,8 @@ int lethe_cmd_validate(int argc, char **argv)
 					if (s->n_tasks > 1)
 						printf("=%g", s->weights[k]);
 				}
-				printf("; lr %g %s, batch %ld", s->train.lr, schedule_name(s->train.schedule), s->train.batch);
+				printf("; lr %g %s, batch %ld", s->train.lr,
+				       schedule_name(s->train.schedule), s->train.batch);
 				if (s->train.steps)
 					printf(", %ld steps\n", s->train.steps);
 				else

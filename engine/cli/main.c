@@ -19,13 +19,14 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"run", lethe_cmd_run, "train a curriculum stage by stage and write its run file"},
-	{"compare", lethe_cmd_compare, "put several runs' forgetting measures side by side"},
-	{"report", lethe_cmd_report, "print a run's score matrix and forgetting measures"},
-	{"validate", lethe_cmd_validate, "check a curriculum: keys, values, tasks, plugins and data files"},
-	{"plugins", lethe_cmd_plugins, "list the task plugins found on the plugin search path"},
-	{"inspect", lethe_cmd_inspect, "load a data file with a task plugin and show its examples"},
-	{"score", lethe_cmd_score, "compute BLEU, chrF, ROUGE, seqeval F1 or classification metrics"},
+    {"run", lethe_cmd_run, "train a curriculum stage by stage and write its run file"},
+    {"compare", lethe_cmd_compare, "put several runs' forgetting measures side by side"},
+    {"report", lethe_cmd_report, "print a run's score matrix and forgetting measures"},
+    {"validate", lethe_cmd_validate,
+     "check a curriculum: keys, values, tasks, plugins and data files"},
+    {"plugins", lethe_cmd_plugins, "list the task plugins found on the plugin search path"},
+    {"inspect", lethe_cmd_inspect, "load a data file with a task plugin and show its examples"},
+    {"score", lethe_cmd_score, "compute BLEU, chrF, ROUGE, seqeval F1 or classification metrics"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -71,13 +72,15 @@ int lethe_cli_registry(lethe_registry **out, const lethe_cli_paths *paths, int p
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: lethe [--version] [--help] COMMAND [ARGS]\n\n"
-	           "Fine-tune small language models through curricula and measure what they forget.\n\n"
-	           "Commands:\n");
+	fprintf(
+	    f, "Usage: lethe [--version] [--help] COMMAND [ARGS]\n\n"
+	       "Fine-tune small language models through curricula and measure what they forget.\n\n"
+	       "Commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\n'lethe COMMAND --help' describes a command. Exit status: 0 success, 1 the work "
-	           "failed, 2 bad usage or input.\n");
+	fprintf(f,
+	        "\n'lethe COMMAND --help' describes a command. Exit status: 0 success, 1 the work "
+	        "failed, 2 bad usage or input.\n");
 }
 
 int main(int argc, char **argv)
@@ -92,7 +95,8 @@ int main(int argc, char **argv)
 		return LETHE_EXIT_OK;
 	}
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
-		printf("lethe %s (plugin ABI %u)\n", LETHE_VERSION_STRING, (unsigned)LETHE_PLUGIN_ABI_VERSION);
+		printf("lethe %s (plugin ABI %u)\n", LETHE_VERSION_STRING,
+		       (unsigned)LETHE_PLUGIN_ABI_VERSION);
 		return LETHE_EXIT_OK;
 	}
 	for (size_t i = 0; i < N_COMMANDS; i++)

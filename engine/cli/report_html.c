@@ -50,27 +50,34 @@ static double *read_all(hid_t loc, const char *name, size_t *n)
 	return v;
 }
 
-static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                      "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 
 /* A heatmap of rows x cols values; each column is coloured on its own range (tasks differ in
  * scale); lower_better flips the colour so that green is always good. */
-static void heatmap(FILE *o, const char *title, const double *v, size_t R, size_t C, char *const *rows,
-                    char *const *cols, char *const *metrics, int lower_better)
+static void heatmap(FILE *o, const char *title, const double *v, size_t R, size_t C,
+                    char *const *rows, char *const *cols, char *const *metrics, int lower_better)
 {
 	int cw = 110, rh = 28, left = 120, top = 56;
 	int W = left + (int)C * cw + 10, H = top + (int)R * rh + 10;
 	fprintf(o, "<figure><figcaption>");
 	esc(o, title);
-	fprintf(o, "</figcaption><svg class=\"chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n", W, H, W, H);
+	fprintf(o,
+	        "</figcaption><svg class=\"chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d "
+	        "%d\" role=\"img\">\n",
+	        W, H, W, H);
 	for (size_t c = 0; c < C; c++) {
-		fprintf(o, "<text x=\"%d\" y=\"22\" text-anchor=\"middle\" class=\"head\">", left + (int)c * cw + cw / 2);
+		fprintf(o, "<text x=\"%d\" y=\"22\" text-anchor=\"middle\" class=\"head\">",
+		        left + (int)c * cw + cw / 2);
 		esc(o, cols[c]);
-		fprintf(o, "</text><text x=\"%d\" y=\"40\" text-anchor=\"middle\" class=\"sub\">", left + (int)c * cw + cw / 2);
+		fprintf(o, "</text><text x=\"%d\" y=\"40\" text-anchor=\"middle\" class=\"sub\">",
+		        left + (int)c * cw + cw / 2);
 		esc(o, metrics ? metrics[c] : "");
 		fputs("</text>\n", o);
 	}
 	for (size_t r = 0; r < R; r++) {
-		fprintf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"head\">", left - 8, top + (int)r * rh + 19);
+		fprintf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"head\">", left - 8,
+		        top + (int)r * rh + 19);
 		esc(o, rows[r]);
 		fputs("</text>\n", o);
 	}
@@ -85,7 +92,10 @@ static void heatmap(FILE *o, const char *title, const double *v, size_t R, size_
 			double x = v[r * C + c];
 			int X = left + (int)c * cw, Y = top + (int)r * rh;
 			if (isnan(x)) {
-				fprintf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#eee\"/><text x=\"%d\" y=\"%d\" text-anchor=\"middle\" class=\"cell\">-</text>\n",
+				fprintf(o,
+				        "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+				        "fill=\"#eee\"/><text x=\"%d\" y=\"%d\" "
+				        "text-anchor=\"middle\" class=\"cell\">-</text>\n",
 				        X, Y, cw - 2, rh - 2, X + cw / 2, Y + 18);
 				continue;
 			}
@@ -93,7 +103,10 @@ static void heatmap(FILE *o, const char *title, const double *v, size_t R, size_
 			if (lower_better)
 				t = 1 - t;
 			int red = (int)(230 - 150 * t), green = (int)(120 + 100 * t), blue = 120;
-			fprintf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"rgb(%d,%d,%d)\"/><text x=\"%d\" y=\"%d\" text-anchor=\"middle\" class=\"cell\">%.3f</text>\n",
+			fprintf(o,
+			        "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+			        "fill=\"rgb(%d,%d,%d)\"/><text x=\"%d\" y=\"%d\" "
+			        "text-anchor=\"middle\" class=\"cell\">%.3f</text>\n",
 			        X, Y, cw - 2, rh - 2, red, green, blue, X + cw / 2, Y + 18, x);
 		}
 	}
@@ -101,8 +114,9 @@ static void heatmap(FILE *o, const char *title, const double *v, size_t R, size_
 }
 
 /* Lines of series[s][0..n) against x = 0..n-1, labelled by xlabels, one colour per series. */
-static void lines(FILE *o, const char *title, const double *const *series, char *const *names, size_t S, size_t n,
-                  char *const *xlabels, const double *vlines, size_t n_vlines, const char *ylabel)
+static void lines(FILE *o, const char *title, const double *const *series, char *const *names,
+                  size_t S, size_t n, char *const *xlabels, const double *vlines, size_t n_vlines,
+                  const char *ylabel)
 {
 	int W = 640, H = 260, L = 56, Rm = 150, T = 20, B = 46;
 	double lo = INFINITY, hi = -INFINITY;
@@ -119,64 +133,102 @@ static void lines(FILE *o, const char *title, const double *const *series, char 
 	double pw = W - L - Rm, ph = H - T - B;
 	fprintf(o, "<figure><figcaption>");
 	esc(o, title);
-	fprintf(o, "</figcaption><svg class=\"chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n", W, H, W, H);
-	fprintf(o, "<rect x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\" fill=\"#fafafa\" stroke=\"#ccc\"/>\n", L, T, pw, ph);
+	fprintf(o,
+	        "</figcaption><svg class=\"chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d "
+	        "%d\" role=\"img\">\n",
+	        W, H, W, H);
+	fprintf(o,
+	        "<rect x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\" fill=\"#fafafa\" "
+	        "stroke=\"#ccc\"/>\n",
+	        L, T, pw, ph);
 	for (int k = 0; k <= 4; k++) {
 		double y = T + ph - ph * k / 4.0, val = lo + (hi - lo) * k / 4.0;
-		fprintf(o, "<line x1=\"%d\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e0e0e0\"/><text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" class=\"sub\">%.3g</text>\n",
-		        L, L + pw, y, y, L - 4, y + 4, val);
+		fprintf(
+		    o,
+		    "<line x1=\"%d\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e0e0e0\"/><text "
+		    "x=\"%d\" y=\"%.1f\" text-anchor=\"end\" class=\"sub\">%.3g</text>\n",
+		    L, L + pw, y, y, L - 4, y + 4, val);
 	}
-	fprintf(o, "<text x=\"12\" y=\"%d\" transform=\"rotate(-90 12 %d)\" text-anchor=\"middle\" class=\"sub\">", T + (int)ph / 2, T + (int)ph / 2);
+	fprintf(o,
+	        "<text x=\"12\" y=\"%d\" transform=\"rotate(-90 12 %d)\" text-anchor=\"middle\" "
+	        "class=\"sub\">",
+	        T + (int)ph / 2, T + (int)ph / 2);
 	esc(o, ylabel);
 	fputs("</text>\n", o);
 	double dx = n > 1 ? pw / (double)(n - 1) : 0;
 	for (size_t v = 0; v < n_vlines; v++) {
 		double x = L + vlines[v] * dx;
-		fprintf(o, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%.0f\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>\n", x, x, T, T + ph);
+		fprintf(o,
+		        "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%.0f\" stroke=\"#888\" "
+		        "stroke-dasharray=\"4 3\"/>\n",
+		        x, x, T, T + ph);
 	}
 	if (xlabels)
 		for (size_t i = 0; i < n; i++) {
-			fprintf(o, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\" class=\"sub\">", L + i * dx, T + ph + 16);
+			fprintf(o,
+			        "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\" class=\"sub\">",
+			        L + i * dx, T + ph + 16);
 			esc(o, xlabels[i]);
 			fputs("</text>\n", o);
 		}
 	for (size_t s = 0; s < S; s++) {
 		const char *col = palette[s % 8];
-		fprintf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col);
+		fprintf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
+		        col);
 		for (size_t i = 0; i < n; i++)
 			if (!isnan(series[s][i]) && isfinite(series[s][i]))
-				fprintf(o, "%.1f,%.1f ", L + i * dx, T + ph - ph * (series[s][i] - lo) / (hi - lo));
+				fprintf(o, "%.1f,%.1f ", L + i * dx,
+				        T + ph - ph * (series[s][i] - lo) / (hi - lo));
 		fputs("\"/>\n", o);
 		if (xlabels)
 			for (size_t i = 0; i < n; i++)
 				if (!isnan(series[s][i]))
-					fprintf(o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", L + i * dx,
+					fprintf(o,
+					        "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" "
+					        "fill=\"%s\"/>\n",
+					        L + i * dx,
 					        T + ph - ph * (series[s][i] - lo) / (hi - lo), col);
-		fprintf(o, "<rect x=\"%.0f\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/><text x=\"%.0f\" y=\"%d\" class=\"sub\">", L + pw + 12,
-		        T + 6 + (int)s * 18, col, L + pw + 30, T + 16 + (int)s * 18);
+		fprintf(o,
+		        "<rect x=\"%.0f\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/><text "
+		        "x=\"%.0f\" y=\"%d\" class=\"sub\">",
+		        L + pw + 12, T + 6 + (int)s * 18, col, L + pw + 30, T + 16 + (int)s * 18);
 		esc(o, names[s]);
 		fputs("</text>\n", o);
 	}
 	fputs("</svg></figure>\n", o);
 }
 
-void lethe_report_html(FILE *o, hid_t f, const char *name, size_t R, size_t C, const double *primary, char *const *rows,
-                       char *const *cols, char *const *metrics, const lethe_report_measures *pm,
+void lethe_report_html(FILE *o, hid_t f, const char *name, size_t R, size_t C,
+                       const double *primary, char *const *rows, char *const *cols,
+                       char *const *metrics, const lethe_report_measures *pm,
                        const lethe_report_measures *lm)
 {
-	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lethe report: ", o);
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lethe "
+	      "report: ",
+	      o);
 	esc(o, name);
-	fputs("</title>\n<style>body{font-family:sans-serif;margin:24px;color:#222;max-width:1100px}"
-	      "h1{font-size:22px}h2{font-size:17px;margin-top:28px}table{border-collapse:collapse;font-size:13px}"
-	      "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f3f3f3}"
-	      "td:first-child,th:first-child{text-align:left}figure{margin:12px 0}figcaption{font-size:13px;font-weight:bold;margin-bottom:4px}"
-	      ".chart text{font-size:12px}.chart .sub{font-size:11px;fill:#555}.chart .head{font-weight:bold}"
-	      ".chart .cell{font-size:12px;fill:#111}.note{font-size:12px;color:#555}</style></head><body>\n", o);
+	fputs(
+	    "</title>\n<style>body{font-family:sans-serif;margin:24px;color:#222;max-width:1100px}"
+	    "h1{font-size:22px}h2{font-size:17px;margin-top:28px}table{border-collapse:collapse;"
+	    "font-size:13px}"
+	    "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f3f3f3}"
+	    "td:first-child,th:first-child{text-align:left}figure{margin:12px "
+	    "0}figcaption{font-size:13px;font-weight:bold;margin-bottom:4px}"
+	    ".chart text{font-size:12px}.chart .sub{font-size:11px;fill:#555}.chart "
+	    ".head{font-weight:bold}"
+	    ".chart "
+	    ".cell{font-size:12px;fill:#111}.note{font-size:12px;color:#555}</style></"
+	    "head><body>\n",
+	    o);
 	fputs("<h1>Forgetting report: ", o);
 	esc(o, name);
-	fputs("</h1>\n<h2>Measures</h2>\n<table><tr><th>measure</th><th>primary metrics</th><th>target NLL</th></tr>\n", o);
-	const char *labels[4] = {"ACC (final average)", "BWT (backward transfer)", "FWT (forward transfer)", "forgetting (Chaudhry)"};
-	double a[4] = {pm->acc, pm->bwt, pm->fwt, pm->chaudhry}, b[4] = {lm->acc, lm->bwt, lm->fwt, lm->chaudhry};
+	fputs("</h1>\n<h2>Measures</h2>\n<table><tr><th>measure</th><th>primary "
+	      "metrics</th><th>target NLL</th></tr>\n",
+	      o);
+	const char *labels[4] = {"ACC (final average)", "BWT (backward transfer)",
+	                         "FWT (forward transfer)", "forgetting (Chaudhry)"};
+	double a[4] = {pm->acc, pm->bwt, pm->fwt, pm->chaudhry},
+	       b[4] = {lm->acc, lm->bwt, lm->fwt, lm->chaudhry};
 	for (int i = 0; i < 4; i++) {
 		fprintf(o, "<tr><td>%s</td><td>", labels[i]);
 		isnan(a[i]) ? fputs("&ndash;", o) : fprintf(o, "%.4f", a[i]);
@@ -184,13 +236,17 @@ void lethe_report_html(FILE *o, hid_t f, const char *name, size_t R, size_t C, c
 		isnan(b[i]) ? fputs("&ndash;", o) : fprintf(o, "%.4f", b[i]);
 		fputs("</td></tr>\n", o);
 	}
-	fputs("</table>\n<table style=\"margin-top:10px\"><tr><th>task</th><th>metric</th><th>after its stage</th><th>final</th><th>forgetting</th></tr>\n", o);
+	fputs(
+	    "</table>\n<table style=\"margin-top:10px\"><tr><th>task</th><th>metric</th><th>after "
+	    "its stage</th><th>final</th><th>forgetting</th></tr>\n",
+	    o);
 	for (size_t c = 0; c < C; c++) {
 		fputs("<tr><td>", o);
 		esc(o, cols[c]);
 		fputs("</td><td>", o);
 		esc(o, metrics ? metrics[c] : "");
-		double vals[3] = {pm->learning ? pm->learning[c] : NAN, R ? primary[(R - 1) * C + c] : NAN,
+		double vals[3] = {pm->learning ? pm->learning[c] : NAN,
+		                  R ? primary[(R - 1) * C + c] : NAN,
 		                  pm->forgetting ? pm->forgetting[c] : NAN};
 		for (int i = 0; i < 3; i++) {
 			fputs("</td><td>", o);
@@ -198,15 +254,20 @@ void lethe_report_html(FILE *o, hid_t f, const char *name, size_t R, size_t C, c
 		}
 		fputs("</td></tr>\n", o);
 	}
-	fputs("</table><p class=\"note\">Formulas: docs/forgetting.md. &ndash; marks an undefined value (never 0).</p>\n", o);
+	fputs("</table><p class=\"note\">Formulas: docs/forgetting.md. &ndash; marks an undefined "
+	      "value (never 0).</p>\n",
+	      o);
 
 	fputs("<h2>Score matrices</h2>\n", o);
-	heatmap(o, "Primary metric per task (rows: before training and after each stage; colour per column, green is better)",
+	heatmap(o,
+	        "Primary metric per task (rows: before training and after each stage; colour per "
+	        "column, green is better)",
 	        primary, R, C, rows, cols, metrics, 0);
 	size_t nn;
 	double *nll = read_all(f, "matrices/target_nll", &nn);
 	if (nll && nn == R * C)
-		heatmap(o, "Target NLL per token (lower is better)", nll, R, C, rows, cols, NULL, 1);
+		heatmap(o, "Target NLL per token (lower is better)", nll, R, C, rows, cols, NULL,
+		        1);
 
 	fputs("<h2>Each task across the stages</h2>\n", o);
 	for (size_t c = 0; c < C; c++) {
@@ -259,8 +320,8 @@ void lethe_report_html(FILE *o, hid_t f, const char *name, size_t R, size_t C, c
 		fputs("<h2>Training</h2>\n", o);
 		const double *series[1] = {loss};
 		char *nm[1] = {"loss"};
-		lines(o, "Training loss per optimizer step (dashed: stage boundaries)", series, nm, 1, n_loss, NULL, bounds, n_bounds,
-		      "loss");
+		lines(o, "Training loss per optimizer step (dashed: stage boundaries)", series, nm,
+		      1, n_loss, NULL, bounds, n_bounds, "loss");
 	}
 	free(loss);
 	free(bounds);
@@ -277,8 +338,9 @@ void lethe_report_html(FILE *o, hid_t f, const char *name, size_t R, size_t C, c
 		}
 		if (s[0] && s[1] && s[2] && s[3] && s[4]) {
 			fputs("<h2>Parameter drift</h2>\n", o);
-			lines(o, "Relative L2 change since the initial model, per parameter group", (const double *const *)s, groups, 5, R, rows,
-			      NULL, 0, "relative change");
+			lines(o, "Relative L2 change since the initial model, per parameter group",
+			      (const double *const *)s, groups, 5, R, rows, NULL, 0,
+			      "relative change");
 		}
 		for (int g = 0; g < 5; g++)
 			free(s[g]);

@@ -13,8 +13,9 @@ typedef struct lethe_report_measures {
 	const double *learning, *forgetting;
 } lethe_report_measures;
 
-void lethe_report_html(FILE *o, hid_t f, const char *name, size_t rows, size_t cols, const double *primary,
-                       char *const *row_names, char *const *col_names, char *const *metrics,
-                       const lethe_report_measures *primary_measures, const lethe_report_measures *nll_measures);
+void lethe_report_html(FILE *o, hid_t f, const char *name, size_t rows, size_t cols,
+                       const double *primary, char *const *row_names, char *const *col_names,
+                       char *const *metrics, const lethe_report_measures *primary_measures,
+                       const lethe_report_measures *nll_measures);
 
 #endif

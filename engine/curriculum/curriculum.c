@@ -71,7 +71,8 @@ static void check_keys(ctx *x, const lethe_ynode *map, const char *where, const 
 		const lethe_ynode *k = map->keys[i];
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(map->keys[j]->value, k->value) == 0)
-				error_at(x, k, "%s: key '%s' appears twice (first at line %d)", where, k->value, map->keys[j]->line);
+				error_at(x, k, "%s: key '%s' appears twice (first at line %d)",
+				         where, k->value, map->keys[j]->line);
 		if (!known)
 			continue;
 		int found = 0;
@@ -81,7 +82,8 @@ static void check_keys(ctx *x, const lethe_ynode *map, const char *where, const 
 			continue;
 		const char *near = lethe_pu_suggest(k->value, known);
 		if (near)
-			error_at(x, k, "%s: unknown key '%s' (did you mean '%s'?)", where, k->value, near);
+			error_at(x, k, "%s: unknown key '%s' (did you mean '%s'?)", where, k->value,
+			         near);
 		else
 			error_at(x, k, "%s: unknown key '%s'", where, k->value);
 	}
@@ -92,7 +94,10 @@ static int want(ctx *x, const lethe_ynode *n, lethe_ynode_type type, const char 
 	if (n->type == type)
 		return 1;
 	error_at(x, n, "%s: expected %s, got %s", what,
-	         type == LETHE_YMAP ? "a map" : type == LETHE_YSEQ ? "a list" : "a value", type_name(n));
+	         type == LETHE_YMAP   ? "a map"
+	         : type == LETHE_YSEQ ? "a list"
+	                              : "a value",
+	         type_name(n));
 	return 0;
 }
 
@@ -133,7 +138,10 @@ static char *expand(ctx *x, const lethe_ynode *n)
 		if (!v || (!*v && def))
 			v = def;
 		if (!v) {
-			error_at(x, n, "environment variable '%s' is not set (write ${%s:-default} to give a default)", name, name);
+			error_at(x, n,
+			         "environment variable '%s' is not set (write ${%s:-default} to "
+			         "give a default)",
+			         name, name);
 			lethe_pu_buf_free(&out);
 			return NULL;
 		}
@@ -156,7 +164,8 @@ static int get_long(ctx *x, const lethe_ynode *n, const char *what, long min, lo
 	errno = 0;
 	long v = strtol(n->value, &end, 10);
 	if (n->quoted || !*n->value || *end || errno || v < min || v > max) {
-		error_at(x, n, "%s: expected an integer from %ld to %ld, got '%s'", what, min, max, n->value);
+		error_at(x, n, "%s: expected an integer from %ld to %ld, got '%s'", what, min, max,
+		         n->value);
 		return 0;
 	}
 	*out = v;
@@ -164,14 +173,17 @@ static int get_long(ctx *x, const lethe_ynode *n, const char *what, long min, lo
 }
 
 /* lo_open: the lower bound itself is excluded. */
-static int get_double(ctx *x, const lethe_ynode *n, const char *what, double min, int lo_open, double max, double *out)
+static int get_double(ctx *x, const lethe_ynode *n, const char *what, double min, int lo_open,
+                      double max, double *out)
 {
 	if (!want(x, n, LETHE_YSCALAR, what))
 		return 0;
 	char *end;
 	double v = strtod(n->value, &end);
-	if (n->quoted || !*n->value || *end || !isfinite(v) || v < min || (lo_open && v == min) || v > max) {
-		error_at(x, n, "%s: expected a number %s %g%s, got '%s'", what, lo_open ? ">" : ">=", min,
+	if (n->quoted || !*n->value || *end || !isfinite(v) || v < min || (lo_open && v == min) ||
+	    v > max) {
+		error_at(x, n, "%s: expected a number %s %g%s, got '%s'", what,
+		         lo_open ? ">" : ">=", min,
 		         max < 1e300 ? (max == 1 ? " and <= 1" : "") : "", n->value);
 		return 0;
 	}
@@ -195,7 +207,8 @@ static int get_bool(ctx *x, const lethe_ynode *n, const char *what, int *out)
 	return 0;
 }
 
-static int get_choice(ctx *x, const lethe_ynode *n, const char *what, const char *const *names, int *out)
+static int get_choice(ctx *x, const lethe_ynode *n, const char *what, const char *const *names,
+                      int *out)
 {
 	if (!want(x, n, LETHE_YSCALAR, what))
 		return 0;
@@ -208,7 +221,8 @@ static int get_choice(ctx *x, const lethe_ynode *n, const char *what, const char
 	lethe_pu_quote_list(names, list, sizeof(list));
 	const char *near = lethe_pu_suggest(n->value, names);
 	if (near)
-		error_at(x, n, "%s: expected one of %s, got '%s' (did you mean '%s'?)", what, list, n->value, near);
+		error_at(x, n, "%s: expected one of %s, got '%s' (did you mean '%s'?)", what, list,
+		         n->value, near);
 	else
 		error_at(x, n, "%s: expected one of %s, got '%s'", what, list, n->value);
 	return 0;
@@ -233,10 +247,11 @@ static char *get_path(ctx *x, const lethe_ynode *n, const char *what)
 	return p;
 }
 
-/* ---- training settings ------------------------------------------------------------------------ */
+/* ---- training settings ------------------------------------------------------------------------
+ */
 
-static const char *const train_keys[] = {"optimizer", "lr", "schedule", "batch", "grad_accum", "epochs",
-                                         "steps", "clip", "freeze", NULL};
+static const char *const train_keys[] = {"optimizer", "lr",    "schedule", "batch",  "grad_accum",
+                                         "epochs",    "steps", "clip",     "freeze", NULL};
 static const char *const group_names[] = {"embeddings", "attention", "mlp", "norms", NULL};
 
 /* Reads the training keys present in map into s (others untouched). */
@@ -245,8 +260,8 @@ static void read_train(ctx *x, const lethe_ynode *map, const char *where, lethe_
 	char what[256];
 	const lethe_ynode *v;
 	if ((v = lethe_yaml_get(map, "optimizer")) && want(x, v, LETHE_YMAP, "optimizer")) {
-		static const char *const keys[] = {"name", "lr", "weight_decay", "beta1", "beta2", "eps",
-		                                   "decay_embeddings", NULL};
+		static const char *const keys[] = {"name",  "lr",  "weight_decay",     "beta1",
+		                                   "beta2", "eps", "decay_embeddings", NULL};
 		snprintf(what, sizeof(what), "%s optimizer", where);
 		check_keys(x, v, what, keys);
 		const lethe_ynode *o;
@@ -276,7 +291,8 @@ static void read_train(ctx *x, const lethe_ynode *map, const char *where, lethe_
 		check_keys(x, v, what, keys);
 		const lethe_ynode *o;
 		int which;
-		if ((o = lethe_yaml_get(v, "name")) && get_choice(x, o, "schedule name", schedules, &which))
+		if ((o = lethe_yaml_get(v, "name")) &&
+		    get_choice(x, o, "schedule name", schedules, &which))
 			s->schedule = (lethe_schedule)which;
 		if ((o = lethe_yaml_get(v, "warmup")))
 			get_long(x, o, "warmup", 0, 1000000000L, &s->warmup);
@@ -304,7 +320,8 @@ static void read_train(ctx *x, const lethe_ynode *map, const char *where, lethe_
 	}
 }
 
-/* ---- tasks ------------------------------------------------------------------------------------ */
+/* ---- tasks ------------------------------------------------------------------------------------
+ */
 
 static const char *const engine_task_keys[] = {"plugin", "train", "eval", "eval_limit", NULL};
 
@@ -369,7 +386,8 @@ static void read_tasks(ctx *x, const lethe_ynode *tasks, lethe_registry *reg, in
 		check_keys(x, v, where, NULL);
 		const lethe_ynode *p = lethe_yaml_get(v, "plugin"), *o;
 		if (!p)
-			error_at(x, v, "%s: missing key 'plugin' (the task plugin, e.g. sentiment)", where);
+			error_at(x, v, "%s: missing key 'plugin' (the task plugin, e.g. sentiment)",
+			         where);
 		else if (want(x, p, LETHE_YSCALAR, "plugin"))
 			t->plugin = strdup(p->value);
 		if ((o = lethe_yaml_get(v, "train")))
@@ -385,7 +403,8 @@ static void read_tasks(ctx *x, const lethe_ynode *tasks, lethe_registry *reg, in
 				flatten(x, t, v->keys[j]->value, v->items[j]);
 		if (!reg || !t->plugin)
 			continue;
-		const lethe_plugin_info *info = strchr(t->plugin, '/') ? NULL : lethe_registry_find(reg, t->plugin);
+		const lethe_plugin_info *info =
+		    strchr(t->plugin, '/') ? NULL : lethe_registry_find(reg, t->plugin);
 		if (strchr(t->plugin, '/')) {
 			char *path = get_path(x, p, "plugin");
 			if (path && lethe_registry_load(reg, path) == 0)
@@ -404,16 +423,20 @@ static void read_tasks(ctx *x, const lethe_ynode *tasks, lethe_registry *reg, in
 			names[n] = NULL;
 			const char *near = lethe_pu_suggest(t->plugin, names);
 			if (near)
-				error_at(x, p, "%s: no plugin named '%s' (did you mean '%s'?)", where, t->plugin, near);
+				error_at(x, p, "%s: no plugin named '%s' (did you mean '%s'?)",
+				         where, t->plugin, near);
 			else
-				error_at(x, p, "%s: no plugin named '%s' (see 'lethe plugins')", where, t->plugin);
+				error_at(x, p, "%s: no plugin named '%s' (see 'lethe plugins')",
+				         where, t->plugin);
 			continue;
 		}
 		if (lethe_instance_open(&t->instance, info, t->options, t->n_options)) {
 			if (t->instance) {
-				/* Plugin messages start with the option's place; keep them as they are. */
+				/* Plugin messages start with the option's place; keep them as they
+				 * are. */
 				const char *msg = lethe_instance_errmsg(t->instance);
-				if (strncmp(msg, x->file, strlen(x->file)) == 0 && msg[strlen(x->file)] == ':')
+				if (strncmp(msg, x->file, strlen(x->file)) == 0 &&
+				    msg[strlen(x->file)] == ':')
 					add_error(x, msg);
 				else
 					error_at(x, v, "%s: %s", where, msg);
@@ -425,9 +448,11 @@ static void read_tasks(ctx *x, const lethe_ynode *tasks, lethe_registry *reg, in
 		if (!load_data)
 			continue;
 		const lethe_ynode *tn = lethe_yaml_get(v, "train"), *en = lethe_yaml_get(v, "eval");
-		if (t->train && lethe_instance_load(t->instance, LETHE_SPLIT_TRAIN, t->train, &t->n_train))
+		if (t->train &&
+		    lethe_instance_load(t->instance, LETHE_SPLIT_TRAIN, t->train, &t->n_train))
 			error_at(x, tn, "%s: %s", where, lethe_instance_errmsg(t->instance));
-		if (t->eval && lethe_instance_load(t->instance, LETHE_SPLIT_EVAL, t->eval, &t->n_eval))
+		if (t->eval &&
+		    lethe_instance_load(t->instance, LETHE_SPLIT_EVAL, t->eval, &t->n_eval))
 			error_at(x, en, "%s: %s", where, lethe_instance_errmsg(t->instance));
 	}
 }
@@ -455,7 +480,8 @@ static long task_ref(ctx *x, const lethe_ynode *n, const char *where)
 	names[k] = NULL;
 	const char *near = lethe_pu_suggest(n->value, names);
 	if (near)
-		error_at(x, n, "%s: no task named '%s' (did you mean '%s'?)", where, n->value, near);
+		error_at(x, n, "%s: no task named '%s' (did you mean '%s'?)", where, n->value,
+		         near);
 	else
 		error_at(x, n, "%s: no task named '%s' in 'tasks'", where, n->value);
 	return -1;
@@ -464,8 +490,9 @@ static long task_ref(ctx *x, const lethe_ynode *n, const char *where)
 static void read_stages(ctx *x, const lethe_ynode *stages, const lethe_train_settings *defaults)
 {
 	lethe_curriculum *c = x->c;
-	static const char *const keys[] = {"name", "tasks", "mix", "optimizer", "lr", "schedule", "batch",
-	                                   "grad_accum", "epochs", "steps", "clip", "freeze", NULL};
+	static const char *const keys[] = {"name",     "tasks",  "mix",        "optimizer", "lr",
+	                                   "schedule", "batch",  "grad_accum", "epochs",    "steps",
+	                                   "clip",     "freeze", NULL};
 	c->stages = calloc(stages->n ? stages->n : 1, sizeof(*c->stages));
 	if (!c->stages) {
 		x->oom = 1;
@@ -484,14 +511,16 @@ static void read_stages(ctx *x, const lethe_ynode *stages, const lethe_train_set
 			st->name = strdup(name->value);
 			snprintf(where, sizeof(where), "stage '%s'", name->value);
 			for (size_t j = 0; j + 1 < c->n_stages; j++)
-				if (c->stages[j].name && strcmp(c->stages[j].name, name->value) == 0)
+				if (c->stages[j].name &&
+				    strcmp(c->stages[j].name, name->value) == 0)
 					error_at(x, name, "%s: another stage has this name", where);
 		} else if (!name) {
 			error_at(x, s, "%s: missing key 'name'", where);
 		}
 		check_keys(x, s, where, keys);
 		read_train(x, s, where, &st->train);
-		const lethe_ynode *tasks = lethe_yaml_get(s, "tasks"), *mix = lethe_yaml_get(s, "mix");
+		const lethe_ynode *tasks = lethe_yaml_get(s, "tasks"),
+		                  *mix = lethe_yaml_get(s, "mix");
 		if (tasks && mix) {
 			error_at(x, mix, "%s: give 'tasks' or 'mix', not both", where);
 			continue;
@@ -524,10 +553,12 @@ static void read_stages(ctx *x, const lethe_ynode *stages, const lethe_train_set
 				continue;
 			for (size_t k = 0; k < st->n_tasks; k++)
 				if (st->tasks[k] == (size_t)t)
-					error_at(x, tasks ? list->items[j] : list->keys[j], "%s: task '%s' is named twice", where,
+					error_at(x, tasks ? list->items[j] : list->keys[j],
+					         "%s: task '%s' is named twice", where,
 					         c->tasks[t].name);
 			if (!c->tasks[t].train && (c->tasks[t].name))
-				error_at(x, tasks ? list->items[j] : list->keys[j], "%s: task '%s' has no 'train' data", where,
+				error_at(x, tasks ? list->items[j] : list->keys[j],
+				         "%s: task '%s' has no 'train' data", where,
 				         c->tasks[t].name);
 			st->tasks[st->n_tasks] = (size_t)t;
 			st->weights[st->n_tasks++] = w;
@@ -566,7 +597,8 @@ static void read_evaluate(ctx *x, const lethe_ynode *ev)
 		if (t < 0)
 			continue;
 		if (!c->tasks[t].eval)
-			error_at(x, tasks->items[i], "evaluate: task '%s' has no 'eval' data", c->tasks[t].name);
+			error_at(x, tasks->items[i], "evaluate: task '%s' has no 'eval' data",
+			         c->tasks[t].name);
 		else
 			c->eval_tasks[c->n_eval_tasks++] = (size_t)t;
 	}
@@ -578,7 +610,8 @@ static void read_model(ctx *x, const lethe_ynode *m)
 	const char *preset = "tiny";
 	const lethe_ynode *p = NULL;
 	if (m && want(x, m, LETHE_YMAP, "model")) {
-		static const char *const keys[] = {"preset", "context", "dim", "layers", "heads", "ff", "tied", NULL};
+		static const char *const keys[] = {"preset", "context", "dim",  "layers",
+		                                   "heads",  "ff",      "tied", NULL};
 		check_keys(x, m, "model", keys);
 		if ((p = lethe_yaml_get(m, "preset"))) {
 			static const char *const presets[] = {"tiny", "small", "base", NULL};
@@ -675,7 +708,8 @@ static long position(const char *e)
 	return 0;
 }
 
-int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_registry *reg, int load_data)
+int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_registry *reg,
+                          int load_data)
 {
 	lethe_curriculum *c = calloc(1, sizeof(*c));
 	*out = c;
@@ -683,7 +717,9 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 		return LETHE_ENOMEM;
 	ctx x = {c, path, NULL, 0};
 	char msg[1024] = "";
-	lethe_host host = {.abi_version = LETHE_PLUGIN_ABI_VERSION, .struct_size = sizeof(host), .ctx = msg,
+	lethe_host host = {.abi_version = LETHE_PLUGIN_ABI_VERSION,
+	                   .struct_size = sizeof(host),
+	                   .ctx = msg,
 	                   .error = record_error};
 	size_t len;
 	c->path = strdup(path);
@@ -694,7 +730,8 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 		return LETHE_ENOMEM;
 	}
 	if (lethe_pu_read_file(&host, path, &c->text, &len)) {
-		error_at(&x, NULL, "%s", strncmp(msg, path, strlen(path)) == 0 ? msg + strlen(path) + 2 : msg);
+		error_at(&x, NULL, "%s",
+		         strncmp(msg, path, strlen(path)) == 0 ? msg + strlen(path) + 2 : msg);
 		free(x.dir);
 		return LETHE_EPARSE;
 	}
@@ -702,7 +739,8 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 	char err[512];
 	if (lethe_yaml_parse(c->text, len, &root, err, sizeof(err))) {
 		char line[900];
-		/* The commonest cause: ${VAR} unquoted inside {...} or [...], where braces end the value. */
+		/* The commonest cause: ${VAR} unquoted inside {...} or [...], where braces end the
+		 * value. */
 		long bad_line = strtol(err, NULL, 10);
 		const char *ls = c->text;
 		for (long k = 1; k < bad_line && ls; k++)
@@ -713,11 +751,14 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 		if (ls) {
 			size_t ll = le ? (size_t)(le - ls) : strlen(ls);
 			char *copy = strndup(ls, ll);
-			hint = copy && strstr(copy, "${") && (strchr(copy, '{') != strstr(copy, "${") + 1 || strchr(copy, '['));
+			hint = copy && strstr(copy, "${") &&
+			       (strchr(copy, '{') != strstr(copy, "${") + 1 || strchr(copy, '['));
 			free(copy);
 		}
 		snprintf(line, sizeof(line), "%s:%s%s", path, err,
-		         hint ? " (inside {...} or [...], quote values that contain ${...}: \"${VAR}/file\")" : "");
+		         hint ? " (inside {...} or [...], quote values that contain ${...}: "
+		                "\"${VAR}/file\")"
+		              : "");
 		char **e = malloc(sizeof(*e));
 		if (e && (e[0] = strdup(line))) {
 			c->errors = e;
@@ -734,8 +775,9 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 		free(x.dir);
 		return LETHE_EPARSE;
 	}
-	static const char *const top[] = {"lethe", "name", "seed", "model", "tokenizer", "train", "tasks",
-	                                  "stages", "evaluate", "output", NULL};
+	static const char *const top[] = {"lethe",     "name",   "seed",  "model",
+	                                  "tokenizer", "train",  "tasks", "stages",
+	                                  "evaluate",  "output", NULL};
 	check_keys(&x, root, "curriculum", top);
 	const lethe_ynode *v;
 	long n;
@@ -760,18 +802,29 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 		check_keys(&x, v, "tokenizer", keys);
 		const lethe_ynode *o = lethe_yaml_get(v, "vocab");
 		if (o)
-			get_long(&x, o, "tokenizer vocab", LETHE_TOKEN_FIRST_MERGE, 65536, &c->vocab);
+			get_long(&x, o, "tokenizer vocab", LETHE_TOKEN_FIRST_MERGE, 65536,
+			         &c->vocab);
 	}
-	lethe_train_settings defaults = {.lr = 3e-4, .weight_decay = 0.01, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8,
-	                                 .schedule = LETHE_SCHEDULE_COSINE, .warmup = 0, .batch = 16,
-	                                 .grad_accum = 1, .epochs = 1, .clip = 1.0};
+	lethe_train_settings defaults = {.lr = 3e-4,
+	                                 .weight_decay = 0.01,
+	                                 .beta1 = 0.9,
+	                                 .beta2 = 0.95,
+	                                 .eps = 1e-8,
+	                                 .schedule = LETHE_SCHEDULE_COSINE,
+	                                 .warmup = 0,
+	                                 .batch = 16,
+	                                 .grad_accum = 1,
+	                                 .epochs = 1,
+	                                 .clip = 1.0};
 	if ((v = lethe_yaml_get(root, "train")) && want(&x, v, LETHE_YMAP, "train")) {
 		check_keys(&x, v, "train", train_keys);
 		read_train(&x, v, "train", &defaults);
 	}
-	const lethe_ynode *tasks = lethe_yaml_get(root, "tasks"), *stages = lethe_yaml_get(root, "stages");
+	const lethe_ynode *tasks = lethe_yaml_get(root, "tasks"),
+	                  *stages = lethe_yaml_get(root, "stages");
 	if (!tasks)
-		error_at(&x, root, "missing key 'tasks' (the task instances: name: {plugin, train, eval})");
+		error_at(&x, root,
+		         "missing key 'tasks' (the task instances: name: {plugin, train, eval})");
 	else if (want(&x, tasks, LETHE_YMAP, "tasks")) {
 		if (tasks->n == 0)
 			error_at(&x, tasks, "tasks: no task defined");
@@ -789,7 +842,8 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 		c->output = get_path(&x, v, "output");
 	else {
 		char rel[600];
-		snprintf(rel, sizeof(rel), "%s%sruns/%s.h5", x.dir, x.dir[0] ? "/" : "", c->name ? c->name : "run");
+		snprintf(rel, sizeof(rel), "%s%sruns/%s.h5", x.dir, x.dir[0] ? "/" : "",
+		         c->name ? c->name : "run");
 		c->output = strdup(rel);
 	}
 	lethe_yaml_free(root);
@@ -798,7 +852,8 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 		return LETHE_ENOMEM;
 	/* In file order, as a person reads them; stable, so one place keeps its order. */
 	for (size_t i = 1; i < c->n_errors; i++)
-		for (size_t j = i; j > 0 && position(c->errors[j]) < position(c->errors[j - 1]); j--) {
+		for (size_t j = i; j > 0 && position(c->errors[j]) < position(c->errors[j - 1]);
+		     j--) {
 			char *t = c->errors[j];
 			c->errors[j] = c->errors[j - 1];
 			c->errors[j - 1] = t;

@@ -83,9 +83,10 @@ int lethe_yaml_parse(const char *text, size_t len, lethe_ynode **root, char *err
 	for (int done = 0; !done && rc == 0;) {
 		yaml_event_t ev;
 		if (!yaml_parser_parse(&parser, &ev)) {
-			snprintf(err, err_size, "%zu:%zu: %s%s%s", parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-			         parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",
-			         parser.context ? parser.context : "");
+			snprintf(err, err_size, "%zu:%zu: %s%s%s", parser.problem_mark.line + 1,
+			         parser.problem_mark.column + 1,
+			         parser.problem ? parser.problem : "syntax error",
+			         parser.context ? " " : "", parser.context ? parser.context : "");
 			rc = LETHE_EPARSE;
 			break;
 		}
@@ -94,18 +95,21 @@ int lethe_yaml_parse(const char *text, size_t len, lethe_ynode **root, char *err
 		case YAML_STREAM_END_EVENT: done = 1; break;
 		case YAML_DOCUMENT_START_EVENT:
 			if (++documents > 1) {
-				snprintf(err, err_size, "%zu:%zu: a curriculum is one YAML document", ev.start_mark.line + 1,
-				         ev.start_mark.column + 1);
+				snprintf(err, err_size,
+				         "%zu:%zu: a curriculum is one YAML document",
+				         ev.start_mark.line + 1, ev.start_mark.column + 1);
 				rc = LETHE_EPARSE;
 			}
 			break;
 		case YAML_ALIAS_EVENT:
-			snprintf(err, err_size, "%zu:%zu: aliases (*name) are not supported; write the value out",
+			snprintf(err, err_size,
+			         "%zu:%zu: aliases (*name) are not supported; write the value out",
 			         ev.start_mark.line + 1, ev.start_mark.column + 1);
 			rc = LETHE_EPARSE;
 			break;
 		case YAML_SCALAR_EVENT:
-			if (!(node = new_node(LETHE_YSCALAR, &ev.start_mark)) || !(node->value = malloc(ev.data.scalar.length + 1))) {
+			if (!(node = new_node(LETHE_YSCALAR, &ev.start_mark)) ||
+			    !(node->value = malloc(ev.data.scalar.length + 1))) {
 				rc = LETHE_ENOMEM;
 				break;
 			}
@@ -116,32 +120,41 @@ int lethe_yaml_parse(const char *text, size_t len, lethe_ynode **root, char *err
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
 			if (depth == MAX_DEPTH) {
-				snprintf(err, err_size, "%zu:%zu: nested too deeply", ev.start_mark.line + 1, ev.start_mark.column + 1);
+				snprintf(err, err_size, "%zu:%zu: nested too deeply",
+				         ev.start_mark.line + 1, ev.start_mark.column + 1);
 				rc = LETHE_EPARSE;
 				break;
 			}
-			if (!(node = new_node(ev.type == YAML_MAPPING_START_EVENT ? LETHE_YMAP : LETHE_YSEQ, &ev.start_mark)))
+			if (!(node = new_node(ev.type == YAML_MAPPING_START_EVENT ? LETHE_YMAP
+			                                                          : LETHE_YSEQ,
+			                      &ev.start_mark)))
 				rc = LETHE_ENOMEM;
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT: node = stack[--depth]; break;
 		default: break;
 		}
-		if (ev.type == YAML_SCALAR_EVENT || ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT ||
-		    ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
-			int starts = ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT;
+		if (ev.type == YAML_SCALAR_EVENT || ev.type == YAML_SEQUENCE_START_EVENT ||
+		    ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_SEQUENCE_END_EVENT ||
+		    ev.type == YAML_MAPPING_END_EVENT) {
+			int starts = ev.type == YAML_SEQUENCE_START_EVENT ||
+			             ev.type == YAML_MAPPING_START_EVENT;
 			if (rc == 0 && starts) {
 				pending_key[depth] = NULL;
 				stack[depth++] = node;
 			} else if (rc == 0 && node) {
-				/* A finished node: attach it to its parent, or it is the document. */
+				/* A finished node: attach it to its parent, or it is the document.
+				 */
 				if (depth == 0)
 					doc = node;
 				else {
 					lethe_ynode *parent = stack[depth - 1];
 					if (parent->type == LETHE_YMAP && !pending_key[depth - 1]) {
 						if (node->type != LETHE_YSCALAR) {
-							snprintf(err, err_size, "%d:%d: a key must be a plain value", node->line, node->col);
+							snprintf(
+							    err, err_size,
+							    "%d:%d: a key must be a plain value",
+							    node->line, node->col);
 							lethe_yaml_free(node);
 							rc = LETHE_EPARSE;
 						} else {

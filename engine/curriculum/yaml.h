@@ -13,10 +13,10 @@ typedef enum lethe_ynode_type { LETHE_YSCALAR, LETHE_YMAP, LETHE_YSEQ } lethe_yn
 typedef struct lethe_ynode lethe_ynode;
 struct lethe_ynode {
 	lethe_ynode_type type;
-	int line, col; /* 1-based */
-	char *value;   /* scalars */
-	int quoted;    /* a quoted scalar is always a string */
-	size_t n;      /* map pairs or sequence items */
+	int line, col;               /* 1-based */
+	char *value;                 /* scalars */
+	int quoted;                  /* a quoted scalar is always a string */
+	size_t n;                    /* map pairs or sequence items */
 	lethe_ynode **keys, **items; /* maps: keys[i] -> items[i]; sequences: items[i] */
 };
 

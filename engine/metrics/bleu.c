@@ -38,9 +38,15 @@ static int cp_reserve(cpbuf *b, size_t extra)
 	return 0;
 }
 
-static void cp_push(cpbuf *b, uint32_t c) { b->v[b->n++] = c; }
+static void cp_push(cpbuf *b, uint32_t c)
+{
+	b->v[b->n++] = c;
+}
 
-static int is_digit(uint32_t c) { return c >= '0' && c <= '9'; }
+static int is_digit(uint32_t c)
+{
+	return c >= '0' && c <= '9';
+}
 
 /* Python's str.replace(pattern, repl): left to right, non-overlapping. pattern is ASCII. */
 static int replace(cpbuf *in, cpbuf *out, const char *pattern, const char *repl)
@@ -115,7 +121,8 @@ static int tokenize_13a(cpbuf *in, cpbuf *tmp)
 	if (cp_reserve(in, 2 * tmp->n))
 		return LETHE_ENOMEM;
 	for (size_t i = 0; i < tmp->n;) {
-		if (i + 1 < tmp->n && !is_digit(tmp->v[i]) && (tmp->v[i + 1] == '.' || tmp->v[i + 1] == ',')) {
+		if (i + 1 < tmp->n && !is_digit(tmp->v[i]) &&
+		    (tmp->v[i + 1] == '.' || tmp->v[i + 1] == ',')) {
 			cp_push(in, tmp->v[i]);
 			cp_push(in, ' ');
 			cp_push(in, tmp->v[i + 1]);
@@ -130,7 +137,8 @@ static int tokenize_13a(cpbuf *in, cpbuf *tmp)
 	if (cp_reserve(tmp, 2 * in->n))
 		return LETHE_ENOMEM;
 	for (size_t i = 0; i < in->n;) {
-		if (i + 1 < in->n && (in->v[i] == '.' || in->v[i] == ',') && !is_digit(in->v[i + 1])) {
+		if (i + 1 < in->n && (in->v[i] == '.' || in->v[i] == ',') &&
+		    !is_digit(in->v[i + 1])) {
 			cp_push(tmp, ' ');
 			cp_push(tmp, in->v[i]);
 			cp_push(tmp, ' ');
@@ -207,7 +215,8 @@ static int segment_tokens(bleu_work *w, const char *s, const lethe_bleu_options 
 			i++;
 		if (i == start)
 			break;
-		if (lethe_ids_push(&w->ids, &w->cap_ids, &w->n_ids, lethe_intern(&w->words, v + start, i - start)))
+		if (lethe_ids_push(&w->ids, &w->cap_ids, &w->n_ids,
+		                   lethe_intern(&w->words, v + start, i - start)))
 			return LETHE_ENOMEM;
 	}
 	return 0;
@@ -239,9 +248,11 @@ static void compute(lethe_bleu_score *out, int effective_order)
 			eff_order = n;
 		if (out->counts[n - 1] == 0) {
 			smooth_mteval *= 2;
-			out->precisions[n - 1] = 100.0 / (smooth_mteval * (double)out->totals[n - 1]);
+			out->precisions[n - 1] =
+			    100.0 / (smooth_mteval * (double)out->totals[n - 1]);
 		} else {
-			out->precisions[n - 1] = 100.0 * (double)out->counts[n - 1] / (double)out->totals[n - 1];
+			out->precisions[n - 1] =
+			    100.0 * (double)out->counts[n - 1] / (double)out->totals[n - 1];
 		}
 	}
 	double sum = 0.0;
@@ -296,7 +307,8 @@ static int segment(bleu_work *w, lethe_bleu_score *out, const char *hyp, const c
 				return LETHE_ENOMEM;
 			for (size_t s = 0; s < one->n_slots; s++)
 				if (one->counts[s] &&
-				    lethe_ngrams_max(&w->ref[i], one->keys + s * one->order, one->counts[s]))
+				    lethe_ngrams_max(&w->ref[i], one->keys + s * one->order,
+				                     one->counts[s]))
 					return LETHE_ENOMEM;
 		}
 	}

@@ -91,7 +91,8 @@ static int extract(chrf_work *w, side *s, const char *text)
 				rc = push_id(w, &n_ids, lethe_intern(&w->words, cp + i - 1, 1));
 		} else if (len > 1 && is_punct(cp[a])) {
 			if (!(rc = push_id(w, &n_ids, lethe_intern(&w->words, cp + a, 1))))
-				rc = push_id(w, &n_ids, lethe_intern(&w->words, cp + a + 1, len - 1));
+				rc = push_id(w, &n_ids,
+				             lethe_intern(&w->words, cp + a + 1, len - 1));
 		} else {
 			rc = push_id(w, &n_ids, lethe_intern(&w->words, cp + a, len));
 		}
@@ -132,7 +133,8 @@ int lethe_chrf(double *score, double *sentence_scores, const char *const *hyps,
 {
 	static const lethe_chrf_options defaults = {6, 0, 2.0, 0, 0};
 	const lethe_chrf_options *opt = options ? options : &defaults;
-	if (opt->char_order == 0 || opt->char_order > LETHE_NGRAM_MAX || opt->word_order > LETHE_NGRAM_MAX)
+	if (opt->char_order == 0 || opt->char_order > LETHE_NGRAM_MAX ||
+	    opt->word_order > LETHE_NGRAM_MAX)
 		return LETHE_EINVAL;
 	for (size_t i = 0; i < n; i++)
 		if (n_refs[i] == 0)

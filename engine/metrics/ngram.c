@@ -20,7 +20,10 @@ static uint64_t hash_seq(const uint32_t *seq, size_t len)
 	return h;
 }
 
-void lethe_interner_init(lethe_interner *in) { memset(in, 0, sizeof(*in)); }
+void lethe_interner_init(lethe_interner *in)
+{
+	memset(in, 0, sizeof(*in));
+}
 
 void lethe_interner_free(lethe_interner *in)
 {
@@ -81,7 +84,8 @@ long lethe_intern(lethe_interner *in, const uint32_t *seq, size_t len)
 	while (in->slots[s]) {
 		size_t id = in->slots[s] - 1;
 		size_t a = in->starts[id];
-		if (in->starts[id + 1] - a == len && memcmp(in->keys + a, seq, len * sizeof(*seq)) == 0)
+		if (in->starts[id + 1] - a == len &&
+		    memcmp(in->keys + a, seq, len * sizeof(*seq)) == 0)
 			return (long)id;
 		s = (s + 1) & (in->n_slots - 1);
 	}

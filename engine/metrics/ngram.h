@@ -13,9 +13,9 @@
 #define LETHE_NGRAM_MAX 8
 
 typedef struct lethe_interner {
-	uint32_t *keys;   /* all interned sequences, concatenated */
-	size_t *starts;   /* id -> start in keys; starts[id + 1] - starts[id] is its length */
-	uint32_t *slots;  /* open addressing: id + 1, or 0 when empty */
+	uint32_t *keys;  /* all interned sequences, concatenated */
+	size_t *starts;  /* id -> start in keys; starts[id + 1] - starts[id] is its length */
+	uint32_t *slots; /* open addressing: id + 1, or 0 when empty */
 	size_t n, cap_ids, keys_len, keys_cap, n_slots;
 } lethe_interner;
 

@@ -20,7 +20,11 @@ typedef struct word {
 static int is_consonant(const char *s, size_t i)
 {
 	switch (s[i]) {
-	case 'a': case 'e': case 'i': case 'o': case 'u': return 0;
+	case 'a':
+	case 'e':
+	case 'i':
+	case 'o':
+	case 'u': return 0;
 	case 'y': return i == 0 ? 1 : !is_consonant(s, i - 1);
 	default: return 1;
 	}
@@ -111,7 +115,7 @@ static void step1a(word *w)
 		return;
 	}
 	static const struct rule rules[] = {
-		{"sses", "ss", ALWAYS}, {"ies", "i", ALWAYS}, {"ss", "ss", ALWAYS}, {"s", "", ALWAYS}};
+	    {"sses", "ss", ALWAYS}, {"ies", "i", ALWAYS}, {"ss", "ss", ALWAYS}, {"s", "", ALWAYS}};
 	apply_rules(w, rules, N(rules));
 }
 
@@ -164,13 +168,13 @@ static void step2(word *w)
 		return;
 	}
 	static const struct rule rules[] = {
-		{"ational", "ate", M_GT_0}, {"tional", "tion", M_GT_0}, {"enci", "ence", M_GT_0},
-		{"anci", "ance", M_GT_0},   {"izer", "ize", M_GT_0},    {"bli", "ble", M_GT_0},
-		{"alli", "al", M_GT_0},     {"entli", "ent", M_GT_0},   {"eli", "e", M_GT_0},
-		{"ousli", "ous", M_GT_0},   {"ization", "ize", M_GT_0}, {"ation", "ate", M_GT_0},
-		{"ator", "ate", M_GT_0},    {"alism", "al", M_GT_0},    {"iveness", "ive", M_GT_0},
-		{"fulness", "ful", M_GT_0}, {"ousness", "ous", M_GT_0}, {"aliti", "al", M_GT_0},
-		{"iviti", "ive", M_GT_0},   {"biliti", "ble", M_GT_0},  {"fulli", "ful", M_GT_0},
+	    {"ational", "ate", M_GT_0}, {"tional", "tion", M_GT_0}, {"enci", "ence", M_GT_0},
+	    {"anci", "ance", M_GT_0},   {"izer", "ize", M_GT_0},    {"bli", "ble", M_GT_0},
+	    {"alli", "al", M_GT_0},     {"entli", "ent", M_GT_0},   {"eli", "e", M_GT_0},
+	    {"ousli", "ous", M_GT_0},   {"ization", "ize", M_GT_0}, {"ation", "ate", M_GT_0},
+	    {"ator", "ate", M_GT_0},    {"alism", "al", M_GT_0},    {"iveness", "ive", M_GT_0},
+	    {"fulness", "ful", M_GT_0}, {"ousness", "ous", M_GT_0}, {"aliti", "al", M_GT_0},
+	    {"iviti", "ive", M_GT_0},   {"biliti", "ble", M_GT_0},  {"fulli", "ful", M_GT_0},
 	};
 	if (apply_rules(w, rules, N(rules)))
 		return;
@@ -182,9 +186,9 @@ static void step2(word *w)
 static void step3(word *w)
 {
 	static const struct rule rules[] = {
-		{"icate", "ic", M_GT_0}, {"ative", "", M_GT_0}, {"alize", "al", M_GT_0},
-		{"iciti", "ic", M_GT_0}, {"ical", "ic", M_GT_0}, {"ful", "", M_GT_0},
-		{"ness", "", M_GT_0},
+	    {"icate", "ic", M_GT_0}, {"ative", "", M_GT_0},  {"alize", "al", M_GT_0},
+	    {"iciti", "ic", M_GT_0}, {"ical", "ic", M_GT_0}, {"ful", "", M_GT_0},
+	    {"ness", "", M_GT_0},
 	};
 	apply_rules(w, rules, N(rules));
 }
@@ -192,9 +196,9 @@ static void step3(word *w)
 static void step4(word *w)
 {
 	static const struct rule rules[] = {
-		{"al", "", M_GT_1},    {"ance", "", M_GT_1}, {"ence", "", M_GT_1}, {"er", "", M_GT_1},
-		{"ic", "", M_GT_1},    {"able", "", M_GT_1}, {"ible", "", M_GT_1}, {"ant", "", M_GT_1},
-		{"ement", "", M_GT_1}, {"ment", "", M_GT_1}, {"ent", "", M_GT_1},
+	    {"al", "", M_GT_1},    {"ance", "", M_GT_1}, {"ence", "", M_GT_1}, {"er", "", M_GT_1},
+	    {"ic", "", M_GT_1},    {"able", "", M_GT_1}, {"ible", "", M_GT_1}, {"ant", "", M_GT_1},
+	    {"ement", "", M_GT_1}, {"ment", "", M_GT_1}, {"ent", "", M_GT_1},
 	};
 	if (apply_rules(w, rules, N(rules)))
 		return;
@@ -205,8 +209,8 @@ static void step4(word *w)
 		return;
 	}
 	static const struct rule rest[] = {
-		{"ou", "", M_GT_1},  {"ism", "", M_GT_1}, {"ate", "", M_GT_1}, {"iti", "", M_GT_1},
-		{"ous", "", M_GT_1}, {"ive", "", M_GT_1}, {"ize", "", M_GT_1},
+	    {"ou", "", M_GT_1},  {"ism", "", M_GT_1}, {"ate", "", M_GT_1}, {"iti", "", M_GT_1},
+	    {"ous", "", M_GT_1}, {"ive", "", M_GT_1}, {"ize", "", M_GT_1},
 	};
 	apply_rules(w, rest, N(rest));
 }
@@ -232,12 +236,12 @@ size_t lethe_porter_stem(char *s, size_t n)
 	static const struct {
 		const char *form, *stem;
 	} irregular[] = {
-		{"sky", "sky"},         {"skies", "sky"},       {"dying", "die"},
-		{"lying", "lie"},       {"tying", "tie"},       {"news", "news"},
-		{"innings", "inning"},  {"inning", "inning"},   {"outings", "outing"},
-		{"outing", "outing"},   {"cannings", "canning"}, {"canning", "canning"},
-		{"howe", "howe"},       {"proceed", "proceed"}, {"exceed", "exceed"},
-		{"succeed", "succeed"},
+	    {"sky", "sky"},         {"skies", "sky"},        {"dying", "die"},
+	    {"lying", "lie"},       {"tying", "tie"},        {"news", "news"},
+	    {"innings", "inning"},  {"inning", "inning"},    {"outings", "outing"},
+	    {"outing", "outing"},   {"cannings", "canning"}, {"canning", "canning"},
+	    {"howe", "howe"},       {"proceed", "proceed"},  {"exceed", "exceed"},
+	    {"succeed", "succeed"},
 	};
 	for (size_t i = 0; i < N(irregular); i++)
 		if (strlen(irregular[i].form) == n && memcmp(s, irregular[i].form, n) == 0) {

@@ -34,7 +34,10 @@ static int tokens_push(tokens *t, uint32_t id)
 	return 0;
 }
 
-static int alnum(uint32_t c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+static int alnum(uint32_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 /* rouge-score's tokenize.tokenize(): tokens of text[0..len) appended to out as interned ids. */
 static int tokenize(lethe_interner *in, const char *text, size_t len, int stem, tokens *out)
@@ -59,8 +62,8 @@ static int tokenize(lethe_interner *in, const char *text, size_t len, int stem, 
 		if (i == a)
 			break;
 		size_t k = 0;
-		/* Tokens longer than the buffer are kept whole by interning the code points directly;
-		 * they are never stemmed (no English word is that long). */
+		/* Tokens longer than the buffer are kept whole by interning the code points
+		 * directly; they are never stemmed (no English word is that long). */
 		if (i - a < sizeof(word)) {
 			for (size_t j = a; j < i; j++)
 				word[k++] = (char)low[j];
@@ -79,9 +82,15 @@ static int tokenize(lethe_interner *in, const char *text, size_t len, int stem, 
 	return rc;
 }
 
-static double fmeasure(double p, double r) { return p + r > 0 ? 2 * p * r / (p + r) : 0.0; }
+static double fmeasure(double p, double r)
+{
+	return p + r > 0 ? 2 * p * r / (p + r) : 0.0;
+}
 
-static lethe_prf prf(double p, double r) { return (lethe_prf){p, r, fmeasure(p, r)}; }
+static lethe_prf prf(double p, double r)
+{
+	return (lethe_prf){p, r, fmeasure(p, r)};
+}
 
 static int score_ngrams(lethe_prf *out, const tokens *target, const tokens *pred, unsigned n)
 {
@@ -94,7 +103,8 @@ static int score_ngrams(lethe_prf *out, const tokens *target, const tokens *pred
 	if (rc == 0) {
 		double overlap = (double)lethe_ngrams_overlap(&t, &p);
 		double p_count = (double)p.total, t_count = (double)t.total;
-		*out = prf(overlap / (p_count > 1 ? p_count : 1), overlap / (t_count > 1 ? t_count : 1));
+		*out = prf(overlap / (p_count > 1 ? p_count : 1),
+		           overlap / (t_count > 1 ? t_count : 1));
 	}
 	lethe_ngrams_free(&t);
 	lethe_ngrams_free(&p);
@@ -260,8 +270,10 @@ static int score_one(lethe_rouge_score *out, const char *prediction, const char 
 	int rc;
 	if ((rc = tokenize(&in, target, strlen(target), stem, &t)) ||
 	    (rc = tokenize(&in, prediction, strlen(prediction), stem, &p)) ||
-	    (rc = score_ngrams(&out->rouge1, &t, &p, 1)) || (rc = score_ngrams(&out->rouge2, &t, &p, 2)) ||
-	    (rc = score_lcs(&out->rougeL, &t, &p)) || (rc = split_summary(&in, target, stem, &ts)) ||
+	    (rc = score_ngrams(&out->rouge1, &t, &p, 1)) ||
+	    (rc = score_ngrams(&out->rouge2, &t, &p, 2)) ||
+	    (rc = score_lcs(&out->rougeL, &t, &p)) ||
+	    (rc = split_summary(&in, target, stem, &ts)) ||
 	    (rc = split_summary(&in, prediction, stem, &ps)))
 		goto done;
 	rc = score_lsum(&out->rougeLsum, &ts, &ps, in.n);

@@ -96,8 +96,8 @@ static int start_of_chunk(char prev, char tag, long prev_type, long type)
 }
 
 /* get_entities() over all sentences joined with "O", plus the final "O". */
-static int get_entities(entities *out, types *t, const char *const *const *seqs,
-                        const size_t *lens, size_t n)
+static int get_entities(entities *out, types *t, const char *const *const *seqs, const size_t *lens,
+                        size_t n)
 {
 	char prev = 'O';
 	long prev_type = -2; /* '' in seqeval: distinct from every real type */
@@ -113,7 +113,8 @@ static int get_entities(entities *out, types *t, const char *const *const *seqs,
 			long type = type_index(t, type_name, type_len);
 			if (type < 0)
 				return LETHE_ENOMEM;
-			if (end_of_chunk(prev, letter, prev_type, type) && push(out, (size_t)prev_type, begin, pos - 1))
+			if (end_of_chunk(prev, letter, prev_type, type) &&
+			    push(out, (size_t)prev_type, begin, pos - 1))
 				return LETHE_ENOMEM;
 			if (start_of_chunk(prev, letter, prev_type, type))
 				begin = pos;

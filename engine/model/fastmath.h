@@ -2,9 +2,9 @@
  * fastmath.h: an expf() the compiler can vectorise. glibc's expf is a scalar call that GCC only
  * replaces by its vector version under -ffast-math, which would also let it assume that no value
  * is ever NaN or infinite, and the engine must detect exactly those. This one is Cephes' expf
- * (range reduction by ln 2 to [-ln2/2, ln2/2], a degree-5 polynomial, exponent bits set directly): within 2 ulp of
- * expf on [-87.3, 88.37], 0 below, +inf above 88.72 (e^88.37 between), NaN for NaN. Private to
- * liblethe.
+ * (range reduction by ln 2 to [-ln2/2, ln2/2], a degree-5 polynomial, exponent bits set directly):
+ * within 2 ulp of expf on [-87.3, 88.37], 0 below, +inf above 88.72 (e^88.37 between), NaN for NaN.
+ * Private to liblethe.
  */
 #ifndef LETHE_FASTMATH_H
 #define LETHE_FASTMATH_H
@@ -14,8 +14,8 @@
 
 static inline float lethe_expf(float x)
 {
-	/* Clamp first so that every lane runs the same straight-line code (NaN becomes 0 here and is
-	 * returned as NaN at the end). The upper bound keeps 2^n finite. */
+	/* Clamp first so that every lane runs the same straight-line code (NaN becomes 0 here and
+	 * is returned as NaN at the end). The upper bound keeps 2^n finite. */
 	float xc = x < -87.33654f ? -87.33654f : (x > 88.3762626f ? 88.3762626f : x);
 	xc = x != x ? 0.0f : xc;
 	/* Round to nearest by the 1.5 * 2^23 trick: SSE2 has no vector floor. */

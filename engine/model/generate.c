@@ -26,13 +26,16 @@ static int argmax(const float *v, int n)
 	return best;
 }
 
-static float silu(float x) { return x / (1.0f + lethe_expf(-x)); }
+static float silu(float x)
+{
+	return x / (1.0f + lethe_expf(-x));
+}
 
 typedef struct group_state {
-	int n, T;           /* sequences, cache length (context) */
-	float *k, *v;       /* (L, n, T, C) */
-	int *len;           /* tokens in the cache per sequence */
-	int *last;          /* the token to feed next */
+	int n, T;     /* sequences, cache length (context) */
+	float *k, *v; /* (L, n, T, C) */
+	int *len;     /* tokens in the cache per sequence */
+	int *last;    /* the token to feed next */
 	int *done;
 	float *x, *h, *qkv, *y, *a, *b, *logits, *scores; /* step buffers */
 } group_state;
@@ -75,7 +78,8 @@ static void step(lethe_model *m, group_state *g, const int *active, int A)
 	int C = c->dim, FF = c->ff, V = c->vocab, C3 = m->C3, HS = m->HS, NH = c->heads, T = g->T;
 	float scale = 1.0f / sqrtf((float)HS);
 	for (int r = 0; r < A; r++)
-		memcpy(g->x + (size_t)r * C, m->p.wte + (size_t)g->last[active[r]] * C, C * sizeof(float));
+		memcpy(g->x + (size_t)r * C, m->p.wte + (size_t)g->last[active[r]] * C,
+		       C * sizeof(float));
 	for (int l = 0; l < c->layers; l++) {
 		const layer_view *w = &m->p.layer[l];
 		lethe_model__rmsnorm(g->h, NULL, g->x, w->n1, (size_t)A, C, c->norm_eps);
@@ -88,7 +92,8 @@ static void step(lethe_model *m, group_state *g, const int *active, int A)
 			size_t base = (((size_t)l * g->n + s) * T + pos) * C;
 			memcpy(g->k + base, q + C, C * sizeof(float));
 			memcpy(g->v + base, q + 2 * C, C * sizeof(float));
-			const float *K = g->k + ((size_t)l * g->n + s) * T * C, *Vc = g->v + ((size_t)l * g->n + s) * T * C;
+			const float *K = g->k + ((size_t)l * g->n + s) * T * C,
+			            *Vc = g->v + ((size_t)l * g->n + s) * T * C;
 			for (int h = 0; h < NH; h++) {
 				const float *qh = q + h * HS;
 				float mx = -INFINITY, sum = 0.0f;
@@ -139,7 +144,8 @@ static int generate_group(lethe_model *m, const int32_t *const *prompts, const i
 	for (int i = 0; i < n; i++)
 		maxp = lens[i] > maxp ? lens[i] : maxp;
 	group_state g = {.n = n, .T = T};
-	int32_t *tokens = calloc((size_t)n * maxp, sizeof(*tokens)), *targets = malloc((size_t)n * maxp * sizeof(*targets));
+	int32_t *tokens = calloc((size_t)n * maxp, sizeof(*tokens)),
+	        *targets = malloc((size_t)n * maxp * sizeof(*targets));
 	int *caps = calloc((size_t)n, sizeof(*caps)), *active = malloc((size_t)n * sizeof(*active));
 	g.k = malloc((size_t)L * n * T * C * sizeof(float));
 	g.v = malloc((size_t)L * n * T * C * sizeof(float));
@@ -155,14 +161,16 @@ static int generate_group(lethe_model *m, const int32_t *const *prompts, const i
 	g.logits = malloc((size_t)n * V * sizeof(float));
 	g.scores = malloc((size_t)T * sizeof(float));
 	int rc = LETHE_ENOMEM;
-	if (!tokens || !targets || !caps || !active || !g.k || !g.v || !g.len || !g.last || !g.done || !g.x ||
-	    !g.h || !g.qkv || !g.y || !g.a || !g.b || !g.logits || !g.scores)
+	if (!tokens || !targets || !caps || !active || !g.k || !g.v || !g.len || !g.last ||
+	    !g.done || !g.x || !g.h || !g.qkv || !g.y || !g.a || !g.b || !g.logits || !g.scores)
 		goto done;
 
-	/* Prefill: one forward over the right-padded prompts, logits at each prompt's last token. */
+	/* Prefill: one forward over the right-padded prompts, logits at each prompt's last token.
+	 */
 	for (int i = 0; i < n; i++)
 		for (int t = 0; t < maxp; t++) {
-			tokens[(size_t)i * maxp + t] = t < lens[i] ? prompts[i][t] : LETHE_TOKEN_PAD;
+			tokens[(size_t)i * maxp + t] =
+			    t < lens[i] ? prompts[i][t] : LETHE_TOKEN_PAD;
 			targets[(size_t)i * maxp + t] = t == lens[i] - 1 ? 0 : -1;
 		}
 	lethe_batch batch = {n, maxp, tokens, targets};
@@ -172,7 +180,8 @@ static int generate_group(lethe_model *m, const int32_t *const *prompts, const i
 	for (int l = 0; l < L; l++)
 		for (int i = 0; i < n; i++)
 			for (int t = 0; t < lens[i]; t++) {
-				const float *row = m->qkv + ((size_t)l * BT + (size_t)i * maxp + t) * m->C3;
+				const float *row =
+				    m->qkv + ((size_t)l * BT + (size_t)i * maxp + t) * m->C3;
 				size_t base = (((size_t)l * n + i) * T + t) * C;
 				memcpy(g.k + base, row + C, C * sizeof(float));
 				memcpy(g.v + base, row + 2 * C, C * sizeof(float));
@@ -214,21 +223,23 @@ done:
 	return rc;
 }
 
-int lethe_model_generate(lethe_model *m, const int32_t *const *prompts, const int *prompt_lens, int n,
-                         int max_new, int stop_token, int32_t **out, int *out_lens)
+int lethe_model_generate(lethe_model *m, const int32_t *const *prompts, const int *prompt_lens,
+                         int n, int max_new, int stop_token, int32_t **out, int *out_lens)
 {
 	for (int i = 0; i < n; i++) {
 		out[i] = NULL;
 		out_lens[i] = 0;
 		if (prompt_lens[i] < 1 || prompt_lens[i] > m->cfg.context) {
-			snprintf(m->errmsg, sizeof(m->errmsg), "prompt %d has %d tokens; expected 1 to %d", i,
-			         prompt_lens[i], m->cfg.context);
+			snprintf(m->errmsg, sizeof(m->errmsg),
+			         "prompt %d has %d tokens; expected 1 to %d", i, prompt_lens[i],
+			         m->cfg.context);
 			return LETHE_EINVAL;
 		}
 	}
 	for (int i = 0; i < n; i += GROUP) {
 		int k = n - i < GROUP ? n - i : GROUP;
-		int rc = generate_group(m, prompts + i, prompt_lens + i, k, max_new, stop_token, out + i, out_lens + i);
+		int rc = generate_group(m, prompts + i, prompt_lens + i, k, max_new, stop_token,
+		                        out + i, out_lens + i);
 		if (rc) {
 			for (int j = 0; j < n; j++) {
 				free(out[j]);

@@ -22,19 +22,24 @@
 #include "model_internal.h"
 #include "parallel.h"
 
-/* ---- configuration ---------------------------------------------------------------------------- */
+/* ---- configuration ----------------------------------------------------------------------------
+ */
 
 int lethe_model_preset(lethe_model_config *cfg, const char *name, int vocab)
 {
 	static const struct {
 		const char *name;
 		int context, dim, layers, heads;
-	} presets[] = {{"tiny", 128, 128, 4, 4}, {"small", 256, 256, 6, 8}, {"base", 256, 512, 8, 8}};
+	} presets[] = {
+	    {"tiny", 128, 128, 4, 4}, {"small", 256, 256, 6, 8}, {"base", 256, 512, 8, 8}};
 	for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
 		if (strcmp(name, presets[i].name) == 0) {
-			*cfg = (lethe_model_config){.vocab = vocab, .context = presets[i].context,
-			                            .dim = presets[i].dim, .layers = presets[i].layers,
-			                            .heads = presets[i].heads, .tied = 1};
+			*cfg = (lethe_model_config){.vocab = vocab,
+			                            .context = presets[i].context,
+			                            .dim = presets[i].dim,
+			                            .layers = presets[i].layers,
+			                            .heads = presets[i].heads,
+			                            .tied = 1};
 			return lethe_model_config_check(cfg, NULL, 0);
 		}
 	return LETHE_ENOTFOUND;
@@ -54,7 +59,8 @@ int lethe_model_config_check(lethe_model_config *c, char *err, size_t size)
 	if (c->rope_theta == 0)
 		c->rope_theta = 10000.0f;
 	if (c->vocab < LETHE_TOKEN_FIRST_MERGE || c->vocab > (1 << 20))
-		snprintf(err, size, "vocab must be from %d to %d, got %d", LETHE_TOKEN_FIRST_MERGE, 1 << 20, c->vocab);
+		snprintf(err, size, "vocab must be from %d to %d, got %d", LETHE_TOKEN_FIRST_MERGE,
+		         1 << 20, c->vocab);
 	else if (c->context < 2 || c->context > 65536)
 		snprintf(err, size, "context must be from 2 to 65536, got %d", c->context);
 	else if (c->dim < 2 || c->dim > 16384)
@@ -62,7 +68,9 @@ int lethe_model_config_check(lethe_model_config *c, char *err, size_t size)
 	else if (c->layers < 1 || c->layers > 256)
 		snprintf(err, size, "layers must be from 1 to 256, got %d", c->layers);
 	else if (c->heads < 1 || c->dim % c->heads != 0 || (c->dim / c->heads) % 2 != 0)
-		snprintf(err, size, "heads must divide dim into an even head size (dim %d, heads %d)", c->dim, c->heads);
+		snprintf(err, size,
+		         "heads must divide dim into an even head size (dim %d, heads %d)", c->dim,
+		         c->heads);
 	else if (c->ff < 1 || c->ff > 1 << 20)
 		snprintf(err, size, "ff must be from 1 to %d, got %d", 1 << 20, c->ff);
 	else if (!(c->norm_eps > 0) || !(c->rope_theta > 1))
@@ -79,7 +87,8 @@ size_t lethe_model_config_params(const lethe_model_config *c)
 	return V * C + (size_t)c->layers * per_layer + C + (c->tied ? 0 : V * C);
 }
 
-/* ---- layout ----------------------------------------------------------------------------------- */
+/* ---- layout -----------------------------------------------------------------------------------
+ */
 
 static void add_tensor(lethe_model *m, size_t *offset, char **names, const char *name, int rows,
                        int cols, lethe_param_group group, int layer)
@@ -87,7 +96,8 @@ static void add_tensor(lethe_model *m, size_t *offset, char **names, const char 
 	lethe_tensor_info *t = &m->tensors[m->n_tensors++];
 	size_t len = strlen(name) + 1;
 	memcpy(*names, name, len);
-	*t = (lethe_tensor_info){*names, *offset, (size_t)rows * (size_t)cols, rows, cols, group, layer};
+	*t = (lethe_tensor_info){*names, *offset, (size_t)rows * (size_t)cols, rows, cols,
+	                         group,  layer};
 	*names += len;
 	*offset += t->size;
 }
@@ -123,7 +133,10 @@ static uint64_t splitmix(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
 
 static uint64_t next64(rng *r)
 {
@@ -137,7 +150,10 @@ static uint64_t next64(rng *r)
 	return result;
 }
 
-static double uniform(rng *r) { return ((next64(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
+static double uniform(rng *r)
+{
+	return ((next64(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
 
 static void normal_fill(rng *r, float *v, size_t n, double std)
 {
@@ -151,9 +167,10 @@ static void normal_fill(rng *r, float *v, size_t n, double std)
 
 static void free_activations(lethe_model *m)
 {
-	float **bufs[] = {&m->x, &m->xmid, &m->rstd1, &m->rstd2, &m->qkv, &m->att, &m->y, &m->a, &m->b3,
-	                  &m->rstdf, &m->hf, &m->hf_t, &m->logits, &m->s_h, &m->s_g, &m->s_dx, &m->s_dxmid,
-	                  &m->s_dh, &m->s_dy, &m->s_dqkv, &m->s_da, &m->s_db, &m->s_dp};
+	float **bufs[] = {&m->x,      &m->xmid,   &m->rstd1, &m->rstd2, &m->qkv,     &m->att,
+	                  &m->y,      &m->a,      &m->b3,    &m->rstdf, &m->hf,      &m->hf_t,
+	                  &m->logits, &m->s_h,    &m->s_g,   &m->s_dx,  &m->s_dxmid, &m->s_dh,
+	                  &m->s_dy,   &m->s_dqkv, &m->s_da,  &m->s_db,  &m->s_dp};
 	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
 		free(*bufs[i]);
 		*bufs[i] = NULL;
@@ -214,13 +231,14 @@ int lethe_model_new(lethe_model **out, const lethe_model_config *config, uint64_
 	m->t_wte = 0;
 	add_tensor(m, &offset, &names, "wte", V, C, LETHE_GROUP_EMBEDDINGS, -1);
 	for (int l = 0; l < L; l++) {
-		static const char *const suffix[T_PER_LAYER] = {"attn_norm", "attn.wqkv", "attn.wo", "mlp_norm",
-		                                                "mlp.w1", "mlp.w3", "mlp.w2"};
+		static const char *const suffix[T_PER_LAYER] = {
+		    "attn_norm", "attn.wqkv", "attn.wo", "mlp_norm", "mlp.w1", "mlp.w3", "mlp.w2"};
 		const int rows[T_PER_LAYER] = {C, 3 * C, C, C, FF, FF, C};
 		const int cols[T_PER_LAYER] = {1, C, C, 1, C, C, FF};
-		const lethe_param_group groups[T_PER_LAYER] = {LETHE_GROUP_NORMS, LETHE_GROUP_ATTENTION,
-		                                               LETHE_GROUP_ATTENTION, LETHE_GROUP_NORMS,
-		                                               LETHE_GROUP_MLP, LETHE_GROUP_MLP, LETHE_GROUP_MLP};
+		const lethe_param_group groups[T_PER_LAYER] = {
+		    LETHE_GROUP_NORMS, LETHE_GROUP_ATTENTION, LETHE_GROUP_ATTENTION,
+		    LETHE_GROUP_NORMS, LETHE_GROUP_MLP,       LETHE_GROUP_MLP,
+		    LETHE_GROUP_MLP};
 		for (int k = 0; k < T_PER_LAYER; k++) {
 			snprintf(name, sizeof(name), "layers.%d.%s", l, suffix[k]);
 			add_tensor(m, &offset, &names, name, rows[k], cols[k], groups[k], l);
@@ -277,19 +295,46 @@ nomem:
 	return LETHE_ENOMEM;
 }
 
-const lethe_model_config *lethe_model_config_of(const lethe_model *m) { return &m->cfg; }
-const char *lethe_model_errmsg(const lethe_model *m) { return m->errmsg; }
-size_t lethe_model_num_params(const lethe_model *m) { return m->n_params; }
-float *lethe_model_params(lethe_model *m) { return m->params; }
-float *lethe_model_grads(lethe_model *m) { return m->grads; }
-size_t lethe_model_num_tensors(const lethe_model *m) { return m->n_tensors; }
+const lethe_model_config *lethe_model_config_of(const lethe_model *m)
+{
+	return &m->cfg;
+}
+const char *lethe_model_errmsg(const lethe_model *m)
+{
+	return m->errmsg;
+}
+size_t lethe_model_num_params(const lethe_model *m)
+{
+	return m->n_params;
+}
+float *lethe_model_params(lethe_model *m)
+{
+	return m->params;
+}
+float *lethe_model_grads(lethe_model *m)
+{
+	return m->grads;
+}
+size_t lethe_model_num_tensors(const lethe_model *m)
+{
+	return m->n_tensors;
+}
 const lethe_tensor_info *lethe_model_tensor(const lethe_model *m, size_t i)
 {
 	return i < m->n_tensors ? &m->tensors[i] : NULL;
 }
-const float *lethe_model_logits(const lethe_model *m) { return m->logits; }
-void lethe_model_zero_grad(lethe_model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
-int lethe_model_tensor_trainable(const lethe_model *m, size_t i) { return i < m->n_tensors && m->trainable[i]; }
+const float *lethe_model_logits(const lethe_model *m)
+{
+	return m->logits;
+}
+void lethe_model_zero_grad(lethe_model *m)
+{
+	memset(m->grads, 0, m->n_params * sizeof(float));
+}
+int lethe_model_tensor_trainable(const lethe_model *m, size_t i)
+{
+	return i < m->n_tensors && m->trainable[i];
+}
 
 void lethe_model_set_trainable(lethe_model *m, lethe_param_group group, int layer, int trainable)
 {
@@ -303,7 +348,8 @@ static int layer_trainable(const lethe_model *m, int l, int k)
 	return m->trainable[1 + (size_t)l * T_PER_LAYER + k];
 }
 
-/* ---- kernels ---------------------------------------------------------------------------------- */
+/* ---- kernels ----------------------------------------------------------------------------------
+ */
 
 typedef struct mm_job {
 	int trans_a, trans_b, N, K, lda, ldb, ldc;
@@ -318,22 +364,25 @@ static void mm_range(void *arg, int thread, size_t begin, size_t end)
 	mm_job *j = arg;
 	/* Rows begin..end of op(A): row offsets of A, or column offsets when A is transposed. */
 	const float *a = j->trans_a ? j->A + begin : j->A + begin * (size_t)j->lda;
-	cblas_sgemm(CblasRowMajor, j->trans_a ? CblasTrans : CblasNoTrans, j->trans_b ? CblasTrans : CblasNoTrans,
-	            (int)(end - begin), j->N, j->K, j->alpha, a, j->lda, j->B, j->ldb, j->beta,
-	            j->C + begin * (size_t)j->ldc, j->ldc);
+	cblas_sgemm(CblasRowMajor, j->trans_a ? CblasTrans : CblasNoTrans,
+	            j->trans_b ? CblasTrans : CblasNoTrans, (int)(end - begin), j->N, j->K,
+	            j->alpha, a, j->lda, j->B, j->ldb, j->beta, j->C + begin * (size_t)j->ldc,
+	            j->ldc);
 }
 
 void lethe_model__mm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                      int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
 	int threads = lethe_threads();
-	if (threads > 1 && !lethe_in_parallel() && M >= 8 * threads && (double)M * N * K >= 262144.0) {
+	if (threads > 1 && !lethe_in_parallel() && M >= 8 * threads &&
+	    (double)M * N * K >= 262144.0) {
 		mm_job j = {trans_a, trans_b, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
 		lethe_parallel_for((size_t)M, mm_range, &j);
 		return;
 	}
-	cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-	            M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+	cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+	            trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
+	            ldc);
 }
 
 void lethe_model__rmsnorm(float *out, float *rstd, const float *x, const float *w, size_t rows,
@@ -354,8 +403,8 @@ void lethe_model__rmsnorm(float *out, float *rstd, const float *x, const float *
 }
 
 /* dx += d(rmsnorm)/dx . dout; dw += sum over rows of dout * x * rstd. */
-static void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
-                             const float *rstd, size_t rows, int C)
+static void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x,
+                             const float *w, const float *rstd, size_t rows, int C)
 {
 	for (size_t r = 0; r < rows; r++) {
 		const float *xr = x + r * C, *d = dout + r * C;
@@ -391,7 +440,8 @@ void lethe_model__rope(float *v, int pos, int n_heads, int HS, int stride, const
 }
 
 /* The transpose rotation, for the backward pass. */
-static void rope_backward(float *d, int pos, int n_heads, int HS, const float *cos_t, const float *sin_t)
+static void rope_backward(float *d, int pos, int n_heads, int HS, const float *cos_t,
+                          const float *sin_t)
 {
 	int half = HS / 2;
 	const float *c = cos_t + (size_t)pos * half, *s = sin_t + (size_t)pos * half;
@@ -405,15 +455,20 @@ static void rope_backward(float *d, int pos, int n_heads, int HS, const float *c
 	}
 }
 
-static float silu(float x) { return x / (1.0f + lethe_expf(-x)); }
+static float silu(float x)
+{
+	return x / (1.0f + lethe_expf(-x));
+}
 
-/* ---- buffers ---------------------------------------------------------------------------------- */
+/* ---- buffers ----------------------------------------------------------------------------------
+ */
 
 static int ensure(lethe_model *m, int B, int T, int NT)
 {
 	size_t BT = (size_t)B * T;
 	int threads = lethe_threads();
-	if (BT <= m->cap_bt && (size_t)NT <= m->cap_nt && B <= m->cap_B && T <= m->cap_T && threads <= m->cap_threads)
+	if (BT <= m->cap_bt && (size_t)NT <= m->cap_nt && B <= m->cap_B && T <= m->cap_T &&
+	    threads <= m->cap_threads)
 		return 0;
 	free_activations(m);
 	size_t L = (size_t)m->cfg.layers, C = (size_t)m->cfg.dim, FF = (size_t)m->cfg.ff;
@@ -422,12 +477,29 @@ static int ensure(lethe_model *m, int B, int T, int NT)
 		float **p;
 		size_t n;
 	} want[] = {
-		{&m->x, (L + 1) * BT * C}, {&m->xmid, L * BT * C}, {&m->rstd1, L * BT}, {&m->rstd2, L * BT},
-		{&m->qkv, L * BT * 3 * C}, {&m->att, L * (size_t)B * NH * (size_t)T * T}, {&m->y, L * BT * C},
-		{&m->a, L * BT * FF}, {&m->b3, L * BT * FF}, {&m->rstdf, BT}, {&m->hf, BT * C},
-		{&m->hf_t, nt * C}, {&m->logits, nt * V}, {&m->s_h, BT * C}, {&m->s_g, BT * FF},
-		{&m->s_dx, BT * C}, {&m->s_dxmid, BT * C}, {&m->s_dh, BT * C}, {&m->s_dy, BT * C},
-		{&m->s_dqkv, BT * 3 * C}, {&m->s_da, BT * FF}, {&m->s_db, BT * FF}, {&m->s_dp, (size_t)threads * T * T},
+	    {&m->x, (L + 1) * BT * C},
+	    {&m->xmid, L * BT * C},
+	    {&m->rstd1, L * BT},
+	    {&m->rstd2, L * BT},
+	    {&m->qkv, L * BT * 3 * C},
+	    {&m->att, L * (size_t)B * NH * (size_t)T * T},
+	    {&m->y, L * BT * C},
+	    {&m->a, L * BT * FF},
+	    {&m->b3, L * BT * FF},
+	    {&m->rstdf, BT},
+	    {&m->hf, BT * C},
+	    {&m->hf_t, nt * C},
+	    {&m->logits, nt * V},
+	    {&m->s_h, BT * C},
+	    {&m->s_g, BT * FF},
+	    {&m->s_dx, BT * C},
+	    {&m->s_dxmid, BT * C},
+	    {&m->s_dh, BT * C},
+	    {&m->s_dy, BT * C},
+	    {&m->s_dqkv, BT * 3 * C},
+	    {&m->s_da, BT * FF},
+	    {&m->s_db, BT * FF},
+	    {&m->s_dp, (size_t)threads * T * T},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!(*want[i].p = malloc(want[i].n * sizeof(float))))
@@ -450,7 +522,8 @@ nomem:
 	return LETHE_ENOMEM;
 }
 
-/* ---- forward ---------------------------------------------------------------------------------- */
+/* ---- forward ----------------------------------------------------------------------------------
+ */
 
 /* Causal self-attention of one layer: att and y from qkv, heads split across threads. */
 typedef struct att_job {
@@ -489,7 +562,8 @@ static void attention_forward_range(void *arg, int thread, size_t begin, size_t 
 			for (int i = t + 1; i < T; i++)
 				row[i] = 0.0f;
 		}
-		lethe_model__mm(0, 0, T, HS, T, 1.0f, p, T, v, C3, 0.0f, y + (size_t)b * T * C + h * HS, C);
+		lethe_model__mm(0, 0, T, HS, T, 1.0f, p, T, v, C3, 0.0f,
+		                y + (size_t)b * T * C + h * HS, C);
 	}
 }
 
@@ -517,11 +591,12 @@ static void rmsnorm_range(void *arg, int thread, size_t begin, size_t end)
 {
 	(void)thread;
 	rows_job *j = arg;
-	lethe_model__rmsnorm(j->out + begin * j->C, j->rstd ? j->rstd + begin : NULL, j->x + begin * j->C, j->w,
-	                     end - begin, j->C, j->eps);
+	lethe_model__rmsnorm(j->out + begin * j->C, j->rstd ? j->rstd + begin : NULL,
+	                     j->x + begin * j->C, j->w, end - begin, j->C, j->eps);
 }
 
-static void rmsnorm_par(float *out, float *rstd, const float *x, const float *w, size_t rows, int C, float eps)
+static void rmsnorm_par(float *out, float *rstd, const float *x, const float *w, size_t rows, int C,
+                        float eps)
 {
 	rows_job j = {.out = out, .rstd = rstd, .x = x, .w = w, .C = C, .eps = eps};
 	lethe_parallel_for(rows, rmsnorm_range, &j);
@@ -603,7 +678,8 @@ int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, flo
 	int B = batch->B, T = batch->T, C = c->dim, FF = c->ff, V = c->vocab, C3 = m->C3;
 	m->train_ready = 0;
 	if (B < 1 || T < 1 || T > c->context) {
-		snprintf(m->errmsg, sizeof(m->errmsg), "batch of %d x %d tokens: the context is %d", B, T, c->context);
+		snprintf(m->errmsg, sizeof(m->errmsg), "batch of %d x %d tokens: the context is %d",
+		         B, T, c->context);
 		return LETHE_EINVAL;
 	}
 	size_t BT = (size_t)B * T;
@@ -611,7 +687,9 @@ int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, flo
 	for (size_t i = 0; i < BT; i++) {
 		int32_t tok = batch->tokens[i], tgt = batch->targets ? batch->targets[i] : -1;
 		if (tok < 0 || tok >= V || tgt < -1 || tgt >= V) {
-			snprintf(m->errmsg, sizeof(m->errmsg), "batch position %zu: token %d or target %d outside the vocabulary of %d",
+			snprintf(m->errmsg, sizeof(m->errmsg),
+			         "batch position %zu: token %d or target %d outside the vocabulary "
+			         "of %d",
 			         i, tok, tgt, V);
 			return LETHE_EINVAL;
 		}
@@ -643,12 +721,15 @@ int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, flo
 		lethe_model__mm(0, 1, (int)BT, C3, C, 1.0f, m->s_h, C, w->wqkv, C, 0.0f, qkv, C3);
 		for (size_t i = 0; i < BT; i++) {
 			int pos = (int)(i % T);
-			lethe_model__rope(qkv + i * C3, pos, c->heads, m->HS, m->HS, m->rope_cos, m->rope_sin);
-			lethe_model__rope(qkv + i * C3 + C, pos, c->heads, m->HS, m->HS, m->rope_cos, m->rope_sin);
+			lethe_model__rope(qkv + i * C3, pos, c->heads, m->HS, m->HS, m->rope_cos,
+			                  m->rope_sin);
+			lethe_model__rope(qkv + i * C3 + C, pos, c->heads, m->HS, m->HS,
+			                  m->rope_cos, m->rope_sin);
 		}
 		attention_forward(m, l, B, T);
 		memcpy(xmid, x, BT * C * sizeof(float));
-		lethe_model__mm(0, 1, (int)BT, C, C, 1.0f, m->y + (size_t)l * BT * C, C, w->wo, C, 1.0f, xmid, C);
+		lethe_model__mm(0, 1, (int)BT, C, C, 1.0f, m->y + (size_t)l * BT * C, C, w->wo, C,
+		                1.0f, xmid, C);
 		rmsnorm_par(m->s_h, m->rstd2 + (size_t)l * BT, xmid, w->n2, BT, C, c->norm_eps);
 		lethe_model__mm(0, 1, (int)BT, FF, C, 1.0f, m->s_h, C, w->w1, C, 0.0f, a, FF);
 		lethe_model__mm(0, 1, (int)BT, FF, C, 1.0f, m->s_h, C, w->w3, C, 0.0f, b3, FF);
@@ -656,11 +737,13 @@ int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, flo
 		memcpy(xout, xmid, BT * C * sizeof(float));
 		lethe_model__mm(0, 1, (int)BT, C, FF, 1.0f, m->s_g, FF, w->w2, FF, 1.0f, xout, C);
 	}
-	rmsnorm_par(m->hf, m->rstdf, m->x + (size_t)c->layers * BT * C, m->p.nf, BT, C, c->norm_eps);
+	rmsnorm_par(m->hf, m->rstdf, m->x + (size_t)c->layers * BT * C, m->p.nf, BT, C,
+	            c->norm_eps);
 
 	/* Logits only where a loss is taken: rows of prompts and padding would be thrown away. */
 	for (int k = 0; k < NT; k++)
-		memcpy(m->hf_t + (size_t)k * C, m->hf + (size_t)m->target_rows[k] * C, C * sizeof(float));
+		memcpy(m->hf_t + (size_t)k * C, m->hf + (size_t)m->target_rows[k] * C,
+		       C * sizeof(float));
 	if (NT > 0)
 		lethe_model__mm(0, 1, NT, V, C, 1.0f, m->hf_t, C, m->p.head, C, 0.0f, m->logits, V);
 
@@ -692,7 +775,8 @@ int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, flo
 	return 0;
 }
 
-/* ---- backward --------------------------------------------------------------------------------- */
+/* ---- backward ---------------------------------------------------------------------------------
+ */
 
 static void attention_backward_range(void *arg, int thread, size_t begin, size_t end)
 {
@@ -701,16 +785,17 @@ static void attention_backward_range(void *arg, int thread, size_t begin, size_t
 	int T = j->T, C = m->cfg.dim, NH = m->cfg.heads, HS = m->HS, C3 = m->C3;
 	float scale = 1.0f / sqrtf((float)HS);
 	size_t BT = (size_t)j->B * T;
-	const float *qkv = m->qkv + (size_t)j->l * BT * C3, *att = m->att + (size_t)j->l * j->B * NH * T * T;
+	const float *qkv = m->qkv + (size_t)j->l * BT * C3,
+	            *att = m->att + (size_t)j->l * j->B * NH * T * T;
 	float *dp = m->s_dp + (size_t)thread * T * T;
 	for (size_t bh = begin; bh < end; bh++) {
 		int b = (int)(bh / NH), h = (int)(bh % NH);
 		const float *q = qkv + (size_t)b * T * C3 + h * HS, *k = q + C, *v = q + 2 * C;
 		const float *p = att + bh * T * T, *d = j->dy + (size_t)b * T * C + h * HS;
 		float *dq = j->dqkv + (size_t)b * T * C3 + h * HS, *dk = dq + C, *dv = dq + 2 * C;
-		lethe_model__mm(0, 1, T, T, HS, 1.0f, d, C, v, C3, 0.0f, dp, T);  /* dP = dY V^T */
-		lethe_model__mm(1, 0, T, HS, T, 1.0f, p, T, d, C, 0.0f, dv, C3);  /* dV = P^T dY */
-		for (int t = 0; t < T; t++) {                                     /* dS = P (dP - rowsum) */
+		lethe_model__mm(0, 1, T, T, HS, 1.0f, d, C, v, C3, 0.0f, dp, T); /* dP = dY V^T */
+		lethe_model__mm(1, 0, T, HS, T, 1.0f, p, T, d, C, 0.0f, dv, C3); /* dV = P^T dY */
+		for (int t = 0; t < T; t++) { /* dS = P (dP - rowsum) */
 			const float *pr = p + (size_t)t * T;
 			float *dr = dp + (size_t)t * T, dot = 0.0f;
 			for (int i = 0; i <= t; i++)
@@ -734,7 +819,8 @@ static void attention_backward(lethe_model *m, int l, int B, int T, const float 
 int lethe_model_backward(lethe_model *m)
 {
 	if (!m->train_ready) {
-		snprintf(m->errmsg, sizeof(m->errmsg), "backward needs a training forward pass with targets first");
+		snprintf(m->errmsg, sizeof(m->errmsg),
+		         "backward needs a training forward pass with targets first");
 		return LETHE_EINVAL;
 	}
 	m->train_ready = 0;
@@ -752,11 +838,12 @@ int lethe_model_backward(lethe_model *m)
 	lethe_model__mm(0, 0, NT, C, V, 1.0f, m->logits, V, m->p.head, C, 0.0f, m->hf_t, C);
 	memset(dh, 0, BT * C * sizeof(float));
 	for (int k = 0; k < NT; k++)
-		memcpy(dh + (size_t)m->target_rows[k] * C, m->hf_t + (size_t)k * C, C * sizeof(float));
+		memcpy(dh + (size_t)m->target_rows[k] * C, m->hf_t + (size_t)k * C,
+		       C * sizeof(float));
 	float *dx = m->s_dx;
 	memset(dx, 0, BT * C * sizeof(float));
-	rmsnorm_backward(dx, m->trainable[m->t_nf] ? m->g.nf : NULL, dh, m->x + (size_t)c->layers * BT * C,
-	                 m->p.nf, m->rstdf, BT, C);
+	rmsnorm_backward(dx, m->trainable[m->t_nf] ? m->g.nf : NULL, dh,
+	                 m->x + (size_t)c->layers * BT * C, m->p.nf, m->rstdf, BT, C);
 
 	for (int l = c->layers - 1; l >= 0; l--) {
 		const layer_view *w = &m->p.layer[l];
@@ -775,31 +862,38 @@ int lethe_model_backward(lethe_model *m)
 		}
 		if (layer_trainable(m, l, T_W2)) {
 			swiglu_par(m->s_da, a, b3, BT * FF); /* g, recomputed */
-			lethe_model__mm(1, 0, C, FF, (int)BT, 1.0f, dx, C, m->s_da, FF, 1.0f, gw->w2, FF);
+			lethe_model__mm(1, 0, C, FF, (int)BT, 1.0f, dx, C, m->s_da, FF, 1.0f,
+			                gw->w2, FF);
 		}
 		lethe_model__mm(0, 0, (int)BT, FF, C, 1.0f, dx, C, w->w2, FF, 0.0f, dg, FF);
 		rows_job sj = {.a = a, .b = b3, .dg = dg, .da = m->s_da, .db = m->s_db};
 		lethe_parallel_for(BT * FF, swiglu_backward_range, &sj);
 		if (layer_trainable(m, l, T_W1))
-			lethe_model__mm(1, 0, FF, C, (int)BT, 1.0f, m->s_da, FF, m->s_h, C, 1.0f, gw->w1, C);
+			lethe_model__mm(1, 0, FF, C, (int)BT, 1.0f, m->s_da, FF, m->s_h, C, 1.0f,
+			                gw->w1, C);
 		if (layer_trainable(m, l, T_W3))
-			lethe_model__mm(1, 0, FF, C, (int)BT, 1.0f, m->s_db, FF, m->s_h, C, 1.0f, gw->w3, C);
+			lethe_model__mm(1, 0, FF, C, (int)BT, 1.0f, m->s_db, FF, m->s_h, C, 1.0f,
+			                gw->w3, C);
 		lethe_model__mm(0, 0, (int)BT, C, FF, 1.0f, m->s_da, FF, w->w1, C, 0.0f, dh, C);
 		lethe_model__mm(0, 0, (int)BT, C, FF, 1.0f, m->s_db, FF, w->w3, C, 1.0f, dh, C);
 		float *dxmid = m->s_dxmid;
 		memcpy(dxmid, dx, BT * C * sizeof(float));
-		rmsnorm_backward(dxmid, layer_trainable(m, l, T_N2) ? gw->n2 : NULL, dh, xmid, w->n2, rstd2, BT, C);
+		rmsnorm_backward(dxmid, layer_trainable(m, l, T_N2) ? gw->n2 : NULL, dh, xmid,
+		                 w->n2, rstd2, BT, C);
 
 		/* Attention branch. */
 		float *dy = m->s_dy;
 		if (layer_trainable(m, l, T_WO))
-			lethe_model__mm(1, 0, C, C, (int)BT, 1.0f, dxmid, C, m->y + (size_t)l * BT * C, C, 1.0f, gw->wo, C);
+			lethe_model__mm(1, 0, C, C, (int)BT, 1.0f, dxmid, C,
+			                m->y + (size_t)l * BT * C, C, 1.0f, gw->wo, C);
 		lethe_model__mm(0, 0, (int)BT, C, C, 1.0f, dxmid, C, w->wo, C, 0.0f, dy, C);
 		attention_backward(m, l, B, T, dy, m->s_dqkv);
 		for (size_t i = 0; i < BT; i++) {
 			int pos = (int)(i % T);
-			rope_backward(m->s_dqkv + i * C3, pos, c->heads, m->HS, m->rope_cos, m->rope_sin);
-			rope_backward(m->s_dqkv + i * C3 + C, pos, c->heads, m->HS, m->rope_cos, m->rope_sin);
+			rope_backward(m->s_dqkv + i * C3, pos, c->heads, m->HS, m->rope_cos,
+			              m->rope_sin);
+			rope_backward(m->s_dqkv + i * C3 + C, pos, c->heads, m->HS, m->rope_cos,
+			              m->rope_sin);
 		}
 		for (size_t i = 0; i < BT; i++) { /* h1, recomputed */
 			const float *xr = x + i * C;
@@ -808,10 +902,12 @@ int lethe_model_backward(lethe_model *m)
 				o[j] = xr[j] * rstd1[i] * w->n1[j];
 		}
 		if (layer_trainable(m, l, T_WQKV))
-			lethe_model__mm(1, 0, C3, C, (int)BT, 1.0f, m->s_dqkv, C3, m->s_h, C, 1.0f, gw->wqkv, C);
+			lethe_model__mm(1, 0, C3, C, (int)BT, 1.0f, m->s_dqkv, C3, m->s_h, C, 1.0f,
+			                gw->wqkv, C);
 		lethe_model__mm(0, 0, (int)BT, C, C3, 1.0f, m->s_dqkv, C3, w->wqkv, C, 0.0f, dh, C);
 		memcpy(dx, dxmid, BT * C * sizeof(float));
-		rmsnorm_backward(dx, layer_trainable(m, l, T_N1) ? gw->n1 : NULL, dh, x, w->n1, rstd1, BT, C);
+		rmsnorm_backward(dx, layer_trainable(m, l, T_N1) ? gw->n1 : NULL, dh, x, w->n1,
+		                 rstd1, BT, C);
 	}
 
 	/* Embeddings, in token order so that the sums are deterministic. */

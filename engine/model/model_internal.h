@@ -46,25 +46,25 @@ struct lethe_model {
 	/* Activations of the last forward, sized for cap_bt rows. */
 	size_t cap_bt, cap_nt;
 	int cap_B, cap_T;
-	float *x;      /* (L+1, BT, C) residual stream: x[0] embeddings, x[l+1] after layer l */
-	float *xmid;   /* (L, BT, C) after the attention residual */
+	float *x;    /* (L+1, BT, C) residual stream: x[0] embeddings, x[l+1] after layer l */
+	float *xmid; /* (L, BT, C) after the attention residual */
 	float *rstd1, *rstd2; /* (L, BT) */
-	float *qkv;    /* (L, BT, 3C), q and k after RoPE */
-	float *att;    /* (L, B, NH, T, T) attention probabilities */
-	float *y;      /* (L, BT, C) attention output before the projection */
-	float *a, *b3; /* (L, BT, FF) gate and up projections */
-	float *rstdf;  /* (BT) */
-	float *hf;     /* (BT, C) final normalised stream */
-	float *hf_t;   /* (NT, C) rows with targets */
-	float *logits; /* (NT, V) */
+	float *qkv;           /* (L, BT, 3C), q and k after RoPE */
+	float *att;           /* (L, B, NH, T, T) attention probabilities */
+	float *y;             /* (L, BT, C) attention output before the projection */
+	float *a, *b3;        /* (L, BT, FF) gate and up projections */
+	float *rstdf;         /* (BT) */
+	float *hf;            /* (BT, C) final normalised stream */
+	float *hf_t;          /* (NT, C) rows with targets */
+	float *logits;        /* (NT, V) */
 	/* Scratch for forward and backward. */
-	float *s_h;    /* (BT, C) */
-	float *s_g;    /* (BT, FF) */
+	float *s_h;                          /* (BT, C) */
+	float *s_g;                          /* (BT, FF) */
 	float *s_dx, *s_dxmid, *s_dh, *s_dy; /* (BT, C) */
-	float *s_dqkv; /* (BT, 3C) */
-	float *s_da, *s_db; /* (BT, FF) */
-	float *s_dp;   /* (threads, T, T) */
-	double *s_lp;  /* (NT) -log p(target) per targeted row */
+	float *s_dqkv;                       /* (BT, 3C) */
+	float *s_da, *s_db;                  /* (BT, FF) */
+	float *s_dp;                         /* (threads, T, T) */
+	double *s_lp;                        /* (NT) -log p(target) per targeted row */
 	int cap_threads;
 
 	int B, T, n_targets;

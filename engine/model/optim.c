@@ -13,8 +13,14 @@
 
 #include "model_internal.h"
 
-uint64_t lethe_model_steps_taken(const lethe_model *m) { return m->steps; }
-void lethe_model_set_steps_taken(lethe_model *m, uint64_t steps) { m->steps = steps; }
+uint64_t lethe_model_steps_taken(const lethe_model *m)
+{
+	return m->steps;
+}
+void lethe_model_set_steps_taken(lethe_model *m, uint64_t steps)
+{
+	m->steps = steps;
+}
 
 static int ensure_moments(lethe_model *m)
 {
@@ -31,8 +37,14 @@ static int ensure_moments(lethe_model *m)
 	return LETHE_ENOMEM;
 }
 
-float *lethe_model_adam_m(lethe_model *m) { return ensure_moments(m) ? NULL : m->adam_m; }
-float *lethe_model_adam_v(lethe_model *m) { return ensure_moments(m) ? NULL : m->adam_v; }
+float *lethe_model_adam_m(lethe_model *m)
+{
+	return ensure_moments(m) ? NULL : m->adam_m;
+}
+float *lethe_model_adam_v(lethe_model *m)
+{
+	return ensure_moments(m) ? NULL : m->adam_v;
+}
 
 int lethe_model_step(lethe_model *m, const lethe_adamw *opt, float lr, float clip, float grad_scale,
                      float *grad_norm)
@@ -53,7 +65,8 @@ int lethe_model_step(lethe_model *m, const lethe_adamw *opt, float lr, float cli
 	if (grad_norm)
 		*grad_norm = (float)norm;
 	if (!isfinite(norm)) {
-		snprintf(m->errmsg, sizeof(m->errmsg), "the gradient norm is not finite (%g): the step was skipped", norm);
+		snprintf(m->errmsg, sizeof(m->errmsg),
+		         "the gradient norm is not finite (%g): the step was skipped", norm);
 		return LETHE_ENUMERIC;
 	}
 	float scale = grad_scale;
@@ -68,7 +81,8 @@ int lethe_model_step(lethe_model *m, const lethe_adamw *opt, float lr, float cli
 		const lethe_tensor_info *ti = &m->tensors[t];
 		if (!m->trainable[t])
 			continue;
-		int decay = ti->cols > 1 && (ti->group != LETHE_GROUP_EMBEDDINGS || opt->decay_embeddings);
+		int decay =
+		    ti->cols > 1 && (ti->group != LETHE_GROUP_EMBEDDINGS || opt->decay_embeddings);
 		float keep = decay ? (float)(1.0 - (double)lr * opt->weight_decay) : 1.0f;
 		float *p = m->params + ti->offset, *g = m->grads + ti->offset;
 		float *mm = m->adam_m + ti->offset, *vv = m->adam_v + ti->offset;

@@ -25,11 +25,24 @@ static struct {
 	lethe_range_fn fn;
 	void *ctx;
 	size_t n;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, 0, 1, 0, 0, NULL, NULL, 0};
+} pool = {PTHREAD_MUTEX_INITIALIZER,
+          PTHREAD_COND_INITIALIZER,
+          PTHREAD_COND_INITIALIZER,
+          {0},
+          0,
+          1,
+          0,
+          0,
+          NULL,
+          NULL,
+          0};
 
 static __thread int inside; /* this thread is running a range */
 
-int lethe_in_parallel(void) { return inside; }
+int lethe_in_parallel(void)
+{
+	return inside;
+}
 
 static void range_of(int t, int threads, size_t n, size_t *b, size_t *e)
 {
@@ -64,7 +77,10 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int lethe_threads(void) { return pool.threads; }
+int lethe_threads(void)
+{
+	return pool.threads;
+}
 
 int lethe_set_threads(int n)
 {
@@ -72,7 +88,8 @@ int lethe_set_threads(int n)
 		if (n > MAX_THREADS)
 			n = MAX_THREADS;
 		/* One pool only: lethe's. OpenBLAS runs single-threaded inside each of its ranges
-		 * (matrix products are split by rows, see lethe_model__mm), so no second pool spins. */
+		 * (matrix products are split by rows, see lethe_model__mm), so no second pool
+		 * spins. */
 		openblas_set_num_threads(1);
 		pthread_mutex_lock(&pool.lock);
 		pool.threads = n;
@@ -93,7 +110,8 @@ void lethe_parallel_for(size_t n, lethe_range_fn fn, void *ctx)
 		threads = (int)n;
 	pthread_mutex_lock(&pool.lock);
 	while (pool.started < pool.threads - 1) {
-		if (pthread_create(&pool.tid[pool.started], NULL, worker, (void *)(size_t)(pool.started + 1)) != 0)
+		if (pthread_create(&pool.tid[pool.started], NULL, worker,
+		                   (void *)(size_t)(pool.started + 1)) != 0)
 			break;
 		pthread_detach(pool.tid[pool.started]);
 		pool.started++;

@@ -96,15 +96,19 @@ static const int64_t *u64map_get(const u64map *m, uint64_t key)
 	return NULL;
 }
 
-static uint64_t pair_key(int32_t a, int32_t b) { return ((uint64_t)(uint32_t)a << 32) | (uint32_t)b; }
+static uint64_t pair_key(int32_t a, int32_t b)
+{
+	return ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
+}
 
-/* ---- the tokenizer ---------------------------------------------------------------------------- */
+/* ---- the tokenizer ----------------------------------------------------------------------------
+ */
 
 struct lethe_tokenizer {
 	int32_t *merges; /* 2 per merge */
 	size_t n_merges;
-	u64map ranks;    /* pair -> merge index */
-	char **bytes;    /* token -> its bytes */
+	u64map ranks; /* pair -> merge index */
+	char **bytes; /* token -> its bytes */
 	size_t *lens;
 	/* Encoding cache: chunk hash -> index into cache entries (collisions checked). */
 	u64map cache;
@@ -115,9 +119,18 @@ struct lethe_tokenizer {
 	size_t cache_used, cache_cap;
 };
 
-size_t lethe_tokenizer_vocab_size(const lethe_tokenizer *t) { return LETHE_TOKEN_FIRST_MERGE + t->n_merges; }
-size_t lethe_tokenizer_n_merges(const lethe_tokenizer *t) { return t->n_merges; }
-const int32_t *lethe_tokenizer_merges(const lethe_tokenizer *t) { return t->merges; }
+size_t lethe_tokenizer_vocab_size(const lethe_tokenizer *t)
+{
+	return LETHE_TOKEN_FIRST_MERGE + t->n_merges;
+}
+size_t lethe_tokenizer_n_merges(const lethe_tokenizer *t)
+{
+	return t->n_merges;
+}
+const int32_t *lethe_tokenizer_merges(const lethe_tokenizer *t)
+{
+	return t->merges;
+}
 
 void lethe_tokenizer_free(lethe_tokenizer *t)
 {
@@ -166,7 +179,8 @@ int lethe_tokenizer_from_merges(lethe_tokenizer **out, const int32_t *pairs, siz
 		int32_t a = pairs[2 * k], b = pairs[2 * k + 1];
 		size_t id = LETHE_TOKEN_FIRST_MERGE + k;
 		if (a < 0 || b < 0 || (size_t)a >= id || (size_t)b >= id ||
-		    (a >= 256 && a < LETHE_TOKEN_FIRST_MERGE) || (b >= 256 && b < LETHE_TOKEN_FIRST_MERGE)) {
+		    (a >= 256 && a < LETHE_TOKEN_FIRST_MERGE) ||
+		    (b >= 256 && b < LETHE_TOKEN_FIRST_MERGE)) {
 			t->n_merges = k;
 			lethe_tokenizer_free(t);
 			return LETHE_EINVAL;
@@ -191,12 +205,17 @@ nomem:
 	return LETHE_ENOMEM;
 }
 
-/* ---- pre-tokenization ------------------------------------------------------------------------- */
+/* ---- pre-tokenization -------------------------------------------------------------------------
+ */
 
-static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+static int is_space(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
 static int is_word(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c >= 0x80;
 }
 
 /* The length of the chunk starting at s[i]. */
@@ -219,7 +238,8 @@ static size_t chunk_len(const unsigned char *s, size_t n, size_t i)
 	return j - i;
 }
 
-/* ---- training --------------------------------------------------------------------------------- */
+/* ---- training ---------------------------------------------------------------------------------
+ */
 
 typedef struct word {
 	int32_t *ids;
@@ -383,7 +403,8 @@ int lethe_tokenizer_train(lethe_tokenizer **out, const char *const *texts, const
 	*out = NULL;
 	if (vocab_size < LETHE_TOKEN_FIRST_MERGE)
 		return LETHE_EINVAL;
-	/* Every chunk occurrence, sorted, so that words (and so the merges) never depend on hashing. */
+	/* Every chunk occurrence, sorted, so that words (and so the merges) never depend on
+	 * hashing. */
 	size_t n_chunks = 0, cap_chunks = 1024;
 	chunk_ref *chunks = malloc(cap_chunks * sizeof(*chunks));
 	word *words = NULL;
@@ -441,7 +462,8 @@ int lethe_tokenizer_train(lethe_tokenizer **out, const char *const *texts, const
 		merges[2 * n_merges] = top.a;
 		merges[2 * n_merges + 1] = top.b;
 		n_merges++;
-		/* The pair's word list may be reallocated while we add pairs: take it over first. */
+		/* The pair's word list may be reallocated while we add pairs: take it over first.
+		 */
 		uint32_t *list = p->words;
 		size_t n_list = p->n;
 		p->words = NULL;
@@ -482,7 +504,8 @@ done:
 	return rc;
 }
 
-/* ---- encoding --------------------------------------------------------------------------------- */
+/* ---- encoding ---------------------------------------------------------------------------------
+ */
 
 static uint64_t hash_bytes(const unsigned char *s, size_t n)
 {
@@ -521,7 +544,8 @@ static size_t encode_chunk(const lethe_tokenizer *t, const unsigned char *s, siz
 #define CACHE_MAX 262144
 #define CACHE_CHUNK_MAX 64
 
-int lethe_tokenizer_encode(lethe_tokenizer *t, const char *text, size_t len, int32_t **out, size_t *n_out)
+int lethe_tokenizer_encode(lethe_tokenizer *t, const char *text, size_t len, int32_t **out,
+                           size_t *n_out)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	int32_t *ids = malloc((len + 1) * sizeof(*ids));
@@ -595,7 +619,8 @@ int lethe_tokenizer_encode(lethe_tokenizer *t, const char *text, size_t len, int
 	return 0;
 }
 
-int lethe_tokenizer_decode(const lethe_tokenizer *t, const int32_t *ids, size_t n, char **out, size_t *len)
+int lethe_tokenizer_decode(const lethe_tokenizer *t, const int32_t *ids, size_t n, char **out,
+                           size_t *len)
 {
 	size_t vocab = lethe_tokenizer_vocab_size(t), total = 0;
 	for (size_t i = 0; i < n; i++) {

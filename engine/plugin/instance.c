@@ -41,7 +41,8 @@ static void host_log(void *ctx, lethe_log_level level, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "lethe: %s: %s", inst->info->name, level >= LETHE_LOG_WARN ? "warning: " : "");
+	fprintf(stderr, "lethe: %s: %s", inst->info->name,
+	        level >= LETHE_LOG_WARN ? "warning: " : "");
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
@@ -61,7 +62,10 @@ static int checked(lethe_instance *inst, int rc, const char *op)
 	return rc;
 }
 
-static void reset_error(lethe_instance *inst) { inst->errmsg[0] = '\0'; }
+static void reset_error(lethe_instance *inst)
+{
+	inst->errmsg[0] = '\0';
+}
 
 int lethe_instance_open(lethe_instance **out, const lethe_plugin_info *plugin,
                         const lethe_option *options, size_t n_options)
@@ -74,18 +78,18 @@ int lethe_instance_open(lethe_instance **out, const lethe_plugin_info *plugin,
 	inst->ops = &plugin->plugin->ops;
 	inst->log_level = LETHE_LOG_INFO;
 	inst->host = (lethe_host){
-		.abi_version = LETHE_PLUGIN_ABI_VERSION,
-		.struct_size = sizeof(lethe_host),
-		.ctx = inst,
-		.error = host_error,
-		.log = host_log,
-		.metric = host_metric,
-		.metrics = lethe_metrics(),
+	    .abi_version = LETHE_PLUGIN_ABI_VERSION,
+	    .struct_size = sizeof(lethe_host),
+	    .ctx = inst,
+	    .error = host_error,
+	    .log = host_log,
+	    .metric = host_metric,
+	    .metrics = lethe_metrics(),
 	};
 	int rc = inst->ops->create(&inst->task, &inst->host, options, n_options);
 	if (rc == 0 && !inst->task) {
-		snprintf(inst->errmsg, sizeof(inst->errmsg), "plugin '%s': create() returned no task",
-		         plugin->name);
+		snprintf(inst->errmsg, sizeof(inst->errmsg),
+		         "plugin '%s': create() returned no task", plugin->name);
 		return LETHE_ELOAD;
 	}
 	return checked(inst, rc, "create");
@@ -100,9 +104,18 @@ void lethe_instance_free(lethe_instance *inst)
 	free(inst);
 }
 
-const char *lethe_instance_errmsg(const lethe_instance *inst) { return inst->errmsg; }
-const lethe_plugin_info *lethe_instance_plugin(const lethe_instance *inst) { return inst->info; }
-void lethe_instance_set_log_level(lethe_instance *inst, int level) { inst->log_level = level; }
+const char *lethe_instance_errmsg(const lethe_instance *inst)
+{
+	return inst->errmsg;
+}
+const lethe_plugin_info *lethe_instance_plugin(const lethe_instance *inst)
+{
+	return inst->info;
+}
+void lethe_instance_set_log_level(lethe_instance *inst, int level)
+{
+	inst->log_level = level;
+}
 
 size_t lethe_instance_size(const lethe_instance *inst, lethe_split split)
 {
@@ -138,8 +151,9 @@ int lethe_instance_example(lethe_instance *inst, lethe_split split, size_t index
 	if (bad_split(inst, split))
 		return LETHE_EINVAL;
 	if (index >= inst->size[split]) {
-		snprintf(inst->errmsg, sizeof(inst->errmsg), "task '%s': example %zu out of range (%zu loaded)",
-		         inst->info->name, index, inst->size[split]);
+		snprintf(inst->errmsg, sizeof(inst->errmsg),
+		         "task '%s': example %zu out of range (%zu loaded)", inst->info->name,
+		         index, inst->size[split]);
 		return LETHE_EINVAL;
 	}
 	return checked(inst, inst->ops->example(inst->task, split, index, out), "example");
@@ -150,9 +164,11 @@ int lethe_instance_predict_spec(lethe_instance *inst, lethe_predict_spec *out)
 	reset_error(inst);
 	memset(out, 0, sizeof(*out));
 	int rc = checked(inst, inst->ops->predict(inst->task, out), "predict");
-	if (rc == 0 && out->mode == LETHE_PREDICT_CHOICE && (out->n_choices == 0 || !out->choices)) {
+	if (rc == 0 && out->mode == LETHE_PREDICT_CHOICE &&
+	    (out->n_choices == 0 || !out->choices)) {
 		snprintf(inst->errmsg, sizeof(inst->errmsg),
-		         "plugin '%s': predict() asks for a choice but gives no candidates", inst->info->name);
+		         "plugin '%s': predict() asks for a choice but gives no candidates",
+		         inst->info->name);
 		return LETHE_EINVAL;
 	}
 	return rc;
@@ -172,8 +188,8 @@ int lethe_instance_score(lethe_instance *inst, lethe_split split,
 		return LETHE_EINVAL;
 	}
 	size_t before = lethe_scores_count(out);
-	int rc = checked(inst, inst->ops->score(inst->task, split, predictions, n, out, per_example),
-	                 "score");
+	int rc = checked(
+	    inst, inst->ops->score(inst->task, split, predictions, n, out, per_example), "score");
 	if (rc != 0)
 		return rc;
 	size_t primaries = 0;
@@ -183,9 +199,10 @@ int lethe_instance_score(lethe_instance *inst, lethe_split split,
 		primaries += (flags & LETHE_METRIC_PRIMARY) != 0;
 	}
 	if (primaries != 1) {
-		snprintf(inst->errmsg, sizeof(inst->errmsg),
-		         "plugin '%s': score() flagged %zu metrics as primary; exactly one is required",
-		         inst->info->name, primaries);
+		snprintf(
+		    inst->errmsg, sizeof(inst->errmsg),
+		    "plugin '%s': score() flagged %zu metrics as primary; exactly one is required",
+		    inst->info->name, primaries);
 		return LETHE_EINVAL;
 	}
 	return 0;
@@ -197,8 +214,8 @@ int lethe_instance_stats(lethe_instance *inst, lethe_split split, lethe_scores *
 	if (bad_split(inst, split))
 		return LETHE_EINVAL;
 	if (!inst->ops->stats) {
-		snprintf(inst->errmsg, sizeof(inst->errmsg), "plugin '%s' does not report statistics",
-		         inst->info->name);
+		snprintf(inst->errmsg, sizeof(inst->errmsg),
+		         "plugin '%s' does not report statistics", inst->info->name);
 		return LETHE_EUNSUPPORTED;
 	}
 	return checked(inst, inst->ops->stats(inst->task, split, out), "stats");

@@ -75,10 +75,22 @@ void lethe_registry_free(lethe_registry *reg)
 	free(reg);
 }
 
-const char *lethe_registry_errmsg(const lethe_registry *reg) { return reg->errmsg; }
-size_t lethe_registry_count(const lethe_registry *reg) { return reg->n; }
-size_t lethe_registry_problem_count(const lethe_registry *reg) { return reg->n_problems; }
-const char *lethe_registry_default_dir(void) { return LETHE_PLUGINDIR; }
+const char *lethe_registry_errmsg(const lethe_registry *reg)
+{
+	return reg->errmsg;
+}
+size_t lethe_registry_count(const lethe_registry *reg)
+{
+	return reg->n;
+}
+size_t lethe_registry_problem_count(const lethe_registry *reg)
+{
+	return reg->n_problems;
+}
+const char *lethe_registry_default_dir(void)
+{
+	return LETHE_PLUGINDIR;
+}
 
 const lethe_plugin_info *lethe_registry_at(const lethe_registry *reg, size_t i)
 {
@@ -109,7 +121,8 @@ static int valid_name(const char *name)
 	if (!name || !*name)
 		return 0;
 	for (const char *p = name; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+		      *p == '-'))
 			return 0;
 	return 1;
 }
@@ -142,7 +155,8 @@ static int load_at(lethe_registry *reg, const char *path, int level)
 	if (!S_ISREG(st.st_mode))
 		return fail(reg, LETHE_ELOAD, "%s: not a regular file", path);
 
-	/* dlopen() searches the library path for a name without a slash; a plugin path never means that. */
+	/* dlopen() searches the library path for a name without a slash; a plugin path never means
+	 * that. */
 	char local[PATH_MAX];
 	const char *open_path = path;
 	if (!strchr(path, '/')) {
@@ -154,7 +168,8 @@ static int load_at(lethe_registry *reg, const char *path, int level)
 	void *handle = dlopen(open_path, RTLD_NOW | RTLD_LOCAL);
 	if (!handle) {
 		const char *why = dlerror();
-		return fail(reg, LETHE_ELOAD, "%s: cannot load plugin: %s", path, why ? why : "unknown dlopen error");
+		return fail(reg, LETHE_ELOAD, "%s: cannot load plugin: %s", path,
+		            why ? why : "unknown dlopen error");
 	}
 
 	int rc;
@@ -169,31 +184,34 @@ static int load_at(lethe_registry *reg, const char *path, int level)
 	memcpy(&entry, &sym, sizeof(entry)); /* ISO C forbids casting object to function pointers */
 	const lethe_plugin *desc = entry();
 	if (!desc) {
-		rc = fail(reg, LETHE_ELOAD, "%s: %s() returned NULL", path, LETHE_PLUGIN_ENTRY_SYMBOL);
+		rc = fail(reg, LETHE_ELOAD, "%s: %s() returned NULL", path,
+		          LETHE_PLUGIN_ENTRY_SYMBOL);
 		goto close_handle;
 	}
 	if (desc->abi_version != LETHE_PLUGIN_ABI_VERSION) {
-		rc = fail(reg, LETHE_EVERSION,
-		          "%s: plugin built for ABI version %u, but this lethe supports ABI version %u",
-		          path, (unsigned)desc->abi_version, (unsigned)LETHE_PLUGIN_ABI_VERSION);
+		rc = fail(
+		    reg, LETHE_EVERSION,
+		    "%s: plugin built for ABI version %u, but this lethe supports ABI version %u",
+		    path, (unsigned)desc->abi_version, (unsigned)LETHE_PLUGIN_ABI_VERSION);
 		goto close_handle;
 	}
 	if (desc->struct_size < DESCRIPTOR_V1_SIZE) {
 		rc = fail(reg, LETHE_EVERSION,
-		          "%s: plugin descriptor is %u bytes, smaller than the %zu bytes of ABI version %u",
+		          "%s: plugin descriptor is %u bytes, smaller than the %zu bytes of ABI "
+		          "version %u",
 		          path, (unsigned)desc->struct_size, DESCRIPTOR_V1_SIZE,
 		          (unsigned)LETHE_PLUGIN_ABI_VERSION);
 		goto close_handle;
 	}
 	if (!valid_name(desc->name)) {
-		rc = fail(reg, LETHE_ELOAD, "%s: plugin name '%s' is invalid: expected [a-z0-9_-]+", path,
-		          desc->name ? desc->name : "(null)");
+		rc = fail(reg, LETHE_ELOAD, "%s: plugin name '%s' is invalid: expected [a-z0-9_-]+",
+		          path, desc->name ? desc->name : "(null)");
 		goto close_handle;
 	}
 	const char *missing = missing_op(&desc->ops);
 	if (missing) {
-		rc = fail(reg, LETHE_ELOAD, "%s: plugin '%s' lacks the required operation '%s'", path,
-		          desc->name, missing);
+		rc = fail(reg, LETHE_ELOAD, "%s: plugin '%s' lacks the required operation '%s'",
+		          path, desc->name, missing);
 		goto close_handle;
 	}
 	struct entry *twin = find_entry(reg, desc->name);
@@ -222,7 +240,8 @@ static int load_at(lethe_registry *reg, const char *path, int level)
 	}
 	struct entry *e = &reg->entries[reg->n];
 	memset(e, 0, sizeof(*e));
-	memcpy(&e->desc, desc, desc->struct_size < sizeof(e->desc) ? desc->struct_size : sizeof(e->desc));
+	memcpy(&e->desc, desc,
+	       desc->struct_size < sizeof(e->desc) ? desc->struct_size : sizeof(e->desc));
 	e->path = strdup(path);
 	if (!e->path) {
 		rc = fail(reg, LETHE_ENOMEM, "out of memory");
@@ -231,11 +250,11 @@ static int load_at(lethe_registry *reg, const char *path, int level)
 	e->handle = handle;
 	e->level = level;
 	e->info = (lethe_plugin_info){
-		.name = e->desc.name,
-		.version = e->desc.version ? e->desc.version : "",
-		.description = e->desc.description ? e->desc.description : "",
-		.path = e->path,
-		.plugin = &e->desc,
+	    .name = e->desc.name,
+	    .version = e->desc.version ? e->desc.version : "",
+	    .description = e->desc.description ? e->desc.description : "",
+	    .path = e->path,
+	    .plugin = &e->desc,
 	};
 	reg->n++;
 	return 0;
@@ -294,8 +313,14 @@ static void free_names(char **names, size_t n)
 	free(names);
 }
 
-static int is_plugin_file(const char *name) { return ends_with(name, ".so"); }
-static int is_visible(const char *name) { return name[0] != '.'; }
+static int is_plugin_file(const char *name)
+{
+	return ends_with(name, ".so");
+}
+static int is_visible(const char *name)
+{
+	return name[0] != '.';
+}
 
 /* The names in dir that keep() accepts, sorted so that loading (and its refusals) is
  * deterministic. An absent directory yields no names: on a search path that is normal. */
@@ -378,7 +403,8 @@ static int build_tree_root(char *root, size_t size)
 		if (up == 0)
 			continue;
 		char probe[PATH_MAX];
-		if ((size_t)snprintf(probe, sizeof(probe), "%s/config.status", exe) >= sizeof(probe))
+		if ((size_t)snprintf(probe, sizeof(probe), "%s/config.status", exe) >=
+		    sizeof(probe))
 			return 0;
 		if (access(probe, F_OK) == 0) {
 			if ((size_t)snprintf(root, size, "%s", exe) >= size)
@@ -400,7 +426,8 @@ static int scan_build_tree(lethe_registry *reg, const char *root, int level)
 	int rc = list_dir(plugins, is_visible, &names, &n);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char dir[PATH_MAX];
-		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s/.libs", plugins, names[i]) < sizeof(dir))
+		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s/.libs", plugins, names[i]) <
+		    sizeof(dir))
 			rc = scan_dir(reg, dir, level);
 	}
 	free_names(names, n);
@@ -420,7 +447,8 @@ int lethe_registry_discover(lethe_registry *reg, const char *const *paths, size_
 		if (!copy)
 			return LETHE_ENOMEM;
 		char *save = NULL;
-		for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		for (char *dir = strtok_r(copy, ":", &save); dir;
+		     dir = strtok_r(NULL, ":", &save)) {
 			if ((rc = add_path(reg, dir, ++level, 0)) != 0) {
 				free(copy);
 				return rc;

@@ -60,7 +60,10 @@ int lethe_scores_add(lethe_scores *s, const char *name, double value, unsigned f
 	return 0;
 }
 
-size_t lethe_scores_count(const lethe_scores *s) { return s->n; }
+size_t lethe_scores_count(const lethe_scores *s)
+{
+	return s->n;
+}
 
 void lethe_scores_at(const lethe_scores *s, size_t i, const char **name, double *value,
                      unsigned *flags)

@@ -31,10 +31,13 @@ static void add(mean *m, double v)
 	}
 }
 
-static double value(const mean *m) { return m->n ? m->sum / (double)m->n : NAN; }
+static double value(const mean *m)
+{
+	return m->n ? m->sum / (double)m->n : NAN;
+}
 
-int lethe_forgetting_compute(lethe_forgetting *out, const double *R, size_t rows, size_t cols, int has_baseline,
-                             const int *trained_row, const int *lower)
+int lethe_forgetting_compute(lethe_forgetting *out, const double *R, size_t rows, size_t cols,
+                             int has_baseline, const int *trained_row, const int *lower)
 {
 	out->learning = malloc((cols + 1) * sizeof(double));
 	out->forgetting = malloc((cols + 1) * sizeof(double));
@@ -62,11 +65,12 @@ int lethe_forgetting_compute(lethe_forgetting *out, const double *R, size_t rows
 				out->forgetting[j] = -out->transfer[j];
 				add(&bwt, out->transfer[j]);
 			}
-			if (has_baseline && (size_t)t > first) /* the stages before it, against the baseline */
+			if (has_baseline &&
+			    (size_t)t > first) /* the stages before it, against the baseline */
 				add(&fwt, s * (R[(size_t)(t - 1) * cols + j] - R[j]));
 		}
-		/* Chaudhry: max over the stages before the last of the score, minus the final score, for
-		 * tasks trained before the last stage. */
+		/* Chaudhry: max over the stages before the last of the score, minus the final
+		 * score, for tasks trained before the last stage. */
 		if (t >= (int)first && (size_t)t < rows - 1) {
 			double best = NAN;
 			for (size_t l = first; l < rows - 1; l++) {

@@ -12,10 +12,10 @@
 #include <lethe/common.h>
 
 typedef struct lethe_forgetting {
-	double acc;      /* mean final score over tasks (ACC) */
-	double bwt;      /* backward transfer, Lopez-Paz and Ranzato 2017 */
-	double fwt;      /* forward transfer, same paper; needs the baseline */
-	double chaudhry; /* average forgetting, Chaudhry et al. 2018 */
+	double acc;         /* mean final score over tasks (ACC) */
+	double bwt;         /* backward transfer, Lopez-Paz and Ranzato 2017 */
+	double fwt;         /* forward transfer, same paper; needs the baseline */
+	double chaudhry;    /* average forgetting, Chaudhry et al. 2018 */
 	double *learning;   /* per task: the score right after the stage that trained it */
 	double *forgetting; /* per task: learning - final (Avalanche's per-task forgetting) */
 	double *max_drop;   /* per task: max over stages before the last of the score - final */
@@ -26,8 +26,9 @@ typedef struct lethe_forgetting {
  * trained task j (the first stage whose tasks or mix include it), or -1. lower[j] marks
  * lower-is-better metrics. has_baseline: row 0 is the baseline. Arrays are malloc'd; free with
  * lethe_forgetting_free(). */
-LETHE_EXPORT int lethe_forgetting_compute(lethe_forgetting *out, const double *R, size_t rows, size_t cols,
-                                          int has_baseline, const int *trained_row, const int *lower);
+LETHE_EXPORT int lethe_forgetting_compute(lethe_forgetting *out, const double *R, size_t rows,
+                                          size_t cols, int has_baseline, const int *trained_row,
+                                          const int *lower);
 LETHE_EXPORT void lethe_forgetting_free(lethe_forgetting *f);
 
 #endif

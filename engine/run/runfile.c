@@ -51,7 +51,8 @@ void lethe_stage_record_clear(lethe_stage_record *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* ---- writing helpers: each returns 0 or -1 ---------------------------------------------------- */
+/* ---- writing helpers: each returns 0 or -1 ----------------------------------------------------
+ */
 
 static hid_t gcpl(void)
 {
@@ -168,8 +169,14 @@ static int attr_str(hid_t obj, const char *name, const char *v)
 	return rc;
 }
 
-static int attr_i64(hid_t obj, const char *name, int64_t v) { return attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v); }
-static int attr_f64(hid_t obj, const char *name, double v) { return attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v); }
+static int attr_i64(hid_t obj, const char *name, int64_t v)
+{
+	return attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
+}
+static int attr_f64(hid_t obj, const char *name, double v)
+{
+	return attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
+}
 
 static int attr_strings(hid_t obj, const char *name, char *const *v, size_t n)
 {
@@ -207,7 +214,8 @@ static int write_eval(hid_t loc, const lethe_curriculum *c, const lethe_task_eva
 	hid_t g = group(loc, c->tasks[ev->task].name);
 	if (g < 0)
 		return -1;
-	int rc = write_f64(g, "nll", ev->nll, ev->n) | write_i32(g, "n_tokens", ev->n_tokens, ev->n) |
+	int rc = write_f64(g, "nll", ev->nll, ev->n) |
+	         write_i32(g, "n_tokens", ev->n_tokens, ev->n) |
 	         write_f64(g, "score", ev->score, ev->n);
 	if (ev->predictions)
 		rc |= write_strings(g, "predictions", ev->predictions, ev->n);
@@ -224,26 +232,29 @@ static int write_eval(hid_t loc, const lethe_curriculum *c, const lethe_task_eva
 	return rc;
 }
 
-static int write_row(hid_t stages, const lethe_curriculum *c, lethe_model *m, const lethe_stage_record *r, size_t row)
+static int write_row(hid_t stages, const lethe_curriculum *c, lethe_model *m,
+                     const lethe_stage_record *r, size_t row)
 {
 	char name[300];
 	row_group_name(name, sizeof(name), row, r->name);
 	hid_t g = group(stages, name);
 	if (g < 0)
 		return -1;
-	int rc = attr_str(g, "name", r->name) | attr_i64(g, "row", (int64_t)row) | attr_i64(g, "trained", r->trained) |
-	         attr_f64(g, "seconds", r->seconds) | attr_i64(g, "steps", (int64_t)r->steps) |
+	int rc = attr_str(g, "name", r->name) | attr_i64(g, "row", (int64_t)row) |
+	         attr_i64(g, "trained", r->trained) | attr_f64(g, "seconds", r->seconds) |
+	         attr_i64(g, "steps", (int64_t)r->steps) |
 	         attr_i64(g, "tokens", (int64_t)r->tokens);
 	if (r->has_drift) {
 		hid_t dg = group(g, "drift");
 		rc |= dg < 0 ? -1 : 0;
 		if (dg >= 0) {
 			static char *groups[] = {"embeddings", "attention", "mlp", "norms", "all"};
-			rc |= write_strings(dg, "groups", groups, LETHE_GROUP_COUNT + 1) |
-			      write_f64(dg, "l2_previous", r->drift[0], LETHE_GROUP_COUNT + 1) |
-			      write_f64(dg, "relative_previous", r->drift[1], LETHE_GROUP_COUNT + 1) |
-			      write_f64(dg, "l2_initial", r->drift[2], LETHE_GROUP_COUNT + 1) |
-			      write_f64(dg, "relative_initial", r->drift[3], LETHE_GROUP_COUNT + 1);
+			rc |=
+			    write_strings(dg, "groups", groups, LETHE_GROUP_COUNT + 1) |
+			    write_f64(dg, "l2_previous", r->drift[0], LETHE_GROUP_COUNT + 1) |
+			    write_f64(dg, "relative_previous", r->drift[1], LETHE_GROUP_COUNT + 1) |
+			    write_f64(dg, "l2_initial", r->drift[2], LETHE_GROUP_COUNT + 1) |
+			    write_f64(dg, "relative_initial", r->drift[3], LETHE_GROUP_COUNT + 1);
 			H5Gclose(dg);
 		}
 	}
@@ -252,7 +263,8 @@ static int write_row(hid_t stages, const lethe_curriculum *c, lethe_model *m, co
 		hid_t cg = group(g, "curves");
 		rc |= cg < 0 ? -1 : 0;
 		if (cg >= 0) {
-			rc |= write_f32(cg, "loss", r->loss, r->steps) | write_f32(cg, "lr", r->lr, r->steps) |
+			rc |= write_f32(cg, "loss", r->loss, r->steps) |
+			      write_f32(cg, "lr", r->lr, r->steps) |
 			      write_f32(cg, "grad_norm", r->grad_norm, r->steps);
 			H5Gclose(cg);
 		}
@@ -267,9 +279,11 @@ static int write_row(hid_t stages, const lethe_curriculum *c, lethe_model *m, co
 	return rc;
 }
 
-static int write_header(hid_t f, const lethe_curriculum *c, const lethe_tokenizer *tok, lethe_model *m, int threads)
+static int write_header(hid_t f, const lethe_curriculum *c, const lethe_tokenizer *tok,
+                        lethe_model *m, int threads)
 {
-	int rc = attr_str(f, "format", "lethe-run") | attr_i64(f, "format_version", FORMAT_VERSION) |
+	int rc = attr_str(f, "format", "lethe-run") |
+	         attr_i64(f, "format_version", FORMAT_VERSION) |
 	         attr_str(f, "lethe_version", LETHE_VERSION_STRING) | attr_str(f, "name", c->name) |
 	         attr_i64(f, "seed", (int64_t)c->seed) | attr_i64(f, "threads", threads);
 	hid_t g = group(f, "curriculum");
@@ -281,15 +295,21 @@ static int write_header(hid_t f, const lethe_curriculum *c, const lethe_tokenize
 			const lethe_cur_stage *s = &c->stages[i];
 			char buf[2048];
 			int k = snprintf(buf, sizeof(buf),
-			                 "{\"stage\": \"%s\", \"lr\": %.9g, \"weight_decay\": %.9g, \"beta1\": %.9g, \"beta2\": %.9g, "
-			                 "\"eps\": %.9g, \"schedule\": %d, \"warmup\": %ld, \"batch\": %ld, \"grad_accum\": %ld, "
-			                 "\"epochs\": %.9g, \"steps\": %ld, \"clip\": %.9g, \"freeze\": %u, \"tasks\": {",
-			                 s->name, s->train.lr, s->train.weight_decay, s->train.beta1, s->train.beta2, s->train.eps,
-			                 (int)s->train.schedule, s->train.warmup, s->train.batch, s->train.grad_accum,
-			                 s->train.epochs, s->train.steps, s->train.clip, s->train.freeze);
+			                 "{\"stage\": \"%s\", \"lr\": %.9g, \"weight_decay\": "
+			                 "%.9g, \"beta1\": %.9g, \"beta2\": %.9g, "
+			                 "\"eps\": %.9g, \"schedule\": %d, \"warmup\": %ld, "
+			                 "\"batch\": %ld, \"grad_accum\": %ld, "
+			                 "\"epochs\": %.9g, \"steps\": %ld, \"clip\": %.9g, "
+			                 "\"freeze\": %u, \"tasks\": {",
+			                 s->name, s->train.lr, s->train.weight_decay,
+			                 s->train.beta1, s->train.beta2, s->train.eps,
+			                 (int)s->train.schedule, s->train.warmup, s->train.batch,
+			                 s->train.grad_accum, s->train.epochs, s->train.steps,
+			                 s->train.clip, s->train.freeze);
 			for (size_t t = 0; t < s->n_tasks && k < (int)sizeof(buf); t++)
-				k += snprintf(buf + k, sizeof(buf) - (size_t)k, "%s\"%s\": %.9g", t ? ", " : "",
-				              c->tasks[s->tasks[t]].name, s->weights[t]);
+				k += snprintf(buf + k, sizeof(buf) - (size_t)k, "%s\"%s\": %.9g",
+				              t ? ", " : "", c->tasks[s->tasks[t]].name,
+				              s->weights[t]);
 			if (k < (int)sizeof(buf))
 				snprintf(buf + k, sizeof(buf) - (size_t)k, "}}");
 			lines[i] = strdup(buf);
@@ -305,18 +325,22 @@ static int write_header(hid_t f, const lethe_curriculum *c, const lethe_tokenize
 		return -1;
 	size_t nm = lethe_tokenizer_n_merges(tok);
 	hsize_t d[2] = {nm, 2};
-	rc |= write_data(g, "merges", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, d, lethe_tokenizer_merges(tok));
+	rc |= write_data(g, "merges", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, d,
+	                 lethe_tokenizer_merges(tok));
 	rc |= attr_i64(g, "vocab_size", (int64_t)lethe_tokenizer_vocab_size(tok));
-	rc |= attr_str(g, "kind", "byte-level BPE; ids 0-255 bytes, 256 BOS, 257 EOS, 258 PAD, 259 SEP");
+	rc |= attr_str(g, "kind",
+	               "byte-level BPE; ids 0-255 bytes, 256 BOS, 257 EOS, 258 PAD, 259 SEP");
 	H5Gclose(g);
 	g = group(f, "model");
 	if (g < 0)
 		return -1;
 	const lethe_model_config *mc = lethe_model_config_of(m);
-	rc |= attr_i64(g, "vocab", mc->vocab) | attr_i64(g, "context", mc->context) | attr_i64(g, "dim", mc->dim) |
-	      attr_i64(g, "layers", mc->layers) | attr_i64(g, "heads", mc->heads) | attr_i64(g, "ff", mc->ff) |
+	rc |= attr_i64(g, "vocab", mc->vocab) | attr_i64(g, "context", mc->context) |
+	      attr_i64(g, "dim", mc->dim) | attr_i64(g, "layers", mc->layers) |
+	      attr_i64(g, "heads", mc->heads) | attr_i64(g, "ff", mc->ff) |
 	      attr_i64(g, "tied", mc->tied) | attr_f64(g, "norm_eps", mc->norm_eps) |
-	      attr_f64(g, "rope_theta", mc->rope_theta) | attr_i64(g, "params", (int64_t)lethe_model_num_params(m));
+	      attr_f64(g, "rope_theta", mc->rope_theta) |
+	      attr_i64(g, "params", (int64_t)lethe_model_num_params(m));
 	size_t nt = lethe_model_num_tensors(m);
 	char **names = calloc(nt, sizeof(*names));
 	int32_t *info = malloc(nt * 5 * sizeof(*info));
@@ -338,7 +362,9 @@ static int write_header(hid_t f, const lethe_curriculum *c, const lethe_tokenize
 	rc |= write_strings(g, "tensor_names", names, nt);
 	hsize_t td[2] = {nt, 5};
 	rc |= write_data(g, "tensors", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, td, info);
-	rc |= attr_str(g, "tensors_columns", "offset, rows, cols, group (0 embeddings, 1 attention, 2 mlp, 3 norms), layer");
+	rc |= attr_str(
+	    g, "tensors_columns",
+	    "offset, rows, cols, group (0 embeddings, 1 attention, 2 mlp, 3 norms), layer");
 	free(names);
 	free(info);
 	H5Gclose(g);
@@ -346,13 +372,15 @@ static int write_header(hid_t f, const lethe_curriculum *c, const lethe_tokenize
 }
 
 /* The score matrices: one 2-D dataset per metric, rows = records, columns = evaluated tasks. */
-static int write_matrices(hid_t f, const lethe_curriculum *c, const lethe_stage_record *rec, size_t n_rec)
+static int write_matrices(hid_t f, const lethe_curriculum *c, const lethe_stage_record *rec,
+                          size_t n_rec)
 {
 	hid_t g = group(f, "matrices");
 	if (g < 0)
 		return -1;
 	size_t cols = c->n_eval_tasks;
-	char **row_names = calloc(n_rec + 1, sizeof(*row_names)), **col_names = calloc(cols + 1, sizeof(*col_names));
+	char **row_names = calloc(n_rec + 1, sizeof(*row_names)),
+	     **col_names = calloc(cols + 1, sizeof(*col_names));
 	double *cell = malloc((n_rec * cols + 1) * sizeof(*cell));
 	int rc = row_names && col_names && cell ? 0 : -1;
 	for (size_t r = 0; rc == 0 && r < n_rec; r++)
@@ -360,7 +388,8 @@ static int write_matrices(hid_t f, const lethe_curriculum *c, const lethe_stage_
 	for (size_t k = 0; rc == 0 && k < cols; k++)
 		col_names[k] = c->tasks[c->eval_tasks[k]].name;
 	if (rc == 0)
-		rc |= write_strings(g, "rows", row_names, n_rec) | write_strings(g, "columns", col_names, cols);
+		rc |= write_strings(g, "rows", row_names, n_rec) |
+		      write_strings(g, "columns", col_names, cols);
 	/* Every metric name any evaluation reported, in first-seen order; plus "primary". */
 	char **names = NULL;
 	size_t n_names = 0;
@@ -382,7 +411,8 @@ static int write_matrices(hid_t f, const lethe_curriculum *c, const lethe_stage_
 				}
 			}
 	for (size_t k = 0; rc == 0 && k <= n_names; k++) {
-		const char *metric = k < n_names ? names[k] : NULL; /* NULL: the primary metric of each task */
+		const char *metric =
+		    k < n_names ? names[k] : NULL; /* NULL: the primary metric of each task */
 		char **primary_names = metric ? NULL : calloc(cols + 1, sizeof(*primary_names));
 		unsigned direction = 0;
 		for (size_t i = 0; i < n_rec * cols; i++)
@@ -396,8 +426,10 @@ static int write_matrices(hid_t f, const lethe_curriculum *c, const lethe_stage_
 				if (col == cols)
 					continue;
 				for (size_t i = 0; i < ev->n_metrics; i++) {
-					int hit = metric ? strcmp(ev->metric_names[i], metric) == 0
-					                 : (ev->metric_flags[i] & LETHE_METRIC_PRIMARY) != 0;
+					int hit =
+					    metric
+					        ? strcmp(ev->metric_names[i], metric) == 0
+					        : (ev->metric_flags[i] & LETHE_METRIC_PRIMARY) != 0;
 					if (!hit)
 						continue;
 					cell[r * cols + col] = ev->metric_values[i];
@@ -412,9 +444,11 @@ static int write_matrices(hid_t f, const lethe_curriculum *c, const lethe_stage_
 		rc |= write_data(g, dsname, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d, cell);
 		hid_t ds = H5Dopen2(g, dsname, H5P_DEFAULT);
 		if (ds >= 0) {
-			rc |= attr_strings(ds, "rows", row_names, n_rec) | attr_strings(ds, "columns", col_names, cols);
+			rc |= attr_strings(ds, "rows", row_names, n_rec) |
+			      attr_strings(ds, "columns", col_names, cols);
 			if (metric)
-				rc |= attr_str(ds, "metric", metric) | attr_str(ds, "better", direction ? "lower" : "higher");
+				rc |= attr_str(ds, "metric", metric) |
+				      attr_str(ds, "better", direction ? "lower" : "higher");
 			else if (primary_names) {
 				for (size_t i = 0; i < cols; i++)
 					if (!primary_names[i])
@@ -448,7 +482,8 @@ static int trained_row(const lethe_curriculum *c, size_t task, size_t n_rec)
 }
 
 /* /forgetting/<name>: the measures of forgetting.h for the primary metric and the target NLL. */
-static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stage_record *rec, size_t n_rec)
+static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stage_record *rec,
+                            size_t n_rec)
 {
 	size_t cols = c->n_eval_tasks;
 	hid_t g = group(f, "forgetting");
@@ -474,10 +509,12 @@ static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stag
 				for (col = 0; col < cols && c->eval_tasks[col] != ev->task; col++)
 					;
 				for (size_t i = 0; col < cols && i < ev->n_metrics; i++)
-					if (which == 0 ? (ev->metric_flags[i] & LETHE_METRIC_PRIMARY) != 0
-					               : strcmp(ev->metric_names[i], "target_nll") == 0) {
+					if (which == 0
+					        ? (ev->metric_flags[i] & LETHE_METRIC_PRIMARY) != 0
+					        : strcmp(ev->metric_names[i], "target_nll") == 0) {
 						R[r * cols + col] = ev->metric_values[i];
-						lower[col] = (ev->metric_flags[i] & LETHE_METRIC_LOWER) != 0;
+						lower[col] =
+						    (ev->metric_flags[i] & LETHE_METRIC_LOWER) != 0;
 					}
 			}
 		lethe_forgetting fm;
@@ -491,10 +528,13 @@ static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stag
 			int32_t *tr = malloc((cols + 1) * sizeof(int32_t));
 			for (size_t k = 0; tr && k < cols; k++)
 				tr[k] = trained[k];
-			rc |= attr_f64(m, "acc", fm.acc) | attr_f64(m, "bwt", fm.bwt) | attr_f64(m, "fwt", fm.fwt) |
-			      attr_f64(m, "chaudhry", fm.chaudhry) | write_strings(m, "tasks", names, cols) |
-			      write_f64(m, "learning", fm.learning, cols) | write_f64(m, "forgetting", fm.forgetting, cols) |
-			      write_f64(m, "max_drop", fm.max_drop, cols) | write_f64(m, "transfer", fm.transfer, cols) |
+			rc |= attr_f64(m, "acc", fm.acc) | attr_f64(m, "bwt", fm.bwt) |
+			      attr_f64(m, "fwt", fm.fwt) | attr_f64(m, "chaudhry", fm.chaudhry) |
+			      write_strings(m, "tasks", names, cols) |
+			      write_f64(m, "learning", fm.learning, cols) |
+			      write_f64(m, "forgetting", fm.forgetting, cols) |
+			      write_f64(m, "max_drop", fm.max_drop, cols) |
+			      write_f64(m, "transfer", fm.transfer, cols) |
 			      (tr ? write_i32(m, "trained_row", tr, cols) : -1);
 			free(tr);
 			H5Gclose(m);
@@ -504,7 +544,8 @@ static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stag
 	/* Parameter drift per row and group (NaN for the baseline). */
 	hid_t dg = rc == 0 ? group(g, "drift") : -1;
 	if (dg >= 0) {
-		static const char *const kinds[4] = {"l2_previous", "relative_previous", "l2_initial", "relative_initial"};
+		static const char *const kinds[4] = {"l2_previous", "relative_previous",
+		                                     "l2_initial", "relative_initial"};
 		static char *groups[] = {"embeddings", "attention", "mlp", "norms", "all"};
 		size_t G = LETHE_GROUP_COUNT + 1;
 		double *D = malloc((n_rec * G + 1) * sizeof(double));
@@ -520,14 +561,15 @@ static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stag
 			rc |= write_data(dg, kinds[k], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d, D);
 		}
 		if (rn)
-			rc |= write_strings(dg, "rows", rn, n_rec) | write_strings(dg, "groups", groups, G);
+			rc |= write_strings(dg, "rows", rn, n_rec) |
+			      write_strings(dg, "groups", groups, G);
 		free(D);
 		free(rn);
 		H5Gclose(dg);
 	}
-	/* Forgetting events (Toneva et al. 2019): an example right after one row and wrong after the
-	 * next; right means a per-example primary score of at least 0.5 (BLEU scaled to 0..1). Only for
-	 * higher-is-better primary metrics. */
+	/* Forgetting events (Toneva et al. 2019): an example right after one row and wrong after
+	 * the next; right means a per-example primary score of at least 0.5 (BLEU scaled to 0..1).
+	 * Only for higher-is-better primary metrics. */
 	hid_t evg = rc == 0 ? group(g, "events") : -1;
 	for (size_t k = 0; evg >= 0 && k < cols; k++) {
 		size_t task = c->eval_tasks[k], n = 0;
@@ -539,8 +581,10 @@ static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stag
 					n = ev->n > n ? ev->n : n;
 					for (size_t i = 0; i < ev->n_metrics; i++)
 						if (ev->metric_flags[i] & LETHE_METRIC_PRIMARY) {
-							lower_is_better = (ev->metric_flags[i] & LETHE_METRIC_LOWER) != 0;
-							scale100 = strcmp(ev->metric_names[i], "bleu") == 0;
+							lower_is_better = (ev->metric_flags[i] &
+							                   LETHE_METRIC_LOWER) != 0;
+							scale100 = strcmp(ev->metric_names[i],
+							                  "bleu") == 0;
 						}
 					have = 1;
 				}
@@ -559,7 +603,8 @@ static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stag
 					cur_n = rec[r].evals[e].n;
 				}
 			for (size_t i = 0; prev && cur && i < n && i < prev_n && i < cur_n; i++) {
-				double a = prev[i] / (scale100 ? 100.0 : 1.0), b = cur[i] / (scale100 ? 100.0 : 1.0);
+				double a = prev[i] / (scale100 ? 100.0 : 1.0),
+				       b = cur[i] / (scale100 ? 100.0 : 1.0);
 				if (!isnan(a) && !isnan(b) && a >= 0.5 && b < 0.5) {
 					count[i]++;
 					total++;
@@ -576,7 +621,8 @@ static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stag
 			rc |= write_i32(evg, c->tasks[task].name, count, n);
 			hid_t ds = H5Dopen2(evg, c->tasks[task].name, H5P_DEFAULT);
 			if (ds >= 0) {
-				rc |= attr_i64(ds, "events", total) | attr_i64(ds, "examples_forgotten", examples) |
+				rc |= attr_i64(ds, "events", total) |
+				      attr_i64(ds, "examples_forgotten", examples) |
 				      attr_f64(ds, "threshold", scale100 ? 50.0 : 0.5);
 				H5Dclose(ds);
 			}
@@ -603,8 +649,9 @@ static int fsync_path(const char *path)
 	return rc;
 }
 
-int lethe_runfile_write(const char *path, const lethe_curriculum *c, const lethe_tokenizer *tok, lethe_model *m,
-                        const lethe_stage_record *records, size_t n_records, int threads, char *err, size_t err_size)
+int lethe_runfile_write(const char *path, const lethe_curriculum *c, const lethe_tokenizer *tok,
+                        lethe_model *m, const lethe_stage_record *records, size_t n_records,
+                        int threads, char *err, size_t err_size)
 {
 	char tmp[4096];
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
@@ -624,7 +671,8 @@ int lethe_runfile_write(const char *path, const lethe_curriculum *c, const lethe
 	if (n_records > 1 && stages >= 0) {
 		hid_t old = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
 		if (old < 0) {
-			snprintf(err, err_size, "%s: cannot reopen the run file to extend it", path);
+			snprintf(err, err_size, "%s: cannot reopen the run file to extend it",
+			         path);
 			rc = -1;
 		}
 		for (size_t r = 0; old >= 0 && r + 1 < n_records && rc == 0; r++) {
@@ -632,7 +680,9 @@ int lethe_runfile_write(const char *path, const lethe_curriculum *c, const lethe
 			row_group_name(name, sizeof(name), r, records[r].name);
 			snprintf(src, sizeof(src), "/stages/%s", name);
 			if (H5Ocopy(old, src, stages, name, H5P_DEFAULT, H5P_DEFAULT) < 0) {
-				snprintf(err, err_size, "%s: cannot copy %s from the previous run file", path, src);
+				snprintf(err, err_size,
+				         "%s: cannot copy %s from the previous run file", path,
+				         src);
 				rc = -1;
 			}
 		}
@@ -644,7 +694,8 @@ int lethe_runfile_write(const char *path, const lethe_curriculum *c, const lethe
 	if (stages >= 0)
 		H5Gclose(stages);
 	if (rc == 0)
-		rc |= write_matrices(f, c, records, n_records) | write_forgetting(f, c, records, n_records);
+		rc |= write_matrices(f, c, records, n_records) |
+		      write_forgetting(f, c, records, n_records);
 	/* What --resume needs to continue bit for bit: the optimizer state after the last row. */
 	if (rc == 0) {
 		hid_t g = group(f, "resume");
@@ -656,7 +707,8 @@ int lethe_runfile_write(const char *path, const lethe_curriculum *c, const lethe
 			if (mo && ve)
 				rc |= write_f32(g, "adam_m", mo, lethe_model_num_params(m)) |
 				      write_f32(g, "adam_v", ve, lethe_model_num_params(m));
-			rc |= write_f32(g, "params", lethe_model_params(m), lethe_model_num_params(m));
+			rc |= write_f32(g, "params", lethe_model_params(m),
+			                lethe_model_num_params(m));
 			H5Gclose(g);
 		}
 	}
@@ -674,7 +726,8 @@ int lethe_runfile_write(const char *path, const lethe_curriculum *c, const lethe
 		return LETHE_EIO;
 	}
 	if (fsync_path(tmp) || rename(tmp, path)) {
-		snprintf(err, err_size, "%s: cannot replace the run file: %s", path, strerror(errno));
+		snprintf(err, err_size, "%s: cannot replace the run file: %s", path,
+		         strerror(errno));
 		unlink(tmp);
 		return LETHE_EIO;
 	}
@@ -738,9 +791,10 @@ static void *read_dataset(hid_t loc, const char *name, hid_t mem_type, size_t el
 	return v;
 }
 
-int lethe_runfile_read_state(const char *path, const lethe_curriculum *c, lethe_stage_record **records,
-                             size_t *n_records, int32_t **merges, size_t *n_merges, lethe_model_config *config,
-                             char *err, size_t err_size)
+int lethe_runfile_read_state(const char *path, const lethe_curriculum *c,
+                             lethe_stage_record **records, size_t *n_records, int32_t **merges,
+                             size_t *n_merges, lethe_model_config *config, char *err,
+                             size_t err_size)
 {
 	*records = NULL;
 	*n_records = 0;
@@ -767,7 +821,9 @@ int lethe_runfile_read_state(const char *path, const lethe_curriculum *c, lethe_
 		if (read_attr_i64(mg, keys[i], &v[i]))
 			rc = LETHE_EPARSE;
 	if (mg >= 0) {
-		*config = (lethe_model_config){(int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4], (int)v[5], (int)v[6], 0, 0};
+		*config =
+		    (lethe_model_config){(int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4],
+		                         (int)v[5], (int)v[6], 0,         0};
 		lethe_model_config_check(config, NULL, 0);
 		H5Gclose(mg);
 	}
@@ -793,11 +849,13 @@ int lethe_runfile_read_state(const char *path, const lethe_curriculum *c, lethe_
 		rec[r].tokens = (uint64_t)tokens;
 		if (H5Lexists(g, "drift", H5P_DEFAULT) > 0) {
 			hid_t dg = H5Gopen2(g, "drift", H5P_DEFAULT);
-			static const char *const names[4] = {"l2_previous", "relative_previous", "l2_initial", "relative_initial"};
+			static const char *const names[4] = {"l2_previous", "relative_previous",
+			                                     "l2_initial", "relative_initial"};
 			rec[r].has_drift = 1;
 			for (int k = 0; dg >= 0 && k < 4; k++) {
 				size_t nd = 0;
-				double *d = read_dataset(dg, names[k], H5T_NATIVE_DOUBLE, sizeof(double), &nd);
+				double *d = read_dataset(dg, names[k], H5T_NATIVE_DOUBLE,
+				                         sizeof(double), &nd);
 				for (size_t i = 0; d && i < nd && i <= LETHE_GROUP_COUNT; i++)
 					rec[r].drift[k][i] = d[i];
 				if (!d || nd != LETHE_GROUP_COUNT + 1)
@@ -823,10 +881,12 @@ int lethe_runfile_read_state(const char *path, const lethe_curriculum *c, lethe_
 				ev->metric_names = calloc(nm + 1, sizeof(char *));
 				hid_t st = str_type();
 				if (nm && ev->metric_names)
-					H5Dread(ds, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, ev->metric_names);
+					H5Dread(ds, st, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+					        ev->metric_names);
 				/* Strings from HDF5's allocator become ours. */
 				for (size_t i = 0; i < nm && ev->metric_names; i++) {
-					char *s = strdup(ev->metric_names[i] ? ev->metric_names[i] : "");
+					char *s =
+					    strdup(ev->metric_names[i] ? ev->metric_names[i] : "");
 					H5free_memory(ev->metric_names[i]);
 					ev->metric_names[i] = s;
 				}
@@ -836,12 +896,16 @@ int lethe_runfile_read_state(const char *path, const lethe_curriculum *c, lethe_
 				ev->n_metrics = nm;
 			}
 			size_t ns = 0;
-			ev->score = read_dataset(tgp, "score", H5T_NATIVE_DOUBLE, sizeof(double), &ns);
+			ev->score =
+			    read_dataset(tgp, "score", H5T_NATIVE_DOUBLE, sizeof(double), &ns);
 			ev->n = ns;
-			ev->metric_values = read_dataset(tgp, "metric_values", H5T_NATIVE_DOUBLE, sizeof(double), &nv);
-			int32_t *flags = read_dataset(tgp, "metric_flags", H5T_NATIVE_INT32, sizeof(int32_t), &nf);
+			ev->metric_values = read_dataset(tgp, "metric_values", H5T_NATIVE_DOUBLE,
+			                                 sizeof(double), &nv);
+			int32_t *flags = read_dataset(tgp, "metric_flags", H5T_NATIVE_INT32,
+			                              sizeof(int32_t), &nf);
 			ev->metric_flags = calloc(ev->n_metrics + 1, sizeof(unsigned));
-			for (size_t i = 0; flags && ev->metric_flags && i < nf && i < ev->n_metrics; i++)
+			for (size_t i = 0; flags && ev->metric_flags && i < nf && i < ev->n_metrics;
+			     i++)
 				ev->metric_flags[i] = (unsigned)flags[i];
 			free(flags);
 			if (!ev->metric_values || nv != ev->n_metrics)
@@ -889,7 +953,9 @@ int lethe_runfile_read_model(const char *path, lethe_model *m, char *err, size_t
 		read_attr_i64(g, "optimizer_steps", &steps);
 	int rc = 0;
 	if (!p || n1 != np || (mo && (n2 != np || n3 != np))) {
-		snprintf(err, err_size, "%s: the resume state does not match the model (%zu parameters)", path, np);
+		snprintf(err, err_size,
+		         "%s: the resume state does not match the model (%zu parameters)", path,
+		         np);
 		rc = LETHE_EPARSE;
 	} else {
 		memcpy(lethe_model_params(m), p, np * sizeof(float));

@@ -14,12 +14,13 @@
 
 /* What one evaluation of one task produced. */
 typedef struct lethe_task_eval {
-	size_t task;       /* index into the curriculum's tasks */
-	size_t n;          /* examples evaluated */
-	double *nll;       /* summed target NLL per example */
-	int32_t *n_tokens; /* target tokens per example */
-	double *score;     /* per-example primary score (NaN: undefined) */
-	char **predictions;/* generated or chosen text per example; NULL entries for likelihood tasks */
+	size_t task;        /* index into the curriculum's tasks */
+	size_t n;           /* examples evaluated */
+	double *nll;        /* summed target NLL per example */
+	int32_t *n_tokens;  /* target tokens per example */
+	double *score;      /* per-example primary score (NaN: undefined) */
+	char **predictions; /* generated or chosen text per example; NULL entries for likelihood
+	                       tasks */
 	size_t n_metrics;
 	char **metric_names;
 	double *metric_values;
@@ -28,15 +29,16 @@ typedef struct lethe_task_eval {
 
 /* One row of the score matrices: the baseline or a stage. */
 typedef struct lethe_stage_record {
-	char *name;        /* "baseline" or the stage name */
-	int trained;       /* 0 for the baseline */
+	char *name;  /* "baseline" or the stage name */
+	int trained; /* 0 for the baseline */
 	double seconds;
 	size_t steps;
 	uint64_t tokens;
 	float *loss, *lr, *grad_norm; /* per optimizer step */
 	int has_drift;
-	double drift[4][LETHE_GROUP_COUNT + 1]; /* l2 and relative change against the previous row's
-	                                           and the initial parameters; per group, then all */
+	double drift[4]
+	            [LETHE_GROUP_COUNT + 1]; /* l2 and relative change against the previous row's
+	                                        and the initial parameters; per group, then all */
 	lethe_task_eval *evals;
 	size_t n_evals;
 } lethe_stage_record;
@@ -53,9 +55,10 @@ int lethe_runfile_write(const char *path, const lethe_curriculum *c, const lethe
 /* Reads back what a resumed run needs: the records of completed rows (metrics, curves, per-example
  * data), the tokenizer merges, and the model state after the last completed stage (parameters,
  * AdamW moments, step count) into m (created by the caller with the file's configuration). */
-int lethe_runfile_read_state(const char *path, const lethe_curriculum *c, lethe_stage_record **records,
-                             size_t *n_records, int32_t **merges, size_t *n_merges,
-                             lethe_model_config *config, char *err, size_t err_size);
+int lethe_runfile_read_state(const char *path, const lethe_curriculum *c,
+                             lethe_stage_record **records, size_t *n_records, int32_t **merges,
+                             size_t *n_merges, lethe_model_config *config, char *err,
+                             size_t err_size);
 int lethe_runfile_read_model(const char *path, lethe_model *m, char *err, size_t err_size);
 
 #endif

@@ -24,8 +24,8 @@
 #include <lethe/curriculum.h>
 #include <lethe/lethe.h>
 
-#include "runfile.h"
 #include "model/parallel.h"
+#include "runfile.h"
 #include "runner.h"
 
 typedef struct encoded {
@@ -85,9 +85,13 @@ static uint64_t next_u64(uint64_t *s)
 	return x * 0x2545F4914F6CDD1Dull;
 }
 
-static double next_unit(uint64_t *s) { return (double)(next_u64(s) >> 11) * (1.0 / 9007199254740992.0); }
+static double next_unit(uint64_t *s)
+{
+	return (double)(next_u64(s) >> 11) * (1.0 / 9007199254740992.0);
+}
 
-/* ---- encoding ---------------------------------------------------------------------------------- */
+/* ---- encoding ----------------------------------------------------------------------------------
+ */
 
 static int encode_split(run *r, size_t t, lethe_split split)
 {
@@ -101,7 +105,8 @@ static int encode_split(run *r, size_t t, lethe_split split)
 	for (size_t i = 0; i < n; i++) {
 		lethe_example ex;
 		if (lethe_instance_example(task->instance, split, i, &ex))
-			return fail(r, LETHE_EINVAL, "task '%s': %s", task->name, lethe_instance_errmsg(task->instance));
+			return fail(r, LETHE_EINVAL, "task '%s': %s", task->name,
+			            lethe_instance_errmsg(task->instance));
 		int32_t *p, *g;
 		size_t np, ng;
 		if (lethe_tokenizer_encode(r->tok, ex.prompt, ex.prompt_len, &p, &np))
@@ -130,8 +135,8 @@ static int encode_split(run *r, size_t t, lethe_split split)
 /* Writes [BOS] prompt [SEP] target [EOS], shortened to fit the context, as inputs and targets
  * (T positions, padded): the sequence minus its last token, and each position's next token where
  * it is a target token or the end token. Returns the positions used. */
-static int build_sequence(run *r, const int32_t *prompt, int np, const int32_t *target, int nt, int32_t *tokens,
-                          int32_t *targets, int T)
+static int build_sequence(run *r, const int32_t *prompt, int np, const int32_t *target, int nt,
+                          int32_t *tokens, int32_t *targets, int T)
 {
 	int ctx = r->context, eos = 1;
 	int over = 3 + np + nt - (ctx + 1); /* a sequence of ctx + 1 tokens gives ctx inputs */
@@ -172,13 +177,15 @@ static int seq_len(run *r, int np, int nt)
 	return n > r->context ? r->context : n;
 }
 
-/* ---- evaluation -------------------------------------------------------------------------------- */
+/* ---- evaluation --------------------------------------------------------------------------------
+ */
 
 #define EVAL_BATCH 16
 
 /* Summed NLL and token counts of n (prompt, target) pairs. */
-static int batch_nll(run *r, const int32_t *const *prompts, const int *np, const int32_t *const *tgts, const int *nt,
-                     size_t n, double *nll, int32_t *counts)
+static int batch_nll(run *r, const int32_t *const *prompts, const int *np,
+                     const int32_t *const *tgts, const int *nt, size_t n, double *nll,
+                     int32_t *counts)
 {
 	int32_t *tokens = NULL, *targets = NULL;
 	double bn[EVAL_BATCH];
@@ -190,7 +197,8 @@ static int batch_nll(run *r, const int32_t *const *prompts, const int *np, const
 			int L = seq_len(r, np[i0 + i], nt[i0 + i]);
 			T = L > T ? L : T;
 		}
-		int32_t *a = realloc(tokens, k * (size_t)T * sizeof(int32_t)), *b = a ? realloc(targets, k * (size_t)T * sizeof(int32_t)) : NULL;
+		int32_t *a = realloc(tokens, k * (size_t)T * sizeof(int32_t)),
+		        *b = a ? realloc(targets, k * (size_t)T * sizeof(int32_t)) : NULL;
 		if (a)
 			tokens = a;
 		if (!a || !b) {
@@ -199,7 +207,8 @@ static int batch_nll(run *r, const int32_t *const *prompts, const int *np, const
 		}
 		targets = b;
 		for (size_t i = 0; i < k; i++)
-			build_sequence(r, prompts[i0 + i], np[i0 + i], tgts[i0 + i], nt[i0 + i], tokens + i * T, targets + i * T, T);
+			build_sequence(r, prompts[i0 + i], np[i0 + i], tgts[i0 + i], nt[i0 + i],
+			               tokens + i * T, targets + i * T, T);
 		lethe_batch batch = {(int)k, T, tokens, targets};
 		int rc = lethe_model_forward(r->m, &batch, 0, NULL, bn, bc);
 		if (rc) {
@@ -233,7 +242,9 @@ static int evaluate_task(run *r, size_t t, lethe_task_eval *ev)
 	const int32_t **pp = calloc(n + 1, sizeof(*pp)), **gp = calloc(n + 1, sizeof(*gp));
 	int *np = calloc(n + 1, sizeof(int)), *nt = calloc(n + 1, sizeof(int));
 	lethe_prediction *preds = calloc(n + 1, sizeof(*preds));
-	int rc = ev->nll && ev->n_tokens && ev->score && pp && gp && np && nt && preds ? 0 : LETHE_ENOMEM;
+	int rc = ev->nll && ev->n_tokens && ev->score && pp && gp && np && nt && preds
+	             ? 0
+	             : LETHE_ENOMEM;
 	const encoded *e = d->split[LETHE_SPLIT_EVAL];
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		pp[i] = e[i].ids;
@@ -244,12 +255,15 @@ static int evaluate_task(run *r, size_t t, lethe_task_eval *ev)
 	if (rc == 0)
 		rc = batch_nll(r, pp, np, gp, nt, n, ev->nll, ev->n_tokens);
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		preds[i] = (lethe_prediction){.nll = ev->nll[i], .n_tokens = (size_t)ev->n_tokens[i], .n_bytes = e[i].target_bytes};
+		preds[i] = (lethe_prediction){.nll = ev->nll[i],
+		                              .n_tokens = (size_t)ev->n_tokens[i],
+		                              .n_bytes = e[i].target_bytes};
 
 	const lethe_predict_spec *spec = &d->spec;
 	if (rc == 0 && spec->mode == LETHE_PREDICT_CHOICE) {
 		size_t nc = spec->n_choices, total = n * nc;
-		const int32_t **cp = calloc(total + 1, sizeof(*cp)), **cg = calloc(total + 1, sizeof(*cg));
+		const int32_t **cp = calloc(total + 1, sizeof(*cp)),
+		              **cg = calloc(total + 1, sizeof(*cg));
 		int *cnp = calloc(total + 1, sizeof(int)), *cnt = calloc(total + 1, sizeof(int));
 		double *cn = calloc(total + 1, sizeof(double));
 		int32_t *cc = calloc(total + 1, sizeof(int32_t));
@@ -268,7 +282,9 @@ static int evaluate_task(run *r, size_t t, lethe_task_eval *ev)
 			size_t best = 0;
 			double best_v = 0;
 			for (size_t k = 0; k < nc; k++) {
-				double v = cn[i * nc + k] / (spec->length_normalise && cc[i * nc + k] ? cc[i * nc + k] : 1);
+				double v =
+				    cn[i * nc + k] /
+				    (spec->length_normalise && cc[i * nc + k] ? cc[i * nc + k] : 1);
 				if (k == 0 || v < best_v) {
 					best_v = v;
 					best = k;
@@ -286,13 +302,16 @@ static int evaluate_task(run *r, size_t t, lethe_task_eval *ev)
 		free(cn);
 		free(cc);
 	} else if (rc == 0 && spec->mode == LETHE_PREDICT_GENERATE) {
-		int room = (int)spec->max_new_tokens < r->context / 2 ? (int)spec->max_new_tokens : r->context / 2;
-		int32_t **prompts = calloc(n + 1, sizeof(*prompts)), **out = calloc(n + 1, sizeof(*out));
+		int room = (int)spec->max_new_tokens < r->context / 2 ? (int)spec->max_new_tokens
+		                                                      : r->context / 2;
+		int32_t **prompts = calloc(n + 1, sizeof(*prompts)),
+		        **out = calloc(n + 1, sizeof(*out));
 		int *lens = calloc(n + 1, sizeof(int)), *out_lens = calloc(n + 1, sizeof(int));
 		ev->predictions = calloc(n + 1, sizeof(char *));
 		rc = prompts && out && lens && out_lens && ev->predictions ? 0 : LETHE_ENOMEM;
 		for (size_t i = 0; rc == 0 && i < n; i++) {
-			/* [BOS] prompt [SEP], the prompt cut from the front to leave room to generate. */
+			/* [BOS] prompt [SEP], the prompt cut from the front to leave room to
+			 * generate. */
 			int keep = np[i] < r->context - room - 2 ? np[i] : r->context - room - 2;
 			if (keep < 0)
 				keep = 0;
@@ -302,16 +321,19 @@ static int evaluate_task(run *r, size_t t, lethe_task_eval *ev)
 				break;
 			}
 			prompts[i][0] = LETHE_TOKEN_BOS;
-			memcpy(prompts[i] + 1, pp[i] + (np[i] - keep), (size_t)keep * sizeof(int32_t));
+			memcpy(prompts[i] + 1, pp[i] + (np[i] - keep),
+			       (size_t)keep * sizeof(int32_t));
 			prompts[i][keep + 1] = LETHE_TOKEN_SEP;
 			lens[i] = keep + 2;
 		}
-		if (rc == 0 && (rc = lethe_model_generate(r->m, (const int32_t *const *)prompts, lens, (int)n,
-		                                          (int)spec->max_new_tokens, LETHE_TOKEN_EOS, out, out_lens)))
+		if (rc == 0 && (rc = lethe_model_generate(r->m, (const int32_t *const *)prompts,
+		                                          lens, (int)n, (int)spec->max_new_tokens,
+		                                          LETHE_TOKEN_EOS, out, out_lens)))
 			rc = fail(r, rc, "generation: %s", lethe_model_errmsg(r->m));
 		for (size_t i = 0; rc == 0 && i < n; i++) {
 			size_t len;
-			if (lethe_tokenizer_decode(r->tok, out[i], (size_t)out_lens[i], &ev->predictions[i], &len)) {
+			if (lethe_tokenizer_decode(r->tok, out[i], (size_t)out_lens[i],
+			                           &ev->predictions[i], &len)) {
 				rc = LETHE_ENOMEM;
 				break;
 			}
@@ -331,16 +353,20 @@ static int evaluate_task(run *r, size_t t, lethe_task_eval *ev)
 	}
 	lethe_scores *scores = NULL;
 	if (rc == 0 && (rc = lethe_scores_new(&scores)) == 0 && n > 0 &&
-	    (rc = lethe_instance_score(task->instance, LETHE_SPLIT_EVAL, preds, n, scores, ev->score)))
-		rc = fail(r, LETHE_EINVAL, "task '%s': %s", task->name, lethe_instance_errmsg(task->instance));
-	/* The engine's own measure for every task: mean target NLL per token, for loss-based forgetting. */
+	    (rc = lethe_instance_score(task->instance, LETHE_SPLIT_EVAL, preds, n, scores,
+	                               ev->score)))
+		rc = fail(r, LETHE_EINVAL, "task '%s': %s", task->name,
+		          lethe_instance_errmsg(task->instance));
+	/* The engine's own measure for every task: mean target NLL per token, for loss-based
+	 * forgetting. */
 	if (rc == 0 && n > 0) {
 		double sum = 0, tokens = 0;
 		for (size_t i = 0; i < n; i++) {
 			sum += ev->nll[i];
 			tokens += ev->n_tokens[i];
 		}
-		if (lethe_scores_add(scores, "target_nll", tokens > 0 ? sum / tokens : NAN, LETHE_METRIC_LOWER) == LETHE_ENOMEM)
+		if (lethe_scores_add(scores, "target_nll", tokens > 0 ? sum / tokens : NAN,
+		                     LETHE_METRIC_LOWER) == LETHE_ENOMEM)
 			rc = LETHE_ENOMEM;
 	}
 	if (rc == 0) {
@@ -352,7 +378,8 @@ static int evaluate_task(run *r, size_t t, lethe_task_eval *ev)
 			rc = LETHE_ENOMEM;
 		for (size_t i = 0; rc == 0 && i < k; i++) {
 			const char *name;
-			lethe_scores_at(scores, i, &name, &ev->metric_values[i], &ev->metric_flags[i]);
+			lethe_scores_at(scores, i, &name, &ev->metric_values[i],
+			                &ev->metric_flags[i]);
 			ev->metric_names[i] = strdup(name);
 			ev->n_metrics++;
 		}
@@ -391,13 +418,15 @@ static int evaluate_all(run *r, lethe_stage_record *rec)
 		const lethe_task_eval *ev = &rec->evals[rec->n_evals - 1];
 		for (size_t i = 0; i < ev->n_metrics; i++)
 			if (ev->metric_flags[i] & LETHE_METRIC_PRIMARY)
-				progress(r, "lethe: %s: %s %s = %.4f\n", rec->name, r->c->tasks[t].name, ev->metric_names[i],
+				progress(r, "lethe: %s: %s %s = %.4f\n", rec->name,
+				         r->c->tasks[t].name, ev->metric_names[i],
 				         ev->metric_values[i]);
 	}
 	return 0;
 }
 
-/* ---- training ---------------------------------------------------------------------------------- */
+/* ---- training ----------------------------------------------------------------------------------
+ */
 
 typedef struct sampler {
 	uint64_t state;
@@ -426,21 +455,27 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 	for (size_t k = 0; k < st->n_tasks; k++)
 		total += r->data[st->tasks[k]].n[LETHE_SPLIT_TRAIN];
 	if (total == 0)
-		return fail(r, LETHE_EINVAL, "stage '%s': its tasks have no training examples", st->name);
+		return fail(r, LETHE_EINVAL, "stage '%s': its tasks have no training examples",
+		            st->name);
 	size_t per_step = (size_t)ts->batch * (size_t)ts->grad_accum;
-	size_t steps = ts->steps ? (size_t)ts->steps : (size_t)ceil(ts->epochs * (double)total / (double)per_step);
+	size_t steps = ts->steps ? (size_t)ts->steps
+	                         : (size_t)ceil(ts->epochs * (double)total / (double)per_step);
 	if (steps == 0)
 		steps = 1;
 	rec->loss = calloc(steps, sizeof(float));
 	rec->lr = calloc(steps, sizeof(float));
 	rec->grad_norm = calloc(steps, sizeof(float));
-	sampler s = {.state = (c->seed + 1) * 0x9E3779B97F4A7C15ull + (si + 1) * 0xD1B54A32D192ED03ull};
+	sampler s = {.state =
+	                 (c->seed + 1) * 0x9E3779B97F4A7C15ull + (si + 1) * 0xD1B54A32D192ED03ull};
 	s.order = calloc(st->n_tasks, sizeof(*s.order));
 	s.pos = calloc(st->n_tasks, sizeof(*s.pos));
 	int32_t *tokens = malloc((size_t)ts->batch * (size_t)r->context * sizeof(int32_t));
 	int32_t *targets = malloc((size_t)ts->batch * (size_t)r->context * sizeof(int32_t));
 	const encoded **picked = calloc((size_t)ts->batch, sizeof(*picked));
-	int rc = rec->loss && rec->lr && rec->grad_norm && s.order && s.pos && tokens && targets && picked ? 0 : LETHE_ENOMEM;
+	int rc = rec->loss && rec->lr && rec->grad_norm && s.order && s.pos && tokens && targets &&
+	                 picked
+	             ? 0
+	             : LETHE_ENOMEM;
 	double wsum = 0;
 	for (size_t k = 0; rc == 0 && k < st->n_tasks; k++) {
 		size_t n = r->data[st->tasks[k]].n[LETHE_SPLIT_TRAIN];
@@ -451,13 +486,16 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 		wsum += r->data[st->tasks[k]].n[LETHE_SPLIT_TRAIN] ? st->weights[k] : 0;
 	}
 	for (int g = 0; g < LETHE_GROUP_COUNT; g++)
-		lethe_model_set_trainable(r->m, (lethe_param_group)g, -1, !(ts->freeze & (1u << g)));
-	lethe_adamw opt = {(float)ts->beta1, (float)ts->beta2, (float)ts->eps, (float)ts->weight_decay, ts->decay_embeddings};
+		lethe_model_set_trainable(r->m, (lethe_param_group)g, -1,
+		                          !(ts->freeze & (1u << g)));
+	lethe_adamw opt = {(float)ts->beta1, (float)ts->beta2, (float)ts->eps,
+	                   (float)ts->weight_decay, ts->decay_embeddings};
 	double t0 = now(), last_print = 0;
 	uint64_t tokens_seen = 0;
 	int tty = isatty(2);
 	for (size_t step = 0; rc == 0 && step < steps; step++) {
-		float lr = lethe_schedule_lr(ts->schedule, (float)ts->lr, step, (uint64_t)ts->warmup, steps);
+		float lr = lethe_schedule_lr(ts->schedule, (float)ts->lr, step,
+		                             (uint64_t)ts->warmup, steps);
 		double loss_sum = 0;
 		lethe_model_zero_grad(r->m);
 		for (long micro = 0; rc == 0 && micro < ts->grad_accum; micro++) {
@@ -478,19 +516,23 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 					shuffle(&s, s.order[k], n);
 					s.pos[k] = 0;
 				}
-				picked[b] = &r->data[st->tasks[k]].split[LETHE_SPLIT_TRAIN][s.order[k][s.pos[k]++]];
+				picked[b] = &r->data[st->tasks[k]]
+				                 .split[LETHE_SPLIT_TRAIN][s.order[k][s.pos[k]++]];
 				int L = seq_len(r, picked[b]->n_prompt, picked[b]->n_target);
 				T = L > T ? L : T;
 			}
 			for (long b = 0; b < ts->batch; b++) {
 				const encoded *e = picked[b];
-				tokens_seen += (uint64_t)build_sequence(r, e->ids, e->n_prompt, e->ids + e->n_prompt, e->n_target,
-				                                        tokens + b * T, targets + b * T, T);
+				tokens_seen += (uint64_t)build_sequence(
+				    r, e->ids, e->n_prompt, e->ids + e->n_prompt, e->n_target,
+				    tokens + b * T, targets + b * T, T);
 			}
 			lethe_batch batch = {(int)ts->batch, T, tokens, targets};
 			float loss;
-			if ((rc = lethe_model_forward(r->m, &batch, 1, &loss, NULL, NULL)) || (rc = lethe_model_backward(r->m))) {
-				rc = fail(r, rc, "stage '%s' step %zu: %s", st->name, step + 1, lethe_model_errmsg(r->m));
+			if ((rc = lethe_model_forward(r->m, &batch, 1, &loss, NULL, NULL)) ||
+			    (rc = lethe_model_backward(r->m))) {
+				rc = fail(r, rc, "stage '%s' step %zu: %s", st->name, step + 1,
+				          lethe_model_errmsg(r->m));
 				break;
 			}
 			loss_sum += loss;
@@ -498,8 +540,10 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 		if (rc)
 			break;
 		float norm;
-		if ((rc = lethe_model_step(r->m, &opt, lr, (float)ts->clip, 1.0f / (float)ts->grad_accum, &norm))) {
-			rc = fail(r, rc, "stage '%s' step %zu: %s", st->name, step + 1, lethe_model_errmsg(r->m));
+		if ((rc = lethe_model_step(r->m, &opt, lr, (float)ts->clip,
+		                           1.0f / (float)ts->grad_accum, &norm))) {
+			rc = fail(r, rc, "stage '%s' step %zu: %s", st->name, step + 1,
+			          lethe_model_errmsg(r->m));
 			break;
 		}
 		rec->loss[step] = (float)(loss_sum / (double)ts->grad_accum);
@@ -509,9 +553,12 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 		double t = now() - t0;
 		if (!r->o->quiet && (tty || t - last_print >= 10.0 || step + 1 == steps)) {
 			double eta = t / (double)(step + 1) * (double)(steps - step - 1);
-			fprintf(stderr, "%slethe: stage %zu/%zu %s: step %zu/%zu loss %.4f lr %.3g %.0f tok/s ETA %.0fs%s",
-			        tty ? "\r\033[K" : "", si + 1, c->n_stages, st->name, step + 1, steps, rec->loss[step], lr,
-			        (double)tokens_seen / (t > 0 ? t : 1), eta, tty ? "" : "\n");
+			fprintf(stderr,
+			        "%slethe: stage %zu/%zu %s: step %zu/%zu loss %.4f lr %.3g %.0f "
+			        "tok/s ETA %.0fs%s",
+			        tty ? "\r\033[K" : "", si + 1, c->n_stages, st->name, step + 1,
+			        steps, rec->loss[step], lr, (double)tokens_seen / (t > 0 ? t : 1),
+			        eta, tty ? "" : "\n");
 			last_print = t;
 		}
 	}
@@ -552,14 +599,16 @@ static void drift(run *r, lethe_stage_record *rec)
 		}
 		for (int g = 0; g <= LETHE_GROUP_COUNT; g++) {
 			rec->drift[2 * k][g] = sqrt(d[k][g]);
-			rec->drift[2 * k + 1][g] = ref[k][g] > 0 ? sqrt(d[k][g]) / sqrt(ref[k][g]) : NAN;
+			rec->drift[2 * k + 1][g] =
+			    ref[k][g] > 0 ? sqrt(d[k][g]) / sqrt(ref[k][g]) : NAN;
 		}
 	}
 	rec->has_drift = 1;
 	memcpy(r->previous, p, lethe_model_num_params(r->m) * sizeof(float));
 }
 
-/* ---- the run ---------------------------------------------------------------------------------- */
+/* ---- the run ----------------------------------------------------------------------------------
+ */
 
 static int make_parent_dirs(const char *path)
 {
@@ -582,10 +631,12 @@ static int prepare_tasks(run *r)
 	for (size_t t = 0; t < c->n_tasks; t++) {
 		task_data *d = &r->data[t];
 		int rc;
-		if ((rc = encode_split(r, t, LETHE_SPLIT_TRAIN)) || (rc = encode_split(r, t, LETHE_SPLIT_EVAL)))
+		if ((rc = encode_split(r, t, LETHE_SPLIT_TRAIN)) ||
+		    (rc = encode_split(r, t, LETHE_SPLIT_EVAL)))
 			return rc;
 		if (lethe_instance_predict_spec(c->tasks[t].instance, &d->spec))
-			return fail(r, LETHE_EINVAL, "task '%s': %s", c->tasks[t].name, lethe_instance_errmsg(c->tasks[t].instance));
+			return fail(r, LETHE_EINVAL, "task '%s': %s", c->tasks[t].name,
+			            lethe_instance_errmsg(c->tasks[t].instance));
 		if (d->spec.mode == LETHE_PREDICT_CHOICE) {
 			d->choices = calloc(d->spec.n_choices, sizeof(*d->choices));
 			d->choice_len = calloc(d->spec.n_choices, sizeof(int));
@@ -593,7 +644,9 @@ static int prepare_tasks(run *r)
 				return LETHE_ENOMEM;
 			for (size_t k = 0; k < d->spec.n_choices; k++) {
 				size_t n;
-				if (lethe_tokenizer_encode(r->tok, d->spec.choices[k], strlen(d->spec.choices[k]), &d->choices[k], &n))
+				if (lethe_tokenizer_encode(r->tok, d->spec.choices[k],
+				                           strlen(d->spec.choices[k]),
+				                           &d->choices[k], &n))
 					return LETHE_ENOMEM;
 				d->choice_len[k] = (int)n;
 			}
@@ -639,18 +692,22 @@ static int train_tokenizer(run *r)
 	return rc;
 }
 
-int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *err, size_t err_size)
+int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *err,
+                         size_t err_size)
 {
 	run r = {.c = c, .o = o, .err = err, .err_size = err_size};
 	err[0] = '\0';
 	struct stat sb;
 	int exists = stat(c->output, &sb) == 0;
 	if (exists && !o->force && !o->resume)
-		return fail(&r, LETHE_EEXISTS, "%s exists: give --force to overwrite it or --resume to continue it", c->output);
+		return fail(&r, LETHE_EEXISTS,
+		            "%s exists: give --force to overwrite it or --resume to continue it",
+		            c->output);
 	if (o->resume && !exists)
 		return fail(&r, LETHE_ENOTFOUND, "%s: nothing to resume", c->output);
 	if (make_parent_dirs(c->output))
-		return fail(&r, LETHE_EIO, "%s: cannot create its directory: %s", c->output, strerror(errno));
+		return fail(&r, LETHE_EIO, "%s: cannot create its directory: %s", c->output,
+		            strerror(errno));
 	lethe_set_threads(o->threads > 0 ? o->threads : 1);
 	r.data = calloc(c->n_tasks, sizeof(*r.data));
 	r.rec = calloc(c->n_stages + 2, sizeof(*r.rec));
@@ -662,7 +719,8 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *
 		int32_t *merges = NULL;
 		size_t n_merges = 0;
 		lethe_stage_record *old = NULL;
-		if ((rc = lethe_runfile_read_state(c->output, c, &old, &r.n_rec, &merges, &n_merges, &cfg, err, err_size)))
+		if ((rc = lethe_runfile_read_state(c->output, c, &old, &r.n_rec, &merges, &n_merges,
+		                                   &cfg, err, err_size)))
 			goto done;
 		memcpy(r.rec, old, r.n_rec * sizeof(*old));
 		free(old);
@@ -671,11 +729,14 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *
 		if (rc)
 			goto done;
 		size_t expected = c->n_stages + (c->baseline ? 1 : 0);
-		if (r.n_rec > expected || (r.n_rec > 0 && (c->baseline ? strcmp(r.rec[0].name, "baseline") != 0 : 0))) {
-			rc = fail(&r, LETHE_EINVAL, "%s was written by another curriculum", c->output);
+		if (r.n_rec > expected ||
+		    (r.n_rec > 0 && (c->baseline ? strcmp(r.rec[0].name, "baseline") != 0 : 0))) {
+			rc = fail(&r, LETHE_EINVAL, "%s was written by another curriculum",
+			          c->output);
 			goto done;
 		}
-		progress(&r, "lethe: resuming %s after %zu completed row%s\n", c->output, r.n_rec, r.n_rec == 1 ? "" : "s");
+		progress(&r, "lethe: resuming %s after %zu completed row%s\n", c->output, r.n_rec,
+		         r.n_rec == 1 ? "" : "s");
 	} else {
 		progress(&r, "lethe: training the tokenizer (vocabulary %ld)\n", c->vocab);
 		if ((rc = train_tokenizer(&r)))
@@ -692,8 +753,10 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *
 		rc = LETHE_ENOMEM;
 		goto done;
 	}
-	memcpy(r.initial, lethe_model_params(r.m), np * sizeof(float)); /* the seed makes it again on resume */
-	if (o->resume && r.n_rec > 0 && (rc = lethe_runfile_read_model(c->output, r.m, err, err_size)))
+	memcpy(r.initial, lethe_model_params(r.m),
+	       np * sizeof(float)); /* the seed makes it again on resume */
+	if (o->resume && r.n_rec > 0 &&
+	    (rc = lethe_runfile_read_model(c->output, r.m, err, err_size)))
 		goto done;
 	memcpy(r.previous, lethe_model_params(r.m), np * sizeof(float));
 	if (c->baseline && r.n_rec == 0) {
@@ -703,7 +766,8 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *
 		if ((rc = evaluate_all(&r, b)))
 			goto done;
 		b->seconds = now() - t0;
-		if ((rc = lethe_runfile_write(c->output, c, r.tok, r.m, r.rec, r.n_rec, lethe_threads(), err, err_size)))
+		if ((rc = lethe_runfile_write(c->output, c, r.tok, r.m, r.rec, r.n_rec,
+		                              lethe_threads(), err, err_size)))
 			goto done;
 	}
 	for (size_t s = r.n_rec - (c->baseline ? 1 : 0); s < c->n_stages; s++) {
@@ -713,12 +777,15 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *
 		if ((rc = train_stage(&r, s, rec)) || (rc = evaluate_all(&r, rec)))
 			goto done;
 		drift(&r, rec);
-		if ((rc = lethe_runfile_write(c->output, c, r.tok, r.m, r.rec, r.n_rec, lethe_threads(), err, err_size)))
+		if ((rc = lethe_runfile_write(c->output, c, r.tok, r.m, r.rec, r.n_rec,
+		                              lethe_threads(), err, err_size)))
 			goto done;
 	}
 	if (r.truncated)
-		progress(&r, "lethe: %zu sequences were longer than the context (%d tokens) and were shortened\n", r.truncated,
-		         r.context);
+		progress(&r,
+		         "lethe: %zu sequences were longer than the context (%d tokens) and were "
+		         "shortened\n",
+		         r.truncated, r.context);
 	progress(&r, "lethe: wrote %s\n", c->output);
 done:
 	if (rc == LETHE_ENOMEM && !err[0])

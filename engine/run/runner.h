@@ -16,6 +16,7 @@ typedef struct lethe_run_options {
 } lethe_run_options;
 
 /* Runs c (validated, data loaded). err receives a one-line message on failure. */
-LETHE_EXPORT int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *err, size_t err_size);
+LETHE_EXPORT int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *err,
+                                      size_t err_size);
 
 #endif

@@ -21,15 +21,15 @@
  * (or, inside a plugin, was handed to the host's error service). Values never change. */
 enum lethe_error {
 	LETHE_OK = 0,
-	LETHE_ENOMEM = -1,   /* out of memory */
-	LETHE_EINVAL = -2,   /* invalid argument or option */
-	LETHE_EPARSE = -3,   /* malformed input (file, line, column in the message) */
-	LETHE_EIO = -4,      /* reading or writing a file failed */
-	LETHE_EVERSION = -5, /* incompatible ABI or format version */
-	LETHE_ENOTFOUND = -6, /* no such plugin, file, task or key */
-	LETHE_ELOAD = -7,    /* a plugin could not be loaded */
-	LETHE_EEXISTS = -8,  /* a name is already taken */
-	LETHE_ENUMERIC = -9, /* a non-finite value where a finite one was required */
+	LETHE_ENOMEM = -1,       /* out of memory */
+	LETHE_EINVAL = -2,       /* invalid argument or option */
+	LETHE_EPARSE = -3,       /* malformed input (file, line, column in the message) */
+	LETHE_EIO = -4,          /* reading or writing a file failed */
+	LETHE_EVERSION = -5,     /* incompatible ABI or format version */
+	LETHE_ENOTFOUND = -6,    /* no such plugin, file, task or key */
+	LETHE_ELOAD = -7,        /* a plugin could not be loaded */
+	LETHE_EEXISTS = -8,      /* a name is already taken */
+	LETHE_ENUMERIC = -9,     /* a non-finite value where a finite one was required */
 	LETHE_EUNSUPPORTED = -10 /* the operation is not supported (a NULL plugin slot) */
 };
 

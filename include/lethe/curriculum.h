@@ -73,8 +73,8 @@ typedef struct lethe_curriculum {
  * themselves and, with load_data, every split loaded (so missing or malformed data files are
  * reported too). Returns 0 when valid, LETHE_EPARSE when there are errors (listed in
  * (*out)->errors), LETHE_ENOMEM. *out is set unless memory ran out; free it either way. */
-LETHE_EXPORT int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_registry *reg,
-                                       int load_data);
+LETHE_EXPORT int lethe_curriculum_load(lethe_curriculum **out, const char *path,
+                                       lethe_registry *reg, int load_data);
 LETHE_EXPORT void lethe_curriculum_free(lethe_curriculum *c);
 
 #ifdef __cplusplus

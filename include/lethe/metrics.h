@@ -85,7 +85,7 @@ LETHE_EXPORT size_t lethe_porter_stem(char *word, size_t len);
 /* ---- entity F1 (seqeval default mode, conlleval) --------------------------------------------- */
 
 typedef struct lethe_entity_score {
-	const char *type; /* NULL for the micro average */
+	const char *type;            /* NULL for the micro average */
 	uint64_t tp, n_pred, n_true; /* n_true is the support */
 	double precision, recall, f1;
 } lethe_entity_score;

@@ -20,13 +20,15 @@
 extern "C" {
 #endif
 
-/* ---- threads ---------------------------------------------------------------------------------- */
+/* ---- threads ----------------------------------------------------------------------------------
+ */
 
 /* Sets the threads of every pool lethe uses (OpenBLAS's); n <= 0 keeps the current setting.
  * Returns the number in effect. */
 LETHE_EXPORT int lethe_set_threads(int n);
 
-/* ---- tokenizer -------------------------------------------------------------------------------- */
+/* ---- tokenizer --------------------------------------------------------------------------------
+ */
 
 /* Special tokens: ids 0..255 are the bytes, then these four, then the merges. */
 enum {
@@ -58,16 +60,17 @@ LETHE_EXPORT int lethe_tokenizer_encode(lethe_tokenizer *tok, const char *text, 
 LETHE_EXPORT int lethe_tokenizer_decode(const lethe_tokenizer *tok, const int32_t *ids, size_t n,
                                         char **out, size_t *len);
 
-/* ---- model ------------------------------------------------------------------------------------ */
+/* ---- model ------------------------------------------------------------------------------------
+ */
 
 typedef struct lethe_model_config {
-	int vocab;   /* V */
-	int context; /* T: longest sequence */
-	int dim;     /* C */
-	int layers;  /* L */
-	int heads;   /* NH; C % NH == 0, head size even */
-	int ff;      /* SwiGLU hidden size */
-	int tied;    /* output head shares the token embeddings */
+	int vocab;        /* V */
+	int context;      /* T: longest sequence */
+	int dim;          /* C */
+	int layers;       /* L */
+	int heads;        /* NH; C % NH == 0, head size even */
+	int ff;           /* SwiGLU hidden size */
+	int tied;         /* output head shares the token embeddings */
 	float norm_eps;   /* 1e-5 */
 	float rope_theta; /* 10000 */
 } lethe_model_config;
@@ -89,17 +92,18 @@ typedef enum lethe_param_group {
 } lethe_param_group;
 
 typedef struct lethe_tensor_info {
-	const char *name;  /* "wte", "layers.3.attn.wqkv", ... */
-	size_t offset;     /* into the parameter block, in floats */
+	const char *name; /* "wte", "layers.3.attn.wqkv", ... */
+	size_t offset;    /* into the parameter block, in floats */
 	size_t size;
-	int rows, cols;    /* cols 1 for vectors */
+	int rows, cols; /* cols 1 for vectors */
 	lethe_param_group group;
-	int layer;         /* -1 for tensors outside the layers */
+	int layer; /* -1 for tensors outside the layers */
 } lethe_tensor_info;
 
 typedef struct lethe_model lethe_model;
 
-/* A model with parameters drawn from N(0, 0.02) (norm weights 1) by a generator seeded with seed. */
+/* A model with parameters drawn from N(0, 0.02) (norm weights 1) by a generator seeded with seed.
+ */
 LETHE_EXPORT int lethe_model_new(lethe_model **out, const lethe_model_config *cfg, uint64_t seed);
 LETHE_EXPORT void lethe_model_free(lethe_model *m);
 LETHE_EXPORT const lethe_model_config *lethe_model_config_of(const lethe_model *m);
@@ -160,7 +164,11 @@ LETHE_EXPORT int lethe_model_generate(lethe_model *m, const int32_t *const *prom
                                       int32_t **out, int *out_lens);
 
 /* Learning-rate schedules. */
-typedef enum lethe_schedule { LETHE_SCHEDULE_CONSTANT, LETHE_SCHEDULE_LINEAR, LETHE_SCHEDULE_COSINE } lethe_schedule;
+typedef enum lethe_schedule {
+	LETHE_SCHEDULE_CONSTANT,
+	LETHE_SCHEDULE_LINEAR,
+	LETHE_SCHEDULE_COSINE
+} lethe_schedule;
 /* The learning rate at step (0-based) of total: linear warm-up over warmup steps, then constant,
  * linear decay to 0, or cosine decay to 0. */
 LETHE_EXPORT float lethe_schedule_lr(lethe_schedule s, float lr, uint64_t step, uint64_t warmup,

@@ -65,11 +65,13 @@ typedef struct lethe_host {
 	uint32_t abi_version;
 	uint32_t struct_size;
 	void *ctx; /* pass back as the first argument of error() and log() */
-	/* Records why the current operation fails: one line, no trailing newline, no "error:" prefix. */
+	/* Records why the current operation fails: one line, no trailing newline, no "error:"
+	 * prefix. */
 	void (*error)(void *ctx, const char *fmt, ...) LETHE_PRINTF(2, 3);
 	/* A message for the run log (e.g. "truncated 12 of 500 documents"). */
 	void (*log)(void *ctx, lethe_log_level level, const char *fmt, ...) LETHE_PRINTF(3, 4);
-	/* Adds a named metric to out; returns 0, LETHE_EEXISTS for a repeated name, LETHE_ENOMEM. */
+	/* Adds a named metric to out; returns 0, LETHE_EEXISTS for a repeated name, LETHE_ENOMEM.
+	 */
 	int (*metric)(lethe_scores *out, const char *name, double value, unsigned flags);
 	/* The metrics library (BLEU, chrF, ROUGE, seqeval, classification): lethe/metrics.h. */
 	const lethe_metrics_api *metrics;
@@ -90,7 +92,8 @@ typedef struct lethe_example {
 typedef enum lethe_predict_mode {
 	LETHE_PREDICT_LIKELIHOOD = 0, /* only the target NLL is needed (language modelling) */
 	LETHE_PREDICT_GENERATE = 1,   /* greedy generation after the prompt, up to max_new_tokens */
-	LETHE_PREDICT_CHOICE = 2      /* the candidate with the highest log-likelihood given the prompt */
+	LETHE_PREDICT_CHOICE =
+	    2 /* the candidate with the highest log-likelihood given the prompt */
 } lethe_predict_mode;
 
 typedef struct lethe_predict_spec {
@@ -98,7 +101,8 @@ typedef struct lethe_predict_spec {
 	unsigned max_new_tokens;    /* GENERATE */
 	const char *const *choices; /* CHOICE: candidate target strings, valid until destroy() */
 	size_t n_choices;
-	int length_normalise; /* CHOICE: rank candidates by mean rather than summed log-likelihood */
+	int length_normalise; /* CHOICE: rank candidates by mean rather than summed log-likelihood
+	                       */
 } lethe_predict_spec;
 
 /* What the engine predicted for one example, handed to score(). */
@@ -112,7 +116,8 @@ typedef struct lethe_prediction {
 } lethe_prediction;
 
 typedef struct lethe_plugin_ops {
-	/* Required. Parses the options; rejects unknown keys and bad values naming option->where. */
+	/* Required. Parses the options; rejects unknown keys and bad values naming option->where.
+	 */
 	int (*create)(lethe_task **out, const lethe_host *host, const lethe_option *options,
 	              size_t n_options);
 	/* Required. destroy(NULL) is a no-op. */
@@ -125,10 +130,10 @@ typedef struct lethe_plugin_ops {
 	/* Required. How this task is predicted. */
 	int (*predict)(lethe_task *task, lethe_predict_spec *out);
 	/* Required. Scores predictions for the first n examples of split: adds named metrics to out
-	 * through host->metric (exactly one flagged PRIMARY) and, when per_example is not NULL, writes
-	 * each example's primary score (NaN where it is undefined). */
-	int (*score)(lethe_task *task, lethe_split split, const lethe_prediction *predictions, size_t n,
-	             lethe_scores *out, double *per_example);
+	 * through host->metric (exactly one flagged PRIMARY) and, when per_example is not NULL,
+	 * writes each example's primary score (NaN where it is undefined). */
+	int (*score)(lethe_task *task, lethe_split split, const lethe_prediction *predictions,
+	             size_t n, lethe_scores *out, double *per_example);
 	/* Optional (NULL: not supported). Counts describing a loaded split (examples, tokens,
 	 * entities, ...), added with LETHE_METRIC_COUNT. */
 	int (*stats)(lethe_task *task, lethe_split split, lethe_scores *out);
@@ -147,9 +152,12 @@ typedef struct lethe_plugin {
 typedef const lethe_plugin *(*lethe_plugin_entry_fn)(void);
 
 /* Exports the entry point returning descriptor (a static const lethe_plugin). */
-#define LETHE_PLUGIN_DECLARE(descriptor)                                                      \
-	LETHE_EXPORT const lethe_plugin *lethe_plugin_entry(void);                                \
-	LETHE_EXPORT const lethe_plugin *lethe_plugin_entry(void) { return &(descriptor); }
+#define LETHE_PLUGIN_DECLARE(descriptor)                                                           \
+	LETHE_EXPORT const lethe_plugin *lethe_plugin_entry(void);                                 \
+	LETHE_EXPORT const lethe_plugin *lethe_plugin_entry(void)                                  \
+	{                                                                                          \
+		return &(descriptor);                                                              \
+	}
 
 /* Initialiser for the first two fields of a descriptor. */
 #define LETHE_PLUGIN_HEADER LETHE_PLUGIN_ABI_VERSION, (uint32_t)sizeof(lethe_plugin)

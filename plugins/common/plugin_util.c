@@ -174,11 +174,12 @@ int lethe_pu_check_options(const lethe_host *host, const char *plugin, const let
 			continue;
 		const char *near = lethe_pu_suggest(head, known);
 		if (near)
-			host->error(host->ctx, "%s: plugin '%s' has no option '%s' (did you mean '%s'?)",
+			host->error(host->ctx,
+			            "%s: plugin '%s' has no option '%s' (did you mean '%s'?)",
 			            options[i].where, plugin, head, near);
 		else
-			host->error(host->ctx, "%s: plugin '%s' has no option '%s'", options[i].where, plugin,
-			            head);
+			host->error(host->ctx, "%s: plugin '%s' has no option '%s'",
+			            options[i].where, plugin, head);
 		return LETHE_EINVAL;
 	}
 	return 0;
@@ -192,7 +193,8 @@ int lethe_pu_option_uint(const lethe_host *host, const lethe_option *option, uns
 	errno = 0;
 	unsigned long v = strtoul(s, &end, 10);
 	if (!*s || *end || *s == '-' || *s == '+' || errno || v < min || v > max) {
-		host->error(host->ctx, "%s: option '%s': expected an integer from %lu to %lu, got '%s'",
+		host->error(host->ctx,
+		            "%s: option '%s': expected an integer from %lu to %lu, got '%s'",
 		            option->where, option->key, min, max, s);
 		return LETHE_EINVAL;
 	}
@@ -221,11 +223,12 @@ int lethe_pu_option_enum(const lethe_host *host, const lethe_option *option,
 	lethe_pu_quote_list(values, list, sizeof(list));
 	const char *near = lethe_pu_suggest(option->value, values);
 	if (near)
-		host->error(host->ctx, "%s: option '%s': expected one of %s, got '%s' (did you mean '%s'?)",
+		host->error(host->ctx,
+		            "%s: option '%s': expected one of %s, got '%s' (did you mean '%s'?)",
 		            option->where, option->key, list, option->value, near);
 	else
-		host->error(host->ctx, "%s: option '%s': expected one of %s, got '%s'", option->where,
-		            option->key, list, option->value);
+		host->error(host->ctx, "%s: option '%s': expected one of %s, got '%s'",
+		            option->where, option->key, list, option->value);
 	return LETHE_EINVAL;
 }
 
@@ -267,7 +270,8 @@ int lethe_pu_json_parse(const lethe_host *host, const char *path, size_t lineno,
 	const char *end = NULL;
 	*out = cJSON_ParseWithLengthOpts(line, len, &end, 0);
 	if (*out) {
-		/* cJSON stops after the first value; anything but whitespace after it is an error. */
+		/* cJSON stops after the first value; anything but whitespace after it is an error.
+		 */
 		size_t at = (size_t)(end - line);
 		while (at < len && strchr(" \t\r", line[at]) && line[at])
 			at++;
@@ -275,8 +279,8 @@ int lethe_pu_json_parse(const lethe_host *host, const char *path, size_t lineno,
 			return 0;
 		cJSON_Delete(*out);
 		*out = NULL;
-		host->error(host->ctx, "%s:%zu:%zu: invalid JSON: unexpected text after the value", path,
-		            lineno, at + 1);
+		host->error(host->ctx, "%s:%zu:%zu: invalid JSON: unexpected text after the value",
+		            path, lineno, at + 1);
 		return LETHE_EPARSE;
 	}
 	size_t col = end && end >= line && end <= line + len ? (size_t)(end - line) + 1 : 1;
@@ -303,7 +307,10 @@ int lethe_pu_buf_add(lethe_pu_buf *b, const char *s, size_t n)
 	return 0;
 }
 
-int lethe_pu_buf_str(lethe_pu_buf *b, const char *s) { return lethe_pu_buf_add(b, s, strlen(s)); }
+int lethe_pu_buf_str(lethe_pu_buf *b, const char *s)
+{
+	return lethe_pu_buf_add(b, s, strlen(s));
+}
 
 void lethe_pu_buf_free(lethe_pu_buf *b)
 {
@@ -367,11 +374,13 @@ int lethe_pu_template_check(const lethe_host *host, const lethe_option *option,
 		snprintf(list + used, sizeof(list) - used, "%s{%s}", i ? ", " : "", names[i]);
 	}
 	if (unknown)
-		host->error(host->ctx, "%s: option '%s': unknown placeholder '{%.*s}' (expected %s)",
+		host->error(host->ctx,
+		            "%s: option '%s': unknown placeholder '{%.*s}' (expected %s)",
 		            option->where, option->key, (int)unknown_len, unknown, list);
 	else
 		host->error(host->ctx,
-		            "%s: option '%s': unmatched brace at character %zu (write '{{' or '}}' for a brace)",
+		            "%s: option '%s': unmatched brace at character %zu (write '{{' or '}}' "
+		            "for a brace)",
 		            option->where, option->key, bad + 1);
 	return LETHE_EINVAL;
 }
@@ -425,7 +434,8 @@ int lethe_pu_json_text(const cJSON *v, const char *sep, lethe_pu_buf *out)
 	{
 		if (!cJSON_IsString(item))
 			return LETHE_EPARSE;
-		if ((!first && (rc = lethe_pu_buf_str(out, sep))) || (rc = lethe_pu_buf_str(out, item->valuestring)))
+		if ((!first && (rc = lethe_pu_buf_str(out, sep))) ||
+		    (rc = lethe_pu_buf_str(out, item->valuestring)))
 			return rc;
 		first = 0;
 	}

@@ -87,14 +87,16 @@ static int ner_create(lethe_task **out, const lethe_host *host, const lethe_opti
 	for (size_t i = 0; i < n_options && rc == 0; i++) {
 		const lethe_option *o = &options[i];
 		if (strchr(o->key, '.')) {
-			host->error(host->ctx, "%s: option '%s' takes a single value", o->where, o->key);
+			host->error(host->ctx, "%s: option '%s' takes a single value", o->where,
+			            o->key);
 			rc = LETHE_EINVAL;
 		} else if (strcmp(o->key, "tag_column") == 0) {
 			char *end;
 			long v = strtol(o->value, &end, 10);
 			if (!*o->value || *end || v < -64 || v > 64 || v == 0) {
 				host->error(host->ctx,
-				            "%s: option 'tag_column': expected a column index from 1 to 64 (the token is "
+				            "%s: option 'tag_column': expected a column index from "
+				            "1 to 64 (the token is "
 				            "column 0) or -1 for the last, got '%s'",
 				            o->where, o->value);
 				rc = LETHE_EINVAL;
@@ -208,7 +210,8 @@ static int flush(lethe_task *t, struct split_data *s, struct pending *p)
 	return rc;
 }
 
-static int push_token(struct pending *p, const char *tok, size_t tok_len, const char *tag, size_t tag_len)
+static int push_token(struct pending *p, const char *tok, size_t tok_len, const char *tag,
+                      size_t tag_len)
 {
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? 2 * p->cap : 64;
@@ -304,17 +307,20 @@ static int ner_load(lethe_task *t, lethe_split split, const char *path, size_t *
 			if (t->tag_column == -1)
 				snprintf(where, sizeof(where), "the last column");
 			else if (t->tag_column < 0)
-				snprintf(where, sizeof(where), "column %ld from the end", -t->tag_column);
+				snprintf(where, sizeof(where), "column %ld from the end",
+				         -t->tag_column);
 			else
 				snprintf(where, sizeof(where), "column %ld", t->tag_column);
-			h->error(h->ctx, "%s:%zu: expected a token followed by its tag in %s, found %zu column%s",
+			h->error(h->ctx,
+			         "%s:%zu: expected a token followed by its tag in %s, found %zu "
+			         "column%s",
 			         path, it.lineno, where, cols, cols == 1 ? "" : "s");
 			rc = LETHE_EPARSE;
 			break;
 		}
 		if (!valid_tag(f[tc], flen[tc])) {
-			h->error(h->ctx, "%s:%zu: tag '%.*s' is not O, B-TYPE or I-TYPE", path, it.lineno,
-			         (int)(flen[tc] > 64 ? 64 : flen[tc]), f[tc]);
+			h->error(h->ctx, "%s:%zu: tag '%.*s' is not O, B-TYPE or I-TYPE", path,
+			         it.lineno, (int)(flen[tc] > 64 ? 64 : flen[tc]), f[tc]);
 			rc = LETHE_EPARSE;
 			break;
 		}
@@ -352,12 +358,14 @@ static int ner_example(lethe_task *t, lethe_split split, size_t i, lethe_example
 
 static int ner_predict(lethe_task *t, lethe_predict_spec *out)
 {
-	*out = (lethe_predict_spec){.mode = LETHE_PREDICT_GENERATE, .max_new_tokens = (unsigned)t->max_new_tokens};
+	*out = (lethe_predict_spec){.mode = LETHE_PREDICT_GENERATE,
+	                            .max_new_tokens = (unsigned)t->max_new_tokens};
 	return 0;
 }
 
 /* Decodes generated text into n tags (pointers into text, or "O"), lengths in lens. */
-static void decode(const char *text, size_t len, size_t n, const char **tags, char *store, size_t *used)
+static void decode(const char *text, size_t len, size_t n, const char **tags, char *store,
+                   size_t *used)
 {
 	size_t i = 0, k = 0;
 	while (k < n) {
@@ -382,7 +390,8 @@ static void decode(const char *text, size_t len, size_t n, const char **tags, ch
 }
 
 /* The metric name for kind ("f1") and type ("PER"): "f1/PER". */
-static int add_typed(const lethe_host *h, lethe_scores *out, const char *kind, const char *type, double v)
+static int add_typed(const lethe_host *h, lethe_scores *out, const char *kind, const char *type,
+                     double v)
 {
 	char name[256];
 	snprintf(name, sizeof(name), "%s/%s", kind, type);
@@ -399,7 +408,8 @@ static int ner_score(lethe_task *t, lethe_split split, const lethe_prediction *p
 		total_tokens += s->sent[i].n_tokens;
 		total_text += (preds[i].text ? preds[i].text_len : 0) + 1;
 	}
-	const char ***gold = calloc(n ? n : 1, sizeof(*gold)), ***pred = calloc(n ? n : 1, sizeof(*pred));
+	const char ***gold = calloc(n ? n : 1, sizeof(*gold)),
+	           ***pred = calloc(n ? n : 1, sizeof(*pred));
 	const char **pred_tags = malloc((total_tokens + 1) * sizeof(*pred_tags));
 	size_t *lens = malloc((n ? n : 1) * sizeof(*lens));
 	char *store = malloc(total_text + 1);
@@ -416,7 +426,8 @@ static int ner_score(lethe_task *t, lethe_split split, const lethe_prediction *p
 	}
 	lethe_seqeval_result *r = NULL;
 	if (rc == 0)
-		rc = h->metrics->seqeval(&r, (const char *const *const *)gold, (const char *const *const *)pred, lens, n);
+		rc = h->metrics->seqeval(&r, (const char *const *const *)gold,
+		                         (const char *const *const *)pred, lens, n);
 	if (rc == 0 && !(rc = h->metric(out, "f1", r->micro.f1, LETHE_METRIC_PRIMARY)) &&
 	    !(rc = h->metric(out, "precision", r->micro.precision, 0)))
 		rc = h->metric(out, "recall", r->micro.recall, 0);
@@ -493,20 +504,20 @@ static int ner_stats(lethe_task *t, lethe_split split, lethe_scores *out)
 }
 
 static const lethe_plugin ner_plugin = {
-	LETHE_PLUGIN_HEADER,
-	.name = "ner",
-	.version = "1.0.0",
-	.description = "named-entity recognition as IOB2 tag generation (CoNLL columns); entity F1",
-	.ops =
-		{
-			.create = ner_create,
-			.destroy = ner_destroy,
-			.load = ner_load,
-			.example = ner_example,
-			.predict = ner_predict,
-			.score = ner_score,
-			.stats = ner_stats,
-		},
+    LETHE_PLUGIN_HEADER,
+    .name = "ner",
+    .version = "1.0.0",
+    .description = "named-entity recognition as IOB2 tag generation (CoNLL columns); entity F1",
+    .ops =
+        {
+            .create = ner_create,
+            .destroy = ner_destroy,
+            .load = ner_load,
+            .example = ner_example,
+            .predict = ner_predict,
+            .score = ner_score,
+            .stats = ner_stats,
+        },
 };
 
 LETHE_PLUGIN_DECLARE(ner_plugin)

@@ -43,8 +43,8 @@ struct lethe_task {
 };
 
 static const char *const known_options[] = {
-	"format", "header", "text_column", "label_column", "text_field", "label_field",
-	"labels", "template", "length_normalise", NULL};
+    "format",      "header", "text_column", "label_column",     "text_field",
+    "label_field", "labels", "template",    "length_normalise", NULL};
 static const char *const format_names[] = {"auto", "tsv", "jsonl", NULL};
 static const char *const header_names[] = {"auto", "false", "true", NULL};
 static const char *const placeholders[] = {"text", NULL};
@@ -92,7 +92,9 @@ static int add_label(lethe_task *t, const lethe_option *o, const char *key, cons
 		return LETHE_EINVAL;
 	}
 	if (!*key || !*word) {
-		h->error(h->ctx, "%s: option 'labels': expected a map from labels to non-empty words", o->where);
+		h->error(h->ctx,
+		         "%s: option 'labels': expected a map from labels to non-empty words",
+		         o->where);
 		return LETHE_EINVAL;
 	}
 	for (size_t i = 0; i < t->n_labels; i++)
@@ -125,11 +127,14 @@ static int sentiment_create(lethe_task **out, const lethe_host *host, const leth
 			have_labels = 1;
 			rc = add_label(t, o, o->key + 7, o->value);
 		} else if (strcmp(o->key, "labels") == 0) {
-			host->error(host->ctx, "%s: option 'labels': expected a map such as {0: negative, 1: positive}",
+			host->error(host->ctx,
+			            "%s: option 'labels': expected a map such as {0: negative, 1: "
+			            "positive}",
 			            o->where);
 			rc = LETHE_EINVAL;
 		} else if (strchr(o->key, '.')) {
-			host->error(host->ctx, "%s: option '%s' takes a single value", o->where, o->key);
+			host->error(host->ctx, "%s: option '%s' takes a single value", o->where,
+			            o->key);
 			rc = LETHE_EINVAL;
 		} else if (strcmp(o->key, "format") == 0)
 			rc = lethe_pu_option_enum(host, o, format_names, &t->format);
@@ -151,9 +156,11 @@ static int sentiment_create(lethe_task **out, const lethe_host *host, const leth
 	}
 	lethe_option defaults = {"labels", "", "default"};
 	if (rc == 0 && !have_labels)
-		rc = add_label(t, &defaults, "0", "negative") || add_label(t, &defaults, "1", "positive");
+		rc = add_label(t, &defaults, "0", "negative") ||
+		     add_label(t, &defaults, "1", "positive");
 	if (rc == 0 && t->n_labels < 2) {
-		host->error(host->ctx, "%s: option 'labels': a classification needs at least two labels",
+		host->error(host->ctx,
+		            "%s: option 'labels': a classification needs at least two labels",
 		            options[0].where);
 		rc = LETHE_EINVAL;
 	}
@@ -179,12 +186,13 @@ static long find_label(const lethe_task *t, const char *s, size_t n)
 	return -1;
 }
 
-static int unknown_label(const lethe_task *t, const char *path, size_t lineno, const char *s, size_t n)
+static int unknown_label(const lethe_task *t, const char *path, size_t lineno, const char *s,
+                         size_t n)
 {
 	char list[512];
 	lethe_pu_quote_list((const char *const *)t->keys, list, sizeof(list));
-	t->host->error(t->host->ctx, "%s:%zu: unknown label '%.*s' (expected one of %s)", path, lineno,
-	               (int)(n > 64 ? 64 : n), s, list);
+	t->host->error(t->host->ctx, "%s:%zu: unknown label '%.*s' (expected one of %s)", path,
+	               lineno, (int)(n > 64 ? 64 : n), s, list);
 	return LETHE_EPARSE;
 }
 
@@ -214,7 +222,8 @@ static int add_example(lethe_task *t, struct split_data *s, const char *text, si
 	if (rc == 0)
 		rc = lethe_pu_pool_add(&s->pool, prompt.s, prompt.n, &s->prompt[s->n]);
 	if (rc == 0)
-		rc = lethe_pu_pool_add(&s->pool, t->words[label], strlen(t->words[label]), &s->target[s->n]);
+		rc = lethe_pu_pool_add(&s->pool, t->words[label], strlen(t->words[label]),
+		                       &s->target[s->n]);
 	if (rc == 0)
 		s->label[s->n++] = label;
 	lethe_pu_buf_free(&text_buf);
@@ -252,22 +261,24 @@ static long resolve(lethe_task *t, const char *option, const char *spec, const c
 {
 	long idx = number_index(spec, cols);
 	if (idx == (long)cols) {
-		t->host->error(t->host->ctx, "%s:1: option '%s': column %s is out of range (%zu columns)",
-		               path, option, spec, cols);
+		t->host->error(t->host->ctx,
+		               "%s:1: option '%s': column %s is out of range (%zu columns)", path,
+		               option, spec, cols);
 		return -1;
 	}
 	if (idx >= 0)
 		return idx;
 	if (header && (idx = name_index(f, flen, cols, spec)) >= 0)
 		return idx;
-	t->host->error(t->host->ctx, "%s:1: option '%s': no column named '%s'%s", path, option, spec,
-	               header ? " in the header" : " (the file has no header)");
+	t->host->error(t->host->ctx, "%s:1: option '%s': no column named '%s'%s", path, option,
+	               spec, header ? " in the header" : " (the file has no header)");
 	return -1;
 }
 
 #define MAX_COLS 64
 
-static int load_tsv(lethe_task *t, struct split_data *s, const char *path, const char *data, size_t len)
+static int load_tsv(lethe_task *t, struct split_data *s, const char *path, const char *data,
+                    size_t len)
 {
 	const lethe_host *h = t->host;
 	lethe_pu_lines it;
@@ -289,44 +300,54 @@ static int load_tsv(lethe_task *t, struct split_data *s, const char *path, const
 			first = 0;
 			n_cols = cols;
 			if (cols < 2 || cols > MAX_COLS) {
-				h->error(h->ctx, "%s:%zu: expected tab-separated text and label columns, found %zu column%s",
+				h->error(h->ctx,
+				         "%s:%zu: expected tab-separated text and label columns, "
+				         "found %zu column%s",
 				         path, it.lineno, cols, cols == 1 ? "" : "s");
 				return LETHE_EPARSE;
 			}
-			/* Without an explicit header option, the first line is a header when the label
-			 * column (named only in headers, else by index, else the last) holds no label. */
+			/* Without an explicit header option, the first line is a header when the
+			 * label column (named only in headers, else by index, else the last) holds
+			 * no label. */
 			int header = t->header == HEADER_TRUE;
 			if (t->header == HEADER_AUTO) {
-				long lc = t->label_column ? number_index(t->label_column, cols) : (long)cols - 1;
+				long lc = t->label_column ? number_index(t->label_column, cols)
+				                          : (long)cols - 1;
 				size_t m = lc >= 0 && (size_t)lc < cols ? flen[lc] : 0;
 				const char *v = m ? lethe_pu_trim(f[lc], &m) : "";
 				header = lc < 0 || (size_t)lc >= cols || find_label(t, v, m) < 0;
 			}
 			if (t->text_column)
-				text_col = resolve(t, "text_column", t->text_column, f, flen, cols, header, path);
-			else if (!header || ((text_col = name_index(f, flen, cols, "sentence")) < 0 &&
-			                     (text_col = name_index(f, flen, cols, "text")) < 0))
+				text_col = resolve(t, "text_column", t->text_column, f, flen, cols,
+				                   header, path);
+			else if (!header ||
+			         ((text_col = name_index(f, flen, cols, "sentence")) < 0 &&
+			          (text_col = name_index(f, flen, cols, "text")) < 0))
 				text_col = 0;
 			if (t->label_column)
-				label_col = resolve(t, "label_column", t->label_column, f, flen, cols, header, path);
+				label_col = resolve(t, "label_column", t->label_column, f, flen,
+				                    cols, header, path);
 			else if (!header || (label_col = name_index(f, flen, cols, "label")) < 0)
 				label_col = (long)cols - 1;
 			if (text_col < 0 || label_col < 0)
 				return LETHE_EINVAL;
 			if (text_col == label_col) {
-				h->error(h->ctx, "%s:1: the text and label columns are both column %ld", path, text_col);
+				h->error(h->ctx,
+				         "%s:1: the text and label columns are both column %ld",
+				         path, text_col);
 				return LETHE_EINVAL;
 			}
 			if (header)
 				continue;
 		}
 		if (cols != n_cols) {
-			h->error(h->ctx, "%s:%zu: expected %zu tab-separated columns, found %zu", path, it.lineno,
-			         n_cols, cols);
+			h->error(h->ctx, "%s:%zu: expected %zu tab-separated columns, found %zu",
+			         path, it.lineno, n_cols, cols);
 			return LETHE_EPARSE;
 		}
 		size_t tl = flen[text_col], ll = flen[label_col];
-		const char *text = lethe_pu_trim(f[text_col], &tl), *lab = lethe_pu_trim(f[label_col], &ll);
+		const char *text = lethe_pu_trim(f[text_col], &tl),
+		           *lab = lethe_pu_trim(f[label_col], &ll);
 		if (tl == 0) {
 			h->error(h->ctx, "%s:%zu: empty text", path, it.lineno);
 			return LETHE_EPARSE;
@@ -339,7 +360,8 @@ static int load_tsv(lethe_task *t, struct split_data *s, const char *path, const
 	return rc;
 }
 
-static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, const char *data, size_t len)
+static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, const char *data,
+                      size_t len)
 {
 	const lethe_host *h = t->host;
 	lethe_pu_lines it;
@@ -360,21 +382,25 @@ static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, con
 		const char *lab = NULL;
 		if (cJSON_IsString(lv))
 			lab = lv->valuestring;
-		else if (cJSON_IsNumber(lv) && lv->valuedouble == floor(lv->valuedouble) && fabs(lv->valuedouble) < 1e15) {
+		else if (cJSON_IsNumber(lv) && lv->valuedouble == floor(lv->valuedouble) &&
+		         fabs(lv->valuedouble) < 1e15) {
 			snprintf(num, sizeof(num), "%.0f", lv->valuedouble);
 			lab = num;
 		} else if (cJSON_IsBool(lv)) {
 			lab = cJSON_IsTrue(lv) ? "true" : "false";
 		}
 		if (!cJSON_IsObject(rec) || lethe_pu_json_text(tv, " ", &text) != 0) {
-			h->error(h->ctx, "%s:%zu: expected a string field '%s'", path, it.lineno, t->text_field);
+			h->error(h->ctx, "%s:%zu: expected a string field '%s'", path, it.lineno,
+			         t->text_field);
 			rc = LETHE_EPARSE;
 		} else if (!lab) {
-			h->error(h->ctx, "%s:%zu: expected a label field '%s' (a string or an integer)", path,
-			         it.lineno, t->label_field);
+			h->error(h->ctx,
+			         "%s:%zu: expected a label field '%s' (a string or an integer)",
+			         path, it.lineno, t->label_field);
 			rc = LETHE_EPARSE;
 		} else if (lethe_pu_utf8_invalid(text.s, text.n) != (size_t)-1) {
-			h->error(h->ctx, "%s:%zu: invalid UTF-8 in field '%s'", path, it.lineno, t->text_field);
+			h->error(h->ctx, "%s:%zu: invalid UTF-8 in field '%s'", path, it.lineno,
+			         t->text_field);
 			rc = LETHE_EPARSE;
 		} else {
 			size_t tl = text.n;
@@ -405,8 +431,11 @@ static int sentiment_load(lethe_task *t, lethe_split split, const char *path, si
 		return rc;
 	int format = t->format;
 	if (format == FORMAT_AUTO)
-		format = lethe_pu_ends_with(path, ".jsonl") || lethe_pu_ends_with(path, ".json") ? FORMAT_JSONL : FORMAT_TSV;
-	rc = format == FORMAT_JSONL ? load_jsonl(t, s, path, data, len) : load_tsv(t, s, path, data, len);
+		format = lethe_pu_ends_with(path, ".jsonl") || lethe_pu_ends_with(path, ".json")
+		             ? FORMAT_JSONL
+		             : FORMAT_TSV;
+	rc = format == FORMAT_JSONL ? load_jsonl(t, s, path, data, len)
+	                            : load_tsv(t, s, path, data, len);
 	free(data);
 	rc = lethe_pu_load_status(t->host, path, rc, s->n, "no examples");
 	if (rc) {
@@ -434,16 +463,16 @@ static int sentiment_example(lethe_task *t, lethe_split split, size_t i, lethe_e
 static int sentiment_predict(lethe_task *t, lethe_predict_spec *out)
 {
 	*out = (lethe_predict_spec){
-		.mode = LETHE_PREDICT_CHOICE,
-		.choices = (const char *const *)t->words,
-		.n_choices = t->n_labels,
-		.length_normalise = t->length_normalise,
+	    .mode = LETHE_PREDICT_CHOICE,
+	    .choices = (const char *const *)t->words,
+	    .n_choices = t->n_labels,
+	    .length_normalise = t->length_normalise,
 	};
 	return 0;
 }
 
-static int sentiment_score(lethe_task *t, lethe_split split, const lethe_prediction *preds, size_t n,
-                           lethe_scores *out, double *per_example)
+static int sentiment_score(lethe_task *t, lethe_split split, const lethe_prediction *preds,
+                           size_t n, lethe_scores *out, double *per_example)
 {
 	const lethe_host *h = t->host;
 	const struct split_data *s = &t->splits[split];
@@ -455,7 +484,8 @@ static int sentiment_score(lethe_task *t, lethe_split split, const lethe_predict
 	int rc = gold && pred ? 0 : LETHE_ENOMEM;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if (preds[i].choice >= t->n_labels) {
-			h->error(h->ctx, "prediction %zu: choice %zu out of range (%zu labels)", i, preds[i].choice, t->n_labels);
+			h->error(h->ctx, "prediction %zu: choice %zu out of range (%zu labels)", i,
+			         preds[i].choice, t->n_labels);
 			rc = LETHE_EINVAL;
 			break;
 		}
@@ -504,20 +534,20 @@ static int sentiment_stats(lethe_task *t, lethe_split split, lethe_scores *out)
 }
 
 static const lethe_plugin sentiment_plugin = {
-	LETHE_PLUGIN_HEADER,
-	.name = "sentiment",
-	.version = "1.0.0",
-	.description = "text classification by label words (GLUE TSV, TSV, JSON lines); accuracy, F1",
-	.ops =
-		{
-			.create = sentiment_create,
-			.destroy = sentiment_destroy,
-			.load = sentiment_load,
-			.example = sentiment_example,
-			.predict = sentiment_predict,
-			.score = sentiment_score,
-			.stats = sentiment_stats,
-		},
+    LETHE_PLUGIN_HEADER,
+    .name = "sentiment",
+    .version = "1.0.0",
+    .description = "text classification by label words (GLUE TSV, TSV, JSON lines); accuracy, F1",
+    .ops =
+        {
+            .create = sentiment_create,
+            .destroy = sentiment_destroy,
+            .load = sentiment_load,
+            .example = sentiment_example,
+            .predict = sentiment_predict,
+            .score = sentiment_score,
+            .stats = sentiment_stats,
+        },
 };
 
 LETHE_PLUGIN_DECLARE(sentiment_plugin)

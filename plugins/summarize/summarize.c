@@ -23,8 +23,8 @@ enum format { FORMAT_AUTO, FORMAT_TSV, FORMAT_JSONL };
 #define MAX_REFS 256
 
 struct item {
-	size_t prompt;     /* offset of the prompt in the pool */
-	size_t first_ref;  /* offsets of the references in refs[] */
+	size_t prompt;    /* offset of the prompt in the pool */
+	size_t first_ref; /* offsets of the references in refs[] */
 	size_t n_refs;
 };
 
@@ -46,8 +46,8 @@ struct lethe_task {
 };
 
 static const char *const known_options[] = {
-	"format", "document_field", "summary_field", "template", "max_new_tokens", "max_document_chars",
-	"stem", NULL};
+    "format",         "document_field",     "summary_field", "template",
+    "max_new_tokens", "max_document_chars", "stem",          NULL};
 static const char *const format_names[] = {"auto", "tsv", "jsonl", NULL};
 static const char *const placeholders[] = {"document", NULL};
 #define DEFAULT_TEMPLATE "Summarize in one sentence.\nDocument: {document}\nSummary:"
@@ -90,7 +90,8 @@ static int summarize_create(lethe_task **out, const lethe_host *host, const leth
 	for (size_t i = 0; i < n_options && rc == 0; i++) {
 		const lethe_option *o = &options[i];
 		if (strchr(o->key, '.')) {
-			host->error(host->ctx, "%s: option '%s' takes a single value", o->where, o->key);
+			host->error(host->ctx, "%s: option '%s' takes a single value", o->where,
+			            o->key);
 			rc = LETHE_EINVAL;
 		} else if (strcmp(o->key, "format") == 0)
 			rc = lethe_pu_option_enum(host, o, format_names, &t->format);
@@ -169,7 +170,8 @@ static int add_item(lethe_task *t, struct split_data *s, lethe_pu_buf *doc, cons
 		rc = lethe_pu_pool_add(&s->pool, prompt.s, prompt.n, &it->prompt);
 	it->first_ref = s->n_refs;
 	for (size_t r = 0; r < n_refs && rc == 0; r++)
-		if ((rc = lethe_pu_pool_add(&s->pool, refs[r], strlen(refs[r]), &s->refs[s->n_refs])) == 0)
+		if ((rc = lethe_pu_pool_add(&s->pool, refs[r], strlen(refs[r]),
+		                            &s->refs[s->n_refs])) == 0)
 			s->n_refs++;
 	lethe_pu_buf_free(&prompt);
 	if (rc == 0) {
@@ -188,7 +190,8 @@ static int bad_utf8(const lethe_host *h, const char *path, size_t lineno, const 
 	return LETHE_EPARSE;
 }
 
-static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, const char *data, size_t len)
+static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, const char *data,
+                      size_t len)
 {
 	const lethe_host *h = t->host;
 	lethe_pu_lines it;
@@ -213,14 +216,16 @@ static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, con
 		if (!refs) {
 			rc = LETHE_ENOMEM;
 		} else if (!cJSON_IsObject(rec) || lethe_pu_json_text(dv, " ", &doc) != 0) {
-			h->error(h->ctx, "%s:%zu: expected a field '%s' holding a string or a list of strings", path,
-			         it.lineno, t->document_field);
+			h->error(
+			    h->ctx,
+			    "%s:%zu: expected a field '%s' holding a string or a list of strings",
+			    path, it.lineno, t->document_field);
 			rc = LETHE_EPARSE;
 		} else if (cJSON_IsString(sv)) {
 			refs[0] = sv->valuestring;
 		} else if (cJSON_IsArray(sv) && n_refs > MAX_REFS) {
-			h->error(h->ctx, "%s:%zu: field '%s': at most %d references", path, it.lineno,
-			         t->summary_field, MAX_REFS);
+			h->error(h->ctx, "%s:%zu: field '%s': at most %d references", path,
+			         it.lineno, t->summary_field, MAX_REFS);
 			rc = LETHE_EPARSE;
 		} else if (cJSON_IsArray(sv) && n_refs > 0) {
 			size_t k = 0;
@@ -232,12 +237,15 @@ static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, con
 				refs[k++] = item->valuestring;
 			}
 			if (k != n_refs) {
-				h->error(h->ctx, "%s:%zu: field '%s': every reference must be a string", path, it.lineno,
-				         t->summary_field);
+				h->error(h->ctx,
+				         "%s:%zu: field '%s': every reference must be a string",
+				         path, it.lineno, t->summary_field);
 				rc = LETHE_EPARSE;
 			}
 		} else {
-			h->error(h->ctx, "%s:%zu: expected a field '%s' holding a summary or a non-empty list of them",
+			h->error(h->ctx,
+			         "%s:%zu: expected a field '%s' holding a summary or a non-empty "
+			         "list of them",
 			         path, it.lineno, t->summary_field);
 			rc = LETHE_EPARSE;
 		}
@@ -258,7 +266,8 @@ static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, con
 	return rc;
 }
 
-static int load_tsv(lethe_task *t, struct split_data *s, const char *path, const char *data, size_t len)
+static int load_tsv(lethe_task *t, struct split_data *s, const char *path, const char *data,
+                    size_t len)
 {
 	const lethe_host *h = t->host;
 	lethe_pu_lines it;
@@ -274,19 +283,23 @@ static int load_tsv(lethe_task *t, struct split_data *s, const char *path, const
 			break;
 		size_t cols = lethe_pu_split_tabs(line, n, f, flen, 2);
 		if (cols != 2) {
-			h->error(h->ctx, "%s:%zu: expected 2 tab-separated columns (document, summary), found %zu",
+			h->error(h->ctx,
+			         "%s:%zu: expected 2 tab-separated columns (document, summary), "
+			         "found %zu",
 			         path, it.lineno, cols);
 			rc = LETHE_EPARSE;
 			break;
 		}
 		const char *d = lethe_pu_trim(f[0], &flen[0]), *m = lethe_pu_trim(f[1], &flen[1]);
 		if (flen[0] == 0 || flen[1] == 0) {
-			h->error(h->ctx, "%s:%zu: empty %s", path, it.lineno, flen[0] ? "summary" : "document");
+			h->error(h->ctx, "%s:%zu: empty %s", path, it.lineno,
+			         flen[0] ? "summary" : "document");
 			rc = LETHE_EPARSE;
 			break;
 		}
 		doc.n = sum.n = 0;
-		if ((rc = lethe_pu_buf_add(&doc, d, flen[0])) || (rc = lethe_pu_buf_add(&sum, m, flen[1])))
+		if ((rc = lethe_pu_buf_add(&doc, d, flen[0])) ||
+		    (rc = lethe_pu_buf_add(&sum, m, flen[1])))
 			break;
 		const char *refs[] = {sum.s};
 		rc = add_item(t, s, &doc, refs, 1);
@@ -307,8 +320,11 @@ static int summarize_load(lethe_task *t, lethe_split split, const char *path, si
 		return rc;
 	int format = t->format;
 	if (format == FORMAT_AUTO)
-		format = lethe_pu_ends_with(path, ".tsv") || lethe_pu_ends_with(path, ".txt") ? FORMAT_TSV : FORMAT_JSONL;
-	rc = format == FORMAT_JSONL ? load_jsonl(t, s, path, data, len) : load_tsv(t, s, path, data, len);
+		format = lethe_pu_ends_with(path, ".tsv") || lethe_pu_ends_with(path, ".txt")
+		             ? FORMAT_TSV
+		             : FORMAT_JSONL;
+	rc = format == FORMAT_JSONL ? load_jsonl(t, s, path, data, len)
+	                            : load_tsv(t, s, path, data, len);
 	free(data);
 	rc = lethe_pu_load_status(t->host, path, rc, s->n, "no examples");
 	if (rc) {
@@ -316,8 +332,9 @@ static int summarize_load(lethe_task *t, lethe_split split, const char *path, si
 		return rc;
 	}
 	if (s->truncated)
-		t->host->log(t->host->ctx, LETHE_LOG_INFO, "%s: truncated %zu of %zu documents to %lu characters",
-		             path, s->truncated, s->n, t->max_document_chars);
+		t->host->log(t->host->ctx, LETHE_LOG_INFO,
+		             "%s: truncated %zu of %zu documents to %lu characters", path,
+		             s->truncated, s->n, t->max_document_chars);
 	*n_examples = s->n;
 	return 0;
 }
@@ -338,7 +355,8 @@ static int summarize_example(lethe_task *t, lethe_split split, size_t i, lethe_e
 
 static int summarize_predict(lethe_task *t, lethe_predict_spec *out)
 {
-	*out = (lethe_predict_spec){.mode = LETHE_PREDICT_GENERATE, .max_new_tokens = (unsigned)t->max_new_tokens};
+	*out = (lethe_predict_spec){.mode = LETHE_PREDICT_GENERATE,
+	                            .max_new_tokens = (unsigned)t->max_new_tokens};
 	return 0;
 }
 
@@ -363,8 +381,8 @@ static void accumulate(lethe_prf *sum, const lethe_prf *s)
 	sum->fmeasure += s->fmeasure;
 }
 
-static int summarize_score(lethe_task *t, lethe_split split, const lethe_prediction *preds, size_t n,
-                           lethe_scores *out, double *per_example)
+static int summarize_score(lethe_task *t, lethe_split split, const lethe_prediction *preds,
+                           size_t n, lethe_scores *out, double *per_example)
 {
 	const lethe_host *h = t->host;
 	const struct split_data *s = &t->splits[split];
@@ -382,7 +400,8 @@ static int summarize_score(lethe_task *t, lethe_split split, const lethe_predict
 		for (size_t r = 0; r < k; r++)
 			refs[r] = s->pool.buf + s->refs[it->first_ref + r];
 		text.n = 0;
-		if ((rc = lethe_pu_buf_add(&text, preds[i].text ? preds[i].text : "", preds[i].text ? preds[i].text_len : 0)))
+		if ((rc = lethe_pu_buf_add(&text, preds[i].text ? preds[i].text : "",
+		                           preds[i].text ? preds[i].text_len : 0)))
 			break;
 		lethe_rouge_score sc;
 		if ((rc = h->metrics->rouge(&sc, text.s, refs, k, t->stem)))
@@ -396,7 +415,8 @@ static int summarize_score(lethe_task *t, lethe_split split, const lethe_predict
 	}
 	lethe_pu_buf_free(&text);
 	if (rc == 0 && !(rc = add_prf(h, out, "rougeL", &rl, (double)n, LETHE_METRIC_PRIMARY)) &&
-	    !(rc = add_prf(h, out, "rouge1", &r1, (double)n, 0)) && !(rc = add_prf(h, out, "rouge2", &r2, (double)n, 0)))
+	    !(rc = add_prf(h, out, "rouge1", &r1, (double)n, 0)) &&
+	    !(rc = add_prf(h, out, "rouge2", &r2, (double)n, 0)))
 		rc = add_prf(h, out, "rougeLsum", &rls, (double)n, 0);
 	return rc;
 }
@@ -412,20 +432,20 @@ static int summarize_stats(lethe_task *t, lethe_split split, lethe_scores *out)
 }
 
 static const lethe_plugin summarize_plugin = {
-	LETHE_PLUGIN_HEADER,
-	.name = "summarize",
-	.version = "1.0.0",
-	.description = "abstractive summarization (JSON lines, TSV); ROUGE-1/2/L/Lsum",
-	.ops =
-		{
-			.create = summarize_create,
-			.destroy = summarize_destroy,
-			.load = summarize_load,
-			.example = summarize_example,
-			.predict = summarize_predict,
-			.score = summarize_score,
-			.stats = summarize_stats,
-		},
+    LETHE_PLUGIN_HEADER,
+    .name = "summarize",
+    .version = "1.0.0",
+    .description = "abstractive summarization (JSON lines, TSV); ROUGE-1/2/L/Lsum",
+    .ops =
+        {
+            .create = summarize_create,
+            .destroy = summarize_destroy,
+            .load = summarize_load,
+            .example = summarize_example,
+            .predict = summarize_predict,
+            .score = summarize_score,
+            .stats = summarize_stats,
+        },
 };
 
 LETHE_PLUGIN_DECLARE(summarize_plugin)

@@ -86,7 +86,8 @@ static int text_create(lethe_task **out, const lethe_host *host, const lethe_opt
 			if ((rc = lethe_pu_option_uint(host, o, 0, 1ul << 30, &v)) == 0)
 				t->max_chars = v;
 		} else {
-			host->error(host->ctx, "%s: option '%s' takes a single value", o->where, o->key);
+			host->error(host->ctx, "%s: option '%s' takes a single value", o->where,
+			            o->key);
 			rc = LETHE_EINVAL;
 		}
 	}
@@ -159,8 +160,8 @@ static int check_utf8(lethe_task *t, const char *path, size_t lineno, const char
 	size_t bad = lethe_pu_utf8_invalid(line, n);
 	if (bad == (size_t)-1)
 		return 0;
-	t->host->error(t->host->ctx, "%s:%zu:%zu: invalid UTF-8 (byte 0x%02x)", path, lineno, bad + 1,
-	               (unsigned char)line[bad]);
+	t->host->error(t->host->ctx, "%s:%zu:%zu: invalid UTF-8 (byte 0x%02x)", path, lineno,
+	               bad + 1, (unsigned char)line[bad]);
 	return LETHE_EPARSE;
 }
 
@@ -210,7 +211,8 @@ static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, con
 		if ((rc = check_utf8(t, path, it.lineno, line, n)) ||
 		    (rc = lethe_pu_json_parse(h, path, it.lineno, line, n, &rec)))
 			break;
-		const cJSON *v = cJSON_IsObject(rec) ? cJSON_GetObjectItemCaseSensitive(rec, t->field) : NULL;
+		const cJSON *v =
+		    cJSON_IsObject(rec) ? cJSON_GetObjectItemCaseSensitive(rec, t->field) : NULL;
 		if (cJSON_IsString(v)) {
 			rc = add_chunked(t, s, v->valuestring, strlen(v->valuestring));
 		} else if (cJSON_IsArray(v)) {
@@ -219,7 +221,8 @@ static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, con
 			cJSON_ArrayForEach(item, v)
 			{
 				if (!cJSON_IsString(item)) {
-					h->error(h->ctx, "%s:%zu: field '%s' must hold strings", path, it.lineno, t->field);
+					h->error(h->ctx, "%s:%zu: field '%s' must hold strings",
+					         path, it.lineno, t->field);
 					rc = LETHE_EPARSE;
 					break;
 				}
@@ -242,8 +245,8 @@ static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, con
 			free(joined);
 			joined = NULL;
 		} else {
-			h->error(h->ctx, "%s:%zu: expected an object with a string field '%s'", path, it.lineno,
-			         t->field);
+			h->error(h->ctx, "%s:%zu: expected an object with a string field '%s'",
+			         path, it.lineno, t->field);
 			rc = LETHE_EPARSE;
 		}
 		cJSON_Delete(rec);
@@ -262,8 +265,11 @@ static int text_load(lethe_task *t, lethe_split split, const char *path, size_t 
 		return rc;
 	int format = t->format;
 	if (format == FORMAT_AUTO)
-		format = lethe_pu_ends_with(path, ".jsonl") || lethe_pu_ends_with(path, ".json") ? FORMAT_JSONL : FORMAT_TEXT;
-	rc = format == FORMAT_JSONL ? load_jsonl(t, s, path, data, len) : load_text(t, s, path, data, len);
+		format = lethe_pu_ends_with(path, ".jsonl") || lethe_pu_ends_with(path, ".json")
+		             ? FORMAT_JSONL
+		             : FORMAT_TEXT;
+	rc = format == FORMAT_JSONL ? load_jsonl(t, s, path, data, len)
+	                            : load_text(t, s, path, data, len);
 	free(data);
 	rc = lethe_pu_load_status(t->host, path, rc, s->n, "no text found");
 	if (rc) {
@@ -282,10 +288,10 @@ static int text_example(lethe_task *t, lethe_split split, size_t index, lethe_ex
 		return LETHE_EINVAL;
 	}
 	*out = (lethe_example){
-		.prompt = "",
-		.prompt_len = 0,
-		.target = s->pool.buf + s->offsets[index],
-		.target_len = s->lengths[index],
+	    .prompt = "",
+	    .prompt_len = 0,
+	    .target = s->pool.buf + s->offsets[index],
+	    .target_len = s->lengths[index],
 	};
 	return 0;
 }
@@ -308,19 +314,23 @@ static int text_score(lethe_task *t, lethe_split split, const lethe_prediction *
 	size_t tokens = 0, bytes = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!isfinite(preds[i].nll) || preds[i].nll < 0) {
-			h->error(h->ctx, "prediction %zu: the target NLL is %g; expected a finite value >= 0", i,
-			         preds[i].nll);
+			h->error(
+			    h->ctx,
+			    "prediction %zu: the target NLL is %g; expected a finite value >= 0", i,
+			    preds[i].nll);
 			return LETHE_ENUMERIC;
 		}
 		nll += preds[i].nll;
 		tokens += preds[i].n_tokens;
 		bytes += preds[i].n_bytes;
 		if (per_example)
-			per_example[i] = preds[i].n_tokens ? preds[i].nll / (double)preds[i].n_tokens : NAN;
+			per_example[i] =
+			    preds[i].n_tokens ? preds[i].nll / (double)preds[i].n_tokens : NAN;
 	}
 	double per_token = tokens ? nll / (double)tokens : NAN;
 	int rc;
-	if ((rc = h->metric(out, "perplexity", exp(per_token), LETHE_METRIC_LOWER | LETHE_METRIC_PRIMARY)) ||
+	if ((rc = h->metric(out, "perplexity", exp(per_token),
+	                    LETHE_METRIC_LOWER | LETHE_METRIC_PRIMARY)) ||
 	    (rc = h->metric(out, "nll_per_token", per_token, LETHE_METRIC_LOWER)) ||
 	    (rc = h->metric(out, "bits_per_byte", bytes ? nll / (log(2.0) * (double)bytes) : NAN,
 	                    LETHE_METRIC_LOWER)))
@@ -339,20 +349,20 @@ static int text_stats(lethe_task *t, lethe_split split, lethe_scores *out)
 }
 
 static const lethe_plugin text_plugin = {
-	LETHE_PLUGIN_HEADER,
-	.name = "text",
-	.version = "1.0.0",
-	.description = "plain-text language modelling (text or JSON lines); metric: perplexity",
-	.ops =
-		{
-			.create = text_create,
-			.destroy = text_destroy,
-			.load = text_load,
-			.example = text_example,
-			.predict = text_predict,
-			.score = text_score,
-			.stats = text_stats,
-		},
+    LETHE_PLUGIN_HEADER,
+    .name = "text",
+    .version = "1.0.0",
+    .description = "plain-text language modelling (text or JSON lines); metric: perplexity",
+    .ops =
+        {
+            .create = text_create,
+            .destroy = text_destroy,
+            .load = text_load,
+            .example = text_example,
+            .predict = text_predict,
+            .score = text_score,
+            .stats = text_stats,
+        },
 };
 
 LETHE_PLUGIN_DECLARE(text_plugin)

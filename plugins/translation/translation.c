@@ -35,19 +35,21 @@ struct lethe_task {
 	struct split_data splits[LETHE_SPLIT_COUNT];
 };
 
-static const char *const known_options[] = {"source", "target", "format", "field", "template",
-                                            "max_new_tokens", NULL};
+static const char *const known_options[] = {"source",   "target",         "format", "field",
+                                            "template", "max_new_tokens", NULL};
 static const char *const format_names[] = {"auto", "pair", "tsv", "jsonl", NULL};
 static const char *const placeholders[] = {"source", "source_language", "target_language", NULL};
-#define DEFAULT_TEMPLATE "Translate from {source_language} to {target_language}.\n{source_language}: {source}\n{target_language}:"
+#define DEFAULT_TEMPLATE                                                                           \
+	"Translate from {source_language} to {target_language}.\n{source_language}: "              \
+	"{source}\n{target_language}:"
 
 static const char *language_name(const char *code)
 {
 	static const char *const names[][2] = {
-		{"en", "English"}, {"de", "German"},  {"fr", "French"},     {"cs", "Czech"},
-		{"es", "Spanish"}, {"it", "Italian"}, {"pt", "Portuguese"}, {"nl", "Dutch"},
-		{"ru", "Russian"}, {"zh", "Chinese"}, {"ja", "Japanese"},   {"ro", "Romanian"},
-		{"fi", "Finnish"}, {"tr", "Turkish"}, {"et", "Estonian"},   {"lv", "Latvian"},
+	    {"en", "English"}, {"de", "German"},  {"fr", "French"},     {"cs", "Czech"},
+	    {"es", "Spanish"}, {"it", "Italian"}, {"pt", "Portuguese"}, {"nl", "Dutch"},
+	    {"ru", "Russian"}, {"zh", "Chinese"}, {"ja", "Japanese"},   {"ro", "Romanian"},
+	    {"fi", "Finnish"}, {"tr", "Turkish"}, {"et", "Estonian"},   {"lv", "Latvian"},
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(code, names[i][0]) == 0)
@@ -81,8 +83,8 @@ static int valid_code(const char *s)
 	if (!*s)
 		return 0;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '_' || *s == '-'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
 			return 0;
 	return 1;
 }
@@ -99,11 +101,13 @@ static int translation_create(lethe_task **out, const lethe_host *host, const le
 		return LETHE_ENOMEM;
 	t->host = host;
 	t->max_new_tokens = 128;
-	const char *source = "en", *target = "de", *field = "translation", *template = DEFAULT_TEMPLATE;
+	const char *source = "en", *target = "de", *field = "translation",
+	           *template = DEFAULT_TEMPLATE;
 	for (size_t i = 0; i < n_options && rc == 0; i++) {
 		const lethe_option *o = &options[i];
 		if (strchr(o->key, '.')) {
-			host->error(host->ctx, "%s: option '%s' takes a single value", o->where, o->key);
+			host->error(host->ctx, "%s: option '%s' takes a single value", o->where,
+			            o->key);
 			rc = LETHE_EINVAL;
 		} else if (strcmp(o->key, "format") == 0)
 			rc = lethe_pu_option_enum(host, o, format_names, &t->format);
@@ -111,7 +115,9 @@ static int translation_create(lethe_task **out, const lethe_host *host, const le
 			rc = lethe_pu_option_uint(host, o, 1, 4096, &t->max_new_tokens);
 		else if (strcmp(o->key, "source") == 0 || strcmp(o->key, "target") == 0) {
 			if (!valid_code(o->value)) {
-				host->error(host->ctx, "%s: option '%s': expected a language code such as 'en', got '%s'",
+				host->error(host->ctx,
+				            "%s: option '%s': expected a language code such as "
+				            "'en', got '%s'",
 				            o->where, o->key, o->value);
 				rc = LETHE_EINVAL;
 			}
@@ -196,7 +202,8 @@ static int load_pair(lethe_task *t, struct split_data *s, const char *prefix)
 {
 	const lethe_host *h = t->host;
 	size_t plen = strlen(prefix);
-	char *src_path = malloc(plen + strlen(t->source) + 2), *tgt_path = malloc(plen + strlen(t->target) + 2);
+	char *src_path = malloc(plen + strlen(t->source) + 2),
+	     *tgt_path = malloc(plen + strlen(t->target) + 2);
 	char *src = NULL, *tgt = NULL;
 	size_t src_len, tgt_len;
 	int rc = src_path && tgt_path ? 0 : LETHE_ENOMEM;
@@ -209,8 +216,9 @@ static int load_pair(lethe_task *t, struct split_data *s, const char *prefix)
 	if (rc == 0) {
 		size_t ns = count_lines(src, src_len), nt = count_lines(tgt, tgt_len);
 		if (ns != nt) {
-			h->error(h->ctx, "%s has %zu lines but %s has %zu: the files must be line-aligned", src_path,
-			         ns, tgt_path, nt);
+			h->error(h->ctx,
+			         "%s has %zu lines but %s has %zu: the files must be line-aligned",
+			         src_path, ns, tgt_path, nt);
 			rc = LETHE_EPARSE;
 		}
 	}
@@ -222,7 +230,8 @@ static int load_pair(lethe_task *t, struct split_data *s, const char *prefix)
 	const char *ls, *lt;
 	size_t ns, nt;
 	while (rc == 0 && lethe_pu_lines_next(&a, &ls, &ns) && lethe_pu_lines_next(&b, &lt, &nt)) {
-		if ((rc = check_line(h, src_path, a.lineno, ls, ns)) || (rc = check_line(h, tgt_path, b.lineno, lt, nt)))
+		if ((rc = check_line(h, src_path, a.lineno, ls, ns)) ||
+		    (rc = check_line(h, tgt_path, b.lineno, lt, nt)))
 			break;
 		const char *x = lethe_pu_trim(ls, &ns), *y = lethe_pu_trim(lt, &nt);
 		rc = add_pair(t, s, x, ns, y, nt);
@@ -258,12 +267,15 @@ static int load_file(lethe_task *t, struct split_data *s, const char *path, int 
 		if (format == FORMAT_TSV) {
 			size_t cols = lethe_pu_split_tabs(line, n, f, flen, 2);
 			if (cols != 2) {
-				h->error(h->ctx, "%s:%zu: expected 2 tab-separated columns (%s, %s), found %zu", path,
-				         it.lineno, t->source, t->target, cols);
+				h->error(
+				    h->ctx,
+				    "%s:%zu: expected 2 tab-separated columns (%s, %s), found %zu",
+				    path, it.lineno, t->source, t->target, cols);
 				rc = LETHE_EPARSE;
 				break;
 			}
-			const char *x = lethe_pu_trim(f[0], &flen[0]), *y = lethe_pu_trim(f[1], &flen[1]);
+			const char *x = lethe_pu_trim(f[0], &flen[0]),
+			           *y = lethe_pu_trim(f[1], &flen[1]);
 			if (flen[0] == 0 || flen[1] == 0) {
 				h->error(h->ctx, "%s:%zu: empty sentence", path, it.lineno);
 				rc = LETHE_EPARSE;
@@ -279,14 +291,16 @@ static int load_file(lethe_task *t, struct split_data *s, const char *path, int 
 		const cJSON *x = cJSON_GetObjectItemCaseSensitive(tr, t->source);
 		const cJSON *y = cJSON_GetObjectItemCaseSensitive(tr, t->target);
 		if (!cJSON_IsObject(tr) || !cJSON_IsString(x) || !cJSON_IsString(y)) {
-			h->error(h->ctx, "%s:%zu: expected {\"%s\": {\"%s\": \"...\", \"%s\": \"...\"}}", path,
-			         it.lineno, t->field, t->source, t->target);
+			h->error(h->ctx,
+			         "%s:%zu: expected {\"%s\": {\"%s\": \"...\", \"%s\": \"...\"}}",
+			         path, it.lineno, t->field, t->source, t->target);
 			rc = LETHE_EPARSE;
 		} else if (!*x->valuestring || !*y->valuestring) {
 			h->error(h->ctx, "%s:%zu: empty sentence", path, it.lineno);
 			rc = LETHE_EPARSE;
 		} else {
-			rc = add_pair(t, s, x->valuestring, strlen(x->valuestring), y->valuestring, strlen(y->valuestring));
+			rc = add_pair(t, s, x->valuestring, strlen(x->valuestring), y->valuestring,
+			              strlen(y->valuestring));
 		}
 		cJSON_Delete(rec);
 	}
@@ -304,7 +318,10 @@ static int translation_load(lethe_task *t, lethe_split split, const char *path, 
 		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			format = FORMAT_PAIR;
 		else
-			format = lethe_pu_ends_with(path, ".jsonl") || lethe_pu_ends_with(path, ".json") ? FORMAT_JSONL : FORMAT_TSV;
+			format =
+			    lethe_pu_ends_with(path, ".jsonl") || lethe_pu_ends_with(path, ".json")
+			        ? FORMAT_JSONL
+			        : FORMAT_TSV;
 	}
 	int rc = format == FORMAT_PAIR ? load_pair(t, s, path) : load_file(t, s, path, format);
 	rc = lethe_pu_load_status(t->host, path, rc, s->n, "no sentence pairs");
@@ -332,12 +349,13 @@ static int translation_example(lethe_task *t, lethe_split split, size_t i, lethe
 
 static int translation_predict(lethe_task *t, lethe_predict_spec *out)
 {
-	*out = (lethe_predict_spec){.mode = LETHE_PREDICT_GENERATE, .max_new_tokens = (unsigned)t->max_new_tokens};
+	*out = (lethe_predict_spec){.mode = LETHE_PREDICT_GENERATE,
+	                            .max_new_tokens = (unsigned)t->max_new_tokens};
 	return 0;
 }
 
-static int translation_score(lethe_task *t, lethe_split split, const lethe_prediction *preds, size_t n,
-                             lethe_scores *out, double *per_example)
+static int translation_score(lethe_task *t, lethe_split split, const lethe_prediction *preds,
+                             size_t n, lethe_scores *out, double *per_example)
 {
 	const lethe_host *h = t->host;
 	const struct split_data *s = &t->splits[split];
@@ -370,16 +388,20 @@ static int translation_score(lethe_task *t, lethe_split split, const lethe_predi
 	if (rc == 0)
 		rc = h->metrics->bleu(&bleu, (const char *const *)hyps, ref_lists, n_refs, n, &bo);
 	if (rc == 0)
-		rc = h->metrics->chrf(&chrf, NULL, (const char *const *)hyps, ref_lists, n_refs, n, &co);
+		rc = h->metrics->chrf(&chrf, NULL, (const char *const *)hyps, ref_lists, n_refs, n,
+		                      &co);
 	if (rc == 0)
-		rc = h->metrics->chrf(&chrf_pp, NULL, (const char *const *)hyps, ref_lists, n_refs, n, &cpp);
+		rc = h->metrics->chrf(&chrf_pp, NULL, (const char *const *)hyps, ref_lists, n_refs,
+		                      n, &cpp);
 	if (rc == 0 && !(rc = h->metric(out, "bleu", bleu.score, LETHE_METRIC_PRIMARY)) &&
-	    !(rc = h->metric(out, "chrf", chrf, 0)) && !(rc = h->metric(out, "chrf_pp", chrf_pp, 0)))
+	    !(rc = h->metric(out, "chrf", chrf, 0)) &&
+	    !(rc = h->metric(out, "chrf_pp", chrf_pp, 0)))
 		rc = h->metric(out, "bleu/bp", bleu.bp, 0);
 	lethe_bleu_options sentence = {LETHE_BLEU_TOKENIZE_13A, 0, 1};
 	for (size_t i = 0; rc == 0 && per_example && i < n; i++) {
 		lethe_bleu_score one;
-		if ((rc = h->metrics->bleu(&one, (const char *const *)&hyps[i], &ref_lists[i], &n_refs[i], 1, &sentence)))
+		if ((rc = h->metrics->bleu(&one, (const char *const *)&hyps[i], &ref_lists[i],
+		                           &n_refs[i], 1, &sentence)))
 			break;
 		per_example[i] = one.score;
 	}
@@ -398,20 +420,20 @@ static int translation_stats(lethe_task *t, lethe_split split, lethe_scores *out
 }
 
 static const lethe_plugin translation_plugin = {
-	LETHE_PLUGIN_HEADER,
-	.name = "translation",
-	.version = "1.0.0",
-	.description = "machine translation (file pairs, TSV, JSON lines); BLEU, chrF, chrF++",
-	.ops =
-		{
-			.create = translation_create,
-			.destroy = translation_destroy,
-			.load = translation_load,
-			.example = translation_example,
-			.predict = translation_predict,
-			.score = translation_score,
-			.stats = translation_stats,
-		},
+    LETHE_PLUGIN_HEADER,
+    .name = "translation",
+    .version = "1.0.0",
+    .description = "machine translation (file pairs, TSV, JSON lines); BLEU, chrF, chrF++",
+    .ops =
+        {
+            .create = translation_create,
+            .destroy = translation_destroy,
+            .load = translation_load,
+            .example = translation_example,
+            .predict = translation_predict,
+            .score = translation_score,
+            .stats = translation_stats,
+        },
 };
 
 LETHE_PLUGIN_DECLARE(translation_plugin)

@@ -37,7 +37,10 @@ static int fake_create(lethe_task **out, const lethe_host *host, const lethe_opt
 	return 0;
 }
 
-static void fake_destroy(lethe_task *t) { free(t); }
+static void fake_destroy(lethe_task *t)
+{
+	free(t);
+}
 
 static int fake_load(lethe_task *t, lethe_split split, const char *path, size_t *n)
 {
@@ -60,8 +63,9 @@ static int fake_predict(lethe_task *t, lethe_predict_spec *out)
 	return 0;
 }
 
-__attribute__((unused)) static int fake_score(lethe_task *t, lethe_split split, const lethe_prediction *p, size_t n,
-                      lethe_scores *out, double *per)
+__attribute__((unused)) static int fake_score(lethe_task *t, lethe_split split,
+                                              const lethe_prediction *p, size_t n,
+                                              lethe_scores *out, double *per)
 {
 	(void)split, (void)p, (void)per;
 	for (int i = 0; i < FAKE_PRIMARIES; i++) {
@@ -72,12 +76,12 @@ __attribute__((unused)) static int fake_score(lethe_task *t, lethe_split split, 
 }
 
 static const lethe_plugin fake_plugin = {
-	FAKE_ABI,
-	FAKE_SIZE,
-	.name = FAKE_NAME,
-	.version = "0.0.1",
-	.description = "a test plugin",
-	.ops = {fake_create, fake_destroy, fake_load, fake_example, fake_predict, FAKE_SCORE, NULL},
+    FAKE_ABI,
+    FAKE_SIZE,
+    .name = FAKE_NAME,
+    .version = "0.0.1",
+    .description = "a test plugin",
+    .ops = {fake_create, fake_destroy, fake_load, fake_example, fake_predict, FAKE_SCORE, NULL},
 };
 
 LETHE_PLUGIN_DECLARE(fake_plugin)
