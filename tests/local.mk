@@ -111,3 +111,10 @@ EXTRA_DIST += %reldir%/cli.test %reldir%/validate.test %reldir%/runfile.py %reld
 
 installcheck-local:
 	$(SHELL) $(srcdir)/%reldir%/installcheck.sh '$(DESTDIR)$(bindir)' '$(DESTDIR)$(libdir)' '$(srcdir)'
+
+# The safetensors reader is private to liblethe: its test compiles it in.
+check_PROGRAMS += %reldir%/check_safetensors
+TESTS += %reldir%/check_safetensors
+%canon_reldir%_check_safetensors_SOURCES = %reldir%/check_safetensors.c engine/model/safetensors.c
+%canon_reldir%_check_safetensors_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
+%canon_reldir%_check_safetensors_LDADD = $(CJSON_LIBS) $(CHECK_LIBS) $(LIBM)

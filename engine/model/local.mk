@@ -6,4 +6,5 @@ engine_liblethe_la_SOURCES += \
 	%reldir%/parallel.c %reldir%/parallel.h \
 	%reldir%/optim.c \
 	%reldir%/generate.c \
-	%reldir%/tokenizer.c
+	%reldir%/tokenizer.c \
+	%reldir%/safetensors.c %reldir%/safetensors.h
