@@ -118,3 +118,12 @@ TESTS += %reldir%/check_safetensors
 %canon_reldir%_check_safetensors_SOURCES = %reldir%/check_safetensors.c engine/model/safetensors.c
 %canon_reldir%_check_safetensors_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
 %canon_reldir%_check_safetensors_LDADD = $(CJSON_LIBS) $(CHECK_LIBS) $(LIBM)
+
+# The Hugging Face tokenizer reader, through a driver that tests/hf_tokenizer.py compares with
+# a Python reference of byte-level BPE.
+check_PROGRAMS += %reldir%/hf_tokenize
+TESTS += %reldir%/hf_tokenizer.py
+%canon_reldir%_hf_tokenize_SOURCES = %reldir%/hf_tokenize.c engine/model/hf_tokenizer.c
+%canon_reldir%_hf_tokenize_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(PCRE2_CFLAGS)
+%canon_reldir%_hf_tokenize_LDADD = $(CJSON_LIBS) $(PCRE2_LIBS)
+EXTRA_DIST += %reldir%/hf_tokenizer.py

@@ -7,4 +7,5 @@ engine_liblethe_la_SOURCES += \
 	%reldir%/optim.c \
 	%reldir%/generate.c \
 	%reldir%/tokenizer.c \
-	%reldir%/safetensors.c %reldir%/safetensors.h
+	%reldir%/safetensors.c %reldir%/safetensors.h \
+	%reldir%/hf_tokenizer.c %reldir%/hf_tokenizer.h
