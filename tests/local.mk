@@ -127,3 +127,11 @@ TESTS += %reldir%/hf_tokenizer.py
 %canon_reldir%_hf_tokenize_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(PCRE2_CFLAGS)
 %canon_reldir%_hf_tokenize_LDADD = $(CJSON_LIBS) $(PCRE2_LIBS)
 EXTRA_DIST += %reldir%/hf_tokenizer.py
+
+# The SentencePiece shim against python3-sentencepiece (tests/sp_tokenizer.py).
+check_PROGRAMS += %reldir%/sp_tokenize
+TESTS += %reldir%/sp_tokenizer.py
+%canon_reldir%_sp_tokenize_SOURCES = %reldir%/sp_tokenize.c engine/model/sp_tokenizer.cc
+%canon_reldir%_sp_tokenize_CPPFLAGS = $(AM_CPPFLAGS) $(SENTENCEPIECE_CFLAGS)
+%canon_reldir%_sp_tokenize_LDADD = $(SENTENCEPIECE_LIBS)
+EXTRA_DIST += %reldir%/sp_tokenizer.py
