@@ -135,3 +135,12 @@ TESTS += %reldir%/sp_tokenizer.py
 %canon_reldir%_sp_tokenize_CPPFLAGS = $(AM_CPPFLAGS) $(SENTENCEPIECE_CFLAGS)
 %canon_reldir%_sp_tokenize_LDADD = $(SENTENCEPIECE_LIBS)
 EXTRA_DIST += %reldir%/sp_tokenizer.py
+
+# The checkpoint reader (Hugging Face directories, llama2.c files) against weights that
+# tests/checkpoint.py writes with python3-torch.
+check_PROGRAMS += %reldir%/ckpt_dump
+TESTS += %reldir%/checkpoint.py
+%canon_reldir%_ckpt_dump_SOURCES = %reldir%/ckpt_dump.c engine/model/checkpoint.c engine/model/safetensors.c
+%canon_reldir%_ckpt_dump_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
+%canon_reldir%_ckpt_dump_LDADD = $(CJSON_LIBS) $(LIBM)
+EXTRA_DIST += %reldir%/checkpoint.py
