@@ -144,3 +144,9 @@ TESTS += %reldir%/checkpoint.py
 %canon_reldir%_ckpt_dump_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
 %canon_reldir%_ckpt_dump_LDADD = $(CJSON_LIBS) $(LIBM)
 EXTRA_DIST += %reldir%/checkpoint.py
+
+# llama2.c's tokenizer.bin against a Python port of its run.c (tests/l2c_tokenizer.py).
+check_PROGRAMS += %reldir%/l2c_tokenize
+TESTS += %reldir%/l2c_tokenizer.py
+%canon_reldir%_l2c_tokenize_SOURCES = %reldir%/l2c_tokenize.c engine/model/l2c_tokenizer.c
+EXTRA_DIST += %reldir%/l2c_tokenizer.py
