@@ -319,6 +319,32 @@ for style in ("llama3", "smollm", "prefix"):
                 print("%s line %d %r:\n  lethe %s\n  ref   %s" % (style, i, line[:80], got[i][:200] if i < len(got) else None, want[:200]))
     check(bad == 0, "%s: %d of %d lines differ" % (style, bad, len(lines)))
 
+# `lethe tokenize` on a model directory: the same ids as JSON lines, BOS from tokenizer_config.json
+# with --add-special, and --decode gives the lines back.
+LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
+model_dir = os.path.join(tmp, "model")
+os.makedirs(model_dir)
+spec = tokenizer_json(merges, "llama3")
+with open(os.path.join(model_dir, "tokenizer.json"), "w", encoding="utf-8") as f:
+    json.dump(spec, f, ensure_ascii=False)
+with open(os.path.join(model_dir, "tokenizer_config.json"), "w") as f:
+    json.dump({"bos_token": "<|begin_of_text|>", "eos_token": {"content": "<|end_of_text|>"}}, f)
+ref = Reference(spec)
+some = lines[:300] + CRAFTED
+p = subprocess.run([LETHE, "tokenize", model_dir], input="\n".join(some) + "\n", capture_output=True, text=True)
+got = [json.loads(l)["ids"] for l in p.stdout.splitlines()] if p.returncode == 0 else []
+check(got == [ref.encode(l) for l in some], "lethe tokenize: exit %d %s" % (p.returncode, p.stderr[:200]))
+bos = spec["added_tokens"][0]["id"]
+p = subprocess.run([LETHE, "tokenize", "--add-special", model_dir], input="a b\n", capture_output=True, text=True)
+check(p.returncode == 0 and json.loads(p.stdout)["ids"] == [bos] + ref.encode("a b"), "--add-special: %r" % p.stdout)
+p = subprocess.run([LETHE, "tokenize", "--decode", model_dir], input="\n".join(json.dumps({"ids": i}) for i in got) + "\n",
+                   capture_output=True, text=True)
+check(p.returncode == 0 and [json.loads(l)["text"] for l in p.stdout.splitlines()] == some, "--decode round trip")
+p = subprocess.run([LETHE, "tokenize", "--decode", model_dir], input="[1, 2]\n{\"ids\": [1, -4]}\n", capture_output=True, text=True)
+check(p.returncode == 2 and "<stdin>:2: id 2 is not a non-negative integer" in p.stderr, "--decode refusal: %r" % p.stderr)
+p = subprocess.run([LETHE, "tokenize", os.path.join(tmp, "nowhere")], input="x\n", capture_output=True, text=True)
+check(p.returncode == 2 and "nowhere" in p.stderr, "missing model: %r" % p.stderr)
+
 # Invalid UTF-8 is refused with its byte offset.
 p = subprocess.run([DRIVER, os.path.join(tmp, "llama3.json")], input=b"ok \xff bad\n", capture_output=True)
 check(p.stdout.startswith(b"ERROR ") and b"invalid UTF-8 at byte 3" in p.stdout, "invalid UTF-8: %r" % p.stdout)

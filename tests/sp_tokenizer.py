@@ -81,6 +81,19 @@ for kind, opts in (("bpe", dict(model_type="bpe", byte_fallback=True, split_digi
                 print("%s line %d %r: lethe %r %r, python %r %r" % (kind, i, line[:60], got_ids, got_text, want_ids, want_text))
     check(bad == 0, "%s: %d of %d lines differ" % (kind, bad, len(lines)))
 
+    if kind == "bpe":
+        # `lethe tokenize` on a directory holding tokenizer.model: the same ids, BOS from the model.
+        model_dir = os.path.join(tmp, "sp_model")
+        os.makedirs(model_dir)
+        with open(os.path.join(model_dir, "tokenizer.model"), "wb") as f:
+            f.write(model.getvalue())
+        lethe = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
+        some = lines[:200] + EXTRA
+        p = subprocess.run([lethe, "tokenize", "--add-special", model_dir], input="\n".join(some) + "\n",
+                           capture_output=True, text=True)
+        got = [__import__("json").loads(l)["ids"] for l in p.stdout.splitlines()] if p.returncode == 0 else []
+        check(got == [[sp.bos_id()] + sp.encode(l) for l in some], "lethe tokenize: %s" % p.stderr[:200])
+
 for name, content in (("random.model", os.urandom(4096)), ("empty.model", b""), ("text.model", b"hello world\n")):
     path = os.path.join(tmp, name)
     with open(path, "wb") as f:

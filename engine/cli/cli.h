@@ -23,6 +23,7 @@ int lethe_cmd_validate(int argc, char **argv);
 int lethe_cmd_run(int argc, char **argv);
 int lethe_cmd_report(int argc, char **argv);
 int lethe_cmd_compare(int argc, char **argv);
+int lethe_cmd_tokenize(int argc, char **argv);
 
 /* Prints "lethe: " and the message on stderr. */
 void lethe_cli_error(const char *fmt, ...) LETHE_PRINTF(1, 2);

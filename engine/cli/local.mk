@@ -9,4 +9,5 @@ engine_lethe_SOURCES += \
 	%reldir%/cmd_validate.c \
 	%reldir%/cmd_run.c \
 	%reldir%/cmd_report.c \
+	%reldir%/cmd_tokenize.c \
 	%reldir%/report_html.c %reldir%/report_html.h

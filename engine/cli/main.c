@@ -27,6 +27,7 @@ static const struct command commands[] = {
     {"plugins", lethe_cmd_plugins, "list the task plugins found on the plugin search path"},
     {"inspect", lethe_cmd_inspect, "load a data file with a task plugin and show its examples"},
     {"score", lethe_cmd_score, "compute BLEU, chrF, ROUGE, seqeval F1 or classification metrics"},
+    {"tokenize", lethe_cmd_tokenize, "turn lines into a pretrained model's token ids, or back"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

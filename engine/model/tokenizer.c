@@ -16,6 +16,8 @@
 #include <lethe/lethe.h>
 #include <lethe/model.h>
 
+#include "tokenizer_pretrained.h"
+
 /* ---- a hash map from 64-bit keys to 64-bit values ------------------------------------------- */
 
 typedef struct u64map {
@@ -117,10 +119,15 @@ struct lethe_tokenizer {
 	int32_t **cache_ids;
 	size_t *cache_n;
 	size_t cache_used, cache_cap;
+	/* A pretrained model's tokenizer instead of lethe's own (lethe_tokenizer_open). */
+	lethe_pretrained_tok *pre;
+	char errmsg[512];
 };
 
 size_t lethe_tokenizer_vocab_size(const lethe_tokenizer *t)
 {
+	if (t->pre)
+		return lethe_pretrained_tok_vocab(t->pre);
 	return LETHE_TOKEN_FIRST_MERGE + t->n_merges;
 }
 size_t lethe_tokenizer_n_merges(const lethe_tokenizer *t)
@@ -132,10 +139,49 @@ const int32_t *lethe_tokenizer_merges(const lethe_tokenizer *t)
 	return t->merges;
 }
 
+int lethe_tokenizer_open(lethe_tokenizer **out, const char *path)
+{
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		return LETHE_ENOMEM;
+	return lethe_pretrained_tok_open(&(*out)->pre, path, (*out)->errmsg,
+	                                 sizeof((*out)->errmsg));
+}
+
+const char *lethe_tokenizer_errmsg(const lethe_tokenizer *t)
+{
+	if (!t)
+		return "out of memory";
+	return t->pre && !t->errmsg[0] ? lethe_pretrained_tok_errmsg(t->pre) : t->errmsg;
+}
+
+const char *lethe_tokenizer_kind(const lethe_tokenizer *t)
+{
+	return t->pre ? lethe_pretrained_tok_kind(t->pre) : "lethe-bpe";
+}
+
+int32_t lethe_tokenizer_special(const lethe_tokenizer *t, lethe_special_token which)
+{
+	if (t->pre)
+		return lethe_pretrained_tok_special(t->pre, which);
+	switch (which) {
+	case LETHE_SPECIAL_BOS: return LETHE_TOKEN_BOS;
+	case LETHE_SPECIAL_EOS: return LETHE_TOKEN_EOS;
+	case LETHE_SPECIAL_PAD: return LETHE_TOKEN_PAD;
+	case LETHE_SPECIAL_SEP: return LETHE_TOKEN_SEP;
+	}
+	return -1;
+}
+
 void lethe_tokenizer_free(lethe_tokenizer *t)
 {
 	if (!t)
 		return;
+	if (t->pre) {
+		lethe_pretrained_tok_free(t->pre);
+		free(t);
+		return;
+	}
 	for (size_t i = 0; i < lethe_tokenizer_vocab_size(t) && t->bytes; i++)
 		free(t->bytes[i]);
 	for (size_t i = 0; i < t->cache_used; i++) {
@@ -547,6 +593,8 @@ static size_t encode_chunk(const lethe_tokenizer *t, const unsigned char *s, siz
 int lethe_tokenizer_encode(lethe_tokenizer *t, const char *text, size_t len, int32_t **out,
                            size_t *n_out)
 {
+	if (t->pre)
+		return lethe_pretrained_tok_encode(t->pre, text, len, out, n_out);
 	const unsigned char *s = (const unsigned char *)text;
 	int32_t *ids = malloc((len + 1) * sizeof(*ids));
 	if (!ids)
@@ -622,6 +670,8 @@ int lethe_tokenizer_encode(lethe_tokenizer *t, const char *text, size_t len, int
 int lethe_tokenizer_decode(const lethe_tokenizer *t, const int32_t *ids, size_t n, char **out,
                            size_t *len)
 {
+	if (t->pre)
+		return lethe_pretrained_tok_decode(t->pre, ids, n, out, len);
 	size_t vocab = lethe_tokenizer_vocab_size(t), total = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (ids[i] < 0 || (size_t)ids[i] >= vocab)

@@ -60,6 +60,27 @@ LETHE_EXPORT int lethe_tokenizer_encode(lethe_tokenizer *tok, const char *text, 
 LETHE_EXPORT int lethe_tokenizer_decode(const lethe_tokenizer *tok, const int32_t *ids, size_t n,
                                         char **out, size_t *len);
 
+/* The tokenizer of a pretrained model (docs/models.md): path is a Hugging Face model directory
+ * (its tokenizer.json, byte-level BPE, or tokenizer.model, SentencePiece) or a llama2.c checkpoint
+ * (its tokenizer.bin beside it). Such a tokenizer has no merges of lethe's (n_merges 0), encodes
+ * without adding special tokens, and decodes special tokens as their text. *out is set even on
+ * failure (except LETHE_ENOMEM) so that lethe_tokenizer_errmsg() can say why; free it either way.
+ * Not thread-safe, like encode. */
+LETHE_EXPORT int lethe_tokenizer_open(lethe_tokenizer **out, const char *path);
+LETHE_EXPORT const char *lethe_tokenizer_errmsg(const lethe_tokenizer *tok);
+/* "lethe-bpe", "huggingface-bpe", "sentencepiece" or "llama2c". */
+LETHE_EXPORT const char *lethe_tokenizer_kind(const lethe_tokenizer *tok);
+
+typedef enum lethe_special_token {
+	LETHE_SPECIAL_BOS = 0,
+	LETHE_SPECIAL_EOS = 1,
+	LETHE_SPECIAL_PAD = 2,
+	LETHE_SPECIAL_SEP = 3
+} lethe_special_token;
+/* The id of a special token: LETHE_TOKEN_* for lethe's own tokenizer, the model's for a
+ * pretrained one (its padding falls back to EOS; it has no separator), -1 when absent. */
+LETHE_EXPORT int32_t lethe_tokenizer_special(const lethe_tokenizer *tok, lethe_special_token which);
+
 /* ---- model ------------------------------------------------------------------------------------
  */
 
