@@ -171,6 +171,47 @@ START_TEST(load_status)
 }
 END_TEST
 
+static const char *write_tmp(const char *name, const char *bytes, size_t n)
+{
+	static char path[1024];
+	snprintf(path, sizeof(path), "%s/%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", name);
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	fwrite(bytes, 1, n, f);
+	fclose(f);
+	return path;
+}
+
+START_TEST(read_file)
+{
+	char *data;
+	size_t len;
+	char want[1200];
+	/* A NUL byte would cut a C-string field short ("Mu\0ller" read as "Mu"): refused where it
+	 * is. */
+	const char *path = write_tmp("nul.tsv", "a\tb\nMu\0ller\t1\n", 15);
+	ck_assert_int_eq(lethe_pu_read_file(&host, path, &data, &len), LETHE_EPARSE);
+	snprintf(want, sizeof(want),
+	         "%s:2:3: a NUL byte: a text file cannot hold one (is this a binary file?)", path);
+	ck_assert_str_eq(last_error, want);
+	/* A byte-order mark is dropped, so that the first field is not "\ufeffTom". */
+	path = write_tmp("bom.tsv", "\xef\xbb\xbfTom\tB-PER\n", 13);
+	ck_assert_int_eq(lethe_pu_read_file(&host, path, &data, &len), 0);
+	ck_assert_uint_eq(len, 10);
+	ck_assert_str_eq(data, "Tom\tB-PER\n");
+	free(data);
+	path = write_tmp("bomonly.tsv", "\xef\xbb\xbf", 3);
+	ck_assert_int_eq(lethe_pu_read_file(&host, path, &data, &len), LETHE_EPARSE);
+	snprintf(want, sizeof(want), "%s: file is empty", path);
+	ck_assert_str_eq(last_error, want);
+	/* A device that never ends in text is refused at its first NUL, not read to exhaustion. */
+	ck_assert_int_eq(lethe_pu_read_file(&host, "/dev/zero", &data, &len), LETHE_EPARSE);
+	ck_assert_str_eq(
+	    last_error,
+	    "/dev/zero:1:1: a NUL byte: a text file cannot hold one (is this a binary file?)");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("plugin_util");
@@ -183,6 +224,7 @@ int main(void)
 	tcase_add_test(tc, json);
 	tcase_add_test(tc, quote_list);
 	tcase_add_test(tc, load_status);
+	tcase_add_test(tc, read_file);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -8,6 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Reading stops at the first NUL byte, so that /dev/zero or a binary file is refused at once
+ * instead of filling memory; every reader here takes text, where a NUL would silently cut a
+ * field short (C strings). */
+#define READ_MAX ((size_t)2 << 30)
+
 int lethe_pu_read_file(const lethe_host *host, const char *path, char **data, size_t *len)
 {
 	*data = NULL;
@@ -23,13 +28,36 @@ int lethe_pu_read_file(const lethe_host *host, const char *path, char **data, si
 		goto nomem;
 	for (;;) {
 		if (n + 1 >= cap) {
+			if (cap >= READ_MAX) {
+				host->error(host->ctx,
+				            "%s: larger than 2 GiB: not a data file lethe reads",
+				            path);
+				free(buf);
+				fclose(f);
+				return LETHE_EPARSE;
+			}
 			char *p = realloc(buf, cap *= 2);
 			if (!p)
 				goto nomem;
 			buf = p;
 		}
 		size_t got = fread(buf + n, 1, cap - n - 1, f);
+		const char *nul = got ? memchr(buf + n, '\0', got) : NULL;
 		n += got;
+		if (nul) {
+			size_t at = (size_t)(nul - buf), line = 1, col = 1;
+			for (size_t i = 0; i < at; i++, col++)
+				if (buf[i] == '\n')
+					line++, col = 0;
+			host->error(
+			    host->ctx,
+			    "%s:%zu:%zu: a NUL byte: a text file cannot hold one (is this a binary "
+			    "file?)",
+			    path, line, col);
+			free(buf);
+			fclose(f);
+			return LETHE_EPARSE;
+		}
 		if (got == 0)
 			break;
 	}
@@ -40,6 +68,11 @@ int lethe_pu_read_file(const lethe_host *host, const char *path, char **data, si
 		return LETHE_EIO;
 	}
 	fclose(f);
+	/* A UTF-8 byte-order mark is not text: drop it, as the YAML and JSON readers do. */
+	if (n >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+		memmove(buf, buf + 3, n - 3);
+		n -= 3;
+	}
 	if (n == 0) {
 		host->error(host->ctx, "%s: file is empty", path);
 		free(buf);

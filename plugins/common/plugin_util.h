@@ -12,7 +12,8 @@
 #include <cjson/cJSON.h>
 #include <lethe/plugin.h>
 
-/* Reads a whole file. An unreadable or empty file is an error naming path. *data is
+/* Reads a whole text file. An unreadable or empty file, a NUL byte (named by line and column)
+ * or more than 2 GiB is an error naming path; a UTF-8 byte-order mark is dropped. *data is
  * NUL-terminated and owned by the caller. */
 int lethe_pu_read_file(const lethe_host *host, const char *path, char **data, size_t *len);
 
