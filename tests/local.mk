@@ -150,3 +150,10 @@ check_PROGRAMS += %reldir%/l2c_tokenize
 TESTS += %reldir%/l2c_tokenizer.py
 %canon_reldir%_l2c_tokenize_SOURCES = %reldir%/l2c_tokenize.c engine/model/l2c_tokenizer.c
 EXTRA_DIST += %reldir%/l2c_tokenizer.py
+
+# Bootstrap resampling, percentiles, Welch's t-test and BLEU from statistics (tests/stats.py).
+check_PROGRAMS += %reldir%/stats_tool
+TESTS += %reldir%/stats.py
+%canon_reldir%_stats_tool_SOURCES = %reldir%/stats_tool.c
+%canon_reldir%_stats_tool_LDADD = engine/liblethe.la $(LIBM)
+EXTRA_DIST += %reldir%/stats.py

@@ -261,6 +261,11 @@ static void compute(lethe_bleu_score *out, int effective_order)
 	out->score = out->bp * exp(sum / eff_order);
 }
 
+void lethe_bleu_from_stats(lethe_bleu_score *score, int effective_order)
+{
+	compute(score, effective_order);
+}
+
 static void work_free(bleu_work *w)
 {
 	free(w->text.v);

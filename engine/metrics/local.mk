@@ -9,4 +9,5 @@ engine_liblethe_la_SOURCES += \
 	%reldir%/porter.c \
 	%reldir%/rouge.c \
 	%reldir%/seqeval.c \
-	%reldir%/classify.c
+	%reldir%/classify.c \
+	%reldir%/stats.c

@@ -143,6 +143,37 @@ typedef struct lethe_metrics_api {
 	void (*classify_free)(lethe_classify_result *);
 } lethe_metrics_api;
 
+/* sacrebleu's compute_bleu() (exponential smoothing) over the statistics already in score
+ * (counts, totals, sys_len, ref_len, e.g. sentence statistics summed over a bootstrap resample):
+ * fills score, precisions, bp and ratio. */
+LETHE_EXPORT void lethe_bleu_from_stats(lethe_bleu_score *score, int effective_order);
+
+/* ---- uncertainty: bootstrap resampling, percentiles, Welch's t-test ------------------------- */
+
+/* The indices of a paired bootstrap: resamples rows of n indices in [0, n), drawn with
+ * replacement. Deterministic for (n, resamples, seed) on every machine: SplitMix64 (Steele et
+ * al. 2014) seeded with seed, each index by Lemire's unbiased multiply-and-reject (2019).
+ * Every row of a run is resampled with the same indices, so differences between rows are
+ * paired. *out (resamples x n) is malloc'd. */
+LETHE_EXPORT int lethe_bootstrap_indices(uint32_t **out, size_t n, size_t resamples, uint64_t seed);
+
+/* The p-th percentile (0 <= p <= 100) of values[0..n), n >= 1, by linear interpolation between
+ * order statistics (numpy.percentile's default). values is sorted in place; NaNs are not allowed.
+ */
+LETHE_EXPORT double lethe_percentile(double *values, size_t n, double p);
+
+/* The percentile interval at level (0.95: [2.5, 97.5]) of the mean of x[0..n) over resamples
+ * (rows of idx from lethe_bootstrap_indices): NaN entries of x (undefined scores) are left out of
+ * each mean. ci[0] <= ci[1]; both NaN when x has no number. */
+LETHE_EXPORT int lethe_bootstrap_mean_ci(double ci[2], const double *x, size_t n,
+                                         const uint32_t *idx, size_t resamples, double level);
+
+/* Welch's unequal-variance t-test of the means of a[0..na) and b[0..nb), two-sided, as
+ * scipy.stats.ttest_ind(a, b, equal_var=False): t, degrees of freedom and p. LETHE_EINVAL (all
+ * NaN) when a sample has fewer than 2 values; p is NaN when both variances are 0. */
+LETHE_EXPORT int lethe_welch_t_test(double *t, double *df, double *p, const double *a, size_t na,
+                                    const double *b, size_t nb);
+
 /* The table liblethe hands to plugins. */
 LETHE_EXPORT const lethe_metrics_api *lethe_metrics(void);
 
