@@ -111,3 +111,12 @@ EXTRA_DIST += %reldir%/cli.test %reldir%/validate.test %reldir%/longtarget.test 
 
 installcheck-local:
 	$(SHELL) $(srcdir)/%reldir%/installcheck.sh '$(DESTDIR)$(bindir)' '$(DESTDIR)$(libdir)' '$(srcdir)'
+
+# The layer's kernels against their naive references: private to liblethe, so the test compiles
+# the layer, the references and the thread pool in, with liblethe's flags for the model.
+check_PROGRAMS += %reldir%/check_layer
+TESTS += %reldir%/check_layer
+%canon_reldir%_check_layer_SOURCES = %reldir%/check_layer.c engine/model/layer.c engine/model/layer_ref.c engine/model/parallel.c
+%canon_reldir%_check_layer_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS)
+%canon_reldir%_check_layer_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -ftree-vectorize -fvect-cost-model=dynamic -fno-math-errno -fno-trapping-math
+%canon_reldir%_check_layer_LDADD = $(BLAS_LIBS) $(CHECK_LIBS) $(PTHREAD_LIBS) $(LIBM)
