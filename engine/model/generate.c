@@ -28,7 +28,7 @@ static int argmax(const float *v, int n)
 
 typedef struct group_state {
 	int n, T;     /* sequences, cache length (context) */
-	float *k, *v; /* (L, n, T, C): the KV cache */
+	float *k, *v; /* (L, n, T, NKV*HS): the KV cache */
 	int *len;     /* tokens in the cache per sequence */
 	int *last;    /* the token to feed next */
 	int *done;
@@ -106,16 +106,17 @@ static int generate_group(lethe_model *m, const int32_t *const *prompts, const i
 	int32_t *tokens = calloc((size_t)n * maxp, sizeof(*tokens)),
 	        *targets = malloc((size_t)n * maxp * sizeof(*targets));
 	int *caps = calloc((size_t)n, sizeof(*caps)), *active = malloc((size_t)n * sizeof(*active));
-	g.k = malloc((size_t)L * n * T * C * sizeof(float));
-	g.v = malloc((size_t)L * n * T * C * sizeof(float));
+	size_t KVC = (size_t)m->dims.NKV * m->dims.HS; /* a position's keys (or values) */
+	g.k = malloc((size_t)L * n * T * KVC * sizeof(float));
+	g.v = malloc((size_t)L * n * T * KVC * sizeof(float));
 	g.len = calloc((size_t)n, sizeof(int));
 	g.last = calloc((size_t)n, sizeof(int));
 	g.done = calloc((size_t)n, sizeof(int));
 	g.past = calloc((size_t)n, sizeof(int));
 	g.x = malloc((size_t)n * C * sizeof(float));
 	g.h = malloc((size_t)n * C * sizeof(float));
-	g.qkv = malloc((size_t)n * 3 * C * sizeof(float));
-	g.y = malloc((size_t)n * C * sizeof(float));
+	g.qkv = malloc((size_t)n * lethe_layer__qkv_width(&m->dims) * sizeof(float));
+	g.y = malloc((size_t)n * m->dims.NH * m->dims.HS * sizeof(float));
 	g.a = malloc((size_t)n * c->ff * sizeof(float));
 	g.b = malloc((size_t)n * c->ff * sizeof(float));
 	g.g = malloc((size_t)n * c->ff * sizeof(float));

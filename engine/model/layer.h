@@ -67,8 +67,9 @@ typedef struct layer_acts {
 typedef struct kv_cache {
 	float *k, *v;    /* (L, B, S, NKV*HS) */
 	int B, S;        /* sequences, positions per sequence */
-	const int *past; /* (B) positions already cached per sequence; NULL: none (a prefill) */
-	const int *slot; /* (B) the cache sequence of each batch row; NULL: row b is sequence b */
+	const int *past; /* (B) per batch row, the positions its sequence already has in the
+	                    cache; NULL: none (a prefill) */
+	const int *slot; /* (B) per batch row, its sequence in the cache; NULL: row b is b */
 } kv_cache;
 
 /* Gradient scratch for lethe_layer__backward, N rows. */
