@@ -277,6 +277,63 @@ START_TEST(same_seed_same_parameters)
 }
 END_TEST
 
+/* Threads of this process, from /proc (-1 where there is no /proc). */
+static int process_threads(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	int n = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+START_TEST(thread_pool_joined_and_restarted)
+{
+	/* The pool starts workers on demand, joins them when the count is lowered or at
+	 * lethe_stop_threads(), and starts them again with the same results. Thread counts are
+	 * relative to the one after a loop with three threads: OpenBLAS may hold threads of its
+	 * own. */
+	lethe_model_config c = {
+	    .vocab = 270, .context = 16, .dim = 32, .layers = 2, .heads = 4, .tied = 1};
+	lethe_model *w, *a, *b;
+	ck_assert_int_eq(lethe_model_new(&w, &c, 5), 0);
+	ck_assert_int_eq(lethe_model_new(&a, &c, 5), 0);
+	ck_assert_int_eq(lethe_model_new(&b, &c, 5), 0);
+	size_t bytes = lethe_model_num_params(a) * sizeof(float);
+	ck_assert_int_eq(lethe_set_threads(3), 3);
+	train_steps(w, 1);
+	lethe_model_free(w);
+	int n3 = process_threads();
+	ck_assert_int_eq(lethe_set_threads(2), 2); /* joins the third */
+	if (n3 > 0)
+		ck_assert_int_eq(process_threads(), n3 - 1);
+	lethe_stop_threads();
+	lethe_stop_threads(); /* twice is harmless */
+	if (n3 > 0)
+		ck_assert_int_eq(process_threads(), n3 - 2);
+	ck_assert_int_eq(lethe_set_threads(0), 2); /* the setting is kept */
+	train_steps(a, 2);                         /* the worker starts again */
+	if (n3 > 0)
+		ck_assert_int_eq(process_threads(), n3 - 1);
+	lethe_stop_threads();
+	train_steps(a, 2);
+	lethe_set_threads(1);
+	if (n3 > 0)
+		ck_assert_int_eq(process_threads(), n3 - 2);
+	lethe_set_threads(2);
+	train_steps(b, 2); /* the same with one pool throughout */
+	train_steps(b, 2);
+	lethe_set_threads(1);
+	ck_assert(memcmp(lethe_model_params(a), lethe_model_params(b), bytes) == 0);
+	lethe_model_free(a);
+	lethe_model_free(b);
+}
+END_TEST
+
 START_TEST(per_sequence_nll_and_errors)
 {
 	lethe_model_config c = tiny_config(8);
@@ -389,6 +446,7 @@ int main(void)
 	tcase_add_test(tc, overfits_one_batch);
 	tcase_add_loop_test(tc, kv_cache_generation_matches_full_forward, 0, 2);
 	tcase_add_test(tc, same_seed_same_parameters);
+	tcase_add_test(tc, thread_pool_joined_and_restarted);
 	tcase_add_test(tc, per_sequence_nll_and_errors);
 	tcase_add_test(tc, presets_and_schedules);
 	tcase_add_test(tc, fast_expf);

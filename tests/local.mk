@@ -50,7 +50,7 @@ check_LTLIBRARIES += \
 
 check_PROGRAMS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util %reldir%/stem_words
 TESTS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util %reldir%/cli.test \
-	%reldir%/metrics.py %reldir%/datasets.test %reldir%/validate.test
+	%reldir%/metrics.py %reldir%/datasets.test %reldir%/validate.test %reldir%/longtarget.test
 
 %canon_reldir%_stem_words_SOURCES = %reldir%/stem_words.c
 %canon_reldir%_stem_words_LDADD = engine/liblethe.la
@@ -107,7 +107,7 @@ TESTS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %r
 %canon_reldir%_check_plugin_util_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
 %canon_reldir%_check_plugin_util_LDADD = plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS)
 
-EXTRA_DIST += %reldir%/cli.test %reldir%/validate.test %reldir%/runfile.py %reldir%/datasets.test %reldir%/metrics.py %reldir%/parity.py %reldir%/installcheck.sh %reldir%/rundigest.py %reldir%/data
+EXTRA_DIST += %reldir%/cli.test %reldir%/validate.test %reldir%/longtarget.test %reldir%/runfile.py %reldir%/datasets.test %reldir%/metrics.py %reldir%/parity.py %reldir%/installcheck.sh %reldir%/rundigest.py %reldir%/data
 
 installcheck-local:
 	$(SHELL) $(srcdir)/%reldir%/installcheck.sh '$(DESTDIR)$(bindir)' '$(DESTDIR)$(libdir)' '$(srcdir)'
@@ -157,3 +157,12 @@ TESTS += %reldir%/stats.py
 %canon_reldir%_stats_tool_SOURCES = %reldir%/stats_tool.c
 %canon_reldir%_stats_tool_LDADD = engine/liblethe.la $(LIBM)
 EXTRA_DIST += %reldir%/stats.py
+
+# The layer's kernels against their naive references: private to liblethe, so the test compiles
+# the layer, the references and the thread pool in, with liblethe's flags for the model.
+check_PROGRAMS += %reldir%/check_layer
+TESTS += %reldir%/check_layer
+%canon_reldir%_check_layer_SOURCES = %reldir%/check_layer.c engine/model/layer.c engine/model/layer_ref.c engine/model/parallel.c
+%canon_reldir%_check_layer_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS)
+%canon_reldir%_check_layer_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -ftree-vectorize -fvect-cost-model=dynamic -fno-math-errno -fno-trapping-math
+%canon_reldir%_check_layer_LDADD = $(BLAS_LIBS) $(CHECK_LIBS) $(PTHREAD_LIBS) $(LIBM)

@@ -101,8 +101,11 @@ int main(int argc, char **argv)
 		return LETHE_EXIT_OK;
 	}
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		if (strcmp(cmd, commands[i].name) == 0)
-			return commands[i].run(argc - 1, argv + 1);
+		if (strcmp(cmd, commands[i].name) == 0) {
+			int status = commands[i].run(argc - 1, argv + 1);
+			lethe_stop_threads(); /* join liblethe's workers before exit */
+			return status;
+		}
 
 	const char *names[N_COMMANDS + 1];
 	for (size_t i = 0; i < N_COMMANDS; i++)

@@ -1,8 +1,8 @@
 /*
  * generate.c: greedy decoding with a KV cache. Prompts are prefilled in one batched forward pass
- * (right-padded; the causal mask keeps padding out of every prompt position), their keys and
- * values copied into the cache; then every step feeds the last token of each unfinished sequence
- * through the layers as one batch, attending over its cached positions.
+ * (right-padded; the causal mask keeps padding out of every prompt position) that writes every
+ * layer's keys and values into the cache; then every step feeds the last token of each unfinished
+ * sequence through the same layer (layer.c) as one batch, attending over its cached positions.
  */
 #include <math.h>
 #include <stdio.h>
@@ -12,8 +12,8 @@
 #include <lethe/lethe.h>
 #include <lethe/model.h>
 
-#include "fastmath.h"
 #include "model_internal.h"
+#include "parallel.h"
 
 #define GROUP 16 /* sequences decoded together; bounds the prefill's attention memory */
 
@@ -26,35 +26,26 @@ static int argmax(const float *v, int n)
 	return best;
 }
 
-static float silu(float x)
-{
-	return x / (1.0f + lethe_expf(-x));
-}
-
 typedef struct group_state {
 	int n, T;     /* sequences, cache length (context) */
-	float *k, *v; /* (L, n, T, C) */
+	float *k, *v; /* (L, n, T, NKV*HS): the KV cache */
 	int *len;     /* tokens in the cache per sequence */
 	int *last;    /* the token to feed next */
 	int *done;
-	float *x, *h, *qkv, *y, *a, *b, *logits, *scores; /* step buffers */
+	int *past; /* (n) per active row: its sequence's cached positions */
+	float *x, *h, *qkv, *y, *a, *b, *g, *logits, *scores; /* step buffers */
 } group_state;
 
 static void group_free(group_state *g)
 {
-	free(g->k);
-	free(g->v);
+	float *bufs[] = {g->k, g->v, g->x, g->h,      g->qkv,   g->y,
+	                 g->a, g->b, g->g, g->logits, g->scores};
+	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+		free(bufs[i]);
 	free(g->len);
 	free(g->last);
 	free(g->done);
-	free(g->x);
-	free(g->h);
-	free(g->qkv);
-	free(g->y);
-	free(g->a);
-	free(g->b);
-	free(g->logits);
-	free(g->scores);
+	free(g->past);
 }
 
 static int emit(int32_t **out, int *out_len, int *cap, int token)
@@ -71,64 +62,32 @@ static int emit(int32_t **out, int *out_len, int *cap, int token)
 	return 0;
 }
 
-/* One decoding step for every unfinished sequence of the group. */
+/* One decoding step for every unfinished sequence of the group: the layer with the cache, one
+ * position per active sequence. */
 static void step(lethe_model *m, group_state *g, const int *active, int A)
 {
 	const lethe_model_config *c = &m->cfg;
-	int C = c->dim, FF = c->ff, V = c->vocab, C3 = m->C3, HS = m->HS, NH = c->heads, T = g->T;
-	float scale = 1.0f / sqrtf((float)HS);
-	for (int r = 0; r < A; r++)
+	int C = c->dim, V = c->vocab;
+	for (int r = 0; r < A; r++) {
 		memcpy(g->x + (size_t)r * C, m->p.wte + (size_t)g->last[active[r]] * C,
 		       C * sizeof(float));
-	for (int l = 0; l < c->layers; l++) {
-		const layer_view *w = &m->p.layer[l];
-		lethe_model__rmsnorm(g->h, NULL, g->x, w->n1, (size_t)A, C, c->norm_eps);
-		lethe_model__mm(0, 1, A, C3, C, 1.0f, g->h, C, w->wqkv, C, 0.0f, g->qkv, C3);
-		for (int r = 0; r < A; r++) {
-			int s = active[r], pos = g->len[s];
-			float *q = g->qkv + (size_t)r * C3;
-			lethe_model__rope(q, pos, NH, HS, HS, m->rope_cos, m->rope_sin);
-			lethe_model__rope(q + C, pos, NH, HS, HS, m->rope_cos, m->rope_sin);
-			size_t base = (((size_t)l * g->n + s) * T + pos) * C;
-			memcpy(g->k + base, q + C, C * sizeof(float));
-			memcpy(g->v + base, q + 2 * C, C * sizeof(float));
-			const float *K = g->k + ((size_t)l * g->n + s) * T * C,
-			            *Vc = g->v + ((size_t)l * g->n + s) * T * C;
-			for (int h = 0; h < NH; h++) {
-				const float *qh = q + h * HS;
-				float mx = -INFINITY, sum = 0.0f;
-				for (int j = 0; j <= pos; j++) {
-					const float *kj = K + (size_t)j * C + h * HS;
-					float d = 0.0f;
-					for (int i = 0; i < HS; i++)
-						d += qh[i] * kj[i];
-					g->scores[j] = d * scale;
-					mx = g->scores[j] > mx ? g->scores[j] : mx;
-				}
-				for (int j = 0; j <= pos; j++) {
-					g->scores[j] = lethe_expf(g->scores[j] - mx);
-					sum += g->scores[j];
-				}
-				float *yh = g->y + (size_t)r * C + h * HS;
-				memset(yh, 0, HS * sizeof(float));
-				for (int j = 0; j <= pos; j++) {
-					float p = g->scores[j] / sum;
-					const float *vj = Vc + (size_t)j * C + h * HS;
-					for (int i = 0; i < HS; i++)
-						yh[i] += p * vj[i];
-				}
-			}
-		}
-		lethe_model__mm(0, 1, A, C, C, 1.0f, g->y, C, w->wo, C, 1.0f, g->x, C);
-		lethe_model__rmsnorm(g->h, NULL, g->x, w->n2, (size_t)A, C, c->norm_eps);
-		lethe_model__mm(0, 1, A, FF, C, 1.0f, g->h, C, w->w1, C, 0.0f, g->a, FF);
-		lethe_model__mm(0, 1, A, FF, C, 1.0f, g->h, C, w->w3, C, 0.0f, g->b, FF);
-		for (size_t i = 0; i < (size_t)A * FF; i++)
-			g->a[i] = silu(g->a[i]) * g->b[i];
-		lethe_model__mm(0, 1, A, C, FF, 1.0f, g->a, FF, w->w2, FF, 1.0f, g->x, C);
+		g->past[r] = g->len[active[r]];
 	}
-	lethe_model__rmsnorm(g->h, NULL, g->x, m->p.nf, (size_t)A, C, c->norm_eps);
-	lethe_model__mm(0, 1, A, V, C, 1.0f, g->h, C, m->p.head, C, 0.0f, g->logits, V);
+	kv_cache kv = {g->k, g->v, g->n, g->T, g->past, active};
+	layer_acts acts = {.x = g->x,
+	                   .xmid = g->x,
+	                   .xout = g->x,
+	                   .qkv = g->qkv,
+	                   .y = g->y,
+	                   .a = g->a,
+	                   .b = g->b,
+	                   .h = g->h,
+	                   .g = g->g,
+	                   .scores = g->scores};
+	for (int l = 0; l < c->layers; l++)
+		lethe_layer__forward(&m->dims, &m->p.layer[l], &acts, &kv, l, A, 1);
+	lethe_layer__rmsnorm_forward(g->h, NULL, g->x, m->p.nf, (size_t)A, C, c->norm_eps);
+	lethe_layer__matmul(0, 1, A, V, C, 1.0f, g->h, C, m->p.head, C, 0.0f, g->logits, V);
 	for (int r = 0; r < A; r++) {
 		int s = active[r];
 		g->len[s]++;
@@ -147,22 +106,26 @@ static int generate_group(lethe_model *m, const int32_t *const *prompts, const i
 	int32_t *tokens = calloc((size_t)n * maxp, sizeof(*tokens)),
 	        *targets = malloc((size_t)n * maxp * sizeof(*targets));
 	int *caps = calloc((size_t)n, sizeof(*caps)), *active = malloc((size_t)n * sizeof(*active));
-	g.k = malloc((size_t)L * n * T * C * sizeof(float));
-	g.v = malloc((size_t)L * n * T * C * sizeof(float));
+	size_t KVC = (size_t)m->dims.NKV * m->dims.HS; /* a position's keys (or values) */
+	g.k = malloc((size_t)L * n * T * KVC * sizeof(float));
+	g.v = malloc((size_t)L * n * T * KVC * sizeof(float));
 	g.len = calloc((size_t)n, sizeof(int));
 	g.last = calloc((size_t)n, sizeof(int));
 	g.done = calloc((size_t)n, sizeof(int));
+	g.past = calloc((size_t)n, sizeof(int));
 	g.x = malloc((size_t)n * C * sizeof(float));
 	g.h = malloc((size_t)n * C * sizeof(float));
-	g.qkv = malloc((size_t)n * 3 * C * sizeof(float));
-	g.y = malloc((size_t)n * C * sizeof(float));
+	g.qkv = malloc((size_t)n * lethe_layer__qkv_width(&m->dims) * sizeof(float));
+	g.y = malloc((size_t)n * m->dims.NH * m->dims.HS * sizeof(float));
 	g.a = malloc((size_t)n * c->ff * sizeof(float));
 	g.b = malloc((size_t)n * c->ff * sizeof(float));
+	g.g = malloc((size_t)n * c->ff * sizeof(float));
 	g.logits = malloc((size_t)n * V * sizeof(float));
-	g.scores = malloc((size_t)T * sizeof(float));
+	g.scores = malloc((size_t)lethe_threads() * T * sizeof(float));
 	int rc = LETHE_ENOMEM;
 	if (!tokens || !targets || !caps || !active || !g.k || !g.v || !g.len || !g.last ||
-	    !g.done || !g.x || !g.h || !g.qkv || !g.y || !g.a || !g.b || !g.logits || !g.scores)
+	    !g.done || !g.past || !g.x || !g.h || !g.qkv || !g.y || !g.a || !g.b || !g.g ||
+	    !g.logits || !g.scores)
 		goto done;
 
 	/* Prefill: one forward over the right-padded prompts, logits at each prompt's last token.
@@ -174,21 +137,12 @@ static int generate_group(lethe_model *m, const int32_t *const *prompts, const i
 			targets[(size_t)i * maxp + t] = t == lens[i] - 1 ? 0 : -1;
 		}
 	lethe_batch batch = {n, maxp, tokens, targets};
-	if ((rc = lethe_model_forward(m, &batch, 0, NULL, NULL, NULL)))
+	kv_cache kv = {g.k, g.v, n, T, NULL, NULL};
+	if ((rc = lethe_model__forward(m, &batch, 0, NULL, NULL, NULL, &kv)))
 		goto done;
-	size_t BT = (size_t)n * maxp;
-	for (int l = 0; l < L; l++)
-		for (int i = 0; i < n; i++)
-			for (int t = 0; t < lens[i]; t++) {
-				const float *row =
-				    m->qkv + ((size_t)l * BT + (size_t)i * maxp + t) * m->C3;
-				size_t base = (((size_t)l * n + i) * T + t) * C;
-				memcpy(g.k + base, row + C, C * sizeof(float));
-				memcpy(g.v + base, row + 2 * C, C * sizeof(float));
-			}
 	for (int i = 0; i < n; i++) {
 		g.len[i] = lens[i];
-		g.last[i] = argmax(m->logits + (size_t)i * V, V); /* targets are in row order */
+		g.last[i] = argmax(lethe_model_logits(m) + (size_t)i * V, V); /* rows in order */
 	}
 	for (int produced = 0; produced < max_new; produced++) {
 		int A = 0;

@@ -1,15 +1,15 @@
 /*
- * model.c: the transformer's parameter layout, initialisation, forward pass and backward pass.
- * Matrix products go through cblas_sgemm; the rest are plain loops over contiguous rows. Backward
- * kernels accumulate into the gradient block, so gradient accumulation is calling forward and
- * backward again before lethe_model_step(). AdamW lives in optim.c, decoding in generate.c.
+ * model.c: the transformer's parameter layout, initialisation, forward pass and backward pass:
+ * embeddings, the layers (layer.c, the one layer that decoding uses too), the final norm, the head
+ * and the cross-entropy. Backward kernels accumulate into the gradient block, so gradient
+ * accumulation is calling forward and backward again before lethe_model_step(). AdamW lives in
+ * optim.c, decoding in generate.c.
  *
  * The arithmetic mirrors the PyTorch reference (../shared/bench/torch_reference.py, --arch
  * llama): RMSNorm x * rsqrt(mean(x^2) + eps) * w; RoPE in the rotate-half convention on q and k;
  * softmax(q k^T / sqrt(HS)) with a causal mask; SwiGLU w2(silu(w1 x) * w3 x); a head tied to the
  * embeddings by default. tests/parity.py checks loss, logits and every gradient against it.
  */
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,6 +288,14 @@ int lethe_model_new(lethe_model **out, const lethe_model_config *config, uint64_
 			m->rope_sin[(size_t)t * half + i] = sinf(ang);
 		}
 	}
+	m->dims = (layer_dims){.C = C,
+	                       .NH = cfg.heads,
+	                       .NKV = cfg.heads,
+	                       .HS = m->HS,
+	                       .FF = FF,
+	                       .eps = cfg.norm_eps,
+	                       .rope_cos = m->rope_cos,
+	                       .rope_sin = m->rope_sin};
 	*out = m;
 	return 0;
 nomem:
@@ -341,123 +349,6 @@ void lethe_model_set_trainable(lethe_model *m, lethe_param_group group, int laye
 	for (size_t i = 0; i < m->n_tensors; i++)
 		if (m->tensors[i].group == group && (layer < 0 || m->tensors[i].layer == layer))
 			m->trainable[i] = (unsigned char)(trainable != 0);
-}
-
-static int layer_trainable(const lethe_model *m, int l, int k)
-{
-	return m->trainable[1 + (size_t)l * T_PER_LAYER + k];
-}
-
-/* ---- kernels ----------------------------------------------------------------------------------
- */
-
-typedef struct mm_job {
-	int trans_a, trans_b, N, K, lda, ldb, ldc;
-	float alpha, beta;
-	const float *A, *B;
-	float *C;
-} mm_job;
-
-static void mm_range(void *arg, int thread, size_t begin, size_t end)
-{
-	(void)thread;
-	mm_job *j = arg;
-	/* Rows begin..end of op(A): row offsets of A, or column offsets when A is transposed. */
-	const float *a = j->trans_a ? j->A + begin : j->A + begin * (size_t)j->lda;
-	cblas_sgemm(CblasRowMajor, j->trans_a ? CblasTrans : CblasNoTrans,
-	            j->trans_b ? CblasTrans : CblasNoTrans, (int)(end - begin), j->N, j->K,
-	            j->alpha, a, j->lda, j->B, j->ldb, j->beta, j->C + begin * (size_t)j->ldc,
-	            j->ldc);
-}
-
-void lethe_model__mm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-                     int lda, const float *B, int ldb, float beta, float *C, int ldc)
-{
-	int threads = lethe_threads();
-	if (threads > 1 && !lethe_in_parallel() && M >= 8 * threads &&
-	    (double)M * N * K >= 262144.0) {
-		mm_job j = {trans_a, trans_b, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
-		lethe_parallel_for((size_t)M, mm_range, &j);
-		return;
-	}
-	cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-	            trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
-	            ldc);
-}
-
-void lethe_model__rmsnorm(float *out, float *rstd, const float *x, const float *w, size_t rows,
-                          int C, float eps)
-{
-	for (size_t r = 0; r < rows; r++) {
-		const float *xr = x + r * C;
-		float ss = 0.0f;
-		for (int i = 0; i < C; i++)
-			ss += xr[i] * xr[i];
-		float s = 1.0f / sqrtf(ss / (float)C + eps);
-		if (rstd)
-			rstd[r] = s;
-		float *o = out + r * C;
-		for (int i = 0; i < C; i++)
-			o[i] = xr[i] * s * w[i];
-	}
-}
-
-/* dx += d(rmsnorm)/dx . dout; dw += sum over rows of dout * x * rstd. */
-static void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x,
-                             const float *w, const float *rstd, size_t rows, int C)
-{
-	for (size_t r = 0; r < rows; r++) {
-		const float *xr = x + r * C, *d = dout + r * C;
-		float s = rstd[r], dot = 0.0f;
-		for (int i = 0; i < C; i++)
-			dot += d[i] * w[i] * xr[i] * s;
-		dot /= (float)C;
-		float *o = dx + r * C;
-		for (int i = 0; i < C; i++) {
-			float xh = xr[i] * s;
-			if (dw)
-				dw[i] += d[i] * xh;
-			o[i] += s * (d[i] * w[i] - xh * dot);
-		}
-	}
-}
-
-/* Rotates the first HS/2 channels of each head against the second half (rotate-half RoPE). v
- * points at head 0 of one token; heads are HS apart. */
-void lethe_model__rope(float *v, int pos, int n_heads, int HS, int stride, const float *cos_t,
-                       const float *sin_t)
-{
-	int half = HS / 2;
-	const float *c = cos_t + (size_t)pos * half, *s = sin_t + (size_t)pos * half;
-	for (int h = 0; h < n_heads; h++) {
-		float *x = v + (size_t)h * stride;
-		for (int i = 0; i < half; i++) {
-			float x1 = x[i], x2 = x[i + half];
-			x[i] = x1 * c[i] - x2 * s[i];
-			x[i + half] = x1 * s[i] + x2 * c[i];
-		}
-	}
-}
-
-/* The transpose rotation, for the backward pass. */
-static void rope_backward(float *d, int pos, int n_heads, int HS, const float *cos_t,
-                          const float *sin_t)
-{
-	int half = HS / 2;
-	const float *c = cos_t + (size_t)pos * half, *s = sin_t + (size_t)pos * half;
-	for (int h = 0; h < n_heads; h++) {
-		float *x = d + (size_t)h * HS;
-		for (int i = 0; i < half; i++) {
-			float d1 = x[i], d2 = x[i + half];
-			x[i] = d1 * c[i] + d2 * s[i];
-			x[i + half] = -d1 * s[i] + d2 * c[i];
-		}
-	}
-}
-
-static float silu(float x)
-{
-	return x / (1.0f + lethe_expf(-x));
 }
 
 /* ---- buffers ----------------------------------------------------------------------------------
@@ -522,112 +413,33 @@ nomem:
 	return LETHE_ENOMEM;
 }
 
+/* Layer l's activations inside the model's buffers, for a batch of B x T. */
+static layer_acts layer_acts_of(lethe_model *m, int l, int B, int T)
+{
+	size_t BT = (size_t)B * T, C = (size_t)m->cfg.dim, FF = (size_t)m->cfg.ff;
+	return (layer_acts){.x = m->x + (size_t)l * BT * C,
+	                    .xmid = m->xmid + (size_t)l * BT * C,
+	                    .xout = m->x + (size_t)(l + 1) * BT * C,
+	                    .rstd1 = m->rstd1 + (size_t)l * BT,
+	                    .rstd2 = m->rstd2 + (size_t)l * BT,
+	                    .qkv = m->qkv + (size_t)l * BT * m->C3,
+	                    .att = m->att + (size_t)l * B * m->cfg.heads * T * T,
+	                    .y = m->y + (size_t)l * BT * C,
+	                    .a = m->a + (size_t)l * BT * FF,
+	                    .b = m->b3 + (size_t)l * BT * FF,
+	                    .h = m->s_h,
+	                    .g = m->s_g,
+	                    .scores = NULL};
+}
+
 /* ---- forward ----------------------------------------------------------------------------------
  */
 
-/* Causal self-attention of one layer: att and y from qkv, heads split across threads. */
-typedef struct att_job {
-	lethe_model *m;
-	int l, B, T;
-	const float *dy;
-	float *dqkv;
-} att_job;
-
-static void attention_forward_range(void *arg, int thread, size_t begin, size_t end)
-{
-	(void)thread;
-	att_job *j = arg;
-	lethe_model *m = j->m;
-	int T = j->T, C = m->cfg.dim, NH = m->cfg.heads, HS = m->HS, C3 = m->C3;
-	float scale = 1.0f / sqrtf((float)HS);
-	size_t BT = (size_t)j->B * T;
-	const float *qkv = m->qkv + (size_t)j->l * BT * C3;
-	float *att = m->att + (size_t)j->l * j->B * NH * T * T, *y = m->y + (size_t)j->l * BT * C;
-	for (size_t bh = begin; bh < end; bh++) {
-		int b = (int)(bh / NH), h = (int)(bh % NH);
-		const float *q = qkv + (size_t)b * T * C3 + h * HS, *k = q + C, *v = q + 2 * C;
-		float *p = att + bh * T * T;
-		lethe_model__mm(0, 1, T, T, HS, scale, q, C3, k, C3, 0.0f, p, T);
-		for (int t = 0; t < T; t++) {
-			float *row = p + (size_t)t * T, mx = row[0], sum = 0.0f;
-			for (int i = 1; i <= t; i++)
-				mx = row[i] > mx ? row[i] : mx;
-			for (int i = 0; i <= t; i++)
-				row[i] = lethe_expf(row[i] - mx);
-			for (int i = 0; i <= t; i++)
-				sum += row[i];
-			float inv = 1.0f / sum;
-			for (int i = 0; i <= t; i++)
-				row[i] *= inv;
-			for (int i = t + 1; i < T; i++)
-				row[i] = 0.0f;
-		}
-		lethe_model__mm(0, 0, T, HS, T, 1.0f, p, T, v, C3, 0.0f,
-		                y + (size_t)b * T * C + h * HS, C);
-	}
-}
-
-static void attention_forward(lethe_model *m, int l, int B, int T)
-{
-	att_job j = {m, l, B, T, NULL, NULL};
-	lethe_parallel_for((size_t)B * m->cfg.heads, attention_forward_range, &j);
-}
-
-/* Row-wise kernels run across threads: each job is one of these over a range of rows. */
+/* Cross-entropy rows run across threads: each job is one of these over a range of rows. */
 typedef struct rows_job {
 	lethe_model *m;
-	float *out, *rstd, *dw_parts;
-	const float *x, *w, *dout;
-	int C;
-	float eps;
-	const float *a, *b;
-	float *da, *db;
-	const float *dg;
 	double *lp;
-	size_t n;
 } rows_job;
-
-static void rmsnorm_range(void *arg, int thread, size_t begin, size_t end)
-{
-	(void)thread;
-	rows_job *j = arg;
-	lethe_model__rmsnorm(j->out + begin * j->C, j->rstd ? j->rstd + begin : NULL,
-	                     j->x + begin * j->C, j->w, end - begin, j->C, j->eps);
-}
-
-static void rmsnorm_par(float *out, float *rstd, const float *x, const float *w, size_t rows, int C,
-                        float eps)
-{
-	rows_job j = {.out = out, .rstd = rstd, .x = x, .w = w, .C = C, .eps = eps};
-	lethe_parallel_for(rows, rmsnorm_range, &j);
-}
-
-/* g = silu(a) * b over flat arrays. */
-static void swiglu_range(void *arg, int thread, size_t begin, size_t end)
-{
-	(void)thread;
-	rows_job *j = arg;
-	for (size_t i = begin; i < end; i++)
-		j->out[i] = silu(j->a[i]) * j->b[i];
-}
-
-static void swiglu_par(float *g, const float *a, const float *b, size_t n)
-{
-	rows_job j = {.out = g, .a = a, .b = b};
-	lethe_parallel_for(n, swiglu_range, &j);
-}
-
-/* The gradients of the gate and up projections from the gradient of their product. */
-static void swiglu_backward_range(void *arg, int thread, size_t begin, size_t end)
-{
-	(void)thread;
-	rows_job *j = arg;
-	for (size_t i = begin; i < end; i++) {
-		float a = j->a[i], sg = 1.0f / (1.0f + lethe_expf(-a)), si = a * sg;
-		j->db[i] = j->dg[i] * si;
-		j->da[i] = j->dg[i] * j->b[i] * (sg + a * sg * (1.0f - sg));
-	}
-}
 
 static void ce_range(void *arg, int thread, size_t begin, size_t end)
 {
@@ -674,8 +486,14 @@ static void dlogits_range(void *arg, int thread, size_t begin, size_t end)
 int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, float *loss,
                         double *nll, int *counts)
 {
+	return lethe_model__forward(m, batch, train, loss, nll, counts, NULL);
+}
+
+int lethe_model__forward(lethe_model *m, const lethe_batch *batch, int train, float *loss,
+                         double *nll, int *counts, const kv_cache *kv)
+{
 	const lethe_model_config *c = &m->cfg;
-	int B = batch->B, T = batch->T, C = c->dim, FF = c->ff, V = c->vocab, C3 = m->C3;
+	int B = batch->B, T = batch->T, C = c->dim, V = c->vocab;
 	m->train_ready = 0;
 	if (B < 1 || T < 1 || T > c->context) {
 		snprintf(m->errmsg, sizeof(m->errmsg), "batch of %d x %d tokens: the context is %d",
@@ -713,39 +531,19 @@ int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, flo
 		memcpy(m->x + i * C, m->p.wte + (size_t)m->tokens[i] * C, C * sizeof(float));
 
 	for (int l = 0; l < c->layers; l++) {
-		const layer_view *w = &m->p.layer[l];
-		float *x = m->x + (size_t)l * BT * C, *xmid = m->xmid + (size_t)l * BT * C;
-		float *xout = m->x + (size_t)(l + 1) * BT * C, *qkv = m->qkv + (size_t)l * BT * C3;
-		float *a = m->a + (size_t)l * BT * FF, *b3 = m->b3 + (size_t)l * BT * FF;
-		rmsnorm_par(m->s_h, m->rstd1 + (size_t)l * BT, x, w->n1, BT, C, c->norm_eps);
-		lethe_model__mm(0, 1, (int)BT, C3, C, 1.0f, m->s_h, C, w->wqkv, C, 0.0f, qkv, C3);
-		for (size_t i = 0; i < BT; i++) {
-			int pos = (int)(i % T);
-			lethe_model__rope(qkv + i * C3, pos, c->heads, m->HS, m->HS, m->rope_cos,
-			                  m->rope_sin);
-			lethe_model__rope(qkv + i * C3 + C, pos, c->heads, m->HS, m->HS,
-			                  m->rope_cos, m->rope_sin);
-		}
-		attention_forward(m, l, B, T);
-		memcpy(xmid, x, BT * C * sizeof(float));
-		lethe_model__mm(0, 1, (int)BT, C, C, 1.0f, m->y + (size_t)l * BT * C, C, w->wo, C,
-		                1.0f, xmid, C);
-		rmsnorm_par(m->s_h, m->rstd2 + (size_t)l * BT, xmid, w->n2, BT, C, c->norm_eps);
-		lethe_model__mm(0, 1, (int)BT, FF, C, 1.0f, m->s_h, C, w->w1, C, 0.0f, a, FF);
-		lethe_model__mm(0, 1, (int)BT, FF, C, 1.0f, m->s_h, C, w->w3, C, 0.0f, b3, FF);
-		swiglu_par(m->s_g, a, b3, BT * FF);
-		memcpy(xout, xmid, BT * C * sizeof(float));
-		lethe_model__mm(0, 1, (int)BT, C, FF, 1.0f, m->s_g, FF, w->w2, FF, 1.0f, xout, C);
+		layer_acts acts = layer_acts_of(m, l, B, T);
+		lethe_layer__forward(&m->dims, &m->p.layer[l], &acts, kv, l, B, T);
 	}
-	rmsnorm_par(m->hf, m->rstdf, m->x + (size_t)c->layers * BT * C, m->p.nf, BT, C,
-	            c->norm_eps);
+	lethe_layer__rmsnorm_forward(m->hf, m->rstdf, m->x + (size_t)c->layers * BT * C, m->p.nf,
+	                             BT, C, c->norm_eps);
 
 	/* Logits only where a loss is taken: rows of prompts and padding would be thrown away. */
 	for (int k = 0; k < NT; k++)
 		memcpy(m->hf_t + (size_t)k * C, m->hf + (size_t)m->target_rows[k] * C,
 		       C * sizeof(float));
 	if (NT > 0)
-		lethe_model__mm(0, 1, NT, V, C, 1.0f, m->hf_t, C, m->p.head, C, 0.0f, m->logits, V);
+		lethe_layer__matmul(0, 1, NT, V, C, 1.0f, m->hf_t, C, m->p.head, C, 0.0f, m->logits,
+		                    V);
 
 	/* Each row's -log p(target) in parallel, summed in row order afterwards. */
 	rows_job cj = {.m = m, .lp = m->s_lp};
@@ -778,44 +576,6 @@ int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, flo
 /* ---- backward ---------------------------------------------------------------------------------
  */
 
-static void attention_backward_range(void *arg, int thread, size_t begin, size_t end)
-{
-	att_job *j = arg;
-	lethe_model *m = j->m;
-	int T = j->T, C = m->cfg.dim, NH = m->cfg.heads, HS = m->HS, C3 = m->C3;
-	float scale = 1.0f / sqrtf((float)HS);
-	size_t BT = (size_t)j->B * T;
-	const float *qkv = m->qkv + (size_t)j->l * BT * C3,
-	            *att = m->att + (size_t)j->l * j->B * NH * T * T;
-	float *dp = m->s_dp + (size_t)thread * T * T;
-	for (size_t bh = begin; bh < end; bh++) {
-		int b = (int)(bh / NH), h = (int)(bh % NH);
-		const float *q = qkv + (size_t)b * T * C3 + h * HS, *k = q + C, *v = q + 2 * C;
-		const float *p = att + bh * T * T, *d = j->dy + (size_t)b * T * C + h * HS;
-		float *dq = j->dqkv + (size_t)b * T * C3 + h * HS, *dk = dq + C, *dv = dq + 2 * C;
-		lethe_model__mm(0, 1, T, T, HS, 1.0f, d, C, v, C3, 0.0f, dp, T); /* dP = dY V^T */
-		lethe_model__mm(1, 0, T, HS, T, 1.0f, p, T, d, C, 0.0f, dv, C3); /* dV = P^T dY */
-		for (int t = 0; t < T; t++) { /* dS = P (dP - rowsum) */
-			const float *pr = p + (size_t)t * T;
-			float *dr = dp + (size_t)t * T, dot = 0.0f;
-			for (int i = 0; i <= t; i++)
-				dot += pr[i] * dr[i];
-			for (int i = 0; i <= t; i++)
-				dr[i] = pr[i] * (dr[i] - dot) * scale;
-			for (int i = t + 1; i < T; i++)
-				dr[i] = 0.0f;
-		}
-		lethe_model__mm(0, 0, T, HS, T, 1.0f, dp, T, k, C3, 0.0f, dq, C3); /* dQ = dS K */
-		lethe_model__mm(1, 0, T, HS, T, 1.0f, dp, T, q, C3, 0.0f, dk, C3); /* dK = dS^T Q */
-	}
-}
-
-static void attention_backward(lethe_model *m, int l, int B, int T, const float *dy, float *dqkv)
-{
-	att_job j = {m, l, B, T, dy, dqkv};
-	lethe_parallel_for((size_t)B * m->cfg.heads, attention_backward_range, &j);
-}
-
 int lethe_model_backward(lethe_model *m)
 {
 	if (!m->train_ready) {
@@ -825,7 +585,7 @@ int lethe_model_backward(lethe_model *m)
 	}
 	m->train_ready = 0;
 	const lethe_model_config *c = &m->cfg;
-	int B = m->B, T = m->T, C = c->dim, FF = c->ff, V = c->vocab, C3 = m->C3, NT = m->n_targets;
+	int B = m->B, T = m->T, C = c->dim, V = c->vocab, NT = m->n_targets;
 	(void)V;
 	size_t BT = (size_t)B * T;
 
@@ -833,81 +593,25 @@ int lethe_model_backward(lethe_model *m)
 	lethe_parallel_for((size_t)NT, dlogits_range, &dj);
 	/* Head: dW += dlogits^T hf_t; dhf_t = dlogits W (into hf_t's rows, scattered below). */
 	if (m->trainable[m->t_head])
-		lethe_model__mm(1, 0, V, C, NT, 1.0f, m->logits, V, m->hf_t, C, 1.0f, m->g.head, C);
+		lethe_layer__matmul(1, 0, V, C, NT, 1.0f, m->logits, V, m->hf_t, C, 1.0f, m->g.head,
+		                    C);
 	float *dh = m->s_dh;
-	lethe_model__mm(0, 0, NT, C, V, 1.0f, m->logits, V, m->p.head, C, 0.0f, m->hf_t, C);
+	lethe_layer__matmul(0, 0, NT, C, V, 1.0f, m->logits, V, m->p.head, C, 0.0f, m->hf_t, C);
 	memset(dh, 0, BT * C * sizeof(float));
 	for (int k = 0; k < NT; k++)
 		memcpy(dh + (size_t)m->target_rows[k] * C, m->hf_t + (size_t)k * C,
 		       C * sizeof(float));
 	float *dx = m->s_dx;
 	memset(dx, 0, BT * C * sizeof(float));
-	rmsnorm_backward(dx, m->trainable[m->t_nf] ? m->g.nf : NULL, dh,
-	                 m->x + (size_t)c->layers * BT * C, m->p.nf, m->rstdf, BT, C);
+	lethe_layer__rmsnorm_backward(dx, m->trainable[m->t_nf] ? m->g.nf : NULL, dh,
+	                              m->x + (size_t)c->layers * BT * C, m->p.nf, m->rstdf, BT, C);
 
+	layer_grads gr = {m->s_dxmid, m->s_dh, m->s_dy, m->s_dqkv, m->s_da, m->s_db, m->s_dp};
 	for (int l = c->layers - 1; l >= 0; l--) {
-		const layer_view *w = &m->p.layer[l];
-		layer_view *gw = &m->g.layer[l];
-		const float *x = m->x + (size_t)l * BT * C, *xmid = m->xmid + (size_t)l * BT * C;
-		const float *a = m->a + (size_t)l * BT * FF, *b3 = m->b3 + (size_t)l * BT * FF;
-		const float *rstd1 = m->rstd1 + (size_t)l * BT, *rstd2 = m->rstd2 + (size_t)l * BT;
-
-		/* MLP branch: dx is d(xout). */
-		float *dg = m->s_g;
-		for (size_t i = 0; i < BT; i++) { /* h2, recomputed */
-			const float *xr = xmid + i * C;
-			float *o = m->s_h + i * C;
-			for (int j = 0; j < C; j++)
-				o[j] = xr[j] * rstd2[i] * w->n2[j];
-		}
-		if (layer_trainable(m, l, T_W2)) {
-			swiglu_par(m->s_da, a, b3, BT * FF); /* g, recomputed */
-			lethe_model__mm(1, 0, C, FF, (int)BT, 1.0f, dx, C, m->s_da, FF, 1.0f,
-			                gw->w2, FF);
-		}
-		lethe_model__mm(0, 0, (int)BT, FF, C, 1.0f, dx, C, w->w2, FF, 0.0f, dg, FF);
-		rows_job sj = {.a = a, .b = b3, .dg = dg, .da = m->s_da, .db = m->s_db};
-		lethe_parallel_for(BT * FF, swiglu_backward_range, &sj);
-		if (layer_trainable(m, l, T_W1))
-			lethe_model__mm(1, 0, FF, C, (int)BT, 1.0f, m->s_da, FF, m->s_h, C, 1.0f,
-			                gw->w1, C);
-		if (layer_trainable(m, l, T_W3))
-			lethe_model__mm(1, 0, FF, C, (int)BT, 1.0f, m->s_db, FF, m->s_h, C, 1.0f,
-			                gw->w3, C);
-		lethe_model__mm(0, 0, (int)BT, C, FF, 1.0f, m->s_da, FF, w->w1, C, 0.0f, dh, C);
-		lethe_model__mm(0, 0, (int)BT, C, FF, 1.0f, m->s_db, FF, w->w3, C, 1.0f, dh, C);
-		float *dxmid = m->s_dxmid;
-		memcpy(dxmid, dx, BT * C * sizeof(float));
-		rmsnorm_backward(dxmid, layer_trainable(m, l, T_N2) ? gw->n2 : NULL, dh, xmid,
-		                 w->n2, rstd2, BT, C);
-
-		/* Attention branch. */
-		float *dy = m->s_dy;
-		if (layer_trainable(m, l, T_WO))
-			lethe_model__mm(1, 0, C, C, (int)BT, 1.0f, dxmid, C,
-			                m->y + (size_t)l * BT * C, C, 1.0f, gw->wo, C);
-		lethe_model__mm(0, 0, (int)BT, C, C, 1.0f, dxmid, C, w->wo, C, 0.0f, dy, C);
-		attention_backward(m, l, B, T, dy, m->s_dqkv);
-		for (size_t i = 0; i < BT; i++) {
-			int pos = (int)(i % T);
-			rope_backward(m->s_dqkv + i * C3, pos, c->heads, m->HS, m->rope_cos,
-			              m->rope_sin);
-			rope_backward(m->s_dqkv + i * C3 + C, pos, c->heads, m->HS, m->rope_cos,
-			              m->rope_sin);
-		}
-		for (size_t i = 0; i < BT; i++) { /* h1, recomputed */
-			const float *xr = x + i * C;
-			float *o = m->s_h + i * C;
-			for (int j = 0; j < C; j++)
-				o[j] = xr[j] * rstd1[i] * w->n1[j];
-		}
-		if (layer_trainable(m, l, T_WQKV))
-			lethe_model__mm(1, 0, C3, C, (int)BT, 1.0f, m->s_dqkv, C3, m->s_h, C, 1.0f,
-			                gw->wqkv, C);
-		lethe_model__mm(0, 0, (int)BT, C, C3, 1.0f, m->s_dqkv, C3, w->wqkv, C, 0.0f, dh, C);
-		memcpy(dx, dxmid, BT * C * sizeof(float));
-		rmsnorm_backward(dx, layer_trainable(m, l, T_N1) ? gw->n1 : NULL, dh, x, w->n1,
-		                 rstd1, BT, C);
+		layer_acts acts = layer_acts_of(m, l, B, T);
+		lethe_layer__backward(&m->dims, &m->p.layer[l], &m->g.layer[l],
+		                      m->trainable + 1 + (size_t)l * T_PER_LAYER, &acts, &gr, dx, B,
+		                      T);
 	}
 
 	/* Embeddings, in token order so that the sums are deterministic. */

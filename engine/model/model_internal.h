@@ -1,23 +1,15 @@
 /*
  * model_internal.h: the model's private state, shared by model.c (layout, forward, backward),
- * optim.c (AdamW) and generate.c (KV-cache decoding). Shapes use one vocabulary: B batch,
- * T time, C channels, NH heads, HS head size, FF feed-forward size, V vocabulary, L layers.
+ * optim.c (AdamW) and generate.c (KV-cache decoding); the layer itself is layer.h's. Shapes use
+ * one vocabulary: B batch, T time, C channels, NH heads, HS head size, FF feed-forward size,
+ * V vocabulary, L layers.
  */
 #ifndef LETHE_MODEL_INTERNAL_H
 #define LETHE_MODEL_INTERNAL_H
 
 #include <lethe/model.h>
 
-/* Views of one layer's tensors inside a parameter (or gradient) block. */
-typedef struct layer_view {
-	float *n1;   /* (C) */
-	float *wqkv; /* (3C, C): rows are q, k, v output features */
-	float *wo;   /* (C, C) */
-	float *n2;   /* (C) */
-	float *w1;   /* (FF, C) gate */
-	float *w3;   /* (FF, C) up */
-	float *w2;   /* (C, FF) down */
-} layer_view;
+#include "layer.h"
 
 typedef struct model_view {
 	float *wte;  /* (V, C) */
@@ -25,9 +17,6 @@ typedef struct model_view {
 	float *head; /* (V, C): wte when tied */
 	layer_view *layer;
 } model_view;
-
-/* Indices of a layer's tensors in the tensor table, for trainable checks. */
-enum { T_N1, T_WQKV, T_WO, T_N2, T_W1, T_W3, T_W2, T_PER_LAYER };
 
 struct lethe_model {
 	lethe_model_config cfg;
@@ -41,6 +30,7 @@ struct lethe_model {
 	unsigned char *trainable;
 	size_t t_wte, t_nf, t_head; /* tensor indices; t_head == t_wte when tied */
 	float *rope_cos, *rope_sin; /* (T, HS/2) */
+	layer_dims dims;
 	uint64_t steps;
 
 	/* Activations of the last forward, sized for cap_bt rows. */
@@ -75,12 +65,9 @@ struct lethe_model {
 };
 
 void lethe_model__views(lethe_model *m, float *block, model_view *v);
-/* sgemm in row-major order: C = alpha * op(A) op(B) + beta * C. */
-void lethe_model__mm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-                     int lda, const float *B, int ldb, float beta, float *C, int ldc);
-void lethe_model__rmsnorm(float *out, float *rstd, const float *x, const float *w, size_t rows,
-                          int C, float eps);
-void lethe_model__rope(float *v, int pos, int n_heads, int HS, int stride, const float *cos_t,
-                       const float *sin_t);
+/* lethe_model_forward, and with kv, the keys and values of every layer written to the cache at
+ * positions 0..T-1 (a prefill; kv->past must be NULL). */
+int lethe_model__forward(lethe_model *m, const lethe_batch *batch, int train, float *loss,
+                         double *nll, int *counts, const kv_cache *kv);
 
 #endif

@@ -1,11 +1,18 @@
 /*
- * parallel.c: a small persistent thread pool for lethe_parallel_for(). Workers sleep on a
- * condition variable between loops (passive waiting: on two cores a spinning pool would take the
- * CPU from the work). The calling thread runs range 0 itself. OpenBLAS is kept at one thread:
- * lethe's pool is the only one.
+ * parallel.c: the thread pool behind lethe_parallel_for(). liblethe owns one pool per process:
+ * workers are started on the first loop that needs them, sleep on a condition variable between
+ * loops (passive waiting: on two cores a spinning pool would take the CPU from the work), and are
+ * joined when lethe_set_threads() lowers the count, at lethe_stop_threads() (the `lethe` command
+ * calls it before exit) or, as a fallback, when the library is unloaded. The calling thread runs
+ * range 0 itself. One loop runs at a time: a second caller waits for the pool, and a loop started
+ * inside a range runs serially. OpenBLAS is kept at one thread: lethe's pool is the only one.
+ *
+ * Every field of the pool is read and written under its lock, except the thread setting, which
+ * is atomic so that lethe_threads() (asked before every matrix product) never takes the lock.
  */
 #include <cblas.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include <lethe/model.h>
@@ -16,32 +23,37 @@
 
 static struct {
 	pthread_mutex_t lock;
-	pthread_cond_t go, done;
+	pthread_cond_t go;   /* a loop or a stop for the workers */
+	pthread_cond_t done; /* the last worker finished its range */
+	pthread_cond_t idle; /* the pool is free for the next loop */
 	pthread_t tid[MAX_THREADS];
-	int started; /* workers running */
-	int threads; /* threads in use */
-	unsigned long generation;
-	int pending;
+	int started;              /* workers running: ids 1..started */
+	int keep;                 /* workers with id > keep exit */
+	int busy;                 /* a loop, or a join, holds the pool */
+	unsigned long generation; /* counts loops and stops */
+	int active;               /* threads in the current loop; 0 between loops */
+	int pending;              /* workers still in the current loop */
 	lethe_range_fn fn;
 	void *ctx;
 	size_t n;
-} pool = {PTHREAD_MUTEX_INITIALIZER,
-          PTHREAD_COND_INITIALIZER,
-          PTHREAD_COND_INITIALIZER,
-          {0},
-          0,
-          1,
-          0,
-          0,
-          NULL,
-          NULL,
-          0};
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER,
+          .go = PTHREAD_COND_INITIALIZER,
+          .done = PTHREAD_COND_INITIALIZER,
+          .idle = PTHREAD_COND_INITIALIZER,
+          .keep = MAX_THREADS};
 
-static __thread int inside; /* this thread is running a range */
+static atomic_int setting = 1; /* threads in use, as set by lethe_set_threads */
+
+static _Thread_local int inside; /* this thread is running a range */
 
 int lethe_in_parallel(void)
 {
 	return inside;
+}
+
+int lethe_threads(void)
+{
+	return atomic_load_explicit(&setting, memory_order_relaxed);
 }
 
 static void range_of(int t, int threads, size_t n, size_t *b, size_t *e)
@@ -53,18 +65,22 @@ static void range_of(int t, int threads, size_t n, size_t *b, size_t *e)
 static void *worker(void *arg)
 {
 	int t = (int)(size_t)arg;
+	/* A worker is started inside a loop's critical section, before the loop's generation is
+	 * announced: 0 makes it take part in that loop. */
 	unsigned long seen = 0;
 	pthread_mutex_lock(&pool.lock);
 	for (;;) {
-		while (pool.generation == seen)
+		while (pool.generation == seen && t <= pool.keep)
 			pthread_cond_wait(&pool.go, &pool.lock);
+		if (t > pool.keep)
+			break;
 		seen = pool.generation;
-		if (t >= pool.threads)
+		if (t >= pool.active)
 			continue;
 		lethe_range_fn fn = pool.fn;
 		void *ctx = pool.ctx;
 		size_t b, e;
-		range_of(t, pool.threads, pool.n, &b, &e);
+		range_of(t, pool.active, pool.n, &b, &e);
 		pthread_mutex_unlock(&pool.lock);
 		inside = 1;
 		if (b < e)
@@ -74,12 +90,38 @@ static void *worker(void *arg)
 		if (--pool.pending == 0)
 			pthread_cond_signal(&pool.done);
 	}
+	pthread_mutex_unlock(&pool.lock);
 	return NULL;
 }
 
-int lethe_threads(void)
+/* Joins the workers with id > keep. Called with the lock held and the pool idle; returns with
+ * both still true. */
+static void join_above(int keep)
 {
-	return pool.threads;
+	if (pool.started <= keep)
+		return;
+	pool.keep = keep;
+	pool.active = 0;
+	pool.generation++;
+	pthread_cond_broadcast(&pool.go);
+	int from = keep, to = pool.started;
+	pool.started = keep;
+	pool.busy = 1; /* no loop starts while the lock is released */
+	pthread_mutex_unlock(&pool.lock);
+	for (int i = from; i < to; i++)
+		pthread_join(pool.tid[i], NULL);
+	pthread_mutex_lock(&pool.lock);
+	pool.busy = 0;
+	pool.keep = MAX_THREADS;
+	pthread_cond_broadcast(&pool.idle);
+}
+
+/* Waits until no loop runs and takes the pool (lock held on return). */
+static void acquire(void)
+{
+	pthread_mutex_lock(&pool.lock);
+	while (pool.busy)
+		pthread_cond_wait(&pool.idle, &pool.lock);
 }
 
 int lethe_set_threads(int n)
@@ -91,35 +133,58 @@ int lethe_set_threads(int n)
 		 * (matrix products are split by rows, see lethe_model__mm), so no second pool
 		 * spins. */
 		openblas_set_num_threads(1);
-		pthread_mutex_lock(&pool.lock);
-		pool.threads = n;
+		if (inside) /* from inside a range: the running loop keeps its threads */
+			return lethe_threads();
+		acquire();
+		atomic_store_explicit(&setting, n, memory_order_relaxed);
+		join_above(n - 1);
 		pthread_mutex_unlock(&pool.lock);
 	}
-	return pool.threads;
+	return lethe_threads();
+}
+
+void lethe_stop_threads(void)
+{
+	if (inside)
+		return;
+	acquire();
+	join_above(0);
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/* The fallback owner: a program that never called lethe_stop_threads() has its workers joined
+ * when liblethe is unloaded (dlclose, or exit while no loop runs). */
+__attribute__((destructor)) static void stop_at_unload(void)
+{
+	if (pthread_mutex_trylock(&pool.lock) != 0)
+		return;
+	int idle = !pool.busy;
+	if (idle)
+		join_above(0);
+	pthread_mutex_unlock(&pool.lock);
 }
 
 void lethe_parallel_for(size_t n, lethe_range_fn fn, void *ctx)
 {
-	int threads = pool.threads;
-	if (threads <= 1 || n < 2) {
+	int threads = lethe_threads();
+	if (threads <= 1 || n < 2 || inside) {
 		if (n)
 			fn(ctx, 0, 0, n);
 		return;
 	}
 	if ((size_t)threads > n)
 		threads = (int)n;
-	pthread_mutex_lock(&pool.lock);
-	while (pool.started < pool.threads - 1) {
+	acquire();
+	while (pool.started < lethe_threads() - 1) {
 		if (pthread_create(&pool.tid[pool.started], NULL, worker,
 		                   (void *)(size_t)(pool.started + 1)) != 0)
 			break;
-		pthread_detach(pool.tid[pool.started]);
 		pool.started++;
 	}
 	if (pool.started < threads - 1)
 		threads = pool.started + 1;
-	int saved_threads = pool.threads;
-	pool.threads = threads;
+	pool.busy = 1;
+	pool.active = threads;
 	pool.fn = fn;
 	pool.ctx = ctx;
 	pool.n = n;
@@ -137,6 +202,8 @@ void lethe_parallel_for(size_t n, lethe_range_fn fn, void *ctx)
 	pthread_mutex_lock(&pool.lock);
 	while (pool.pending > 0)
 		pthread_cond_wait(&pool.done, &pool.lock);
-	pool.threads = saved_threads;
+	pool.active = 0;
+	pool.busy = 0;
+	pthread_cond_broadcast(&pool.idle);
 	pthread_mutex_unlock(&pool.lock);
 }

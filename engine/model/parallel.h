@@ -14,7 +14,8 @@
 typedef void (*lethe_range_fn)(void *ctx, int thread, size_t begin, size_t end);
 
 void lethe_parallel_for(size_t n, lethe_range_fn fn, void *ctx);
-/* The threads lethe uses (as set by lethe_set_threads). */
+/* The threads lethe uses (as set by lethe_set_threads); lethe_stop_threads() is public
+ * (lethe/model.h). */
 int lethe_threads(void);
 /* Whether the calling thread is inside a lethe_parallel_for range (no nested splitting). */
 int lethe_in_parallel(void);

@@ -132,49 +132,113 @@ static int encode_split(run *r, size_t t, lethe_split split)
 	return 0;
 }
 
-/* Writes [BOS] prompt [SEP] target [EOS], shortened to fit the context, as inputs and targets
- * (T positions, padded): the sequence minus its last token, and each position's next token where
- * it is a target token or the end token. Returns the positions used. */
-static int build_sequence(run *r, const int32_t *prompt, int np, const int32_t *target, int nt,
-                          int32_t *tokens, int32_t *targets, int T)
+/* ---- sequences ----------------------------------------------------------------------------------
+ */
+
+/* One example as the model reads it: [BOS] prompt [SEP] target [EOS]. */
+typedef struct seq_src {
+	const int32_t *prompt, *target;
+	int np, nt;
+} seq_src;
+
+/* How an example fits the context: a sequence of ctx + 1 tokens gives ctx inputs. When it is
+ * longer, prompt tokens go from the front first, then the end token, then target tokens from the
+ * end. The last token (the end token, or the last target token kept) is only ever predicted. */
+typedef struct seq_fit {
+	int drop;   /* prompt tokens dropped from the front */
+	int np, nt; /* prompt and target tokens kept */
+	int eos;    /* the end token is kept */
+	int inputs; /* positions the sequence fills: its length minus one */
+	int cut;    /* the example was longer than the context */
+} seq_fit;
+
+static seq_fit fit_sequence(int ctx, int np, int nt)
 {
-	int ctx = r->context, eos = 1;
-	int over = 3 + np + nt - (ctx + 1); /* a sequence of ctx + 1 tokens gives ctx inputs */
+	seq_fit f = {0, np, nt, 1, 0, 0};
+	int over = 3 + np + nt - (ctx + 1);
 	if (over > 0) {
-		r->truncated++;
-		int drop = over < np ? over : np; /* prompt tokens from the front first */
-		prompt += drop;
-		np -= drop;
-		over -= drop;
-		if (over > 0) { /* then the end token, then target tokens from the end */
-			eos = 0;
-			nt -= over - 1;
+		f.cut = 1;
+		f.drop = over < np ? over : np;
+		f.np -= f.drop;
+		over -= f.drop;
+		if (over > 0) {
+			f.eos = 0;
+			f.nt -= over - 1;
 		}
 	}
-	int len = 0, sep = 1 + np;
-	tokens[len++] = LETHE_TOKEN_BOS;
-	for (int i = 0; i < np; i++)
-		tokens[len++] = prompt[i];
-	tokens[len++] = LETHE_TOKEN_SEP;
-	for (int i = 0; i < nt; i++)
-		tokens[len++] = target[i];
-	int total = len + eos; /* with the end token, which is never an input */
-	int inputs = total - 1;
-	for (int i = 0; i < inputs; i++) {
-		int next = i + 1 < len ? tokens[i + 1] : LETHE_TOKEN_EOS;
-		targets[i] = i >= sep ? next : -1;
-	}
-	for (int i = inputs; i < T; i++) {
-		tokens[i] = LETHE_TOKEN_PAD;
-		targets[i] = -1;
-	}
-	return inputs;
+	f.inputs = 2 + f.np + f.nt + f.eos - 1;
+	return f;
 }
 
-static int seq_len(run *r, int np, int nt)
+/* Token i of the fitted sequence, 0 <= i <= f->inputs. */
+static int32_t sequence_token(const seq_src *s, const seq_fit *f, int i)
 {
-	int n = 1 + np + 1 + nt; /* inputs: BOS, prompt, SEP, target (EOS is only predicted) */
-	return n > r->context ? r->context : n;
+	if (i == 0)
+		return LETHE_TOKEN_BOS;
+	if (i <= f->np)
+		return s->prompt[f->drop + i - 1];
+	if (i == f->np + 1)
+		return LETHE_TOKEN_SEP;
+	if (i < f->np + 2 + f->nt)
+		return s->target[i - f->np - 2];
+	return LETHE_TOKEN_EOS;
+}
+
+/* A batch of sequences, rows as wide as the longest: tokens and targets (B, T), a row's inputs
+ * and, from the separator on, each position's next token (the loss covers the target and the end
+ * token); padding and prompt positions have target -1. Sized and filled here only. */
+typedef struct seq_batch {
+	int B, T;
+	int32_t *tokens, *targets; /* (B, T) */
+	size_t cap;                /* elements allocated in each */
+	uint64_t inputs;           /* positions filled, padding excluded */
+} seq_batch;
+
+static void seq_batch_free(seq_batch *sb)
+{
+	free(sb->tokens);
+	free(sb->targets);
+	*sb = (seq_batch){0};
+}
+
+static int seq_batch_build(run *r, seq_batch *sb, const seq_src *src, int B)
+{
+	int T = 2; /* every sequence has BOS and SEP as inputs */
+	for (int b = 0; b < B; b++) {
+		int n = fit_sequence(r->context, src[b].np, src[b].nt).inputs;
+		T = n > T ? n : T;
+	}
+	size_t need = (size_t)B * (size_t)T;
+	if (need > sb->cap) {
+		int32_t *a = realloc(sb->tokens, need * sizeof(int32_t));
+		if (a)
+			sb->tokens = a;
+		int32_t *t = a ? realloc(sb->targets, need * sizeof(int32_t)) : NULL;
+		if (!t)
+			return LETHE_ENOMEM;
+		sb->targets = t;
+		sb->cap = need;
+	}
+	sb->B = B;
+	sb->T = T;
+	sb->inputs = 0;
+	for (int b = 0; b < B; b++) {
+		const seq_src *s = &src[b];
+		seq_fit f = fit_sequence(r->context, s->np, s->nt);
+		int32_t *tok = sb->tokens + (size_t)b * T, *tgt = sb->targets + (size_t)b * T;
+		r->truncated += (size_t)f.cut;
+		int sep = 1 + f.np;
+		for (int i = 0; i < f.inputs; i++) {
+			tok[i] = sequence_token(s, &f, i);
+			tgt[i] = i >= sep ? sequence_token(s, &f, i + 1) : -1;
+		}
+		for (int i = f.inputs; i < T; i++) {
+			tok[i] = LETHE_TOKEN_PAD;
+			tgt[i] = -1;
+		}
+		sb->inputs += (uint64_t)f.inputs;
+	}
+	return 0;
 }
 
 /* ---- evaluation --------------------------------------------------------------------------------
@@ -187,33 +251,22 @@ static int batch_nll(run *r, const int32_t *const *prompts, const int *np,
                      const int32_t *const *tgts, const int *nt, size_t n, double *nll,
                      int32_t *counts)
 {
-	int32_t *tokens = NULL, *targets = NULL;
+	seq_batch sb = {0};
+	seq_src src[EVAL_BATCH];
 	double bn[EVAL_BATCH];
 	int bc[EVAL_BATCH];
 	for (size_t i0 = 0; i0 < n; i0 += EVAL_BATCH) {
 		size_t k = n - i0 < EVAL_BATCH ? n - i0 : EVAL_BATCH;
-		int T = 1;
-		for (size_t i = 0; i < k; i++) {
-			int L = seq_len(r, np[i0 + i], nt[i0 + i]);
-			T = L > T ? L : T;
-		}
-		int32_t *a = realloc(tokens, k * (size_t)T * sizeof(int32_t)),
-		        *b = a ? realloc(targets, k * (size_t)T * sizeof(int32_t)) : NULL;
-		if (a)
-			tokens = a;
-		if (!a || !b) {
-			free(tokens);
+		for (size_t i = 0; i < k; i++)
+			src[i] = (seq_src){prompts[i0 + i], tgts[i0 + i], np[i0 + i], nt[i0 + i]};
+		if (seq_batch_build(r, &sb, src, (int)k)) {
+			seq_batch_free(&sb);
 			return LETHE_ENOMEM;
 		}
-		targets = b;
-		for (size_t i = 0; i < k; i++)
-			build_sequence(r, prompts[i0 + i], np[i0 + i], tgts[i0 + i], nt[i0 + i],
-			               tokens + i * T, targets + i * T, T);
-		lethe_batch batch = {(int)k, T, tokens, targets};
+		lethe_batch batch = {sb.B, sb.T, sb.tokens, sb.targets};
 		int rc = lethe_model_forward(r->m, &batch, 0, NULL, bn, bc);
 		if (rc) {
-			free(tokens);
-			free(targets);
+			seq_batch_free(&sb);
 			return fail(r, rc, "evaluation: %s", lethe_model_errmsg(r->m));
 		}
 		for (size_t i = 0; i < k; i++) {
@@ -221,8 +274,7 @@ static int batch_nll(run *r, const int32_t *const *prompts, const int *np,
 			counts[i0 + i] = bc[i];
 		}
 	}
-	free(tokens);
-	free(targets);
+	seq_batch_free(&sb);
 	return 0;
 }
 
@@ -469,13 +521,10 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 	                 (c->seed + 1) * 0x9E3779B97F4A7C15ull + (si + 1) * 0xD1B54A32D192ED03ull};
 	s.order = calloc(st->n_tasks, sizeof(*s.order));
 	s.pos = calloc(st->n_tasks, sizeof(*s.pos));
-	int32_t *tokens = malloc((size_t)ts->batch * (size_t)r->context * sizeof(int32_t));
-	int32_t *targets = malloc((size_t)ts->batch * (size_t)r->context * sizeof(int32_t));
-	const encoded **picked = calloc((size_t)ts->batch, sizeof(*picked));
-	int rc = rec->loss && rec->lr && rec->grad_norm && s.order && s.pos && tokens && targets &&
-	                 picked
-	             ? 0
-	             : LETHE_ENOMEM;
+	seq_batch sb = {0};
+	seq_src *picked = calloc((size_t)ts->batch, sizeof(*picked));
+	int rc =
+	    rec->loss && rec->lr && rec->grad_norm && s.order && s.pos && picked ? 0 : LETHE_ENOMEM;
 	double wsum = 0;
 	for (size_t k = 0; rc == 0 && k < st->n_tasks; k++) {
 		size_t n = r->data[st->tasks[k]].n[LETHE_SPLIT_TRAIN];
@@ -499,7 +548,6 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 		double loss_sum = 0;
 		lethe_model_zero_grad(r->m);
 		for (long micro = 0; rc == 0 && micro < ts->grad_accum; micro++) {
-			int T = 2;
 			for (long b = 0; b < ts->batch; b++) {
 				/* Pick the task by weight, then its next example. */
 				double u = next_unit(&s.state) * wsum, acc = 0;
@@ -516,18 +564,16 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 					shuffle(&s, s.order[k], n);
 					s.pos[k] = 0;
 				}
-				picked[b] = &r->data[st->tasks[k]]
-				                 .split[LETHE_SPLIT_TRAIN][s.order[k][s.pos[k]++]];
-				int L = seq_len(r, picked[b]->n_prompt, picked[b]->n_target);
-				T = L > T ? L : T;
+				const encoded *e =
+				    &r->data[st->tasks[k]]
+				         .split[LETHE_SPLIT_TRAIN][s.order[k][s.pos[k]++]];
+				picked[b] = (seq_src){e->ids, e->ids + e->n_prompt, e->n_prompt,
+				                      e->n_target};
 			}
-			for (long b = 0; b < ts->batch; b++) {
-				const encoded *e = picked[b];
-				tokens_seen += (uint64_t)build_sequence(
-				    r, e->ids, e->n_prompt, e->ids + e->n_prompt, e->n_target,
-				    tokens + b * T, targets + b * T, T);
-			}
-			lethe_batch batch = {(int)ts->batch, T, tokens, targets};
+			if ((rc = seq_batch_build(r, &sb, picked, (int)ts->batch)))
+				break;
+			tokens_seen += sb.inputs;
+			lethe_batch batch = {sb.B, sb.T, sb.tokens, sb.targets};
 			float loss;
 			if ((rc = lethe_model_forward(r->m, &batch, 1, &loss, NULL, NULL)) ||
 			    (rc = lethe_model_backward(r->m))) {
@@ -570,8 +616,7 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 		free(s.order[k]);
 	free(s.order);
 	free(s.pos);
-	free(tokens);
-	free(targets);
+	seq_batch_free(&sb);
 	free(picked);
 	return rc;
 }

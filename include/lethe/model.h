@@ -26,6 +26,11 @@ extern "C" {
 /* Sets the threads of every pool lethe uses (OpenBLAS's); n <= 0 keeps the current setting.
  * Returns the number in effect. */
 LETHE_EXPORT int lethe_set_threads(int n);
+/* Joins the worker threads lethe started (a lower lethe_set_threads() joins the ones above it).
+ * The setting is kept: the next parallel loop starts them again. Call it before exit, or before
+ * unloading liblethe; liblethe also does it when it is unloaded. Not from inside lethe's own
+ * loops (a no-op there). */
+LETHE_EXPORT void lethe_stop_threads(void);
 
 /* ---- tokenizer --------------------------------------------------------------------------------
  */
