@@ -166,3 +166,11 @@ TESTS += %reldir%/check_layer
 %canon_reldir%_check_layer_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS)
 %canon_reldir%_check_layer_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -ftree-vectorize -fvect-cost-model=dynamic -fno-math-errno -fno-trapping-math
 %canon_reldir%_check_layer_LDADD = $(BLAS_LIBS) $(CHECK_LIBS) $(PTHREAD_LIBS) $(LIBM)
+
+# Pretrained checkpoints in the model: logits and greedy generations against a PyTorch
+# implementation of Hugging Face's Llama (tests/pretrained.py, tests/hf_llama.py).
+check_PROGRAMS += %reldir%/pretrained_run
+TESTS += %reldir%/pretrained.py
+%canon_reldir%_pretrained_run_SOURCES = %reldir%/pretrained_run.c
+%canon_reldir%_pretrained_run_LDADD = engine/liblethe.la
+EXTRA_DIST += %reldir%/pretrained.py %reldir%/hf_llama.py

@@ -246,47 +246,55 @@ void lethe_layer__attention_forward(float *y, float *att, const float *qkv, int 
 	lethe_parallel_for((size_t)B * NH, attention_forward_range, &j);
 }
 
+/* One job per (sequence, key/value head): the query heads of a group share dK and dV, so the
+ * first head of the group writes them and the others add to them, in head order, on one
+ * thread. Without grouping (NKV == NH) every head writes its own, as before. */
 static void attention_backward_range(void *arg, int thread, size_t begin, size_t end)
 {
 	att_job *j = arg;
-	int T = j->T, NH = j->NH, HS = j->HS, HQ = NH * HS;
+	int T = j->T, NH = j->NH, HS = j->HS, HQ = NH * HS, group = NH / j->NKV;
 	int QKV = (NH + 2 * j->NKV) * HS;
 	float scale = 1.0f / sqrtf((float)HS);
 	float *dp = j->dp + (size_t)thread * T * T;
-	for (size_t bh = begin; bh < end; bh++) {
-		int b = (int)(bh / NH), h = (int)(bh % NH);
-		const float *q = j->qkv + (size_t)b * T * QKV + h * HS, *k = q + HQ,
-		            *v = q + HQ + (size_t)j->NKV * HS;
-		const float *p = j->att_in + bh * T * T, *d = j->dy + (size_t)b * T * HQ + h * HS;
-		float *dq = j->dqkv + (size_t)b * T * QKV + h * HS, *dk = dq + HQ,
-		      *dv = dq + HQ + (size_t)j->NKV * HS;
-		lethe_layer__matmul(0, 1, T, T, HS, 1.0f, d, HQ, v, QKV, 0.0f, dp,
-		                    T); /* dP = dY V^T */
-		lethe_layer__matmul(1, 0, T, HS, T, 1.0f, p, T, d, HQ, 0.0f, dv,
-		                    QKV);     /* dV = P^T dY */
-		for (int t = 0; t < T; t++) { /* dS = P (dP - rowsum) */
-			const float *pr = p + (size_t)t * T;
-			float *dr = dp + (size_t)t * T, dot = 0.0f;
-			for (int i = 0; i <= t; i++)
-				dot += pr[i] * dr[i];
-			for (int i = 0; i <= t; i++)
-				dr[i] = pr[i] * (dr[i] - dot) * scale;
-			for (int i = t + 1; i < T; i++)
-				dr[i] = 0.0f;
+	for (size_t bk = begin; bk < end; bk++) {
+		int b = (int)(bk / j->NKV), kh = (int)(bk % j->NKV);
+		const float *k = j->qkv + (size_t)b * T * QKV + HQ + kh * HS,
+		            *v = k + (size_t)j->NKV * HS;
+		float *dk = j->dqkv + (size_t)b * T * QKV + HQ + kh * HS,
+		      *dv = dk + (size_t)j->NKV * HS;
+		for (int g = 0; g < group; g++) {
+			int h = kh * group + g;
+			size_t bh = (size_t)b * NH + h;
+			float beta = g ? 1.0f : 0.0f;
+			const float *q = j->qkv + (size_t)b * T * QKV + h * HS;
+			const float *p = j->att_in + bh * T * T,
+			            *d = j->dy + (size_t)b * T * HQ + h * HS;
+			float *dq = j->dqkv + (size_t)b * T * QKV + h * HS;
+			lethe_layer__matmul(0, 1, T, T, HS, 1.0f, d, HQ, v, QKV, 0.0f, dp,
+			                    T); /* dP = dY V^T */
+			lethe_layer__matmul(1, 0, T, HS, T, 1.0f, p, T, d, HQ, beta, dv,
+			                    QKV);     /* dV (+)= P^T dY */
+			for (int t = 0; t < T; t++) { /* dS = P (dP - rowsum) */
+				const float *pr = p + (size_t)t * T;
+				float *dr = dp + (size_t)t * T, dot = 0.0f;
+				for (int i = 0; i <= t; i++)
+					dot += pr[i] * dr[i];
+				for (int i = 0; i <= t; i++)
+					dr[i] = pr[i] * (dr[i] - dot) * scale;
+				for (int i = t + 1; i < T; i++)
+					dr[i] = 0.0f;
+			}
+			lethe_layer__matmul(0, 0, T, HS, T, 1.0f, dp, T, k, QKV, 0.0f, dq,
+			                    QKV); /* dQ = dS K */
+			lethe_layer__matmul(1, 0, T, HS, T, 1.0f, dp, T, q, QKV, beta, dk,
+			                    QKV); /* dK (+)= dS^T Q */
 		}
-		lethe_layer__matmul(0, 0, T, HS, T, 1.0f, dp, T, k, QKV, 0.0f, dq,
-		                    QKV); /* dQ = dS K */
-		lethe_layer__matmul(1, 0, T, HS, T, 1.0f, dp, T, q, QKV, 0.0f, dk,
-		                    QKV); /* dK = dS^T Q */
 	}
 }
 
 void lethe_layer__attention_backward(float *dqkv, float *dp, const float *dy, const float *qkv,
                                      const float *att, int B, int T, int NH, int NKV, int HS)
 {
-	/* Grouped heads would share dK and dV between query heads: they would have to be summed,
-	 * not written, and not from two threads at once. */
-	assert(NKV == NH);
 	att_job j = {.dqkv = dqkv,
 	             .dp = dp,
 	             .dy = dy,
@@ -297,7 +305,7 @@ void lethe_layer__attention_backward(float *dqkv, float *dp, const float *dy, co
 	             .NH = NH,
 	             .NKV = NKV,
 	             .HS = HS};
-	lethe_parallel_for((size_t)B * NH, attention_backward_range, &j);
+	lethe_parallel_for((size_t)B * NKV, attention_backward_range, &j);
 }
 
 static void attention_cached_range(void *arg, int thread, size_t begin, size_t end)

@@ -12,4 +12,5 @@ engine_liblethe_la_SOURCES += \
 	%reldir%/sp_tokenizer.cc %reldir%/sp_tokenizer.h \
 	%reldir%/checkpoint.c %reldir%/checkpoint.h \
 	%reldir%/l2c_tokenizer.c %reldir%/l2c_tokenizer.h \
-	%reldir%/tokenizer_pretrained.c %reldir%/tokenizer_pretrained.h
+	%reldir%/tokenizer_pretrained.c %reldir%/tokenizer_pretrained.h \
+	%reldir%/model_load.c

@@ -58,23 +58,37 @@ int lethe_model_config_check(lethe_model_config *c, char *err, size_t size)
 		c->norm_eps = 1e-5f;
 	if (c->rope_theta == 0)
 		c->rope_theta = 10000.0f;
-	if (c->vocab < LETHE_TOKEN_FIRST_MERGE || c->vocab > (1 << 20))
-		snprintf(err, size, "vocab must be from %d to %d, got %d", LETHE_TOKEN_FIRST_MERGE,
-		         1 << 20, c->vocab);
-	else if (c->context < 2 || c->context > 65536)
-		snprintf(err, size, "context must be from 2 to 65536, got %d", c->context);
+	if (c->kv_heads == 0)
+		c->kv_heads = c->heads;
+	if (c->head_dim == 0 && c->heads > 0)
+		c->head_dim = c->dim / c->heads;
+	if (c->vocab < 2 || c->vocab > (1 << 20))
+		snprintf(err, size, "vocab must be from 2 to %d, got %d", 1 << 20, c->vocab);
+	else if (c->context < 2 || c->context > 1 << 20)
+		snprintf(err, size, "context must be from 2 to %d, got %d", 1 << 20, c->context);
 	else if (c->dim < 2 || c->dim > 16384)
 		snprintf(err, size, "dim must be from 2 to 16384, got %d", c->dim);
 	else if (c->layers < 1 || c->layers > 256)
 		snprintf(err, size, "layers must be from 1 to 256, got %d", c->layers);
-	else if (c->heads < 1 || c->dim % c->heads != 0 || (c->dim / c->heads) % 2 != 0)
+	else if (c->heads < 1 || c->head_dim < 2 || c->head_dim % 2 != 0 || c->head_dim > 4096 ||
+	         (c->head_dim * c->heads != c->dim && c->dim % c->heads == 0 &&
+	          c->head_dim == c->dim / c->heads))
 		snprintf(err, size,
 		         "heads must divide dim into an even head size (dim %d, heads %d)", c->dim,
 		         c->heads);
+	else if (c->kv_heads < 1 || c->heads % c->kv_heads != 0)
+		snprintf(err, size, "kv_heads must divide heads (heads %d, kv_heads %d)", c->heads,
+		         c->kv_heads);
 	else if (c->ff < 1 || c->ff > 1 << 20)
 		snprintf(err, size, "ff must be from 1 to %d, got %d", 1 << 20, c->ff);
 	else if (!(c->norm_eps > 0) || !(c->rope_theta > 1))
 		snprintf(err, size, "norm_eps must be > 0 and rope_theta > 1");
+	else if (c->rope_llama3 &&
+	         (!(c->rope_factor > 0) || !(c->rope_high_freq_factor > c->rope_low_freq_factor) ||
+	          !(c->rope_low_freq_factor > 0) || c->rope_original_context < 1))
+		snprintf(err, size,
+		         "llama3 rope scaling needs factor > 0, high_freq_factor > "
+		         "low_freq_factor > 0 and an original context");
 	else
 		return 0;
 	return LETHE_EINVAL;
@@ -83,7 +97,9 @@ int lethe_model_config_check(lethe_model_config *c, char *err, size_t size)
 size_t lethe_model_config_params(const lethe_model_config *c)
 {
 	size_t C = (size_t)c->dim, FF = (size_t)c->ff, V = (size_t)c->vocab;
-	size_t per_layer = 2 * C + 3 * C * C + C * C + 3 * C * FF;
+	size_t HS = (size_t)(c->head_dim ? c->head_dim : c->dim / c->heads);
+	size_t Q = (size_t)c->heads * HS, KV = (size_t)(c->kv_heads ? c->kv_heads : c->heads) * HS;
+	size_t per_layer = 2 * C + (Q + 2 * KV) * C + C * Q + 3 * C * FF;
 	return V * C + (size_t)c->layers * per_layer + C + (c->tied ? 0 : V * C);
 }
 
@@ -205,6 +221,23 @@ void lethe_model_free(lethe_model *m)
 	free(m);
 }
 
+/* A RoPE frequency as Llama 3.x scales it (transformers' _compute_llama3_parameters): long
+ * wavelengths divided by factor, short ones kept, a smooth blend between. In float, as the
+ * reference computes it. */
+static float llama3_frequency(float inv, const lethe_model_config *c)
+{
+	float old = (float)c->rope_original_context;
+	float low_wavelen = old / c->rope_low_freq_factor,
+	      high_wavelen = old / c->rope_high_freq_factor;
+	float wavelen = 2.0f * 3.14159265358979323846f / inv;
+	float scaled = wavelen > low_wavelen ? inv / c->rope_factor : inv;
+	if (wavelen < high_wavelen || wavelen > low_wavelen)
+		return scaled;
+	float smooth = (old / wavelen - c->rope_low_freq_factor) /
+	               (c->rope_high_freq_factor - c->rope_low_freq_factor);
+	return (1.0f - smooth) * scaled / c->rope_factor + smooth * scaled;
+}
+
 int lethe_model_new(lethe_model **out, const lethe_model_config *config, uint64_t seed)
 {
 	*out = NULL;
@@ -216,8 +249,9 @@ int lethe_model_new(lethe_model **out, const lethe_model_config *config, uint64_
 		return LETHE_ENOMEM;
 	m->cfg = cfg;
 	int C = cfg.dim, L = cfg.layers, FF = cfg.ff, V = cfg.vocab;
-	m->HS = C / cfg.heads;
-	m->C3 = 3 * C;
+	m->HS = cfg.head_dim;
+	m->C3 = (cfg.heads + 2 * cfg.kv_heads) * cfg.head_dim; /* the fused q, k, v width */
+	int Q = cfg.heads * cfg.head_dim;
 	size_t max_tensors = 3 + (size_t)L * T_PER_LAYER;
 	m->tensors = calloc(max_tensors, sizeof(*m->tensors));
 	m->names = malloc(max_tensors * 40);
@@ -233,8 +267,8 @@ int lethe_model_new(lethe_model **out, const lethe_model_config *config, uint64_
 	for (int l = 0; l < L; l++) {
 		static const char *const suffix[T_PER_LAYER] = {
 		    "attn_norm", "attn.wqkv", "attn.wo", "mlp_norm", "mlp.w1", "mlp.w3", "mlp.w2"};
-		const int rows[T_PER_LAYER] = {C, 3 * C, C, C, FF, FF, C};
-		const int cols[T_PER_LAYER] = {1, C, C, 1, C, C, FF};
+		const int rows[T_PER_LAYER] = {C, m->C3, C, C, FF, FF, C};
+		const int cols[T_PER_LAYER] = {1, C, Q, 1, C, C, FF};
 		const lethe_param_group groups[T_PER_LAYER] = {
 		    LETHE_GROUP_NORMS, LETHE_GROUP_ATTENTION, LETHE_GROUP_ATTENTION,
 		    LETHE_GROUP_NORMS, LETHE_GROUP_MLP,       LETHE_GROUP_MLP,
@@ -282,6 +316,8 @@ int lethe_model_new(lethe_model **out, const lethe_model_config *config, uint64_
 		goto nomem;
 	for (int i = 0; i < half; i++) {
 		float inv = 1.0f / powf(cfg.rope_theta, (float)(2 * i) / (float)m->HS);
+		if (cfg.rope_llama3)
+			inv = llama3_frequency(inv, &cfg);
 		for (int t = 0; t < T; t++) {
 			float ang = (float)t * inv;
 			m->rope_cos[(size_t)t * half + i] = cosf(ang);
@@ -290,7 +326,7 @@ int lethe_model_new(lethe_model **out, const lethe_model_config *config, uint64_
 	}
 	m->dims = (layer_dims){.C = C,
 	                       .NH = cfg.heads,
-	                       .NKV = cfg.heads,
+	                       .NKV = cfg.kv_heads,
 	                       .HS = m->HS,
 	                       .FF = FF,
 	                       .eps = cfg.norm_eps,
@@ -364,6 +400,7 @@ static int ensure(lethe_model *m, int B, int T, int NT)
 	free_activations(m);
 	size_t L = (size_t)m->cfg.layers, C = (size_t)m->cfg.dim, FF = (size_t)m->cfg.ff;
 	size_t V = (size_t)m->cfg.vocab, NH = (size_t)m->cfg.heads, nt = NT > 0 ? (size_t)NT : 1;
+	size_t QKV = (size_t)m->C3, Q = NH * (size_t)m->HS;
 	struct {
 		float **p;
 		size_t n;
@@ -372,9 +409,9 @@ static int ensure(lethe_model *m, int B, int T, int NT)
 	    {&m->xmid, L * BT * C},
 	    {&m->rstd1, L * BT},
 	    {&m->rstd2, L * BT},
-	    {&m->qkv, L * BT * 3 * C},
+	    {&m->qkv, L * BT * QKV},
 	    {&m->att, L * (size_t)B * NH * (size_t)T * T},
-	    {&m->y, L * BT * C},
+	    {&m->y, L * BT * Q},
 	    {&m->a, L * BT * FF},
 	    {&m->b3, L * BT * FF},
 	    {&m->rstdf, BT},
@@ -386,8 +423,8 @@ static int ensure(lethe_model *m, int B, int T, int NT)
 	    {&m->s_dx, BT * C},
 	    {&m->s_dxmid, BT * C},
 	    {&m->s_dh, BT * C},
-	    {&m->s_dy, BT * C},
-	    {&m->s_dqkv, BT * 3 * C},
+	    {&m->s_dy, BT * Q},
+	    {&m->s_dqkv, BT * QKV},
 	    {&m->s_da, BT * FF},
 	    {&m->s_db, BT * FF},
 	    {&m->s_dp, (size_t)threads * T * T},
@@ -424,7 +461,7 @@ static layer_acts layer_acts_of(lethe_model *m, int l, int B, int T)
 	                    .rstd2 = m->rstd2 + (size_t)l * BT,
 	                    .qkv = m->qkv + (size_t)l * BT * m->C3,
 	                    .att = m->att + (size_t)l * B * m->cfg.heads * T * T,
-	                    .y = m->y + (size_t)l * BT * C,
+	                    .y = m->y + (size_t)l * BT * (size_t)m->cfg.heads * m->HS,
 	                    .a = m->a + (size_t)l * BT * FF,
 	                    .b = m->b3 + (size_t)l * BT * FF,
 	                    .h = m->s_h,

@@ -61,7 +61,7 @@ struct lethe_model {
 	int32_t *tokens, *targets; /* copies of the batch */
 	int32_t *target_rows;      /* (NT) row index of each target */
 	int train_ready;
-	char errmsg[256];
+	char errmsg[640];
 };
 
 void lethe_model__views(lethe_model *m, float *block, model_view *v);

@@ -821,9 +821,13 @@ int lethe_runfile_read_state(const char *path, const lethe_curriculum *c,
 		if (read_attr_i64(mg, keys[i], &v[i]))
 			rc = LETHE_EPARSE;
 	if (mg >= 0) {
-		*config =
-		    (lethe_model_config){(int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4],
-		                         (int)v[5], (int)v[6], 0,         0};
+		*config = (lethe_model_config){.vocab = (int)v[0],
+		                               .context = (int)v[1],
+		                               .dim = (int)v[2],
+		                               .layers = (int)v[3],
+		                               .heads = (int)v[4],
+		                               .ff = (int)v[5],
+		                               .tied = (int)v[6]};
 		lethe_model_config_check(config, NULL, 0);
 		H5Gclose(mg);
 	}

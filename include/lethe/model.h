@@ -94,11 +94,18 @@ typedef struct lethe_model_config {
 	int context;      /* T: longest sequence */
 	int dim;          /* C */
 	int layers;       /* L */
-	int heads;        /* NH; C % NH == 0, head size even */
+	int heads;        /* NH; C % NH == 0 unless head_dim is given */
 	int ff;           /* SwiGLU hidden size */
 	int tied;         /* output head shares the token embeddings */
 	float norm_eps;   /* 1e-5 */
 	float rope_theta; /* 10000 */
+	/* Pretrained shapes (0 keeps lethe's own: kv_heads = heads, head_dim = dim / heads). */
+	int kv_heads; /* NKV: grouped-query attention when fewer than heads; heads % NKV == 0 */
+	int head_dim; /* HS, even */
+	/* RoPE frequencies scaled as Llama 3.x does (transformers' rope_type "llama3") when set. */
+	int rope_llama3;
+	float rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+	int rope_original_context;
 } lethe_model_config;
 
 /* Named presets "tiny" (C 128, L 4, NH 4, T 128), "small" (256, 6, 8, 256), "base"
@@ -131,6 +138,11 @@ typedef struct lethe_model lethe_model;
 /* A model with parameters drawn from N(0, 0.02) (norm weights 1) by a generator seeded with seed.
  */
 LETHE_EXPORT int lethe_model_new(lethe_model **out, const lethe_model_config *cfg, uint64_t seed);
+/* A model from a pretrained checkpoint (docs/models.md): a Hugging Face model directory of the
+ * Llama family (safetensors, F32/F16/BF16) or a llama2.c checkpoint, checked before use. context
+ * limits the longest sequence (0: the checkpoint's own). *out is set even on failure (except
+ * LETHE_ENOMEM) so that lethe_model_errmsg() can say why; free it either way. */
+LETHE_EXPORT int lethe_model_open(lethe_model **out, const char *path, int context);
 LETHE_EXPORT void lethe_model_free(lethe_model *m);
 LETHE_EXPORT const lethe_model_config *lethe_model_config_of(const lethe_model *m);
 LETHE_EXPORT const char *lethe_model_errmsg(const lethe_model *m);

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""pretrained.py: pretrained checkpoints computed by lethe's model against a PyTorch
+implementation of Hugging Face's Llama forward (tests/hf_llama.py), on checkpoints this script
+writes (nothing downloaded):
+
+1. a Hugging Face directory with grouped-query attention, an untied head, BF16 weights and llama3
+   rope scaling: lethe's logits equal the reference's to 1e-4 relative (of the largest logit),
+   greedy generations with the KV cache equal the reference's recomputed generations, and the
+   training backward pass runs (finite loss and gradient) through grouped heads;
+2. a tied model in F32 with head_dim different from hidden_size / heads;
+3. a llama2.c version-1 checkpoint (interleaved RoPE, permuted on reading): the same logits as the
+   reference on the Hugging Face layout of its weights;
+4. a refusal: config.json that lethe_model_config_check cannot accept is reported with the path.
+Skips (77) without python3-torch.
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+try:
+    import torch
+except ImportError:
+    print("SKIP: python3-torch is not installed")
+    sys.exit(77)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hf_llama  # noqa: E402
+
+DRIVER = os.path.join(os.environ["LETHE_BUILDDIR"], "tests", "pretrained_run")
+passed = failed = 0
+
+
+def check(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what)
+
+
+DT = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
+
+
+def write_safetensors(path, tensors):
+    header, blobs, off = {}, [], 0
+    for name, t in tensors.items():
+        raw = t.contiguous().view(torch.int16).numpy().tobytes() if t.dtype == torch.bfloat16 else t.contiguous().numpy().tobytes()
+        header[name] = {"dtype": DT[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def random_state(cfg, gen, scale=0.15):
+    C, V, FF, L = cfg["hidden_size"], cfg["vocab_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+    NH = cfg["num_attention_heads"]
+    NKV = cfg.get("num_key_value_heads", NH)
+    HS = cfg.get("head_dim") or C // NH
+    r = lambda *s: scale * torch.randn(*s, generator=gen)
+    st = {"model.embed_tokens.weight": r(V, C)}
+    for l in range(L):
+        p = "model.layers.%d." % l
+        st.update({p + "input_layernorm.weight": 1 + r(C), p + "self_attn.q_proj.weight": r(NH * HS, C),
+                   p + "self_attn.k_proj.weight": r(NKV * HS, C), p + "self_attn.v_proj.weight": r(NKV * HS, C),
+                   p + "self_attn.o_proj.weight": r(C, NH * HS), p + "post_attention_layernorm.weight": 1 + r(C),
+                   p + "mlp.gate_proj.weight": r(FF, C), p + "mlp.up_proj.weight": r(FF, C),
+                   p + "mlp.down_proj.weight": r(C, FF)})
+    st["model.norm.weight"] = 1 + r(C)
+    if not cfg.get("tie_word_embeddings"):
+        st["lm_head.weight"] = r(V, C)
+    return st
+
+
+def run(model, commands):
+    p = subprocess.run([DRIVER, model], input="\n".join(commands) + "\n", capture_output=True, text=True)
+    return p
+
+
+def compare_logits(name, model, cfg, state, seqs):
+    p = run(model, ["logits " + " ".join(map(str, s)) for s in seqs])
+    check(p.returncode == 0, "%s: driver exit %d: %s" % (name, p.returncode, p.stderr))
+    rows = [list(map(float, l.split())) for l in p.stdout.splitlines()]
+    at, worst = 0, 0.0
+    for s in seqs:
+        want = hf_llama.forward(cfg, state, torch.tensor([s]))[0].double()
+        got = torch.tensor(rows[at:at + len(s)], dtype=torch.float64)
+        at += len(s)
+        if got.shape != want.shape:
+            worst = float("inf")
+            break
+        worst = max(worst, float((got - want).abs().max() / want.abs().max()))
+    check(worst < 1e-4, "%s: logits differ by %.3g of the largest" % (name, worst))
+    return worst
+
+
+tmp = tempfile.mkdtemp(dir=os.environ.get("TMPDIR"))
+gen = torch.Generator().manual_seed(3)
+
+# 1. GQA, untied, BF16, llama3 rope scaling.
+cfg = {"model_type": "llama", "vocab_size": 211, "hidden_size": 64, "intermediate_size": 96,
+       "num_hidden_layers": 3, "num_attention_heads": 8, "num_key_value_heads": 2, "max_position_embeddings": 96,
+       "rms_norm_eps": 1e-5, "rope_theta": 50000.0, "tie_word_embeddings": False, "hidden_act": "silu",
+       "rope_scaling": {"rope_type": "llama3", "factor": 4.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                        "original_max_position_embeddings": 16}}
+d1 = os.path.join(tmp, "gqa")
+os.makedirs(d1)
+json.dump(cfg, open(os.path.join(d1, "config.json"), "w"))
+state = {k: v.to(torch.bfloat16) for k, v in random_state(cfg, gen).items()}
+write_safetensors(os.path.join(d1, "model.safetensors"), state)
+state32 = {k: v.to(torch.float32) for k, v in state.items()}
+seqs = [[int(x) for x in torch.randint(0, 211, (n,), generator=gen)] for n in (1, 7, 40, 90)]
+w = compare_logits("gqa", d1, cfg, state32, seqs)
+print("gqa: worst logit difference %.3g of the largest" % w)
+prompts = [seqs[1], seqs[2][:20]]
+p = run(d1, ["generate 12 " + " ".join(map(str, s)) for s in prompts])
+got = [list(map(int, l.split())) for l in p.stdout.splitlines()]
+want = [hf_llama.greedy(cfg, state32, s, 12) for s in prompts]
+check(p.returncode == 0 and got == want, "gqa generations %r vs %r (%s)" % (got, want, p.stderr))
+p = run(d1, ["grad " + " ".join(map(str, seqs[2]))])
+vals = p.stdout.split()
+ok = p.returncode == 0 and len(vals) == 2 and all(v not in ("nan", "inf") for v in vals) and float(vals[1]) > 0
+if ok:
+    st = {k: v.clone().requires_grad_(True) for k, v in state32.items()}
+    logits = hf_llama.forward(cfg, st, torch.tensor([seqs[2]]))[0]
+    loss = torch.nn.functional.cross_entropy(logits[:-1], torch.tensor(seqs[2][1:]))
+    loss.backward()
+    ss = sum(float((v.grad.double() ** 2).sum()) for v in st.values())
+    ok = abs(float(vals[0]) - float(loss)) < 1e-4 * abs(float(loss)) and abs(float(vals[1]) - ss) < 1e-3 * ss
+    if not ok:
+        print("grad: lethe %s, reference loss %r grad^2 %r" % (vals, float(loss), ss))
+check(ok, "gqa: training backward through grouped heads equals PyTorch's (%s)" % p.stderr)
+
+# 2. Tied, F32, head_dim other than hidden_size / heads.
+cfg2 = {"model_type": "llama", "vocab_size": 300, "hidden_size": 48, "intermediate_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 4, "head_dim": 16, "max_position_embeddings": 64,
+        "tie_word_embeddings": True}
+d2 = os.path.join(tmp, "tied")
+os.makedirs(d2)
+json.dump(cfg2, open(os.path.join(d2, "config.json"), "w"))
+state2 = random_state(cfg2, gen)
+write_safetensors(os.path.join(d2, "model.safetensors"), state2)
+compare_logits("tied head_dim 16", d2, cfg2, state2, seqs[:3])
+
+# 3. llama2.c version 1: written in Meta's layout, compared with the reference on HF's layout.
+C, FF, L, NH, NKV, V, T = 32, 64, 2, 4, 2, 260, 48
+HS = C // NH
+cfg3 = {"vocab_size": V, "hidden_size": C, "intermediate_size": FF, "num_hidden_layers": L,
+        "num_attention_heads": NH, "num_key_value_heads": NKV, "rms_norm_eps": 1e-5, "tie_word_embeddings": True}
+hf = random_state(cfg3, gen)
+
+
+def unpermute(w, n_heads):  # HF rotate-half rows back to Meta's interleaved rows
+    d1, d2 = w.shape
+    return w.view(n_heads, 2, d1 // n_heads // 2, d2).transpose(1, 2).reshape(d1, d2)
+
+
+path3 = os.path.join(tmp, "stories.bin")
+with open(path3, "wb") as f:
+    f.write(struct.pack("I", 0x616b3432) + struct.pack("i", 1) + struct.pack("7i", C, FF, L, NH, NKV, V, T) + b"\x01")
+    f.write(b"\0" * (256 - f.tell()))
+    lay = lambda k: [hf["model.layers.%d.%s" % (l, k)] for l in range(L)]
+    ws = lay("input_layernorm.weight") + lay("post_attention_layernorm.weight") + [hf["model.norm.weight"],
+                                                                                    hf["model.embed_tokens.weight"]]
+    ws += [unpermute(w, NH) for w in lay("self_attn.q_proj.weight")] + [unpermute(w, NKV) for w in lay("self_attn.k_proj.weight")]
+    ws += lay("self_attn.v_proj.weight") + lay("self_attn.o_proj.weight") + lay("mlp.gate_proj.weight")
+    ws += lay("mlp.down_proj.weight") + lay("mlp.up_proj.weight")
+    for w in ws:
+        f.write(w.contiguous().numpy().astype("<f4").tobytes())
+compare_logits("llama2.c v1", path3, cfg3, hf, [s[:40] for s in seqs[1:3]])
+
+# 4. A configuration the model refuses, named with its path.
+d4 = os.path.join(tmp, "badctx")
+os.makedirs(d4)
+bad = dict(cfg2, head_dim=15)
+json.dump(bad, open(os.path.join(d4, "config.json"), "w"))
+p = run(d4, [])
+check(p.returncode == 2 and "badctx" in p.stderr and "odd" in p.stderr, "odd head_dim: %r" % p.stderr)
+
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
