@@ -4,13 +4,15 @@
 # include/lethe/.
 lib_LTLIBRARIES += %reldir%/liblethe.la
 %canon_reldir%_liblethe_la_SOURCES =
-%canon_reldir%_liblethe_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/%reldir% -I$(top_srcdir) $(BLAS_CFLAGS) $(YAML_CFLAGS) $(CJSON_CFLAGS) $(HDF5_CFLAGS) -DLETHE_PLUGINDIR='"$(pluginsdir)"'
+%canon_reldir%_liblethe_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/%reldir% -I$(top_srcdir) $(BLAS_CFLAGS) $(YAML_CFLAGS) $(HDF5_CFLAGS) -DLETHE_PLUGINDIR='"$(pluginsdir)"'
 # Vectorise the model's loops even at -O2; sqrtf without errno lets AdamW vectorise too.
 # -fno-trapping-math lets it if-convert float comparisons (the engine never traps on them).
 # None changes a result: no reassociation (so no reordered sums) is allowed.
 %canon_reldir%_liblethe_la_CFLAGS = $(AM_CFLAGS) -ftree-vectorize -fvect-cost-model=dynamic -fno-math-errno -fno-trapping-math
 %canon_reldir%_liblethe_la_LDFLAGS = -version-info $(LETHE_LT_VERSION) -no-undefined
-%canon_reldir%_liblethe_la_LIBADD = plugins/common/libplugin_util.la $(PTHREAD_LIBS) $(HDF5_LIBS) $(YAML_LIBS) $(CJSON_LIBS) $(BLAS_LIBS) $(DL_LIBS) $(LIBM)
+# liblethe does not link plugins/common/libplugin_util.la: the engine's own helpers are in util/;
+# the plugins' helpers (and cJSON) are linked once, into the command, which reads JSON lines.
+%canon_reldir%_liblethe_la_LIBADD = $(PTHREAD_LIBS) $(HDF5_LIBS) $(YAML_LIBS) $(BLAS_LIBS) $(DL_LIBS) $(LIBM)
 
 bin_PROGRAMS += %reldir%/lethe
 %canon_reldir%_lethe_SOURCES =

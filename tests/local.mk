@@ -72,7 +72,8 @@ TESTS += %reldir%/check_forgetting
 check_PROGRAMS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/model_dump %reldir%/check_curriculum
 TESTS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/parity.py %reldir%/check_curriculum %reldir%/runfile.py
 # The YAML reader is private to liblethe: its test compiles it in.
-%canon_reldir%_check_curriculum_SOURCES = %reldir%/check_curriculum.c engine/curriculum/yaml.c
+%canon_reldir%_check_curriculum_SOURCES = %reldir%/check_curriculum.c engine/curriculum/yaml.c engine/util/errbuf.c
+%canon_reldir%_check_curriculum_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/engine
 %canon_reldir%_check_curriculum_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(YAML_CFLAGS)
 %canon_reldir%_check_curriculum_LDADD = engine/liblethe.la $(YAML_LIBS) $(CHECK_LIBS)
 %canon_reldir%_model_dump_SOURCES = %reldir%/model_dump.c
