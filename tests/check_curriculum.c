@@ -192,6 +192,47 @@ START_TEST(errors_sorted_by_position)
 }
 END_TEST
 
+/* A plugin's message about an option is filed under that option's place, among the engine's own
+ * errors; run options of another version are refused with the reason on the curriculum. */
+START_TEST(plugin_messages_and_run_options)
+{
+	const char *build = getenv("LETHE_BUILDDIR");
+	char so[2048];
+	snprintf(so, sizeof(so), "%s/plugins/text/.libs/text.so", build ? build : ".");
+	lethe_registry *reg;
+	ck_assert_int_eq(lethe_registry_new(&reg), 0);
+	ck_assert_msg(lethe_registry_load(reg, so) == 0, "%s", lethe_registry_errmsg(reg));
+	const char *path = write_file("c5.yaml", "lethe: 1\n"
+	                                         "tasks:\n"
+	                                         "  t: {plugin: text, eval: e.txt, unti: line}\n"
+	                                         "stages:\n"
+	                                         "  - {name: s, tasks: [t]}\n"
+	                                         "bogus: 1\n");
+	lethe_curriculum *c;
+	ck_assert_int_eq(lethe_curriculum_load(&c, path, reg, 0), LETHE_EPARSE);
+	ck_assert_uint_eq(lethe_curriculum_error_count(c), 3);
+	ck_assert_int_eq(lethe_curriculum_error_line(c, 0), 3); /* the option */
+	ck_assert_int_eq(lethe_curriculum_error_column(c, 0), 40);
+	ck_assert_ptr_nonnull(strstr(lethe_curriculum_error(c, 0),
+	                             "c5.yaml:3:40: plugin 'text' has no option 'unti'"));
+	ck_assert_int_eq(lethe_curriculum_error_line(c, 1), 5); /* t has no train data */
+	ck_assert_int_eq(lethe_curriculum_error_line(c, 2), 6); /* bogus */
+	lethe_curriculum_free(c);
+
+	path = write_file("c6.yaml", "lethe: 1\n"
+	                             "tasks: {t: {plugin: text, train: t.txt}}\n"
+	                             "stages: [{name: s, tasks: [t]}]\n");
+	ck_assert_int_eq(lethe_curriculum_load(&c, path, reg, 0), 0);
+	lethe_run_options o = LETHE_RUN_OPTIONS_INIT;
+	o.version = 99;
+	ck_assert_int_eq(lethe_run_curriculum(c, &o), LETHE_EVERSION);
+	ck_assert_str_eq(lethe_curriculum_errmsg(c),
+	                 "run options of version 99: this liblethe knows version 1");
+	lethe_curriculum_free(c);
+	lethe_registry_free(reg);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("curriculum");
@@ -200,6 +241,7 @@ int main(void)
 	tcase_add_test(tc, reads_defaults_overrides_and_options);
 	tcase_add_test(tc, missing_sections);
 	tcase_add_test(tc, errors_sorted_by_position);
+	tcase_add_test(tc, plugin_messages_and_run_options);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
