@@ -10,7 +10,10 @@ lib_LTLIBRARIES += %reldir%/liblethe.la
 # None changes a result: no reassociation (so no reordered sums) is allowed.
 %canon_reldir%_liblethe_la_CFLAGS = $(AM_CFLAGS) -ftree-vectorize -fvect-cost-model=dynamic -fno-math-errno -fno-trapping-math
 %canon_reldir%_liblethe_la_LDFLAGS = -version-info $(LETHE_LT_VERSION) -no-undefined
-%canon_reldir%_liblethe_la_LIBADD = plugins/common/libplugin_util.la $(PTHREAD_LIBS) $(HDF5_LIBS) $(YAML_LIBS) $(CJSON_LIBS) $(PCRE2_LIBS) $(SENTENCEPIECE_LIBS) $(BLAS_LIBS) $(DL_LIBS) $(LIBM)
+# liblethe does not link plugins/common/libplugin_util.la: the engine's own helpers are in util/;
+# the plugins' helpers are linked once, into the command. cJSON serves the checkpoint and
+# tokenizer readers (config.json, tokenizer.json, safetensors headers).
+%canon_reldir%_liblethe_la_LIBADD = $(PTHREAD_LIBS) $(HDF5_LIBS) $(YAML_LIBS) $(CJSON_LIBS) $(PCRE2_LIBS) $(SENTENCEPIECE_LIBS) $(BLAS_LIBS) $(DL_LIBS) $(LIBM)
 
 bin_PROGRAMS += %reldir%/lethe
 %canon_reldir%_lethe_SOURCES =

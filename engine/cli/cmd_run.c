@@ -7,10 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <lethe/curriculum.h>
+#include <lethe/lethe.h>
 
 #include "cli.h"
-#include "run/runner.h"
 
 static void help(FILE *f)
 {
@@ -47,7 +46,7 @@ int lethe_cmd_run(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	lethe_cli_paths paths = {0};
-	lethe_run_options opt = {.threads = 1};
+	lethe_run_options opt = LETHE_RUN_OPTIONS_INIT;
 	const char *output = NULL;
 	int c, status = LETHE_EXIT_USAGE;
 	opterr = 0;
@@ -104,21 +103,20 @@ int lethe_cmd_run(int argc, char **argv)
 	if (rc == LETHE_ENOMEM) {
 		lethe_cli_error("out of memory");
 		status = LETHE_EXIT_FAILED;
-	} else if (cur->n_errors) {
-		for (size_t i = 0; i < cur->n_errors; i++)
-			fprintf(stderr, "%s\n", cur->errors[i]);
-		lethe_cli_error("%s: %zu error%s: nothing was trained", argv[optind], cur->n_errors,
-		                cur->n_errors == 1 ? "" : "s");
+	} else if (lethe_curriculum_error_count(cur)) {
+		size_t n = lethe_curriculum_error_count(cur);
+		for (size_t i = 0; i < n; i++)
+			fprintf(stderr, "%s\n", lethe_curriculum_error(cur, i));
+		lethe_cli_error("%s: %zu error%s: nothing was trained", argv[optind], n,
+		                n == 1 ? "" : "s");
 		status = LETHE_EXIT_USAGE;
 	} else {
-		if (output) {
-			free(cur->output);
-			cur->output = strdup(output);
-		}
-		char err[2048];
-		rc = cur->output ? lethe_run_curriculum(cur, &opt, err, sizeof(err)) : LETHE_ENOMEM;
+		rc = output ? lethe_curriculum_set_output(cur, output) : 0;
+		if (rc == 0)
+			rc = lethe_run_curriculum(cur, &opt);
 		if (rc) {
-			lethe_cli_error("%s", err[0] ? err : lethe_strerror(rc));
+			const char *msg = lethe_curriculum_errmsg(cur);
+			lethe_cli_error("%s", msg[0] ? msg : lethe_strerror(rc));
 			status = rc == LETHE_EEXISTS || rc == LETHE_ENOTFOUND ? LETHE_EXIT_USAGE
 			                                                      : LETHE_EXIT_FAILED;
 		} else {

@@ -14,12 +14,15 @@
 #include "cli.h"
 #include "plugins/common/plugin_util.h"
 
-/* One input file: its records (parsed JSON objects) with their line numbers. */
+/* One input file: its records (parsed JSON objects) with their line numbers, and the message of
+ * its last failure: the error sink of the plugin helpers that read it (host.ctx is the input). */
 typedef struct input {
 	const char *path;
 	cJSON **recs;
 	size_t *lines;
 	size_t n;
+	lethe_host host;
+	char errmsg[2048];
 } input;
 
 static void input_free(input *in)
@@ -30,27 +33,25 @@ static void input_free(input *in)
 	free(in->lines);
 }
 
-static char errbuf[2048];
-static void record_error(void *ctx, const char *fmt, ...) LETHE_PRINTF(2, 3);
-static void record_error(void *ctx, const char *fmt, ...)
+static void input_error(void *ctx, const char *fmt, ...) LETHE_PRINTF(2, 3);
+static void input_error(void *ctx, const char *fmt, ...)
 {
-	(void)ctx;
+	input *in = ctx;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	vsnprintf(in->errmsg, sizeof(in->errmsg), fmt, ap);
 	va_end(ap);
 }
-static const lethe_host cli_host = {
-    .abi_version = LETHE_PLUGIN_ABI_VERSION,
-    .struct_size = sizeof(lethe_host),
-    .error = record_error,
-};
 
 /* Reads FILE ("-": standard input) as JSON lines; blank lines are skipped. */
 static int read_input(input *in, const char *path)
 {
 	memset(in, 0, sizeof(*in));
 	in->path = path;
+	in->host = (lethe_host){.abi_version = LETHE_PLUGIN_ABI_VERSION,
+	                        .struct_size = sizeof(lethe_host),
+	                        .ctx = in,
+	                        .error = input_error};
 	char *data = NULL;
 	size_t len = 0;
 	if (strcmp(path, "-") == 0) {
@@ -76,8 +77,8 @@ static int read_input(input *in, const char *path)
 			return LETHE_EXIT_USAGE;
 		}
 		in->path = "<stdin>";
-	} else if (lethe_pu_read_file(&cli_host, path, &data, &len)) {
-		lethe_cli_error("%s", errbuf);
+	} else if (lethe_pu_read_file(&in->host, path, &data, &len)) {
+		lethe_cli_error("%s", in->errmsg);
 		return LETHE_EXIT_USAGE;
 	}
 	lethe_pu_lines it;
@@ -95,8 +96,8 @@ static int read_input(input *in, const char *path)
 			break;
 		}
 		cJSON *rec;
-		if (lethe_pu_json_parse(&cli_host, in->path, it.lineno, line, n, &rec)) {
-			lethe_cli_error("%s", errbuf);
+		if (lethe_pu_json_parse(&in->host, in->path, it.lineno, line, n, &rec)) {
+			lethe_cli_error("%s", in->errmsg);
 			status = LETHE_EXIT_USAGE;
 			break;
 		}

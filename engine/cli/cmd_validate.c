@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <lethe/curriculum.h>
+#include <lethe/lethe.h>
 
 #include "cli.h"
 
@@ -84,35 +84,37 @@ int lethe_cmd_validate(int argc, char **argv)
 	if (rc == LETHE_ENOMEM) {
 		lethe_cli_error("out of memory");
 		status = LETHE_EXIT_FAILED;
-	} else if (cur->n_errors) {
-		for (size_t i = 0; i < cur->n_errors; i++)
-			fprintf(stderr, "%s\n", cur->errors[i]);
-		fprintf(stderr, "lethe: %s: %zu error%s\n", argv[optind], cur->n_errors,
-		        cur->n_errors == 1 ? "" : "s");
+	} else if (lethe_curriculum_error_count(cur)) {
+		size_t n = lethe_curriculum_error_count(cur);
+		for (size_t i = 0; i < n; i++)
+			fprintf(stderr, "%s\n", lethe_curriculum_error(cur, i));
+		fprintf(stderr, "lethe: %s: %zu error%s\n", argv[optind], n, n == 1 ? "" : "s");
 		status = LETHE_EXIT_USAGE;
 	} else {
 		status = LETHE_EXIT_OK;
 		if (!quiet) {
-			printf("%s: valid curriculum '%s' (seed %llu)\n", argv[optind], cur->name,
-			       (unsigned long long)cur->seed);
+			const lethe_model_config *mc = lethe_curriculum_model(cur);
+			printf("%s: valid curriculum '%s' (seed %llu)\n", argv[optind],
+			       lethe_curriculum_name(cur),
+			       (unsigned long long)lethe_curriculum_seed(cur));
 			printf("model: %d layers, dim %d, %d heads, context %d, ff %d, %s head; "
 			       "tokenizer vocab %ld\n",
-			       cur->model.layers, cur->model.dim, cur->model.heads,
-			       cur->model.context, cur->model.ff,
-			       cur->model.tied ? "tied" : "untied", cur->vocab);
-			for (size_t i = 0; i < cur->n_tasks; i++) {
-				const lethe_cur_task *t = &cur->tasks[i];
+			       mc->layers, mc->dim, mc->heads, mc->context, mc->ff,
+			       mc->tied ? "tied" : "untied", lethe_curriculum_vocab(cur));
+			for (size_t i = 0; i < lethe_curriculum_task_count(cur); i++) {
+				const lethe_cur_task *t = lethe_curriculum_task(cur, i);
 				printf("task %s: plugin %s", t->name, t->plugin);
 				if (load_data)
 					printf(", %zu train / %zu eval examples", t->n_train,
 					       t->n_eval);
 				putchar('\n');
 			}
-			for (size_t i = 0; i < cur->n_stages; i++) {
-				const lethe_cur_stage *s = &cur->stages[i];
+			for (size_t i = 0; i < lethe_curriculum_stage_count(cur); i++) {
+				const lethe_cur_stage *s = lethe_curriculum_stage(cur, i);
 				printf("stage %zu %s:", i + 1, s->name);
 				for (size_t k = 0; k < s->n_tasks; k++) {
-					printf(" %s", cur->tasks[s->tasks[k]].name);
+					printf(" %s",
+					       lethe_curriculum_task(cur, s->tasks[k])->name);
 					if (s->n_tasks > 1)
 						printf("=%g", s->weights[k]);
 				}
@@ -123,7 +125,7 @@ int lethe_cmd_validate(int argc, char **argv)
 				else
 					printf(", %g epochs\n", s->train.epochs);
 			}
-			printf("output: %s\n", cur->output);
+			printf("output: %s\n", lethe_curriculum_output(cur));
 		}
 	}
 	lethe_curriculum_free(cur);

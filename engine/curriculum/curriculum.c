@@ -2,9 +2,11 @@
  * curriculum.c: reads a curriculum (YAML, see docs/curriculum.md) into lethe_curriculum and
  * validates it: unknown keys (with a did-you-mean), wrong types, values out of range, duplicate
  * names, stages naming undefined tasks, mix weights, environment variables, and, through the
- * plugins, task options and data files. Every error is kept, as "file:line:column: message", so
- * that a person fixes them all in one pass. It trains nothing.
+ * plugins, task options and data files. Every error is kept as a record (its line and column,
+ * and its text "file:line:column: message"), so that a person fixes them all in one pass, in file
+ * order. It trains nothing. The struct is private: users go through lethe/curriculum.h.
  */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -17,27 +19,58 @@
 #include <lethe/curriculum.h>
 #include <lethe/lethe.h>
 
-#include "plugins/common/plugin_util.h"
+#include "errsink.h"
+#include "util/errbuf.h"
+#include "util/text.h"
 #include "yaml.h"
+
+/* One validation error: where it is (0, 0: nowhere in particular) and its whole line. */
+typedef struct cur_error {
+	int line, col;
+	char *text;
+} cur_error;
+
+struct lethe_curriculum {
+	char *path, *text; /* the file and its contents */
+	char *name;
+	uint64_t seed;
+	lethe_model_config model; /* vocab filled from the tokenizer at run time */
+	long vocab;               /* tokenizer vocabulary size */
+	lethe_cur_task *tasks;
+	size_t n_tasks;
+	lethe_cur_stage *stages;
+	size_t n_stages;
+	size_t *eval_tasks; /* tasks evaluated after every stage */
+	size_t n_eval_tasks;
+	int baseline;
+	char *output;
+	cur_error *errors; /* sorted by position once loading ends */
+	size_t n_errors;
+	lethe_errbuf err; /* the last failed call's message */
+};
 
 typedef struct ctx {
 	lethe_curriculum *c;
 	const char *file; /* as the user named it, for messages */
 	char *dir;        /* the curriculum's directory, for relative paths */
 	int oom;
+	/* The current task's option positions, parallel to its options: a plugin's message that
+	 * starts with an option's place is filed under that place. */
+	int (*opt_pos)[2];
 } ctx;
 
 static void error_at(ctx *x, const lethe_ynode *n, const char *fmt, ...) LETHE_PRINTF(3, 4);
-/* Adds one finished error line. */
-static void add_error(ctx *x, const char *line)
+/* Adds one finished error line found at line:col (0, 0: no position). */
+static void add_error(ctx *x, int line, int col, const char *text)
 {
-	char **e = realloc(x->c->errors, (x->c->n_errors + 1) * sizeof(*e));
+	cur_error *e = realloc(x->c->errors, (x->c->n_errors + 1) * sizeof(*e));
 	if (!e) {
 		x->oom = 1;
 		return;
 	}
 	x->c->errors = e;
-	if (!(e[x->c->n_errors] = strdup(line))) {
+	e[x->c->n_errors] = (cur_error){line, col, strdup(text)};
+	if (!e[x->c->n_errors].text) {
 		x->oom = 1;
 		return;
 	}
@@ -56,7 +89,7 @@ static void error_at(ctx *x, const lethe_ynode *n, const char *fmt, ...)
 		snprintf(line, sizeof(line), "%s:%d:%d: %s", x->file, n->line, n->col, msg);
 	else
 		snprintf(line, sizeof(line), "%s: %s", x->file, msg);
-	add_error(x, line);
+	add_error(x, n ? n->line : 0, n ? n->col : 0, line);
 }
 
 static const char *type_name(const lethe_ynode *n)
@@ -80,7 +113,7 @@ static void check_keys(ctx *x, const lethe_ynode *map, const char *where, const 
 			found = strcmp(known[j], k->value) == 0;
 		if (found)
 			continue;
-		const char *near = lethe_pu_suggest(k->value, known);
+		const char *near = lethe_text__suggest(k->value, known);
 		if (near)
 			error_at(x, k, "%s: unknown key '%s' (did you mean '%s'?)", where, k->value,
 			         near);
@@ -105,22 +138,22 @@ static int want(ctx *x, const lethe_ynode *n, lethe_ynode_type type, const char 
 static char *expand(ctx *x, const lethe_ynode *n)
 {
 	const char *s = n->value;
-	lethe_pu_buf out = {0};
-	if (lethe_pu_buf_add(&out, "", 0))
+	lethe_buf out = {0};
+	if (lethe_buf__add(&out, "", 0))
 		goto nomem;
 	while (*s) {
 		const char *d = strstr(s, "${");
 		if (!d) {
-			if (lethe_pu_buf_str(&out, s))
+			if (lethe_buf__str(&out, s))
 				goto nomem;
 			break;
 		}
-		if (lethe_pu_buf_add(&out, s, (size_t)(d - s)))
+		if (lethe_buf__add(&out, s, (size_t)(d - s)))
 			goto nomem;
 		const char *end = strchr(d, '}');
 		if (!end) {
 			error_at(x, n, "unterminated '${' in '%s'", n->value);
-			lethe_pu_buf_free(&out);
+			lethe_buf__free(&out);
 			return NULL;
 		}
 		char name[256];
@@ -142,17 +175,17 @@ static char *expand(ctx *x, const lethe_ynode *n)
 			         "environment variable '%s' is not set (write ${%s:-default} to "
 			         "give a default)",
 			         name, name);
-			lethe_pu_buf_free(&out);
+			lethe_buf__free(&out);
 			return NULL;
 		}
-		if (lethe_pu_buf_str(&out, v))
+		if (lethe_buf__str(&out, v))
 			goto nomem;
 		s = end + 1;
 	}
 	return out.s;
 nomem:
 	x->oom = 1;
-	lethe_pu_buf_free(&out);
+	lethe_buf__free(&out);
 	return NULL;
 }
 
@@ -218,8 +251,8 @@ static int get_choice(ctx *x, const lethe_ynode *n, const char *what, const char
 			return 1;
 		}
 	char list[256];
-	lethe_pu_quote_list(names, list, sizeof(list));
-	const char *near = lethe_pu_suggest(n->value, names);
+	lethe_text__quote_list(names, list, sizeof(list));
+	const char *near = lethe_text__suggest(n->value, names);
 	if (near)
 		error_at(x, n, "%s: expected one of %s, got '%s' (did you mean '%s'?)", what, list,
 		         n->value, near);
@@ -338,11 +371,16 @@ static void flatten(ctx *x, lethe_cur_task *t, const char *prefix, const lethe_y
 {
 	if (v->type == LETHE_YSCALAR) {
 		lethe_option *o = realloc(t->options, (t->n_options + 1) * sizeof(*o));
-		if (!o) {
+		if (o)
+			t->options = o;
+		int(*pos)[2] = o ? realloc(x->opt_pos, (t->n_options + 1) * sizeof(*pos)) : NULL;
+		if (!pos) {
 			x->oom = 1;
 			return;
 		}
-		t->options = o;
+		x->opt_pos = pos;
+		pos[t->n_options][0] = v->line;
+		pos[t->n_options][1] = v->col;
 		char where[1024];
 		snprintf(where, sizeof(where), "%s:%d:%d", x->file, v->line, v->col);
 		char *val = expand(x, v);
@@ -421,7 +459,7 @@ static void read_tasks(ctx *x, const lethe_ynode *tasks, lethe_registry *reg, in
 			for (size_t j = 0; j < n; j++)
 				names[j] = lethe_registry_at(reg, j)->name;
 			names[n] = NULL;
-			const char *near = lethe_pu_suggest(t->plugin, names);
+			const char *near = lethe_text__suggest(t->plugin, names);
 			if (near)
 				error_at(x, p, "%s: no plugin named '%s' (did you mean '%s'?)",
 				         where, t->plugin, near);
@@ -433,11 +471,16 @@ static void read_tasks(ctx *x, const lethe_ynode *tasks, lethe_registry *reg, in
 		if (lethe_instance_open(&t->instance, info, t->options, t->n_options)) {
 			if (t->instance) {
 				/* Plugin messages start with the option's place; keep them as they
-				 * are. */
+				 * are, filed under that option's position. */
 				const char *msg = lethe_instance_errmsg(t->instance);
-				if (strncmp(msg, x->file, strlen(x->file)) == 0 &&
-				    msg[strlen(x->file)] == ':')
-					add_error(x, msg);
+				size_t j = 0;
+				while (j < t->n_options &&
+				       !(strncmp(msg, t->options[j].where,
+				                 strlen(t->options[j].where)) == 0 &&
+				         msg[strlen(t->options[j].where)] == ':'))
+					j++;
+				if (j < t->n_options)
+					add_error(x, x->opt_pos[j][0], x->opt_pos[j][1], msg);
 				else
 					error_at(x, v, "%s: %s", where, msg);
 			}
@@ -478,7 +521,7 @@ static long task_ref(ctx *x, const lethe_ynode *n, const char *where)
 	for (size_t j = 0; j < k; j++)
 		names[j] = x->c->tasks[j].name ? x->c->tasks[j].name : "";
 	names[k] = NULL;
-	const char *near = lethe_pu_suggest(n->value, names);
+	const char *near = lethe_text__suggest(n->value, names);
 	if (near)
 		error_at(x, n, "%s: no task named '%s' (did you mean '%s'?)", where, n->value,
 		         near);
@@ -641,9 +684,9 @@ static void read_model(ctx *x, const lethe_ynode *m)
 	int tied;
 	if ((o = lethe_yaml_get(m, "tied")) && get_bool(x, o, "tied", &tied))
 		c->model.tied = tied;
-	char err[256];
-	if (lethe_model_config_check(&c->model, err, sizeof(err)))
-		error_at(x, m, "model: %s", err);
+	char why[256];
+	if (lethe_model_config_check(&c->model, why, sizeof(why)))
+		error_at(x, m, "model: %s", why);
 }
 
 void lethe_curriculum_free(lethe_curriculum *c)
@@ -670,7 +713,7 @@ void lethe_curriculum_free(lethe_curriculum *c)
 		free(c->stages[i].weights);
 	}
 	for (size_t i = 0; i < c->n_errors; i++)
-		free(c->errors[i]);
+		free(c->errors[i].text);
 	free(c->errors);
 	free(c->tasks);
 	free(c->stages);
@@ -682,30 +725,10 @@ void lethe_curriculum_free(lethe_curriculum *c)
 	free(c);
 }
 
-static void record_error(void *ctx_, const char *fmt, ...) LETHE_PRINTF(2, 3);
-static void record_error(void *ctx_, const char *fmt, ...)
+/* Whether a comes before b in the file; errors without a position (0, 0) come first. */
+static int before(const cur_error *a, const cur_error *b)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf((char *)ctx_, 1024, fmt, ap);
-	va_end(ap);
-}
-
-/* line * 2^20 + column of an error line "file:line:col: ...", 0 when it has no position. */
-static long position(const char *e)
-{
-	const char *p = strstr(e, ":");
-	while (p) {
-		char *end;
-		long line = strtol(p + 1, &end, 10);
-		if (end != p + 1 && *end == ':') {
-			long col = strtol(end + 1, &end, 10);
-			if (*end == ':')
-				return line * (1L << 20) + col;
-		}
-		p = strchr(p + 1, ':');
-	}
-	return 0;
+	return a->line != b->line ? a->line < b->line : a->col < b->col;
 }
 
 int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_registry *reg,
@@ -715,33 +738,32 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 	*out = c;
 	if (!c)
 		return LETHE_ENOMEM;
-	ctx x = {c, path, NULL, 0};
-	char msg[1024] = "";
-	lethe_host host = {.abi_version = LETHE_PLUGIN_ABI_VERSION,
-	                   .struct_size = sizeof(host),
-	                   .ctx = msg,
-	                   .error = record_error};
+	ctx x = {c, path, NULL, 0, NULL};
 	size_t len;
 	c->path = strdup(path);
 	const char *slash = strrchr(path, '/');
 	x.dir = slash ? strndup(path, (size_t)(slash - path)) : strdup("");
 	if (!c->path || !x.dir) {
 		free(x.dir);
-		return LETHE_ENOMEM;
+		return lethe_errbuf__set(&c->err, LETHE_ENOMEM, "out of memory");
 	}
-	if (lethe_pu_read_file(&host, path, &c->text, &len)) {
-		error_at(&x, NULL, "%s",
-		         strncmp(msg, path, strlen(path)) == 0 ? msg + strlen(path) + 2 : msg);
+	int rc = lethe_text__read_file(&c->err, path, &c->text, &len);
+	if (rc) {
+		/* The message already starts with the path. */
+		add_error(&x, 0, 0, c->err.msg);
 		free(x.dir);
-		return LETHE_EPARSE;
+		return rc == LETHE_ENOMEM || x.oom ? LETHE_ENOMEM : LETHE_EPARSE;
 	}
-	lethe_ynode *root = NULL;
-	char err[512];
-	if (lethe_yaml_parse(c->text, len, &root, err, sizeof(err))) {
-		char line[900];
+	lethe_yaml y;
+	if ((rc = lethe_yaml_parse(&y, c->text, len))) {
+		if (rc == LETHE_ENOMEM) {
+			free(x.dir);
+			return lethe_errbuf__set(&c->err, rc, "out of memory");
+		}
+		char line[2400];
 		/* The commonest cause: ${VAR} unquoted inside {...} or [...], where braces end the
 		 * value. */
-		long bad_line = strtol(err, NULL, 10);
+		long bad_line = y.line;
 		const char *ls = c->text;
 		for (long k = 1; k < bad_line && ls; k++)
 			if ((ls = strchr(ls, '\n')))
@@ -755,25 +777,23 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 			       (strchr(copy, '{') != strstr(copy, "${") + 1 || strchr(copy, '['));
 			free(copy);
 		}
-		snprintf(line, sizeof(line), "%s:%s%s", path, err,
+		snprintf(line, sizeof(line), "%s:%d:%d: %s%s", path, y.line, y.col, y.err.msg,
 		         hint ? " (inside {...} or [...], quote values that contain ${...}: "
 		                "\"${VAR}/file\")"
 		              : "");
-		char **e = malloc(sizeof(*e));
-		if (e && (e[0] = strdup(line))) {
-			c->errors = e;
-			c->n_errors = 1;
-		} else {
-			free(e);
-		}
+		add_error(&x, y.line, y.col, line);
+		lethe_errbuf__set(&c->err, LETHE_EPARSE, "%s", line);
 		free(x.dir);
-		return LETHE_EPARSE;
+		return x.oom ? LETHE_ENOMEM : LETHE_EPARSE;
 	}
+	const lethe_ynode *root = y.root;
 	if (!root || root->type != LETHE_YMAP) {
 		error_at(&x, root, "expected a map of curriculum keys (lethe, tasks, stages, ...)");
-		lethe_yaml_free(root);
+		lethe_yaml_clear(&y);
 		free(x.dir);
-		return LETHE_EPARSE;
+		if (x.oom)
+			return lethe_errbuf__set(&c->err, LETHE_ENOMEM, "out of memory");
+		return lethe_errbuf__set(&c->err, LETHE_EPARSE, "%s", c->errors[0].text);
 	}
 	static const char *const top[] = {"lethe",     "name",   "seed",  "model",
 	                                  "tokenizer", "train",  "tasks", "stages",
@@ -846,17 +866,115 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 		         c->name ? c->name : "run");
 		c->output = strdup(rel);
 	}
-	lethe_yaml_free(root);
+	lethe_yaml_clear(&y);
 	free(x.dir);
+	free(x.opt_pos);
 	if (x.oom)
-		return LETHE_ENOMEM;
-	/* In file order, as a person reads them; stable, so one place keeps its order. */
+		return lethe_errbuf__set(&c->err, LETHE_ENOMEM, "out of memory");
+	/* In file order, as a person reads them; stable (an insertion sort), so the errors of one
+	 * place keep the order they were found in. */
 	for (size_t i = 1; i < c->n_errors; i++)
-		for (size_t j = i; j > 0 && position(c->errors[j]) < position(c->errors[j - 1]);
-		     j--) {
-			char *t = c->errors[j];
+		for (size_t j = i; j > 0 && before(&c->errors[j], &c->errors[j - 1]); j--) {
+			cur_error t = c->errors[j];
 			c->errors[j] = c->errors[j - 1];
 			c->errors[j - 1] = t;
 		}
-	return c->n_errors ? LETHE_EPARSE : 0;
+	if (c->n_errors)
+		return lethe_errbuf__set(&c->err, LETHE_EPARSE, "%s", c->errors[0].text);
+	return 0;
+}
+
+/* ---- accessors --------------------------------------------------------------------------------
+ */
+
+const char *lethe_curriculum_errmsg(const lethe_curriculum *c)
+{
+	return c->err.msg;
+}
+size_t lethe_curriculum_error_count(const lethe_curriculum *c)
+{
+	return c->n_errors;
+}
+const char *lethe_curriculum_error(const lethe_curriculum *c, size_t i)
+{
+	return i < c->n_errors ? c->errors[i].text : NULL;
+}
+int lethe_curriculum_error_line(const lethe_curriculum *c, size_t i)
+{
+	return i < c->n_errors ? c->errors[i].line : 0;
+}
+int lethe_curriculum_error_column(const lethe_curriculum *c, size_t i)
+{
+	return i < c->n_errors ? c->errors[i].col : 0;
+}
+const char *lethe_curriculum_path(const lethe_curriculum *c)
+{
+	return c->path;
+}
+const char *lethe_curriculum_text(const lethe_curriculum *c)
+{
+	return c->text;
+}
+const char *lethe_curriculum_name(const lethe_curriculum *c)
+{
+	return c->name;
+}
+uint64_t lethe_curriculum_seed(const lethe_curriculum *c)
+{
+	return c->seed;
+}
+const lethe_model_config *lethe_curriculum_model(const lethe_curriculum *c)
+{
+	return &c->model;
+}
+long lethe_curriculum_vocab(const lethe_curriculum *c)
+{
+	return c->vocab;
+}
+size_t lethe_curriculum_task_count(const lethe_curriculum *c)
+{
+	return c->n_tasks;
+}
+const lethe_cur_task *lethe_curriculum_task(const lethe_curriculum *c, size_t i)
+{
+	return i < c->n_tasks ? &c->tasks[i] : NULL;
+}
+size_t lethe_curriculum_stage_count(const lethe_curriculum *c)
+{
+	return c->n_stages;
+}
+const lethe_cur_stage *lethe_curriculum_stage(const lethe_curriculum *c, size_t i)
+{
+	return i < c->n_stages ? &c->stages[i] : NULL;
+}
+size_t lethe_curriculum_eval_count(const lethe_curriculum *c)
+{
+	return c->n_eval_tasks;
+}
+size_t lethe_curriculum_eval_task(const lethe_curriculum *c, size_t i)
+{
+	assert(i < c->n_eval_tasks);
+	return c->eval_tasks[i];
+}
+int lethe_curriculum_baseline(const lethe_curriculum *c)
+{
+	return c->baseline;
+}
+const char *lethe_curriculum_output(const lethe_curriculum *c)
+{
+	return c->output;
+}
+int lethe_curriculum_set_output(lethe_curriculum *c, const char *path)
+{
+	char *p = strdup(path);
+	if (!p)
+		return lethe_errbuf__set(&c->err, LETHE_ENOMEM, "out of memory");
+	free(c->output);
+	c->output = p;
+	return 0;
+}
+
+lethe_errbuf *lethe_curriculum__err(lethe_curriculum *c)
+{
+	return &c->err;
 }

@@ -3,7 +3,6 @@
  * flow styles, quoting, escapes); this file only keeps positions and refuses what a curriculum
  * has no use for (aliases, several documents).
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,25 +68,40 @@ static int append(lethe_ynode *parent, lethe_ynode *key, lethe_ynode *child)
 
 #define MAX_DEPTH 64
 
-int lethe_yaml_parse(const char *text, size_t len, lethe_ynode **root, char *err, size_t err_size)
+void lethe_yaml_clear(lethe_yaml *y)
 {
-	*root = NULL;
+	lethe_yaml_free(y->root);
+	y->root = NULL;
+}
+
+/* Records a failure at a 1-based position and returns LETHE_EPARSE. */
+static int fail_at(lethe_yaml *y, size_t line, size_t col, const char *msg)
+{
+	y->line = (int)line;
+	y->col = (int)col;
+	return lethe_errbuf__set(&y->err, LETHE_EPARSE, "%s", msg);
+}
+
+int lethe_yaml_parse(lethe_yaml *y, const char *text, size_t len)
+{
+	y->root = NULL;
+	y->line = y->col = 0;
+	lethe_errbuf__clear(&y->err);
 	yaml_parser_t parser;
-	if (!yaml_parser_initialize(&parser)) {
-		snprintf(err, err_size, "out of memory");
-		return LETHE_ENOMEM;
-	}
+	if (!yaml_parser_initialize(&parser))
+		return lethe_errbuf__set(&y->err, LETHE_ENOMEM, "out of memory");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	lethe_ynode *stack[MAX_DEPTH], *pending_key[MAX_DEPTH], *doc = NULL;
 	int depth = 0, rc = 0, documents = 0;
 	for (int done = 0; !done && rc == 0;) {
 		yaml_event_t ev;
 		if (!yaml_parser_parse(&parser, &ev)) {
-			snprintf(err, err_size, "%zu:%zu: %s%s%s", parser.problem_mark.line + 1,
-			         parser.problem_mark.column + 1,
-			         parser.problem ? parser.problem : "syntax error",
-			         parser.context ? " " : "", parser.context ? parser.context : "");
-			rc = LETHE_EPARSE;
+			y->line = (int)parser.problem_mark.line + 1;
+			y->col = (int)parser.problem_mark.column + 1;
+			rc = lethe_errbuf__set(&y->err, LETHE_EPARSE, "%s%s%s",
+			                       parser.problem ? parser.problem : "syntax error",
+			                       parser.context ? " " : "",
+			                       parser.context ? parser.context : "");
 			break;
 		}
 		lethe_ynode *node = NULL;
@@ -95,17 +109,13 @@ int lethe_yaml_parse(const char *text, size_t len, lethe_ynode **root, char *err
 		case YAML_STREAM_END_EVENT: done = 1; break;
 		case YAML_DOCUMENT_START_EVENT:
 			if (++documents > 1) {
-				snprintf(err, err_size,
-				         "%zu:%zu: a curriculum is one YAML document",
-				         ev.start_mark.line + 1, ev.start_mark.column + 1);
-				rc = LETHE_EPARSE;
+				rc = fail_at(y, ev.start_mark.line + 1, ev.start_mark.column + 1,
+				             "a curriculum is one YAML document");
 			}
 			break;
 		case YAML_ALIAS_EVENT:
-			snprintf(err, err_size,
-			         "%zu:%zu: aliases (*name) are not supported; write the value out",
-			         ev.start_mark.line + 1, ev.start_mark.column + 1);
-			rc = LETHE_EPARSE;
+			rc = fail_at(y, ev.start_mark.line + 1, ev.start_mark.column + 1,
+			             "aliases (*name) are not supported; write the value out");
 			break;
 		case YAML_SCALAR_EVENT:
 			if (!(node = new_node(LETHE_YSCALAR, &ev.start_mark)) ||
@@ -120,9 +130,8 @@ int lethe_yaml_parse(const char *text, size_t len, lethe_ynode **root, char *err
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
 			if (depth == MAX_DEPTH) {
-				snprintf(err, err_size, "%zu:%zu: nested too deeply",
-				         ev.start_mark.line + 1, ev.start_mark.column + 1);
-				rc = LETHE_EPARSE;
+				rc = fail_at(y, ev.start_mark.line + 1, ev.start_mark.column + 1,
+				             "nested too deeply");
 				break;
 			}
 			if (!(node = new_node(ev.type == YAML_MAPPING_START_EVENT ? LETHE_YMAP
@@ -151,12 +160,10 @@ int lethe_yaml_parse(const char *text, size_t len, lethe_ynode **root, char *err
 					lethe_ynode *parent = stack[depth - 1];
 					if (parent->type == LETHE_YMAP && !pending_key[depth - 1]) {
 						if (node->type != LETHE_YSCALAR) {
-							snprintf(
-							    err, err_size,
-							    "%d:%d: a key must be a plain value",
-							    node->line, node->col);
+							rc = fail_at(y, (size_t)node->line,
+							             (size_t)node->col,
+							             "a key must be a plain value");
 							lethe_yaml_free(node);
-							rc = LETHE_EPARSE;
 						} else {
 							pending_key[depth - 1] = node;
 						}
@@ -181,10 +188,12 @@ int lethe_yaml_parse(const char *text, size_t len, lethe_ynode **root, char *err
 			lethe_yaml_free(stack[i]);
 		}
 		lethe_yaml_free(doc);
-		if (rc == LETHE_ENOMEM)
-			snprintf(err, err_size, "out of memory");
+		if (rc == LETHE_ENOMEM) {
+			y->line = y->col = 0;
+			lethe_errbuf__set(&y->err, rc, "out of memory");
+		}
 		return rc;
 	}
-	*root = doc;
+	y->root = doc;
 	return 0;
 }

@@ -13,6 +13,8 @@
 
 #include <lethe/lethe.h>
 
+#include "util/errbuf.h"
+
 struct lethe_instance {
 	const lethe_plugin_info *info;
 	const lethe_plugin_ops *ops;
@@ -20,7 +22,7 @@ struct lethe_instance {
 	lethe_host host;
 	size_t size[LETHE_SPLIT_COUNT];
 	int log_level;
-	char errmsg[2048];
+	lethe_errbuf err; /* lethe_instance_errmsg() */
 };
 
 static void host_error(void *ctx, const char *fmt, ...) LETHE_PRINTF(2, 3);
@@ -29,7 +31,7 @@ static void host_error(void *ctx, const char *fmt, ...)
 	lethe_instance *inst = ctx;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(inst->errmsg, sizeof(inst->errmsg), fmt, ap);
+	lethe_errbuf__setv(&inst->err, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -56,15 +58,15 @@ static int host_metric(lethe_scores *out, const char *name, double value, unsign
 /* Called after a plugin operation: keeps its message, or makes one when it gave none. */
 static int checked(lethe_instance *inst, int rc, const char *op)
 {
-	if (rc != 0 && inst->errmsg[0] == '\0')
-		snprintf(inst->errmsg, sizeof(inst->errmsg), "plugin '%s': %s() failed: %s",
-		         inst->info->name, op, lethe_strerror(rc));
+	if (rc != 0 && inst->err.msg[0] == '\0')
+		return lethe_errbuf__set(&inst->err, rc, "plugin '%s': %s() failed: %s",
+		                         inst->info->name, op, lethe_strerror(rc));
 	return rc;
 }
 
 static void reset_error(lethe_instance *inst)
 {
-	inst->errmsg[0] = '\0';
+	lethe_errbuf__clear(&inst->err);
 }
 
 int lethe_instance_open(lethe_instance **out, const lethe_plugin_info *plugin,
@@ -88,9 +90,8 @@ int lethe_instance_open(lethe_instance **out, const lethe_plugin_info *plugin,
 	};
 	int rc = inst->ops->create(&inst->task, &inst->host, options, n_options);
 	if (rc == 0 && !inst->task) {
-		snprintf(inst->errmsg, sizeof(inst->errmsg),
-		         "plugin '%s': create() returned no task", plugin->name);
-		return LETHE_ELOAD;
+		return lethe_errbuf__set(&inst->err, LETHE_ELOAD,
+		                         "plugin '%s': create() returned no task", plugin->name);
 	}
 	return checked(inst, rc, "create");
 }
@@ -106,7 +107,7 @@ void lethe_instance_free(lethe_instance *inst)
 
 const char *lethe_instance_errmsg(const lethe_instance *inst)
 {
-	return inst->errmsg;
+	return inst->err.msg;
 }
 const lethe_plugin_info *lethe_instance_plugin(const lethe_instance *inst)
 {
@@ -126,7 +127,7 @@ static int bad_split(lethe_instance *inst, lethe_split split)
 {
 	if ((unsigned)split < LETHE_SPLIT_COUNT)
 		return 0;
-	snprintf(inst->errmsg, sizeof(inst->errmsg), "invalid split %d", (int)split);
+	lethe_errbuf__set(&inst->err, LETHE_EINVAL, "invalid split %d", (int)split);
 	return 1;
 }
 
@@ -151,10 +152,9 @@ int lethe_instance_example(lethe_instance *inst, lethe_split split, size_t index
 	if (bad_split(inst, split))
 		return LETHE_EINVAL;
 	if (index >= inst->size[split]) {
-		snprintf(inst->errmsg, sizeof(inst->errmsg),
-		         "task '%s': example %zu out of range (%zu loaded)", inst->info->name,
-		         index, inst->size[split]);
-		return LETHE_EINVAL;
+		return lethe_errbuf__set(&inst->err, LETHE_EINVAL,
+		                         "task '%s': example %zu out of range (%zu loaded)",
+		                         inst->info->name, index, inst->size[split]);
 	}
 	return checked(inst, inst->ops->example(inst->task, split, index, out), "example");
 }
@@ -166,10 +166,10 @@ int lethe_instance_predict_spec(lethe_instance *inst, lethe_predict_spec *out)
 	int rc = checked(inst, inst->ops->predict(inst->task, out), "predict");
 	if (rc == 0 && out->mode == LETHE_PREDICT_CHOICE &&
 	    (out->n_choices == 0 || !out->choices)) {
-		snprintf(inst->errmsg, sizeof(inst->errmsg),
-		         "plugin '%s': predict() asks for a choice but gives no candidates",
-		         inst->info->name);
-		return LETHE_EINVAL;
+		return lethe_errbuf__set(
+		    &inst->err, LETHE_EINVAL,
+		    "plugin '%s': predict() asks for a choice but gives no candidates",
+		    inst->info->name);
 	}
 	return rc;
 }
@@ -182,10 +182,9 @@ int lethe_instance_score(lethe_instance *inst, lethe_split split,
 	if (bad_split(inst, split))
 		return LETHE_EINVAL;
 	if (n > inst->size[split]) {
-		snprintf(inst->errmsg, sizeof(inst->errmsg),
-		         "task '%s': %zu predictions for %zu loaded examples", inst->info->name, n,
-		         inst->size[split]);
-		return LETHE_EINVAL;
+		return lethe_errbuf__set(&inst->err, LETHE_EINVAL,
+		                         "task '%s': %zu predictions for %zu loaded examples",
+		                         inst->info->name, n, inst->size[split]);
 	}
 	size_t before = lethe_scores_count(out);
 	int rc = checked(
@@ -199,11 +198,10 @@ int lethe_instance_score(lethe_instance *inst, lethe_split split,
 		primaries += (flags & LETHE_METRIC_PRIMARY) != 0;
 	}
 	if (primaries != 1) {
-		snprintf(
-		    inst->errmsg, sizeof(inst->errmsg),
+		return lethe_errbuf__set(
+		    &inst->err, LETHE_EINVAL,
 		    "plugin '%s': score() flagged %zu metrics as primary; exactly one is required",
 		    inst->info->name, primaries);
-		return LETHE_EINVAL;
 	}
 	return 0;
 }
@@ -214,9 +212,9 @@ int lethe_instance_stats(lethe_instance *inst, lethe_split split, lethe_scores *
 	if (bad_split(inst, split))
 		return LETHE_EINVAL;
 	if (!inst->ops->stats) {
-		snprintf(inst->errmsg, sizeof(inst->errmsg),
-		         "plugin '%s' does not report statistics", inst->info->name);
-		return LETHE_EUNSUPPORTED;
+		return lethe_errbuf__set(&inst->err, LETHE_EUNSUPPORTED,
+		                         "plugin '%s' does not report statistics",
+		                         inst->info->name);
 	}
 	return checked(inst, inst->ops->stats(inst->task, split, out), "stats");
 }

@@ -20,6 +20,8 @@
 
 #include <lethe/lethe.h>
 
+#include "util/errbuf.h"
+
 #ifndef LETHE_PLUGINDIR
 #error "LETHE_PLUGINDIR must be defined by the build"
 #endif
@@ -41,7 +43,7 @@ struct lethe_registry {
 	size_t n, cap;
 	char **problems;
 	size_t n_problems, cap_problems;
-	char errmsg[1024];
+	lethe_errbuf err; /* lethe_registry_errmsg() */
 };
 
 static int fail(lethe_registry *reg, int code, const char *fmt, ...) LETHE_PRINTF(3, 4);
@@ -49,7 +51,7 @@ static int fail(lethe_registry *reg, int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(reg->errmsg, sizeof(reg->errmsg), fmt, ap);
+	lethe_errbuf__setv(&reg->err, code, fmt, ap);
 	va_end(ap);
 	return code;
 }
@@ -77,7 +79,7 @@ void lethe_registry_free(lethe_registry *reg)
 
 const char *lethe_registry_errmsg(const lethe_registry *reg)
 {
-	return reg->errmsg;
+	return reg->err.msg;
 }
 size_t lethe_registry_count(const lethe_registry *reg)
 {
@@ -292,7 +294,7 @@ static int try_load(lethe_registry *reg, const char *path, int level)
 	int rc = load_at(reg, path, level);
 	if (rc == LETHE_ENOMEM)
 		return rc;
-	return rc < 0 ? add_problem(reg, reg->errmsg) : 0;
+	return rc < 0 ? add_problem(reg, reg->err.msg) : 0;
 }
 
 static int by_name(const void *a, const void *b)

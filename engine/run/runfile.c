@@ -211,7 +211,7 @@ static void dataset_name(char *buf, size_t size, const char *metric)
 
 static int write_eval(hid_t loc, const lethe_curriculum *c, const lethe_task_eval *ev)
 {
-	hid_t g = group(loc, c->tasks[ev->task].name);
+	hid_t g = group(loc, lethe_curriculum_task(c, ev->task)->name);
 	if (g < 0)
 		return -1;
 	int rc = write_f64(g, "nll", ev->nll, ev->n) |
@@ -226,7 +226,7 @@ static int write_eval(hid_t loc, const lethe_curriculum *c, const lethe_task_eva
 		flags[i] = (int32_t)ev->metric_flags[i];
 	rc |= flags ? write_i32(g, "metric_flags", flags, ev->n_metrics) : -1;
 	free(flags);
-	rc |= attr_str(g, "plugin", c->tasks[ev->task].plugin);
+	rc |= attr_str(g, "plugin", lethe_curriculum_task(c, ev->task)->plugin);
 	rc |= attr_i64(g, "examples", (int64_t)ev->n);
 	H5Gclose(g);
 	return rc;
@@ -284,15 +284,19 @@ static int write_header(hid_t f, const lethe_curriculum *c, const lethe_tokenize
 {
 	int rc = attr_str(f, "format", "lethe-run") |
 	         attr_i64(f, "format_version", FORMAT_VERSION) |
-	         attr_str(f, "lethe_version", LETHE_VERSION_STRING) | attr_str(f, "name", c->name) |
-	         attr_i64(f, "seed", (int64_t)c->seed) | attr_i64(f, "threads", threads);
+	         attr_str(f, "lethe_version", LETHE_VERSION_STRING) |
+	         attr_str(f, "name", lethe_curriculum_name(c)) |
+	         attr_i64(f, "seed", (int64_t)lethe_curriculum_seed(c)) |
+	         attr_i64(f, "threads", threads);
 	hid_t g = group(f, "curriculum");
-	rc |= g < 0 ? -1 : write_string(g, "text", c->text) | write_string(g, "path", c->path);
+	rc |= g < 0 ? -1
+	            : write_string(g, "text", lethe_curriculum_text(c)) |
+	                  write_string(g, "path", lethe_curriculum_path(c));
 	if (g >= 0) {
 		/* The resolved configuration: what every stage actually trains with. */
-		char **lines = calloc(c->n_stages + 1, sizeof(*lines));
-		for (size_t i = 0; lines && i < c->n_stages; i++) {
-			const lethe_cur_stage *s = &c->stages[i];
+		char **lines = calloc(lethe_curriculum_stage_count(c) + 1, sizeof(*lines));
+		for (size_t i = 0; lines && i < lethe_curriculum_stage_count(c); i++) {
+			const lethe_cur_stage *s = lethe_curriculum_stage(c, i);
 			char buf[2048];
 			int k = snprintf(buf, sizeof(buf),
 			                 "{\"stage\": \"%s\", \"lr\": %.9g, \"weight_decay\": "
@@ -308,14 +312,16 @@ static int write_header(hid_t f, const lethe_curriculum *c, const lethe_tokenize
 			                 s->train.clip, s->train.freeze);
 			for (size_t t = 0; t < s->n_tasks && k < (int)sizeof(buf); t++)
 				k += snprintf(buf + k, sizeof(buf) - (size_t)k, "%s\"%s\": %.9g",
-				              t ? ", " : "", c->tasks[s->tasks[t]].name,
+				              t ? ", " : "",
+				              lethe_curriculum_task(c, s->tasks[t])->name,
 				              s->weights[t]);
 			if (k < (int)sizeof(buf))
 				snprintf(buf + k, sizeof(buf) - (size_t)k, "}}");
 			lines[i] = strdup(buf);
 		}
-		rc |= lines ? write_strings(g, "stages", lines, c->n_stages) : -1;
-		for (size_t i = 0; lines && i < c->n_stages; i++)
+		rc |=
+		    lines ? write_strings(g, "stages", lines, lethe_curriculum_stage_count(c)) : -1;
+		for (size_t i = 0; lines && i < lethe_curriculum_stage_count(c); i++)
 			free(lines[i]);
 		free(lines);
 		H5Gclose(g);
@@ -378,7 +384,7 @@ static int write_matrices(hid_t f, const lethe_curriculum *c, const lethe_stage_
 	hid_t g = group(f, "matrices");
 	if (g < 0)
 		return -1;
-	size_t cols = c->n_eval_tasks;
+	size_t cols = lethe_curriculum_eval_count(c);
 	char **row_names = calloc(n_rec + 1, sizeof(*row_names)),
 	     **col_names = calloc(cols + 1, sizeof(*col_names));
 	double *cell = malloc((n_rec * cols + 1) * sizeof(*cell));
@@ -386,7 +392,7 @@ static int write_matrices(hid_t f, const lethe_curriculum *c, const lethe_stage_
 	for (size_t r = 0; rc == 0 && r < n_rec; r++)
 		row_names[r] = rec[r].name;
 	for (size_t k = 0; rc == 0 && k < cols; k++)
-		col_names[k] = c->tasks[c->eval_tasks[k]].name;
+		col_names[k] = lethe_curriculum_task(c, lethe_curriculum_eval_task(c, k))->name;
 	if (rc == 0)
 		rc |= write_strings(g, "rows", row_names, n_rec) |
 		      write_strings(g, "columns", col_names, cols);
@@ -421,7 +427,9 @@ static int write_matrices(hid_t f, const lethe_curriculum *c, const lethe_stage_
 			for (size_t e = 0; e < rec[r].n_evals; e++) {
 				const lethe_task_eval *ev = &rec[r].evals[e];
 				size_t col;
-				for (col = 0; col < cols && c->eval_tasks[col] != ev->task; col++)
+				for (col = 0;
+				     col < cols && lethe_curriculum_eval_task(c, col) != ev->task;
+				     col++)
 					;
 				if (col == cols)
 					continue;
@@ -472,10 +480,10 @@ static int write_matrices(hid_t f, const lethe_curriculum *c, const lethe_stage_
  * shows as less forgetting. */
 static int trained_row(const lethe_curriculum *c, size_t task, size_t n_rec)
 {
-	for (size_t s = 0; s < c->n_stages; s++)
-		for (size_t k = 0; k < c->stages[s].n_tasks; k++)
-			if (c->stages[s].tasks[k] == task) {
-				int row = (int)s + (c->baseline ? 1 : 0);
+	for (size_t s = 0; s < lethe_curriculum_stage_count(c); s++)
+		for (size_t k = 0; k < lethe_curriculum_stage(c, s)->n_tasks; k++)
+			if (lethe_curriculum_stage(c, s)->tasks[k] == task) {
+				int row = (int)s + (lethe_curriculum_baseline(c) ? 1 : 0);
 				return (size_t)row < n_rec ? row : -1;
 			}
 	return -1;
@@ -485,7 +493,7 @@ static int trained_row(const lethe_curriculum *c, size_t task, size_t n_rec)
 static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stage_record *rec,
                             size_t n_rec)
 {
-	size_t cols = c->n_eval_tasks;
+	size_t cols = lethe_curriculum_eval_count(c);
 	hid_t g = group(f, "forgetting");
 	if (g < 0)
 		return -1;
@@ -494,8 +502,8 @@ static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stag
 	char **names = calloc(cols + 1, sizeof(char *));
 	int rc = R && trained && lower && names ? 0 : -1;
 	for (size_t k = 0; rc == 0 && k < cols; k++) {
-		names[k] = c->tasks[c->eval_tasks[k]].name;
-		trained[k] = trained_row(c, c->eval_tasks[k], n_rec);
+		names[k] = lethe_curriculum_task(c, lethe_curriculum_eval_task(c, k))->name;
+		trained[k] = trained_row(c, lethe_curriculum_eval_task(c, k), n_rec);
 	}
 	for (int which = 0; rc == 0 && which < 2; which++) {
 		for (size_t i = 0; i < n_rec * cols; i++)
@@ -506,7 +514,9 @@ static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stag
 			for (size_t e = 0; e < rec[r].n_evals; e++) {
 				const lethe_task_eval *ev = &rec[r].evals[e];
 				size_t col;
-				for (col = 0; col < cols && c->eval_tasks[col] != ev->task; col++)
+				for (col = 0;
+				     col < cols && lethe_curriculum_eval_task(c, col) != ev->task;
+				     col++)
 					;
 				for (size_t i = 0; col < cols && i < ev->n_metrics; i++)
 					if (which == 0
@@ -518,7 +528,8 @@ static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stag
 					}
 			}
 		lethe_forgetting fm;
-		if (lethe_forgetting_compute(&fm, R, n_rec, cols, c->baseline, trained, lower)) {
+		if (lethe_forgetting_compute(&fm, R, n_rec, cols, lethe_curriculum_baseline(c),
+		                             trained, lower)) {
 			rc = -1;
 			break;
 		}
@@ -572,7 +583,7 @@ static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stag
 	 * Only for higher-is-better primary metrics. */
 	hid_t evg = rc == 0 ? group(g, "events") : -1;
 	for (size_t k = 0; evg >= 0 && k < cols; k++) {
-		size_t task = c->eval_tasks[k], n = 0;
+		size_t task = lethe_curriculum_eval_task(c, k), n = 0;
 		int lower_is_better = 0, scale100 = 0, have = 0;
 		for (size_t r = 0; r < n_rec; r++)
 			for (size_t e = 0; e < rec[r].n_evals; e++)
@@ -594,7 +605,7 @@ static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stag
 		const double *prev = NULL;
 		size_t prev_n = 0;
 		int64_t total = 0, examples = 0;
-		for (size_t r = c->baseline ? 1 : 0; count && r < n_rec; r++) {
+		for (size_t r = lethe_curriculum_baseline(c) ? 1 : 0; count && r < n_rec; r++) {
 			const double *cur = NULL;
 			size_t cur_n = 0;
 			for (size_t e = 0; e < rec[r].n_evals; e++)
@@ -618,8 +629,8 @@ static int write_forgetting(hid_t f, const lethe_curriculum *c, const lethe_stag
 		for (size_t i = 0; count && i < n; i++)
 			examples += count[i] > 0;
 		if (count) {
-			rc |= write_i32(evg, c->tasks[task].name, count, n);
-			hid_t ds = H5Dopen2(evg, c->tasks[task].name, H5P_DEFAULT);
+			rc |= write_i32(evg, lethe_curriculum_task(c, task)->name, count, n);
+			hid_t ds = H5Dopen2(evg, lethe_curriculum_task(c, task)->name, H5P_DEFAULT);
 			if (ds >= 0) {
 				rc |= attr_i64(ds, "events", total) |
 				      attr_i64(ds, "examples_forgotten", examples) |
@@ -870,11 +881,12 @@ int lethe_runfile_read_state(const char *path, const lethe_curriculum *c,
 				H5Gclose(dg);
 		}
 		hid_t eg = H5Gopen2(g, "eval", H5P_DEFAULT);
-		rec[r].evals = calloc(c->n_tasks + 1, sizeof(*rec[r].evals));
-		for (size_t t = 0; eg >= 0 && rec[r].evals && t < c->n_tasks; t++) {
-			if (H5Lexists(eg, c->tasks[t].name, H5P_DEFAULT) <= 0)
+		rec[r].evals = calloc(lethe_curriculum_task_count(c) + 1, sizeof(*rec[r].evals));
+		for (size_t t = 0; eg >= 0 && rec[r].evals && t < lethe_curriculum_task_count(c);
+		     t++) {
+			if (H5Lexists(eg, lethe_curriculum_task(c, t)->name, H5P_DEFAULT) <= 0)
 				continue;
-			hid_t tgp = H5Gopen2(eg, c->tasks[t].name, H5P_DEFAULT);
+			hid_t tgp = H5Gopen2(eg, lethe_curriculum_task(c, t)->name, H5P_DEFAULT);
 			lethe_task_eval *ev = &rec[r].evals[rec[r].n_evals++];
 			ev->task = t;
 			size_t nm, nv, nf;

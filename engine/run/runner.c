@@ -24,9 +24,11 @@
 #include <lethe/curriculum.h>
 #include <lethe/lethe.h>
 
+#include "curriculum/errsink.h"
 #include "model/parallel.h"
 #include "runfile.h"
 #include "runner.h"
+#include "util/errbuf.h"
 
 typedef struct encoded {
 	int32_t *ids; /* prompt tokens, then target tokens */
@@ -53,8 +55,7 @@ typedef struct run {
 	size_t n_rec;
 	int context;
 	size_t truncated;
-	char *err;
-	size_t err_size;
+	lethe_errbuf *err; /* the curriculum's: lethe_curriculum_errmsg() */
 } run;
 
 static int fail(run *r, int code, const char *fmt, ...) LETHE_PRINTF(3, 4);
@@ -62,7 +63,7 @@ static int fail(run *r, int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(r->err, r->err_size, fmt, ap);
+	lethe_errbuf__setv(r->err, code, fmt, ap);
 	va_end(ap);
 	return code;
 }
@@ -95,7 +96,7 @@ static double next_unit(uint64_t *s)
 
 static int encode_split(run *r, size_t t, lethe_split split)
 {
-	lethe_cur_task *task = &r->c->tasks[t];
+	const lethe_cur_task *task = lethe_curriculum_task(r->c, t);
 	size_t n = lethe_instance_size(task->instance, split);
 	encoded *e = calloc(n ? n : 1, sizeof(*e));
 	if (!e)
@@ -280,7 +281,7 @@ static int batch_nll(run *r, const int32_t *const *prompts, const int *np,
 
 static int evaluate_task(run *r, size_t t, lethe_task_eval *ev)
 {
-	lethe_cur_task *task = &r->c->tasks[t];
+	const lethe_cur_task *task = lethe_curriculum_task(r->c, t);
 	task_data *d = &r->data[t];
 	size_t n = d->n[LETHE_SPLIT_EVAL];
 	if (task->eval_limit > 0 && (size_t)task->eval_limit < n)
@@ -458,11 +459,11 @@ static void progress(run *r, const char *fmt, ...)
 
 static int evaluate_all(run *r, lethe_stage_record *rec)
 {
-	rec->evals = calloc(r->c->n_eval_tasks + 1, sizeof(*rec->evals));
+	rec->evals = calloc(lethe_curriculum_eval_count(r->c) + 1, sizeof(*rec->evals));
 	if (!rec->evals)
 		return LETHE_ENOMEM;
-	for (size_t k = 0; k < r->c->n_eval_tasks; k++) {
-		size_t t = r->c->eval_tasks[k];
+	for (size_t k = 0; k < lethe_curriculum_eval_count(r->c); k++) {
+		size_t t = lethe_curriculum_eval_task(r->c, k);
 		int rc = evaluate_task(r, t, &rec->evals[rec->n_evals]);
 		rec->n_evals++;
 		if (rc)
@@ -471,7 +472,7 @@ static int evaluate_all(run *r, lethe_stage_record *rec)
 		for (size_t i = 0; i < ev->n_metrics; i++)
 			if (ev->metric_flags[i] & LETHE_METRIC_PRIMARY)
 				progress(r, "lethe: %s: %s %s = %.4f\n", rec->name,
-				         r->c->tasks[t].name, ev->metric_names[i],
+				         lethe_curriculum_task(r->c, t)->name, ev->metric_names[i],
 				         ev->metric_values[i]);
 	}
 	return 0;
@@ -501,7 +502,7 @@ static void shuffle(sampler *s, size_t *v, size_t n)
 static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 {
 	lethe_curriculum *c = r->c;
-	const lethe_cur_stage *st = &c->stages[si];
+	const lethe_cur_stage *st = lethe_curriculum_stage(c, si);
 	const lethe_train_settings *ts = &st->train;
 	size_t total = 0;
 	for (size_t k = 0; k < st->n_tasks; k++)
@@ -517,8 +518,8 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 	rec->loss = calloc(steps, sizeof(float));
 	rec->lr = calloc(steps, sizeof(float));
 	rec->grad_norm = calloc(steps, sizeof(float));
-	sampler s = {.state =
-	                 (c->seed + 1) * 0x9E3779B97F4A7C15ull + (si + 1) * 0xD1B54A32D192ED03ull};
+	sampler s = {.state = (lethe_curriculum_seed(c) + 1) * 0x9E3779B97F4A7C15ull +
+	                      (si + 1) * 0xD1B54A32D192ED03ull};
 	s.order = calloc(st->n_tasks, sizeof(*s.order));
 	s.pos = calloc(st->n_tasks, sizeof(*s.pos));
 	seq_batch sb = {0};
@@ -602,9 +603,9 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 			fprintf(stderr,
 			        "%slethe: stage %zu/%zu %s: step %zu/%zu loss %.4f lr %.3g %.0f "
 			        "tok/s ETA %.0fs%s",
-			        tty ? "\r\033[K" : "", si + 1, c->n_stages, st->name, step + 1,
-			        steps, rec->loss[step], lr, (double)tokens_seen / (t > 0 ? t : 1),
-			        eta, tty ? "" : "\n");
+			        tty ? "\r\033[K" : "", si + 1, lethe_curriculum_stage_count(c),
+			        st->name, step + 1, steps, rec->loss[step], lr,
+			        (double)tokens_seen / (t > 0 ? t : 1), eta, tty ? "" : "\n");
 			last_print = t;
 		}
 	}
@@ -673,15 +674,16 @@ static int make_parent_dirs(const char *path)
 static int prepare_tasks(run *r)
 {
 	lethe_curriculum *c = r->c;
-	for (size_t t = 0; t < c->n_tasks; t++) {
+	for (size_t t = 0; t < lethe_curriculum_task_count(c); t++) {
 		task_data *d = &r->data[t];
 		int rc;
 		if ((rc = encode_split(r, t, LETHE_SPLIT_TRAIN)) ||
 		    (rc = encode_split(r, t, LETHE_SPLIT_EVAL)))
 			return rc;
-		if (lethe_instance_predict_spec(c->tasks[t].instance, &d->spec))
-			return fail(r, LETHE_EINVAL, "task '%s': %s", c->tasks[t].name,
-			            lethe_instance_errmsg(c->tasks[t].instance));
+		if (lethe_instance_predict_spec(lethe_curriculum_task(c, t)->instance, &d->spec))
+			return fail(r, LETHE_EINVAL, "task '%s': %s",
+			            lethe_curriculum_task(c, t)->name,
+			            lethe_instance_errmsg(lethe_curriculum_task(c, t)->instance));
 		if (d->spec.mode == LETHE_PREDICT_CHOICE) {
 			d->choices = calloc(d->spec.n_choices, sizeof(*d->choices));
 			d->choice_len = calloc(d->spec.n_choices, sizeof(int));
@@ -706,11 +708,13 @@ static int train_tokenizer(run *r)
 	size_t n = 0, cap = 0;
 	const char **texts = NULL;
 	size_t *lens = NULL;
-	for (size_t t = 0; t < c->n_tasks; t++) {
-		size_t k = lethe_instance_size(c->tasks[t].instance, LETHE_SPLIT_TRAIN);
+	for (size_t t = 0; t < lethe_curriculum_task_count(c); t++) {
+		size_t k =
+		    lethe_instance_size(lethe_curriculum_task(c, t)->instance, LETHE_SPLIT_TRAIN);
 		for (size_t i = 0; i < k; i++) {
 			lethe_example ex;
-			if (lethe_instance_example(c->tasks[t].instance, LETHE_SPLIT_TRAIN, i, &ex))
+			if (lethe_instance_example(lethe_curriculum_task(c, t)->instance,
+			                           LETHE_SPLIT_TRAIN, i, &ex))
 				continue;
 			if (n + 2 > cap) {
 				cap = cap ? 2 * cap : 1024;
@@ -731,41 +735,48 @@ static int train_tokenizer(run *r)
 			lens[n++] = ex.target_len;
 		}
 	}
-	int rc = lethe_tokenizer_train(&r->tok, texts, lens, n, (size_t)c->vocab);
+	int rc = lethe_tokenizer_train(&r->tok, texts, lens, n, (size_t)lethe_curriculum_vocab(c));
 	free(texts);
 	free(lens);
 	return rc;
 }
 
-int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *err,
-                         size_t err_size)
+int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 {
-	run r = {.c = c, .o = o, .err = err, .err_size = err_size};
-	err[0] = '\0';
+	run r = {.c = c, .o = o, .err = lethe_curriculum__err(c)};
+	lethe_errbuf__clear(r.err);
+	/* The runfile calls below still take a caller's buffer: the curriculum's. */
+	char *err = r.err->msg;
+	size_t err_size = sizeof(r.err->msg);
+	if (o->version != LETHE_RUN_OPTIONS_VERSION)
+		return fail(&r, LETHE_EVERSION,
+		            "run options of version %u: this liblethe knows version %u", o->version,
+		            LETHE_RUN_OPTIONS_VERSION);
 	struct stat sb;
-	int exists = stat(c->output, &sb) == 0;
+	int exists = stat(lethe_curriculum_output(c), &sb) == 0;
 	if (exists && !o->force && !o->resume)
 		return fail(&r, LETHE_EEXISTS,
 		            "%s exists: give --force to overwrite it or --resume to continue it",
-		            c->output);
+		            lethe_curriculum_output(c));
 	if (o->resume && !exists)
-		return fail(&r, LETHE_ENOTFOUND, "%s: nothing to resume", c->output);
-	if (make_parent_dirs(c->output))
-		return fail(&r, LETHE_EIO, "%s: cannot create its directory: %s", c->output,
-		            strerror(errno));
+		return fail(&r, LETHE_ENOTFOUND, "%s: nothing to resume",
+		            lethe_curriculum_output(c));
+	if (make_parent_dirs(lethe_curriculum_output(c)))
+		return fail(&r, LETHE_EIO, "%s: cannot create its directory: %s",
+		            lethe_curriculum_output(c), strerror(errno));
 	lethe_set_threads(o->threads > 0 ? o->threads : 1);
-	r.data = calloc(c->n_tasks, sizeof(*r.data));
-	r.rec = calloc(c->n_stages + 2, sizeof(*r.rec));
+	r.data = calloc(lethe_curriculum_task_count(c), sizeof(*r.data));
+	r.rec = calloc(lethe_curriculum_stage_count(c) + 2, sizeof(*r.rec));
 	if (!r.data || !r.rec)
 		return LETHE_ENOMEM;
 	int rc = 0;
-	lethe_model_config cfg = c->model;
+	lethe_model_config cfg = *lethe_curriculum_model(c);
 	if (o->resume) {
 		int32_t *merges = NULL;
 		size_t n_merges = 0;
 		lethe_stage_record *old = NULL;
-		if ((rc = lethe_runfile_read_state(c->output, c, &old, &r.n_rec, &merges, &n_merges,
-		                                   &cfg, err, err_size)))
+		if ((rc = lethe_runfile_read_state(lethe_curriculum_output(c), c, &old, &r.n_rec,
+		                                   &merges, &n_merges, &cfg, err, err_size)))
 			goto done;
 		memcpy(r.rec, old, r.n_rec * sizeof(*old));
 		free(old);
@@ -773,23 +784,27 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *
 		free(merges);
 		if (rc)
 			goto done;
-		size_t expected = c->n_stages + (c->baseline ? 1 : 0);
+		size_t expected =
+		    lethe_curriculum_stage_count(c) + (lethe_curriculum_baseline(c) ? 1 : 0);
 		if (r.n_rec > expected ||
-		    (r.n_rec > 0 && (c->baseline ? strcmp(r.rec[0].name, "baseline") != 0 : 0))) {
+		    (r.n_rec > 0 &&
+		     (lethe_curriculum_baseline(c) ? strcmp(r.rec[0].name, "baseline") != 0 : 0))) {
 			rc = fail(&r, LETHE_EINVAL, "%s was written by another curriculum",
-			          c->output);
+			          lethe_curriculum_output(c));
 			goto done;
 		}
-		progress(&r, "lethe: resuming %s after %zu completed row%s\n", c->output, r.n_rec,
-		         r.n_rec == 1 ? "" : "s");
+		progress(&r, "lethe: resuming %s after %zu completed row%s\n",
+		         lethe_curriculum_output(c), r.n_rec, r.n_rec == 1 ? "" : "s");
 	} else {
-		progress(&r, "lethe: training the tokenizer (vocabulary %ld)\n", c->vocab);
+		progress(&r, "lethe: training the tokenizer (vocabulary %ld)\n",
+		         lethe_curriculum_vocab(c));
 		if ((rc = train_tokenizer(&r)))
 			goto done;
 		cfg.vocab = (int)lethe_tokenizer_vocab_size(r.tok);
 	}
 	r.context = cfg.context;
-	if ((rc = lethe_model_new(&r.m, &cfg, c->seed)) || (rc = prepare_tasks(&r)))
+	if ((rc = lethe_model_new(&r.m, &cfg, lethe_curriculum_seed(c))) ||
+	    (rc = prepare_tasks(&r)))
 		goto done;
 	size_t np = lethe_model_num_params(r.m);
 	r.initial = malloc(np * sizeof(float));
@@ -801,29 +816,30 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *
 	memcpy(r.initial, lethe_model_params(r.m),
 	       np * sizeof(float)); /* the seed makes it again on resume */
 	if (o->resume && r.n_rec > 0 &&
-	    (rc = lethe_runfile_read_model(c->output, r.m, err, err_size)))
+	    (rc = lethe_runfile_read_model(lethe_curriculum_output(c), r.m, err, err_size)))
 		goto done;
 	memcpy(r.previous, lethe_model_params(r.m), np * sizeof(float));
-	if (c->baseline && r.n_rec == 0) {
+	if (lethe_curriculum_baseline(c) && r.n_rec == 0) {
 		lethe_stage_record *b = &r.rec[r.n_rec++];
 		b->name = strdup("baseline");
 		double t0 = now();
 		if ((rc = evaluate_all(&r, b)))
 			goto done;
 		b->seconds = now() - t0;
-		if ((rc = lethe_runfile_write(c->output, c, r.tok, r.m, r.rec, r.n_rec,
-		                              lethe_threads(), err, err_size)))
+		if ((rc = lethe_runfile_write(lethe_curriculum_output(c), c, r.tok, r.m, r.rec,
+		                              r.n_rec, lethe_threads(), err, err_size)))
 			goto done;
 	}
-	for (size_t s = r.n_rec - (c->baseline ? 1 : 0); s < c->n_stages; s++) {
+	for (size_t s = r.n_rec - (lethe_curriculum_baseline(c) ? 1 : 0);
+	     s < lethe_curriculum_stage_count(c); s++) {
 		lethe_stage_record *rec = &r.rec[r.n_rec++];
-		rec->name = strdup(c->stages[s].name);
+		rec->name = strdup(lethe_curriculum_stage(c, s)->name);
 		rec->trained = 1;
 		if ((rc = train_stage(&r, s, rec)) || (rc = evaluate_all(&r, rec)))
 			goto done;
 		drift(&r, rec);
-		if ((rc = lethe_runfile_write(c->output, c, r.tok, r.m, r.rec, r.n_rec,
-		                              lethe_threads(), err, err_size)))
+		if ((rc = lethe_runfile_write(lethe_curriculum_output(c), c, r.tok, r.m, r.rec,
+		                              r.n_rec, lethe_threads(), err, err_size)))
 			goto done;
 	}
 	if (r.truncated)
@@ -831,14 +847,14 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *
 		         "lethe: %zu sequences were longer than the context (%d tokens) and were "
 		         "shortened\n",
 		         r.truncated, r.context);
-	progress(&r, "lethe: wrote %s\n", c->output);
+	progress(&r, "lethe: wrote %s\n", lethe_curriculum_output(c));
 done:
 	if (rc == LETHE_ENOMEM && !err[0])
 		fail(&r, rc, "out of memory");
 	for (size_t i = 0; i < r.n_rec; i++)
 		lethe_stage_record_clear(&r.rec[i]);
 	free(r.rec);
-	for (size_t t = 0; r.data && t < c->n_tasks; t++) {
+	for (size_t t = 0; r.data && t < lethe_curriculum_task_count(c); t++) {
 		for (int s = 0; s < LETHE_SPLIT_COUNT; s++) {
 			for (size_t i = 0; i < r.data[t].n[s]; i++)
 				free(r.data[t].split[s][i].ids);

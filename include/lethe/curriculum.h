@@ -1,7 +1,11 @@
 /*
  * lethe/curriculum.h: a curriculum file, read and validated. The format is documented key by key
  * in docs/curriculum.md. Validation reports every mistake at once, each as one line
- * "file:line:column: message"; a curriculum with any error is never run.
+ * "file:line:column: message", in file order; a curriculum with any error is never run.
+ *
+ * lethe_curriculum is a handle: read it through the functions below. Tasks and stages are handed
+ * out as read-only views (const pointers to the small structs below), valid until the curriculum
+ * is freed; only liblethe allocates them, so they may grow at the end without breaking callers.
  */
 #ifndef LETHE_CURRICULUM_H
 #define LETHE_CURRICULUM_H
@@ -19,6 +23,7 @@ extern "C" {
 
 typedef struct lethe_registry lethe_registry;
 typedef struct lethe_instance lethe_instance;
+typedef struct lethe_curriculum lethe_curriculum;
 
 /* Training settings: the curriculum's defaults, overridden per stage. */
 typedef struct lethe_train_settings {
@@ -33,16 +38,19 @@ typedef struct lethe_train_settings {
 	unsigned freeze; /* bit per lethe_param_group */
 } lethe_train_settings;
 
+/* One task of the curriculum (read-only view). */
 typedef struct lethe_cur_task {
 	char *name, *plugin;
 	char *train, *eval; /* resolved paths, or NULL */
 	long eval_limit;    /* 0: all */
 	lethe_option *options;
 	size_t n_options;
-	lethe_instance *instance; /* created (and loaded) when data was checked */
+	lethe_instance *instance; /* created (and loaded) when data was checked; owned by the
+	                           * curriculum, freed with it */
 	size_t n_train, n_eval;
 } lethe_cur_task;
 
+/* One training stage (read-only view). */
 typedef struct lethe_cur_stage {
 	char *name;
 	size_t *tasks;   /* indices into the task list */
@@ -51,31 +59,52 @@ typedef struct lethe_cur_stage {
 	lethe_train_settings train;
 } lethe_cur_stage;
 
-typedef struct lethe_curriculum {
-	char *path, *text; /* the file and its contents */
-	char *name;
-	uint64_t seed;
-	lethe_model_config model; /* vocab filled from the tokenizer at run time */
-	long vocab;               /* tokenizer vocabulary size */
-	lethe_cur_task *tasks;
-	size_t n_tasks;
-	lethe_cur_stage *stages;
-	size_t n_stages;
-	size_t *eval_tasks; /* tasks evaluated after every stage */
-	size_t n_eval_tasks;
-	int baseline;
-	char *output;
-	char **errors;
-	size_t n_errors;
-} lethe_curriculum;
-
 /* Reads and validates path. With reg, plugins are resolved, their options checked by the plugins
  * themselves and, with load_data, every split loaded (so missing or malformed data files are
- * reported too). Returns 0 when valid, LETHE_EPARSE when there are errors (listed in
- * (*out)->errors), LETHE_ENOMEM. *out is set unless memory ran out; free it either way. */
+ * reported too). Returns 0 when valid, LETHE_EPARSE when there are errors (see
+ * lethe_curriculum_error_count()), LETHE_ENOMEM. *out is set unless memory ran out; free it
+ * either way. */
 LETHE_EXPORT int lethe_curriculum_load(lethe_curriculum **out, const char *path,
                                        lethe_registry *reg, int load_data);
 LETHE_EXPORT void lethe_curriculum_free(lethe_curriculum *c);
+/* The message of the last failed call on c (the first validation error after a failed load,
+ * the run's failure after lethe_run_curriculum()); "" when there is none. */
+LETHE_EXPORT const char *lethe_curriculum_errmsg(const lethe_curriculum *c);
+
+/* Validation errors, sorted by position (line, then column; errors without a position, such as
+ * an unreadable file, come first), errors at one position in the order they were found. */
+LETHE_EXPORT size_t lethe_curriculum_error_count(const lethe_curriculum *c);
+/* The whole line, "file:line:column: message" (or "file: message" without a position). */
+LETHE_EXPORT const char *lethe_curriculum_error(const lethe_curriculum *c, size_t i);
+/* 1-based line and column of the i-th error; 0 when it has no position. */
+LETHE_EXPORT int lethe_curriculum_error_line(const lethe_curriculum *c, size_t i);
+LETHE_EXPORT int lethe_curriculum_error_column(const lethe_curriculum *c, size_t i);
+
+/* The file as it was named, and its text (what the run file keeps). */
+LETHE_EXPORT const char *lethe_curriculum_path(const lethe_curriculum *c);
+LETHE_EXPORT const char *lethe_curriculum_text(const lethe_curriculum *c);
+/* Its name ('name', or the file's base name without extension) and random seed. */
+LETHE_EXPORT const char *lethe_curriculum_name(const lethe_curriculum *c);
+LETHE_EXPORT uint64_t lethe_curriculum_seed(const lethe_curriculum *c);
+/* The model configuration (its vocab is filled from the tokenizer at run time) and the
+ * tokenizer's vocabulary size. */
+LETHE_EXPORT const lethe_model_config *lethe_curriculum_model(const lethe_curriculum *c);
+LETHE_EXPORT long lethe_curriculum_vocab(const lethe_curriculum *c);
+
+LETHE_EXPORT size_t lethe_curriculum_task_count(const lethe_curriculum *c);
+LETHE_EXPORT const lethe_cur_task *lethe_curriculum_task(const lethe_curriculum *c, size_t i);
+LETHE_EXPORT size_t lethe_curriculum_stage_count(const lethe_curriculum *c);
+LETHE_EXPORT const lethe_cur_stage *lethe_curriculum_stage(const lethe_curriculum *c, size_t i);
+/* The tasks evaluated before the first stage and after each one, as indices into the tasks. */
+LETHE_EXPORT size_t lethe_curriculum_eval_count(const lethe_curriculum *c);
+LETHE_EXPORT size_t lethe_curriculum_eval_task(const lethe_curriculum *c, size_t i);
+/* Whether the untrained model is evaluated first (the baseline row). */
+LETHE_EXPORT int lethe_curriculum_baseline(const lethe_curriculum *c);
+
+/* The run file: the curriculum's 'output' (relative to its directory), or runs/<name>.h5. */
+LETHE_EXPORT const char *lethe_curriculum_output(const lethe_curriculum *c);
+/* Replaces it (lethe run -o); the path is copied. LETHE_ENOMEM leaves the old one. */
+LETHE_EXPORT int lethe_curriculum_set_output(lethe_curriculum *c, const char *path);
 
 #ifdef __cplusplus
 }

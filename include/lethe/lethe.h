@@ -12,9 +12,11 @@
 #include <stddef.h>
 
 #include <lethe/common.h>
+#include <lethe/curriculum.h>
 #include <lethe/metrics.h>
 #include <lethe/model.h>
 #include <lethe/plugin.h>
+#include <lethe/run.h>
 #include <lethe/version.h>
 
 #ifdef __cplusplus

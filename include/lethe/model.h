@@ -112,8 +112,11 @@ typedef struct lethe_model_config {
  * (512, 8, 8, 256); ff = 8C/3 rounded up to a multiple of 32, tied head. LETHE_ENOTFOUND for
  * another name. */
 LETHE_EXPORT int lethe_model_preset(lethe_model_config *cfg, const char *name, int vocab);
-/* Fills ff = 8*dim/3 rounded up to 32 and the defaults for eps and theta when they are 0. */
-LETHE_EXPORT int lethe_model_config_check(lethe_model_config *cfg, char *err, size_t err_size);
+/* Fills ff = 8*dim/3 rounded up to 32 and the defaults for eps and theta when they are 0, then
+ * checks the ranges. The one fallible call without a handle (no model exists yet): on LETHE_EINVAL
+ * it writes one line saying why into why (why_size bytes; why may be NULL), as snprintf() would.
+ * lethe_model_new() refuses the same configurations. */
+LETHE_EXPORT int lethe_model_config_check(lethe_model_config *cfg, char *why, size_t why_size);
 LETHE_EXPORT size_t lethe_model_config_params(const lethe_model_config *cfg);
 
 typedef enum lethe_param_group {

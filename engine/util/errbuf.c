@@ -1,0 +1,26 @@
+/*
+ * errbuf.c: see errbuf.h. It formats one line; it decides nothing about codes.
+ */
+#include <stdio.h>
+
+#include "errbuf.h"
+
+int lethe_errbuf__setv(lethe_errbuf *e, int code, const char *fmt, va_list ap)
+{
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	return code;
+}
+
+int lethe_errbuf__set(lethe_errbuf *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	lethe_errbuf__setv(e, code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+void lethe_errbuf__clear(lethe_errbuf *e)
+{
+	e->msg[0] = '\0';
+}

@@ -1,0 +1,35 @@
+/*
+ * text.h: small text helpers the engine's parts share: did-you-mean suggestions, quoted name
+ * lists for "expected one of" messages, a growable string, and reading a whole file with the
+ * reason of a failure on the caller's handle. The bundled plugins have twins of these in
+ * plugins/common/plugin_util.h (they link nothing of liblethe's); liblethe does not link that
+ * library, so the process holds one copy of each. Private to liblethe (hidden symbols).
+ */
+#ifndef LETHE_UTIL_TEXT_H
+#define LETHE_UTIL_TEXT_H
+
+#include <stddef.h>
+
+#include "errbuf.h"
+
+/* The candidate (NULL-terminated list) closest to word by edit distance when it is close enough
+ * to be a likely typo (at most len/3 + 1 edits); or NULL. */
+const char *lethe_text__suggest(const char *word, const char *const *candidates);
+/* Writes the NULL-terminated names as "'a', 'b', 'c'" into buf (cut to fit). */
+void lethe_text__quote_list(const char *const *names, char *buf, size_t size);
+
+/* A growable byte string, NUL-terminated once anything is appended. */
+typedef struct lethe_buf {
+	char *s;
+	size_t n, cap;
+} lethe_buf;
+int lethe_buf__add(lethe_buf *b, const char *s, size_t n);
+int lethe_buf__str(lethe_buf *b, const char *s);
+void lethe_buf__free(lethe_buf *b);
+
+/* Reads a whole file into *data (NUL-terminated, the caller's). An unreadable or empty file fails
+ * with err set to "path: why" (LETHE_ENOTFOUND, LETHE_EIO, LETHE_EPARSE for an empty file,
+ * LETHE_ENOMEM). */
+int lethe_text__read_file(lethe_errbuf *err, const char *path, char **data, size_t *len);
+
+#endif
