@@ -684,6 +684,10 @@ static void read_model(ctx *x, const lethe_ynode *m)
 	int tied;
 	if ((o = lethe_yaml_get(m, "tied")) && get_bool(x, o, "tied", &tied))
 		c->model.tied = tied;
+	/* Curricula set lethe's own shapes: the head size and key/value heads follow dim and heads
+	 * (the preset's were filled in for its own dim). */
+	c->model.head_dim = 0;
+	c->model.kv_heads = 0;
 	char why[256];
 	if (lethe_model_config_check(&c->model, why, sizeof(why)))
 		error_at(x, m, "model: %s", why);

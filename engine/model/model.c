@@ -58,9 +58,12 @@ int lethe_model_config_check(lethe_model_config *c, char *err, size_t size)
 		c->norm_eps = 1e-5f;
 	if (c->rope_theta == 0)
 		c->rope_theta = 10000.0f;
+	/* lethe's own shapes unless a pretrained checkpoint says otherwise: head size dim / heads,
+	 * which must then divide evenly. */
+	int derived = c->head_dim == 0;
 	if (c->kv_heads == 0)
 		c->kv_heads = c->heads;
-	if (c->head_dim == 0 && c->heads > 0)
+	if (derived && c->heads > 0)
 		c->head_dim = c->dim / c->heads;
 	if (c->vocab < 2 || c->vocab > (1 << 20))
 		snprintf(err, size, "vocab must be from 2 to %d, got %d", 1 << 20, c->vocab);
@@ -70,12 +73,14 @@ int lethe_model_config_check(lethe_model_config *c, char *err, size_t size)
 		snprintf(err, size, "dim must be from 2 to 16384, got %d", c->dim);
 	else if (c->layers < 1 || c->layers > 256)
 		snprintf(err, size, "layers must be from 1 to 256, got %d", c->layers);
-	else if (c->heads < 1 || c->head_dim < 2 || c->head_dim % 2 != 0 || c->head_dim > 4096 ||
-	         (c->head_dim * c->heads != c->dim && c->dim % c->heads == 0 &&
-	          c->head_dim == c->dim / c->heads))
+	else if (c->heads < 1 || (derived && (c->dim % c->heads != 0 || c->head_dim % 2 != 0)))
 		snprintf(err, size,
 		         "heads must divide dim into an even head size (dim %d, heads %d)", c->dim,
 		         c->heads);
+	else if (c->head_dim < 2 || c->head_dim % 2 != 0 || c->head_dim > 4096)
+		snprintf(err, size,
+		         "head_dim must be even, from 2 to 4096, got %d (RoPE rotates pairs)",
+		         c->head_dim);
 	else if (c->kv_heads < 1 || c->heads % c->kv_heads != 0)
 		snprintf(err, size, "kv_heads must divide heads (heads %d, kv_heads %d)", c->heads,
 		         c->kv_heads);
