@@ -182,5 +182,33 @@ json.dump(bad, open(os.path.join(d4, "config.json"), "w"))
 p = run(d4, [])
 check(p.returncode == 2 and "badctx" in p.stderr and "odd" in p.stderr, "odd head_dim: %r" % p.stderr)
 
+# 5. A curriculum names the checkpoint: lethe validate reads its shape; the shape keys and a
+# tokenizer of lethe's own conflict with it; a broken checkpoint is reported at the key.
+LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
+lines = os.path.join(tmp, "lines.txt")
+with open(lines, "w") as f:
+    f.write("one line of text\nanother line\n")
+
+
+def validate(model_yaml, extra=""):
+    cur = os.path.join(tmp, "cur.yaml")
+    with open(cur, "w") as f:
+        f.write("lethe: 1\nmodel: %s\n%stasks:\n  t: {plugin: text, train: lines.txt, eval: lines.txt}\n"
+                "stages:\n  - {name: s, tasks: [t], steps: 1}\noutput: never.h5\n" % (model_yaml, extra))
+    return subprocess.run([LETHE, "validate", "--no-data", cur], capture_output=True, text=True)
+
+
+p = validate("{from: gqa, context: 48}")
+check(p.returncode == 0 and "3 layers, dim 64, 8 heads, context 48" in p.stdout, "validate from: %r %r" % (p.stdout, p.stderr))
+p = validate("{from: gqa, dim: 64, preset: tiny}")
+check(p.returncode == 2 and "2:25: model: 'dim' conflicts with 'from'" in p.stderr and "'preset' conflicts" in p.stderr,
+      "shape keys with from: %r" % p.stderr)
+p = validate("{from: gqa}", "tokenizer: {vocab: 300}\n")
+check(p.returncode == 2 and "3:12: tokenizer: a pretrained model" in p.stderr, "tokenizer with from: %r" % p.stderr)
+p = validate("{from: badctx}")
+check(p.returncode == 2 and "2:15: model from: " in p.stderr and "badctx" in p.stderr, "broken from: %r" % p.stderr)
+p = subprocess.run([LETHE, "run", "--quiet", os.path.join(tmp, "cur.yaml")], capture_output=True, text=True)
+check(p.returncode != 0 and not os.path.exists(os.path.join(tmp, "never.h5")), "run refuses from: for now: %r" % p.stderr)
+
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

@@ -36,6 +36,7 @@ struct lethe_curriculum {
 	uint64_t seed;
 	lethe_model_config model; /* vocab filled from the tokenizer at run time */
 	long vocab;               /* tokenizer vocabulary size */
+	char *model_from;         /* a pretrained checkpoint (model: {from: PATH}), or NULL */
 	lethe_cur_task *tasks;
 	size_t n_tasks;
 	lethe_cur_stage *stages;
@@ -653,9 +654,35 @@ static void read_model(ctx *x, const lethe_ynode *m)
 	const char *preset = "tiny";
 	const lethe_ynode *p = NULL;
 	if (m && want(x, m, LETHE_YMAP, "model")) {
-		static const char *const keys[] = {"preset", "context", "dim",  "layers",
-		                                   "heads",  "ff",      "tied", NULL};
+		static const char *const keys[] = {"preset", "context", "dim",  "layers", "heads",
+		                                   "ff",     "tied",    "from", NULL};
 		check_keys(x, m, "model", keys);
+		const lethe_ynode *from = lethe_yaml_get(m, "from");
+		if (from) {
+			/* A pretrained checkpoint brings its own shapes: only the context may be
+			 * cut. */
+			static const char *const shaped[] = {"preset", "dim",  "layers", "heads",
+			                                     "ff",     "tied", NULL};
+			for (int i = 0; shaped[i]; i++) {
+				const lethe_ynode *o = lethe_yaml_get(m, shaped[i]);
+				if (o)
+					error_at(
+					    x, o,
+					    "model: '%s' conflicts with 'from': a pretrained model "
+					    "has its own shape (only 'context' may limit it)",
+					    shaped[i]);
+			}
+			c->model_from = get_path(x, from, "model from");
+			char why[700];
+			if (c->model_from &&
+			    lethe_model_config_from(&c->model, c->model_from, why, sizeof(why)))
+				error_at(x, from, "model from: %s", why);
+			const lethe_ynode *o = lethe_yaml_get(m, "context");
+			long v;
+			if (o && get_long(x, o, "context", 2, 1 << 20, &v) && v < c->model.context)
+				c->model.context = (int)v;
+			return;
+		}
 		if ((p = lethe_yaml_get(m, "preset"))) {
 			static const char *const presets[] = {"tiny", "small", "base", NULL};
 			int which;
@@ -726,6 +753,7 @@ void lethe_curriculum_free(lethe_curriculum *c)
 	free(c->text);
 	free(c->name);
 	free(c->output);
+	free(c->model_from);
 	free(c);
 }
 
@@ -821,7 +849,10 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 		c->seed = (uint64_t)n;
 	read_model(&x, lethe_yaml_get(root, "model"));
 	c->vocab = 4096;
-	if ((v = lethe_yaml_get(root, "tokenizer")) && want(&x, v, LETHE_YMAP, "tokenizer")) {
+	if ((v = lethe_yaml_get(root, "tokenizer")) && c->model_from)
+		error_at(&x, v,
+		         "tokenizer: a pretrained model (model: {from: ...}) brings its own");
+	else if ((v = lethe_yaml_get(root, "tokenizer")) && want(&x, v, LETHE_YMAP, "tokenizer")) {
 		static const char *const keys[] = {"vocab", NULL};
 		check_keys(&x, v, "tokenizer", keys);
 		const lethe_ynode *o = lethe_yaml_get(v, "vocab");
@@ -931,6 +962,11 @@ const lethe_model_config *lethe_curriculum_model(const lethe_curriculum *c)
 {
 	return &c->model;
 }
+const char *lethe_curriculum_model_from(const lethe_curriculum *c)
+{
+	return c->model_from;
+}
+
 long lethe_curriculum_vocab(const lethe_curriculum *c)
 {
 	return c->vocab;

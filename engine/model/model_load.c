@@ -58,6 +58,44 @@ static int destination(const lethe_model *m, const char *name, size_t *tensor, s
 	return 0;
 }
 
+static lethe_model_config config_of(const lethe_ckpt_config *g, int context)
+{
+	return (lethe_model_config){.vocab = g->vocab,
+	                            .context =
+	                                context > 0 && context < g->context ? context : g->context,
+	                            .dim = g->dim,
+	                            .layers = g->layers,
+	                            .heads = g->heads,
+	                            .ff = g->ff,
+	                            .tied = g->tied,
+	                            .norm_eps = g->norm_eps,
+	                            .rope_theta = g->rope_theta,
+	                            .kv_heads = g->kv_heads,
+	                            .head_dim = g->head_dim,
+	                            .rope_llama3 = g->rope_llama3,
+	                            .rope_factor = g->rope_factor,
+	                            .rope_low_freq_factor = g->rope_low_freq_factor,
+	                            .rope_high_freq_factor = g->rope_high_freq_factor,
+	                            .rope_original_context = g->rope_original_context};
+}
+
+int lethe_model_config_from(lethe_model_config *cfg, const char *path, char *why, size_t why_size)
+{
+	lethe_checkpoint *ck;
+	int rc = lethe_checkpoint_open(&ck, path);
+	if (rc) {
+		snprintf(why, why_size, "%s", ck ? lethe_checkpoint_errmsg(ck) : "out of memory");
+		lethe_checkpoint_free(ck);
+		return rc;
+	}
+	*cfg = config_of(lethe_checkpoint_config(ck), 0);
+	lethe_checkpoint_free(ck);
+	char msg[300];
+	if ((rc = lethe_model_config_check(cfg, msg, sizeof(msg))))
+		snprintf(why, why_size, "%s: %s", path, msg);
+	return rc;
+}
+
 int lethe_model_open(lethe_model **out, const char *path, int context)
 {
 	*out = NULL;
@@ -68,24 +106,7 @@ int lethe_model_open(lethe_model **out, const char *path, int context)
 		lethe_checkpoint_free(ck);
 		return rc;
 	}
-	const lethe_ckpt_config *g = lethe_checkpoint_config(ck);
-	lethe_model_config cfg = {.vocab = g->vocab,
-	                          .context =
-	                              context > 0 && context < g->context ? context : g->context,
-	                          .dim = g->dim,
-	                          .layers = g->layers,
-	                          .heads = g->heads,
-	                          .ff = g->ff,
-	                          .tied = g->tied,
-	                          .norm_eps = g->norm_eps,
-	                          .rope_theta = g->rope_theta,
-	                          .kv_heads = g->kv_heads,
-	                          .head_dim = g->head_dim,
-	                          .rope_llama3 = g->rope_llama3,
-	                          .rope_factor = g->rope_factor,
-	                          .rope_low_freq_factor = g->rope_low_freq_factor,
-	                          .rope_high_freq_factor = g->rope_high_freq_factor,
-	                          .rope_original_context = g->rope_original_context};
+	lethe_model_config cfg = config_of(lethe_checkpoint_config(ck), context);
 	char why[300], msg[400];
 	if (lethe_model_config_check(&cfg, why, sizeof(why))) {
 		snprintf(msg, sizeof(msg), "%s: %s", path, why);

@@ -752,6 +752,15 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		return fail(&r, LETHE_EVERSION,
 		            "run options of version %u: this liblethe knows version %u", o->version,
 		            LETHE_RUN_OPTIONS_VERSION);
+	/* Validated (lethe validate checks the checkpoint) but not trained yet: the runner still
+	 * builds lethe's own tokenizer and model. Refused rather than silently started from random
+	 * weights. */
+	if (lethe_curriculum_model_from(c))
+		return fail(
+		    &r, LETHE_EUNSUPPORTED,
+		    "model: from %s: training a pretrained model is not in this version yet "
+		    "(lethe validate, lethe tokenize and the C API lethe_model_open() read it)",
+		    lethe_curriculum_model_from(c));
 	struct stat sb;
 	int exists = stat(lethe_curriculum_output(c), &sb) == 0;
 	if (exists && !o->force && !o->resume)

@@ -90,6 +90,10 @@ LETHE_EXPORT uint64_t lethe_curriculum_seed(const lethe_curriculum *c);
  * tokenizer's vocabulary size. */
 LETHE_EXPORT const lethe_model_config *lethe_curriculum_model(const lethe_curriculum *c);
 LETHE_EXPORT long lethe_curriculum_vocab(const lethe_curriculum *c);
+/* The pretrained checkpoint of model: {from: PATH} (resolved against the curriculum's directory),
+ * or NULL when the model starts from random weights and lethe trains its own tokenizer. With it,
+ * lethe_curriculum_model() is the checkpoint's configuration (context possibly cut). */
+LETHE_EXPORT const char *lethe_curriculum_model_from(const lethe_curriculum *c);
 
 LETHE_EXPORT size_t lethe_curriculum_task_count(const lethe_curriculum *c);
 LETHE_EXPORT const lethe_cur_task *lethe_curriculum_task(const lethe_curriculum *c, size_t i);

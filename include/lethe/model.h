@@ -146,6 +146,10 @@ LETHE_EXPORT int lethe_model_new(lethe_model **out, const lethe_model_config *cf
  * limits the longest sequence (0: the checkpoint's own). *out is set even on failure (except
  * LETHE_ENOMEM) so that lethe_model_errmsg() can say why; free it either way. */
 LETHE_EXPORT int lethe_model_open(lethe_model **out, const char *path, int context);
+/* The configuration of the checkpoint at path, checked as lethe_model_open() checks it but
+ * without reading weights (for validation). On failure why receives one line naming the file. */
+LETHE_EXPORT int lethe_model_config_from(lethe_model_config *cfg, const char *path, char *why,
+                                         size_t why_size);
 LETHE_EXPORT void lethe_model_free(lethe_model *m);
 LETHE_EXPORT const lethe_model_config *lethe_model_config_of(const lethe_model *m);
 LETHE_EXPORT const char *lethe_model_errmsg(const lethe_model *m);
