@@ -86,6 +86,63 @@ START_TEST(malformed)
 }
 END_TEST
 
+START_TEST(huggingface_jsonl)
+{
+	/* Hugging Face exports: integer tags named by tag_names (detected by the first '{'), or
+	 * string tags; IOB1 normalised as in CoNLL files; an empty sentence is skipped. */
+	lethe_option o[] = {{"tag_names.0", "O", "c.yaml:2:1"},
+	                    {"tag_names.1", "B-PER", "c.yaml:2:2"},
+	                    {"tag_names.2", "I-PER", "c.yaml:2:3"},
+	                    {"tag_names.3", "I-LOC", "c.yaml:2:4"},
+	                    {"template", "{tokens} ->", "c.yaml:3:1"}};
+	lethe_task *t = mock_task(&m, o, 5);
+	size_t n;
+	ck_assert_int_eq(mock_load(&m, t, "hf.jsonl",
+	                           "{\"id\": \"0\", \"tokens\": [\"Ann\", \"Lee\", \"in\", "
+	                           "\"Rome\"], \"ner_tags\": [1, 2, 0, 3]}\n\n"
+	                           "{\"tokens\": [], \"ner_tags\": []}\n"
+	                           "{\"tokens\": [\"Bo\"], \"ner_tags\": [\"B-PER\"]}\n",
+	                           &n),
+	                 0);
+	ck_assert_uint_eq(n, 2);
+	mock_assert_example(&m, t, 0, "Ann Lee in Rome ->", "B-PER I-PER O B-LOC");
+	mock_assert_example(&m, t, 1, "Bo ->", "B-PER");
+	p->ops.destroy(t);
+	lethe_option f[] = {{"format", "jsonl", "c.yaml:4:1"},
+	                    {"tokens_field", "words", "c.yaml:4:2"},
+	                    {"tags_field", "labels", "c.yaml:4:3"}};
+	t = mock_task(&m, f, 3);
+	ck_assert_int_eq(
+	    mock_load(&m, t, "f.jsonl", "{\"words\": [\"x\"], \"labels\": [\"O\"]}\n", &n), 0);
+	p->ops.destroy(t);
+	mock_load_fails(&m, NULL, 0, "i.jsonl", "{\"tokens\": [\"A\"], \"ner_tags\": [1]}\n",
+	                LETHE_EPARSE,
+	                ":1: tag 1 is a number: give the tag names with the option tag_names (the "
+	                "dataset's ClassLabel names, in order)");
+	mock_load_fails(&m, o, 4, "r.jsonl", "{\"tokens\": [\"A\"], \"ner_tags\": [7]}\n",
+	                LETHE_EPARSE, ":1: tag 1: expected a tag or an integer from 0 to 3");
+	mock_load_fails(&m, NULL, 0, "l.jsonl",
+	                "{\"tokens\": [\"A\", \"B\"], \"ner_tags\": [\"O\"]}\n", LETHE_EPARSE,
+	                ":1: 2 tokens but 1 tags");
+	mock_load_fails(&m, NULL, 0, "s.jsonl", "{\"tokens\": [\"a b\"], \"ner_tags\": [\"O\"]}\n",
+	                LETHE_EPARSE, ":1: token 1: expected a non-empty string without spaces");
+	mock_load_fails(&m, NULL, 0, "x.jsonl", "{\"tokens\": [\"A\"], \"ner_tags\": [\"X\"]}\n",
+	                LETHE_EPARSE, ":1: tag 'X' is not O, B-TYPE or I-TYPE");
+	mock_load_fails(&m, NULL, 0, "k.jsonl", "{\"toks\": [\"A\"]}\n", LETHE_EPARSE,
+	                ":1: expected an object with arrays 'tokens' and 'ner_tags'");
+	mock_load_fails(&m, NULL, 0, "j.jsonl", "{\"tokens\": [\"A\"\n", LETHE_EPARSE,
+	                ":1:15: invalid JSON");
+	lethe_option bad[] = {{"tag_names.0", "PER", "c.yaml:5:3"}};
+	ck_assert_int_eq(p->ops.create(&t, &m.host, bad, 1), LETHE_EINVAL);
+	ck_assert_str_eq(m.error,
+	                 "c.yaml:5:3: option 'tag_names': tag 'PER' is not O, B-TYPE or I-TYPE");
+	lethe_option fmt[] = {{"format", "json", "c.yaml:6:9"}};
+	ck_assert_int_eq(p->ops.create(&t, &m.host, fmt, 1), LETHE_EINVAL);
+	ck_assert_ptr_nonnull(
+	    strstr(m.error, "expected one of 'auto', 'conll', 'jsonl', got 'json'"));
+}
+END_TEST
+
 static lethe_prediction gen(const char *text)
 {
 	return (lethe_prediction){.text = text, .text_len = strlen(text), .nll = 1, .n_tokens = 1};
@@ -138,6 +195,7 @@ int main(void)
 	tcase_add_test(tc, conll_columns);
 	tcase_add_test(tc, tabs_iob1_and_tag_column);
 	tcase_add_test(tc, malformed);
+	tcase_add_test(tc, huggingface_jsonl);
 	tcase_add_test(tc, decoding_and_scoring);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -11,6 +11,9 @@
  * -DOCSTART- lines skipped; sentences separated by lines that are empty or whitespace-only (WNUT-17
  * uses a lone tab). IOB2 and IOB1 tags are accepted and normalised to IOB2 for the targets, which
  * does not change the entities (an I- tag after O or after another type starts an entity).
+ * Or Hugging Face's token-classification exports as JSON lines: {"tokens": [...], "ner_tags":
+ * [...]} per sentence, tags as strings or as integers named by the tag_names option (the
+ * dataset's ClassLabel names, in order).
  */
 #include <math.h>
 #include <stdio.h>
@@ -36,8 +39,14 @@ struct split_data {
 	lethe_pu_pool pool;
 };
 
+enum ner_format { FORMAT_AUTO, FORMAT_CONLL, FORMAT_JSONL };
+
 struct lethe_task {
 	const lethe_host *host;
+	enum ner_format format;
+	char **tag_names; /* tag_names.0, .1, ...: the names of integer tags */
+	size_t n_tag_names;
+	char *tokens_field, *tags_field;
 	long tag_column; /* 0-based; negative counts from the end */
 	char *template;
 	unsigned long max_new_tokens;
@@ -45,7 +54,10 @@ struct lethe_task {
 	lethe_pu_buf scratch;
 };
 
-static const char *const known_options[] = {"tag_column", "template", "max_new_tokens", NULL};
+static const char *const known_options[] = {"tag_column", "template",  "max_new_tokens",
+                                            "format",     "tag_names", "tokens_field",
+                                            "tags_field", NULL};
+static const char *const formats[] = {"auto", "conll", "jsonl", NULL};
 static const char *const placeholders[] = {"tokens", NULL};
 #define DEFAULT_TEMPLATE "Tag each token with its named-entity tag (IOB2).\nTokens: {tokens}\nTags:"
 
@@ -59,6 +71,14 @@ static void split_clear(struct split_data *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Whether tag is O, B-TYPE or I-TYPE with a non-empty TYPE. */
+static int valid_tag(const char *tag, size_t n)
+{
+	if (n == 1 && tag[0] == 'O')
+		return 1;
+	return n > 2 && (tag[0] == 'B' || tag[0] == 'I') && tag[1] == '-';
+}
+
 static void ner_destroy(lethe_task *t)
 {
 	if (!t)
@@ -67,7 +87,40 @@ static void ner_destroy(lethe_task *t)
 		split_clear(&t->splits[i]);
 	lethe_pu_buf_free(&t->scratch);
 	free(t->template);
+	for (size_t i = 0; i < t->n_tag_names; i++)
+		free(t->tag_names[i]);
+	free(t->tag_names);
+	free(t->tokens_field);
+	free(t->tags_field);
 	free(t);
+}
+
+/* tag_names.N: the name of integer tag N (a YAML list arrives as .0, .1, ... in order). */
+static int add_tag_name(lethe_task *t, const lethe_option *o)
+{
+	const lethe_host *h = t->host;
+	char *end;
+	unsigned long k = strtoul(o->key + strlen("tag_names."), &end, 10);
+	if (*end || k != t->n_tag_names || k >= 4096) {
+		h->error(h->ctx,
+		         "%s: option 'tag_names': expected a list of tags, in the order of their "
+		         "integer ids",
+		         o->where);
+		return LETHE_EINVAL;
+	}
+	if (!valid_tag(o->value, strlen(o->value))) {
+		h->error(h->ctx, "%s: option 'tag_names': tag '%s' is not O, B-TYPE or I-TYPE",
+		         o->where, o->value);
+		return LETHE_EINVAL;
+	}
+	char **v = realloc(t->tag_names, (t->n_tag_names + 1) * sizeof(*v));
+	if (!v)
+		return LETHE_ENOMEM;
+	t->tag_names = v;
+	if (!(v[t->n_tag_names] = strdup(o->value)))
+		return LETHE_ENOMEM;
+	t->n_tag_names++;
+	return 0;
 }
 
 static int ner_create(lethe_task **out, const lethe_host *host, const lethe_option *options,
@@ -84,9 +137,18 @@ static int ner_create(lethe_task **out, const lethe_host *host, const lethe_opti
 	t->tag_column = -1;
 	t->max_new_tokens = 128;
 	const char *template = DEFAULT_TEMPLATE;
+	const char *tokens_field = "tokens", *tags_field = "ner_tags";
 	for (size_t i = 0; i < n_options && rc == 0; i++) {
 		const lethe_option *o = &options[i];
-		if (strchr(o->key, '.')) {
+		if (strncmp(o->key, "tag_names.", 10) == 0)
+			rc = add_tag_name(t, o);
+		else if (strcmp(o->key, "tag_names") == 0) {
+			host->error(
+			    host->ctx,
+			    "%s: option 'tag_names': expected a list such as [O, B-PER, I-PER]",
+			    o->where);
+			rc = LETHE_EINVAL;
+		} else if (strchr(o->key, '.')) {
 			host->error(host->ctx, "%s: option '%s' takes a single value", o->where,
 			            o->key);
 			rc = LETHE_EINVAL;
@@ -104,12 +166,22 @@ static int ner_create(lethe_task **out, const lethe_host *host, const lethe_opti
 			t->tag_column = v;
 		} else if (strcmp(o->key, "max_new_tokens") == 0)
 			rc = lethe_pu_option_uint(host, o, 1, 4096, &t->max_new_tokens);
+		else if (strcmp(o->key, "format") == 0) {
+			int f;
+			if (!(rc = lethe_pu_option_enum(host, o, formats, &f)))
+				t->format = (enum ner_format)f;
+		} else if (strcmp(o->key, "tokens_field") == 0)
+			tokens_field = o->value;
+		else if (strcmp(o->key, "tags_field") == 0)
+			tags_field = o->value;
 		else if (strcmp(o->key, "template") == 0) {
 			rc = lethe_pu_template_check(host, o, placeholders);
 			template = o->value;
 		}
 	}
-	if (rc == 0 && !(t->template = strdup(template)))
+	if (rc == 0 &&
+	    (!(t->template = strdup(template)) || !(t->tokens_field = strdup(tokens_field)) ||
+	     !(t->tags_field = strdup(tags_field))))
 		rc = LETHE_ENOMEM;
 	if (rc) {
 		ner_destroy(t);
@@ -117,14 +189,6 @@ static int ner_create(lethe_task **out, const lethe_host *host, const lethe_opti
 	}
 	*out = t;
 	return 0;
-}
-
-/* Whether tag is O, B-TYPE or I-TYPE with a non-empty TYPE. */
-static int valid_tag(const char *tag, size_t n)
-{
-	if (n == 1 && tag[0] == 'O')
-		return 1;
-	return n > 2 && (tag[0] == 'B' || tag[0] == 'I') && tag[1] == '-';
 }
 
 struct pending {
@@ -269,6 +333,80 @@ static size_t split_columns(const char *line, size_t n, const char **f, size_t *
 	return cols;
 }
 
+/* One JSON line of a Hugging Face token-classification export: its tokens and tags. */
+static int jsonl_sentence(lethe_task *t, struct split_data *s, struct pending *p, const char *path,
+                          size_t lineno, const char *line, size_t n)
+{
+	const lethe_host *h = t->host;
+	cJSON *j;
+	int rc = lethe_pu_json_parse(h, path, lineno, line, n, &j);
+	if (rc)
+		return rc;
+	const cJSON *toks = cJSON_GetObjectItemCaseSensitive(j, t->tokens_field);
+	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(j, t->tags_field);
+	if (!cJSON_IsArray(toks) || !cJSON_IsArray(tags)) {
+		h->error(h->ctx, "%s:%zu: expected an object with arrays '%s' and '%s'", path,
+		         lineno, t->tokens_field, t->tags_field);
+		rc = LETHE_EPARSE;
+	} else if (cJSON_GetArraySize(toks) != cJSON_GetArraySize(tags)) {
+		h->error(h->ctx, "%s:%zu: %d tokens but %d tags", path, lineno,
+		         cJSON_GetArraySize(toks), cJSON_GetArraySize(tags));
+		rc = LETHE_EPARSE;
+	}
+	const cJSON *tok = rc ? NULL : toks->child, *tag = rc ? NULL : tags->child;
+	for (size_t i = 1; rc == 0 && tok; tok = tok->next, tag = tag->next, i++) {
+		const char *name;
+		if (!cJSON_IsString(tok) || !tok->valuestring[0] ||
+		    tok->valuestring[strcspn(tok->valuestring, " \t\r\n")]) {
+			h->error(h->ctx,
+			         "%s:%zu: token %zu: expected a non-empty string without spaces",
+			         path, lineno, i);
+			rc = LETHE_EPARSE;
+			break;
+		}
+		if (lethe_pu_utf8_invalid(tok->valuestring, strlen(tok->valuestring)) !=
+		    (size_t)-1) {
+			h->error(h->ctx, "%s:%zu: token %zu: invalid UTF-8", path, lineno, i);
+			rc = LETHE_EPARSE;
+			break;
+		}
+		if (cJSON_IsString(tag))
+			name = tag->valuestring;
+		else if (cJSON_IsNumber(tag) && tag->valuedouble >= 0 &&
+		         tag->valuedouble < (double)t->n_tag_names &&
+		         tag->valuedouble == (double)(size_t)tag->valuedouble)
+			name = t->tag_names[(size_t)tag->valuedouble];
+		else {
+			if (cJSON_IsNumber(tag) && !t->n_tag_names)
+				h->error(
+				    h->ctx,
+				    "%s:%zu: tag %zu is a number: give the tag names with the "
+				    "option tag_names (the dataset's ClassLabel names, in order)",
+				    path, lineno, i);
+			else
+				h->error(
+				    h->ctx,
+				    "%s:%zu: tag %zu: expected a tag or an integer from 0 to %zu",
+				    path, lineno, i, t->n_tag_names ? t->n_tag_names - 1 : 0);
+			rc = LETHE_EPARSE;
+			break;
+		}
+		if (!valid_tag(name, strlen(name))) {
+			h->error(h->ctx, "%s:%zu: tag '%.64s' is not O, B-TYPE or I-TYPE", path,
+			         lineno, name);
+			rc = LETHE_EPARSE;
+			break;
+		}
+		rc = push_token(p, tok->valuestring, strlen(tok->valuestring), name, strlen(name));
+	}
+	/* The sentence is rendered (and its tokens copied) before the JSON is freed. */
+	if (rc == 0)
+		rc = flush(t, s, p);
+	pending_clear(p);
+	cJSON_Delete(j);
+	return rc;
+}
+
 static int ner_load(lethe_task *t, lethe_split split, const char *path, size_t *n_examples)
 {
 	const lethe_host *h = t->host;
@@ -279,12 +417,22 @@ static int ner_load(lethe_task *t, lethe_split split, const char *path, size_t *
 	int rc = lethe_pu_read_file(h, path, &data, &len);
 	if (rc)
 		return rc;
+	enum ner_format format = t->format;
+	if (format == FORMAT_AUTO) {
+		size_t k = strspn(data, " \t\r\n");
+		format = data[k] == '{' ? FORMAT_JSONL : FORMAT_CONLL;
+	}
 	struct pending p = {0};
 	lethe_pu_lines it;
 	lethe_pu_lines_init(&it, data, len);
 	const char *line, *f[MAX_COLS];
 	size_t n, flen[MAX_COLS];
 	while (rc == 0 && lethe_pu_lines_next(&it, &line, &n)) {
+		if (format == FORMAT_JSONL) {
+			if (!lethe_pu_blank(line, n))
+				rc = jsonl_sentence(t, s, &p, path, it.lineno, line, n);
+			continue;
+		}
 		if (lethe_pu_blank(line, n)) {
 			rc = flush(t, s, &p);
 			continue;
