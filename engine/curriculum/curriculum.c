@@ -150,6 +150,18 @@ static void check_keys(ctx *x, const lethe_ynode *map, const char *where, const 
 	}
 }
 
+/* Task and stage names become HDF5 group names in the run file (docs/run-file.md): refused
+ * here, before anything trains, if HDF5 cannot take them. */
+static void check_name(ctx *x, const lethe_ynode *n, const char *what)
+{
+	const char *v = n->value ? n->value : "";
+	if (!*v || strcmp(v, ".") == 0 || strchr(v, '/') || strlen(v) > 200)
+		error_at(x, n,
+		         "%s '%s': a name must be 1 to 200 characters, not '.', without '/' "
+		         "(it names a group in the run file)",
+		         what, v);
+}
+
 static int want(ctx *x, const lethe_ynode *n, lethe_ynode_type type, const char *what)
 {
 	if (n->type == type)
@@ -445,6 +457,7 @@ static void read_tasks(ctx *x, const lethe_ynode *tasks, lethe_registry *reg, in
 		const lethe_ynode *k = tasks->keys[i], *v = tasks->items[i];
 		lethe_cur_task *t = &c->tasks[c->n_tasks++];
 		t->name = strdup(k->value);
+		check_name(x, k, "task");
 		char where[300];
 		snprintf(where, sizeof(where), "task '%s'", k->value);
 		if (!want(x, v, LETHE_YMAP, where))
@@ -580,6 +593,7 @@ static void read_stages(ctx *x, const lethe_ynode *stages, const lethe_train_set
 		const lethe_ynode *name = lethe_yaml_get(s, "name");
 		if (name && want(x, name, LETHE_YSCALAR, "stage name")) {
 			st->name = strdup(name->value);
+			check_name(x, name, "stage");
 			snprintf(where, sizeof(where), "stage '%s'", name->value);
 			for (size_t j = 0; j + 1 < c->n_stages; j++)
 				if (c->stages[j].name &&
@@ -920,9 +934,22 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 		read_stages(&x, stages, &defaults);
 	}
 	read_evaluate(&x, lethe_yaml_get(root, "evaluate"));
-	if ((v = lethe_yaml_get(root, "output")))
-		c->output = get_path(&x, v, "output");
-	else {
+	if ((v = lethe_yaml_get(root, "output"))) {
+		c->output = v->type == LETHE_YSCALAR && v->value && !v->value[0]
+		                ? NULL
+		                : get_path(&x, v, "output");
+		if (v->type == LETHE_YSCALAR && v->value && !v->value[0])
+			error_at(&x, v,
+			         "output: expected the run file's path, got an empty string");
+		struct stat sb;
+		/* The run file is replaced by rename(): it must be a regular file or not exist. */
+		if (c->output && stat(c->output, &sb) == 0 && !S_ISREG(sb.st_mode))
+			error_at(
+			    &x, v,
+			    "output: %s is %s: a run file is a regular file, replaced by rename",
+			    c->output,
+			    S_ISDIR(sb.st_mode) ? "a directory" : "a device or special file");
+	} else {
 		char rel[600];
 		snprintf(rel, sizeof(rel), "%s%sruns/%s.h5", x.dir, x.dir[0] ? "/" : "",
 		         c->name ? c->name : "run");

@@ -763,6 +763,12 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		    lethe_curriculum_model_from(c));
 	struct stat sb;
 	int exists = stat(lethe_curriculum_output(c), &sb) == 0;
+	/* --output can name what validation did not see; --force must never replace a device. */
+	if (exists && !S_ISREG(sb.st_mode))
+		return fail(&r, LETHE_EINVAL,
+		            "%s is %s: a run file is a regular file, replaced by rename",
+		            lethe_curriculum_output(c),
+		            S_ISDIR(sb.st_mode) ? "a directory" : "a device or special file");
 	if (exists && !o->force && !o->resume)
 		return fail(&r, LETHE_EEXISTS,
 		            "%s exists: give --force to overwrite it or --resume to continue it",
