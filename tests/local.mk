@@ -70,7 +70,8 @@ TESTS += %reldir%/check_forgetting
 %canon_reldir%_check_forgetting_LDADD = engine/liblethe.la $(CHECK_LIBS) $(LIBM)
 
 check_PROGRAMS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/model_dump %reldir%/check_curriculum
-TESTS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/parity.py %reldir%/check_curriculum %reldir%/runfile.py
+TESTS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/parity.py %reldir%/check_curriculum %reldir%/runfile.py \
+	%reldir%/hostile_runfiles.py
 # The YAML reader is private to liblethe: its test compiles it in.
 %canon_reldir%_check_curriculum_SOURCES = %reldir%/check_curriculum.c engine/curriculum/yaml.c
 %canon_reldir%_check_curriculum_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(YAML_CFLAGS)
@@ -107,7 +108,7 @@ TESTS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %r
 %canon_reldir%_check_plugin_util_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
 %canon_reldir%_check_plugin_util_LDADD = plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS)
 
-EXTRA_DIST += %reldir%/cli.test %reldir%/validate.test %reldir%/runfile.py %reldir%/datasets.test %reldir%/metrics.py %reldir%/parity.py %reldir%/installcheck.sh %reldir%/rundigest.py %reldir%/data
+EXTRA_DIST += %reldir%/cli.test %reldir%/validate.test %reldir%/runfile.py %reldir%/hostile_runfiles.py %reldir%/datasets.test %reldir%/metrics.py %reldir%/parity.py %reldir%/installcheck.sh %reldir%/rundigest.py %reldir%/data
 
 installcheck-local:
 	$(SHELL) $(srcdir)/%reldir%/installcheck.sh '$(DESTDIR)$(bindir)' '$(DESTDIR)$(libdir)' '$(srcdir)'

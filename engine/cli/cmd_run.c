@@ -119,8 +119,12 @@ int lethe_cmd_run(int argc, char **argv)
 		rc = cur->output ? lethe_run_curriculum(cur, &opt, err, sizeof(err)) : LETHE_ENOMEM;
 		if (rc) {
 			lethe_cli_error("%s", err[0] ? err : lethe_strerror(rc));
-			status = rc == LETHE_EEXISTS || rc == LETHE_ENOTFOUND ? LETHE_EXIT_USAGE
-			                                                      : LETHE_EXIT_FAILED;
+			/* Bad input: an existing output, nothing to resume, a run file that
+			 * cannot be resumed (malformed, another curriculum, another version). */
+			status = rc == LETHE_EEXISTS || rc == LETHE_ENOTFOUND ||
+			                 rc == LETHE_EPARSE || rc == LETHE_EVERSION
+			             ? LETHE_EXIT_USAGE
+			             : LETHE_EXIT_FAILED;
 		} else {
 			status = LETHE_EXIT_OK;
 		}

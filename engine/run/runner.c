@@ -710,31 +710,29 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *
 		            strerror(errno));
 	lethe_set_threads(o->threads > 0 ? o->threads : 1);
 	r.data = calloc(c->n_tasks, sizeof(*r.data));
-	r.rec = calloc(c->n_stages + 2, sizeof(*r.rec));
+	size_t room = c->n_stages + (c->baseline ? 1 : 0); /* rows this curriculum makes */
+	r.rec = calloc(room + 1, sizeof(*r.rec));
 	if (!r.data || !r.rec)
 		return LETHE_ENOMEM;
 	int rc = 0;
 	lethe_model_config cfg = c->model;
+	lethe_runfile *rf = NULL;
 	if (o->resume) {
-		int32_t *merges = NULL;
-		size_t n_merges = 0;
-		lethe_stage_record *old = NULL;
-		if ((rc = lethe_runfile_read_state(c->output, c, &old, &r.n_rec, &merges, &n_merges,
-		                                   &cfg, err, err_size)))
-			goto done;
-		memcpy(r.rec, old, r.n_rec * sizeof(*old));
-		free(old);
-		rc = lethe_tokenizer_from_merges(&r.tok, merges, n_merges);
-		free(merges);
-		if (rc)
-			goto done;
-		size_t expected = c->n_stages + (c->baseline ? 1 : 0);
-		if (r.n_rec > expected ||
-		    (r.n_rec > 0 && (c->baseline ? strcmp(r.rec[0].name, "baseline") != 0 : 0))) {
-			rc = fail(&r, LETHE_EINVAL, "%s was written by another curriculum",
-			          c->output);
+		/* Everything is read and checked before anything is written: a refused file is
+		 * left as it was. */
+		if ((rc = lethe_runfile_open(&rf, c->output)) ||
+		    (rc = lethe_runfile__check_curriculum(rf, c)) ||
+		    (rc = lethe_runfile__records(rf, c, r.rec, room, &r.n_rec)) ||
+		    (rc = lethe_runfile_tokenizer(rf, &r.tok))) {
+			/* A file that cannot be resumed is bad input (LETHE_EPARSE), whatever the
+			 * reader's reason, unless memory ran out or its format is another version.
+			 */
+			if (rc != LETHE_ENOMEM && rc != LETHE_EVERSION)
+				rc = LETHE_EPARSE;
+			fail(&r, rc, "%s", lethe_runfile_errmsg(rf));
 			goto done;
 		}
+		cfg = *lethe_runfile_model_config(rf);
 		progress(&r, "lethe: resuming %s after %zu completed row%s\n", c->output, r.n_rec,
 		         r.n_rec == 1 ? "" : "s");
 	} else {
@@ -755,9 +753,13 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *
 	}
 	memcpy(r.initial, lethe_model_params(r.m),
 	       np * sizeof(float)); /* the seed makes it again on resume */
-	if (o->resume && r.n_rec > 0 &&
-	    (rc = lethe_runfile_read_model(c->output, r.m, err, err_size)))
+	if (rf && r.n_rec > 0 && (rc = lethe_runfile_resume_state(rf, r.m))) {
+		rc = rc == LETHE_ENOMEM ? rc : LETHE_EPARSE;
+		fail(&r, rc, "%s", lethe_runfile_errmsg(rf));
 		goto done;
+	}
+	lethe_runfile_free(rf); /* closed before the file is rewritten */
+	rf = NULL;
 	memcpy(r.previous, lethe_model_params(r.m), np * sizeof(float));
 	if (c->baseline && r.n_rec == 0) {
 		lethe_stage_record *b = &r.rec[r.n_rec++];
@@ -788,6 +790,7 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *
 		         r.truncated, r.context);
 	progress(&r, "lethe: wrote %s\n", c->output);
 done:
+	lethe_runfile_free(rf);
 	if (rc == LETHE_ENOMEM && !err[0])
 		fail(&r, rc, "out of memory");
 	for (size_t i = 0; i < r.n_rec; i++)

@@ -12,9 +12,11 @@
 #include <stddef.h>
 
 #include <lethe/common.h>
+#include <lethe/forgetting.h>
 #include <lethe/metrics.h>
 #include <lethe/model.h>
 #include <lethe/plugin.h>
+#include <lethe/runfile.h>
 #include <lethe/version.h>
 
 #ifdef __cplusplus
