@@ -12,6 +12,9 @@ Skips (77) without h5py.
 """
 import hashlib
 import os
+import re
+import resource
+import signal
 import shutil
 import subprocess
 import sys
@@ -205,6 +208,21 @@ output: hostile.h5
         p = lethe(["run", "--quiet", "--resume", "--output", good, path])
         refused(p, good, ["written by another curriculum"], "resume with %s" % what)
         check(sha(good) == before, "resume with %s: the file changed" % what)
+
+    # A write that fails half way (the file size limit, as a full disk would): the message names
+    # the HDF5 call and the object, HDF5 prints no error stack, the previous file is untouched and
+    # the temporary one is removed.
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (300000, 300000))
+
+    before = sha(good)
+    p = subprocess.run([LETHE, "run", "--quiet", "--force", "--output", good, cur], capture_output=True, text=True,
+                       preexec_fn=small_files)
+    msg = p.stderr.strip()
+    check(p.returncode == 1 and re.fullmatch(r"lethe: \S*good\.h5\.tmp: H5\w+ '[^']*' failed", msg) is not None,
+          "write error: exit %d, %r" % (p.returncode, msg[-600:]))
+    check(sha(good) == before and not os.path.exists(good + ".tmp"), "a failed write leaves the file and no .tmp")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -55,6 +55,10 @@ int lethe_runfile_write(const char *path, const lethe_curriculum *c, const lethe
                         lethe_model *m, const lethe_stage_record *records, size_t n_records,
                         int threads, char *err, size_t err_size);
 
+/* Before the first HDF5 call of the reader or the writer: HDF5 prints no error stack (each
+ * failure is reported on its handle) and leaves the process's exit alone. */
+void lethe_runfile__hdf5_init(void);
+
 /* The resolved settings of stage i as the one-line JSON stored in /curriculum/stages (malloc'd;
  * NULL when out of memory). */
 char *lethe_runfile__stage_settings(const lethe_curriculum *c, size_t i);

@@ -108,11 +108,27 @@ static int exists(hid_t loc, const char *path)
 	return H5Lexists(loc, buf, H5P_DEFAULT) > 0;
 }
 
+/* The first prefix of path that does not exist ("forgetting" of "forgetting/primary/acc"). */
+static void first_missing(hid_t loc, const char *path, char *buf, size_t size)
+{
+	if (snprintf(buf, size, "%s", path) >= (int)size)
+		return;
+	for (char *p = buf; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		if (H5Lexists(loc, buf, H5P_DEFAULT) <= 0)
+			return;
+		*p = '/';
+	}
+}
+
 static int open_group(lethe_runfile *rf, const char *path, hid_t *g)
 {
 	*g = -1;
-	if (!exists(rf->f, path))
-		return fail(rf, LETHE_EPARSE, "missing group '%s'", path);
+	if (!exists(rf->f, path)) {
+		char missing[1024];
+		first_missing(rf->f, path, missing, sizeof(missing));
+		return fail(rf, LETHE_EPARSE, "missing group '%s'", missing);
+	}
 	*g = H5Gopen2(rf->f, path, H5P_DEFAULT);
 	if (*g < 0)
 		return fail(rf, LETHE_EPARSE, "'%s' is not a group", path);
@@ -194,8 +210,14 @@ static int open_dataset(lethe_runfile *rf, const char *path, obj *o)
 	o->attr = 0;
 	snprintf(o->what, sizeof(o->what), "dataset '%s'", path);
 	o->id = -1;
-	if (!exists(rf->f, path))
-		return fail(rf, LETHE_EPARSE, "missing dataset '%s'", path);
+	if (!exists(rf->f, path)) {
+		char missing[1024];
+		first_missing(rf->f, path, missing, sizeof(missing));
+		if (strcmp(missing, path) == 0)
+			return fail(rf, LETHE_EPARSE, "missing dataset '%s'", path);
+		return fail(rf, LETHE_EPARSE, "missing group '%s' (of dataset '%s')", missing,
+		            path);
+	}
 	o->id = H5Dopen2(rf->f, path, H5P_DEFAULT);
 	if (o->id < 0)
 		return fail(rf, LETHE_EPARSE, "'%s' is not a dataset", path);
@@ -804,7 +826,7 @@ static int open_checked(lethe_runfile *rf, const char *path)
 	struct stat sb;
 	if (stat(path, &sb) != 0)
 		return fail(rf, LETHE_EIO, "%s", strerror(errno));
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported here, not printed by HDF5 */
+	lethe_runfile__hdf5_init();
 	if (!S_ISREG(sb.st_mode) || H5Fis_hdf5(path) <= 0)
 		return fail(rf, LETHE_EIO, "not a readable HDF5 file");
 	rf->f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -51,6 +51,15 @@ void lethe_stage_record_clear(lethe_stage_record *r)
 	memset(r, 0, sizeof(*r));
 }
 
+void lethe_runfile__hdf5_init(void)
+{
+	/* A file whose close failed (a full disk) stays half-open inside HDF5, and HDF5's own
+	 * cleanup at exit then crashes on it. Every file is closed here, so the process needs no
+	 * HDF5 cleanup at exit; this must come before HDF5's first call and is a no-op later. */
+	H5dont_atexit();
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported here, not printed by HDF5 */
+}
+
 /* ---- the HDF5 boundary: each helper returns 0 (or an id) or -1, recording the first failure */
 
 typedef struct wr {
@@ -702,7 +711,7 @@ int lethe_runfile_write(const char *path, const lethe_curriculum *c, const lethe
 		return LETHE_EINVAL;
 	}
 	err[0] = '\0';
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported here, not printed by HDF5 */
+	lethe_runfile__hdf5_init();
 	wr ctx = {tmp, err, err_size, 0}, *w = &ctx;
 	hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
 	if (f < 0) {
