@@ -11,6 +11,7 @@ the file byte for byte as it was. Resuming with fewer stages, more stages or ano
 Skips (77) without h5py.
 """
 import hashlib
+import json
 import os
 import re
 import resource
@@ -28,6 +29,7 @@ except ImportError:
     sys.exit(77)
 
 LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
+DUMP = os.path.join(os.environ["LETHE_BUILDDIR"], "tests", "runfile_dump")
 SRC = os.environ["LETHE_SRCDIR"]
 FORMATS = ("text", "markdown", "csv", "json", "html")
 passed = failed = 0
@@ -167,6 +169,41 @@ output: hostile.h5
         check(p.returncode == 0 and p.stdout, "report %s of the good file: %s" % (fmt, p.stderr))
     p = lethe(["run", "--quiet", "--resume", "--output", good, cur])
     check(p.returncode == 0, "resuming the complete good file: %s" % p.stderr)
+
+    # The public reader (lethe/runfile.h, through tests/runfile_dump) returns what h5py reads.
+    p = subprocess.run([DUMP, good], capture_output=True, text=True)
+    check(p.returncode == 0, "runfile_dump: %s" % p.stderr)
+    d = json.loads(p.stdout) if p.returncode == 0 else {}
+    with h5py.File(good, "r") as f:
+        rows = list(f.attrs["rows"])
+        cols = list(f["matrices/primary"].attrs["columns"])
+        check(d.get("version") == 1 and d.get("name") == "hostile" and d.get("rows") == rows and d.get("columns") == cols,
+              "dump: names %r" % {k: d.get(k) for k in ("version", "name", "rows", "columns")})
+        check(d.get("plugins") == ["sentiment", "text"] and d.get("metrics") == list(f["matrices/primary"].attrs["metrics"])
+              and d.get("lower") == [0, 1] and d.get("trained") == [0, 1, 1, 1], "dump: columns %r" % d)
+        for name, m in d.get("matrices", {}).items():
+            want = f["matrices/" + name.replace("/", ".")][()].ravel()
+            check(np.array_equal(np.array([np.nan if v is None else v for v in m]), want, equal_nan=True),
+                  "dump: matrix %s" % name)
+        check({n.replace("/", ".") for n in d.get("matrices", {})} == {"primary"} | {n for n in f["matrices"] if n not in ("primary", "rows", "columns")},
+              "dump: matrix names %r" % list(d.get("matrices", {})))
+        fg = f["forgetting/primary"]
+        check(d["forgetting"]["primary"]["trained_row"] == list(fg["trained_row"][()]) and
+              np.array_equal(np.array([np.nan if v is None else v for v in d["forgetting"]["primary"]["learning"]]),
+                             fg["learning"][()], equal_nan=True), "dump: forgetting")
+        evals = [f["stages/%02d_%s/eval/%s" % (r, rows[r], c)] for r in range(len(rows)) for c in cols]
+        check(len(d["evals"]) == len(evals) and all(
+            e["n"] == g.attrs["examples"] and e["nll"] == sum(g["nll"][()].tolist()) and
+            e["tokens"] == int(g["n_tokens"][()].sum()) and e["metrics"] == list(g["metric_names"].asstr()) and
+            e["flags"] == list(g["metric_flags"][()]) and e["predictions"] == ("predictions" in g)
+            for e, g in zip(d["evals"], evals)), "dump: evaluations")
+        check([n for n, _ in d["loss"]] == [0] + [len(f["stages/%02d_%s/curves/loss" % (r, rows[r])]) for r in range(1, len(rows))],
+              "dump: curves %r" % d["loss"])
+        params = [f["stages/%02d_%s/params" % (r, rows[r])][()].astype(np.float64) for r in range(1, len(rows))]
+        check(len(d["params"]) == 3 and all(abs(a - sum(b.tolist())) <= 1e-9 * np.abs(b).sum()
+                                            for a, b in zip(d["params"], params)), "dump: parameters")
+        check(d["vocab"] == f["tokenizer"].attrs["vocab_size"] and d["steps_taken"] == f["resume"].attrs["optimizer_steps"],
+              "dump: tokenizer and resume state")
 
     cases = [(name, fn, names) for name, fn, names in MUTATIONS] + \
             [(kind + " file", kind, []) for kind in ("truncated", "random", "text", "empty")]

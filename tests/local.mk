@@ -78,6 +78,10 @@ TESTS += %reldir%/check_model %reldir%/check_tokenizer %reldir%/parity.py %reldi
 %canon_reldir%_check_curriculum_LDADD = engine/liblethe.la $(YAML_LIBS) $(CHECK_LIBS)
 %canon_reldir%_model_dump_SOURCES = %reldir%/model_dump.c
 %canon_reldir%_model_dump_LDADD = engine/liblethe.la
+# What the public run-file reader returns, as JSON, for hostile_runfiles.py.
+check_PROGRAMS += %reldir%/runfile_dump
+%canon_reldir%_runfile_dump_SOURCES = %reldir%/runfile_dump.c
+%canon_reldir%_runfile_dump_LDADD = engine/liblethe.la $(LIBM)
 %canon_reldir%_check_model_SOURCES = %reldir%/check_model.c
 %canon_reldir%_check_model_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 %canon_reldir%_check_model_LDADD = engine/liblethe.la $(CHECK_LIBS) $(LIBM)
