@@ -237,6 +237,7 @@ output: hostile.h5
         "a bigger model": text.replace("layers: 2", "layers: 3"),
         "another context": text.replace("context: 48", "context: 64"),
         "another learning rate": text.replace("lr: 5.0e-4", "lr: 6.0e-4"),
+        "another seed": text.replace("seed: 7", "seed: 8"),
     }
     for what, t in others.items():
         path = os.path.join(tmp, "curricula", "other.yaml")

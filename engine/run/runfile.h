@@ -65,8 +65,8 @@ char *lethe_runfile__stage_settings(const lethe_curriculum *c, size_t i);
 
 /* Refuses (LETHE_EINVAL, message on rf) a file written by a curriculum other than c, naming the
  * first difference: stage names and order, each stage's tasks and settings, the rows already
- * written, the evaluated tasks and their plugins, the model configuration, the tokenizer's
- * vocabulary. */
+ * written, the evaluated tasks and their plugins, the seed, the model configuration, the
+ * tokenizer's vocabulary. */
 int lethe_runfile__check_curriculum(lethe_runfile *rf, const lethe_curriculum *c);
 
 /* The records of the file's completed rows (names, steps, tokens, drift, every evaluation, with

@@ -42,6 +42,7 @@ struct lethe_runfile {
 	char **stages; /* the resolved settings of the writing curriculum's stages */
 	size_t n_stages;
 	int has_moments;
+	int64_t seed;
 };
 
 #define ANY ((hsize_t)-1)
@@ -852,6 +853,8 @@ static int open_checked(lethe_runfile *rf, const char *path)
 	if (rc == 0)
 		rc = attr_scalar(rf, rf->f, "", "name", CLS_STRING, &rf->name);
 	if (rc == 0)
+		rc = attr_i64(rf, rf->f, "", "seed", &rf->seed);
+	if (rc == 0)
 		rc = attr_strings(rf, rf->f, "", "rows", ANY, NULL, &rf->rows, &rf->n_rows);
 	if (rc == 0 && rf->n_rows == 0)
 		rc = fail(rf, LETHE_EPARSE, "attribute 'rows' is empty: the file holds no row");
@@ -1391,6 +1394,10 @@ int lethe_runfile__check_curriculum(lethe_runfile *rf, const lethe_curriculum *c
 	}
 	if (rf->n_cols != c->n_eval_tasks)
 		return ANOTHER("it evaluates %zu tasks, %s %zu", rf->n_cols, cur, c->n_eval_tasks);
+	/* The seed makes the initial model, the sample streams and the drift's reference. */
+	if ((uint64_t)rf->seed != c->seed)
+		return ANOTHER("seed %llu in the file, %llu in %s", (unsigned long long)rf->seed,
+		               (unsigned long long)c->seed, cur);
 	/* The model and the tokenizer. */
 	lethe_model_config want = c->model;
 	want.vocab = rf->config.vocab;
