@@ -51,9 +51,9 @@ void lethe_stage_record_clear(lethe_stage_record *r);
 /* Writes path atomically: a new file when previous is 0 stages, else a copy of the existing
  * path extended by record (and its parameters), with the matrices and the resume state rewritten
  * from records[0..n_records). err receives a one-line message. */
-int lethe_runfile_write(const char *path, const lethe_curriculum *c, const lethe_tokenizer *tok,
-                        lethe_model *m, const lethe_stage_record *records, size_t n_records,
-                        int threads, char *err, size_t err_size);
+int lethe_runfile__write(const char *path, const lethe_curriculum *c, const lethe_tokenizer *tok,
+                         lethe_model *m, const lethe_stage_record *records, size_t n_records,
+                         int threads, char *err, size_t err_size);
 
 /* Before the first HDF5 call of the reader or the writer: HDF5 prints no error stack (each
  * failure is reported on its handle) and leaves the process's exit alone. */

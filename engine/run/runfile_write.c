@@ -701,9 +701,9 @@ static int fsync_path(const char *path)
 	return rc;
 }
 
-int lethe_runfile_write(const char *path, const lethe_curriculum *c, const lethe_tokenizer *tok,
-                        lethe_model *m, const lethe_stage_record *records, size_t n_records,
-                        int threads, char *err, size_t err_size)
+int lethe_runfile__write(const char *path, const lethe_curriculum *c, const lethe_tokenizer *tok,
+                         lethe_model *m, const lethe_stage_record *records, size_t n_records,
+                         int threads, char *err, size_t err_size)
 {
 	char tmp[4096];
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {

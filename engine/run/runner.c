@@ -768,8 +768,8 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *
 		if ((rc = evaluate_all(&r, b)))
 			goto done;
 		b->seconds = now() - t0;
-		if ((rc = lethe_runfile_write(c->output, c, r.tok, r.m, r.rec, r.n_rec,
-		                              lethe_threads(), err, err_size)))
+		if ((rc = lethe_runfile__write(c->output, c, r.tok, r.m, r.rec, r.n_rec,
+		                               lethe_threads(), err, err_size)))
 			goto done;
 	}
 	for (size_t s = r.n_rec - (c->baseline ? 1 : 0); s < c->n_stages; s++) {
@@ -779,8 +779,8 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o, char *
 		if ((rc = train_stage(&r, s, rec)) || (rc = evaluate_all(&r, rec)))
 			goto done;
 		drift(&r, rec);
-		if ((rc = lethe_runfile_write(c->output, c, r.tok, r.m, r.rec, r.n_rec,
-		                              lethe_threads(), err, err_size)))
+		if ((rc = lethe_runfile__write(c->output, c, r.tok, r.m, r.rec, r.n_rec,
+		                               lethe_threads(), err, err_size)))
 			goto done;
 	}
 	if (r.truncated)
