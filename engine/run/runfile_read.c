@@ -713,6 +713,11 @@ static int check_forgetting(lethe_runfile *rf)
 				rc = attr_scalar(rf, ds, p, "threshold", CLS_FLOAT, &t);
 			H5Dclose(ds);
 		}
+		int32_t *counts = NULL;
+		size_t n = 0;
+		if (rc == 0)
+			rc = lethe_runfile_events(rf, c, &counts, &n); /* the counts' values too */
+		free(counts);
 	}
 	return rc;
 }
@@ -1158,6 +1163,14 @@ int lethe_runfile_events(lethe_runfile *rf, size_t column, int32_t **out, size_t
 		return LETHE_ENOTFOUND;
 	hsize_t d = 0;
 	rc = vector(rf, p, CLS_INT, ANY, NULL, &d, (void **)out);
+	for (size_t i = 0; rc == 0 && i < (size_t)d; i++)
+		if ((*out)[i] < 0)
+			rc = fail(rf, LETHE_EPARSE, "dataset '%s' holds a negative count at %zu", p,
+			          i);
+	if (rc) {
+		free(*out);
+		*out = NULL;
+	}
 	*n = rc ? 0 : (size_t)d;
 	return rc;
 }
