@@ -18,8 +18,8 @@ lib_LTLIBRARIES += %reldir%/liblethe.la
 bin_PROGRAMS += %reldir%/lethe
 %canon_reldir%_lethe_SOURCES =
 %canon_reldir%_lethe_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/%reldir% -I$(top_srcdir)
-%canon_reldir%_lethe_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(HDF5_CFLAGS)
-%canon_reldir%_lethe_LDADD = %reldir%/liblethe.la plugins/common/libplugin_util.la $(CJSON_LIBS) $(HDF5_LIBS) $(LIBM)
+%canon_reldir%_lethe_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
+%canon_reldir%_lethe_LDADD = %reldir%/liblethe.la plugins/common/libplugin_util.la $(CJSON_LIBS) $(LIBM)
 
 include %reldir%/util/local.mk
 include %reldir%/metrics/local.mk

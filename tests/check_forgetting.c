@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../engine/run/forgetting.h"
+#include <lethe/forgetting.h>
 
 static const double R[] = {
     0.10, 0.12, 0.09, /* baseline */

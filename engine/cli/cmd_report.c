@@ -10,110 +10,95 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hdf5.h>
-
 #include "cli.h"
 #include "report_html.h"
 
-typedef struct matrix {
-	size_t rows, cols;
-	double *v;
-	char **row_names, **col_names, **metrics;
-} matrix;
-
-typedef struct measures {
-	double acc, bwt, fwt, chaudhry;
-	double *learning, *forgetting, *max_drop, *transfer;
-	int present;
-} measures;
-
-static hid_t str_type(void)
+/* Reads everything a report shows; the reader checks every dataset first. 0, or the reader's
+ * error code with its message on rf. */
+static int report_read(lethe_report *rep, lethe_runfile *rf)
 {
-	hid_t t = H5Tcopy(H5T_C_S1);
-	H5Tset_size(t, H5T_VARIABLE);
-	H5Tset_cset(t, H5T_CSET_UTF8);
-	return t;
-}
-
-static char **attr_strings(hid_t obj, const char *name, size_t *n)
-{
-	hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-	if (a < 0)
-		return NULL;
-	hid_t sp = H5Aget_space(a), t = str_type();
-	*n = (size_t)H5Sget_simple_extent_npoints(sp);
-	char **v = calloc(*n + 1, sizeof(*v));
-	if (v && *n && H5Aread(a, t, v) < 0) {
+	memset(rep, 0, sizeof(*rep));
+	rep->name = lethe_runfile_name(rf)[0] ? lethe_runfile_name(rf) : lethe_runfile_path(rf);
+	rep->rows = lethe_runfile_n_rows(rf);
+	rep->cols = lethe_runfile_n_columns(rf);
+	rep->row_names = lethe_runfile_row_names(rf);
+	rep->col_names = lethe_runfile_column_names(rf);
+	rep->metrics = lethe_runfile_column_metrics(rf);
+	int rc;
+	if ((rc = lethe_runfile_matrix(rf, "primary", &rep->primary)) ||
+	    (rc = lethe_runfile_forgetting(rf, "primary", &rep->pm)) ||
+	    (rc = lethe_runfile_forgetting(rf, "target_nll", &rep->lm)) ||
+	    (rc = lethe_runfile_drift(rf, "relative_previous", &rep->rel_prev)) ||
+	    (rc = lethe_runfile_drift(rf, "relative_initial", &rep->rel_init)))
+		return rc;
+	rc = lethe_runfile_matrix(rf, "target_nll", &rep->nll);
+	if (rc && rc != LETHE_ENOTFOUND)
+		return rc;
+	rep->events = calloc(rep->cols + 1, sizeof(*rep->events));
+	rep->n_events = calloc(rep->cols + 1, sizeof(*rep->n_events));
+	if (!rep->events || !rep->n_events)
+		return LETHE_ENOMEM;
+	for (size_t c = 0; c < rep->cols; c++) {
+		rc = lethe_runfile_events(rf, c, &rep->events[c], &rep->n_events[c]);
+		if (rc && rc != LETHE_ENOTFOUND)
+			return rc;
+	}
+	/* The training loss, all rows end to end; a boundary before each row after the first. */
+	for (size_t r = 0; r < rep->rows; r++) {
+		float *v = NULL;
+		size_t k = 0;
+		rc = lethe_runfile_curve(rf, r, "loss", &v, &k);
+		if (rc == LETHE_ENOTFOUND)
+			continue;
+		if (rc)
+			return rc;
+		double *grown = realloc(rep->loss, (rep->n_loss + k + 1) * sizeof(double));
+		double *b2 =
+		    grown ? realloc(rep->bounds, (rep->n_bounds + 1) * sizeof(double)) : NULL;
+		if (grown)
+			rep->loss = grown;
+		if (b2)
+			rep->bounds = b2;
+		if (!grown || !b2) {
+			free(v);
+			return LETHE_ENOMEM;
+		}
+		if (rep->n_loss)
+			rep->bounds[rep->n_bounds++] = (double)rep->n_loss - 0.5;
+		for (size_t i = 0; i < k; i++)
+			rep->loss[rep->n_loss + i] = v[i];
+		rep->n_loss += k;
 		free(v);
-		v = NULL;
 	}
-	H5Tclose(t);
-	H5Sclose(sp);
-	H5Aclose(a);
-	return v;
+	return 0;
 }
 
-static double attr_f64(hid_t obj, const char *name)
+static void report_free(lethe_report *rep)
 {
-	double v = NAN;
-	hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-	if (a >= 0) {
-		H5Aread(a, H5T_NATIVE_DOUBLE, &v);
-		H5Aclose(a);
-	}
-	return v;
+	free(rep->primary);
+	free(rep->nll);
+	lethe_forgetting_free(&rep->pm);
+	lethe_forgetting_free(&rep->lm);
+	free(rep->rel_prev);
+	free(rep->rel_init);
+	for (size_t c = 0; rep->events && c < rep->cols; c++)
+		free(rep->events[c]);
+	free(rep->events);
+	free(rep->n_events);
+	free(rep->loss);
+	free(rep->bounds);
 }
 
-static double *read_f64(hid_t loc, const char *name, size_t n)
+/* Opens and checks a run file, printing the reader's one-line refusal. */
+static lethe_runfile *open_run(const char *path)
 {
-	hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
-	if (ds < 0)
+	lethe_runfile *rf = NULL;
+	if (lethe_runfile_open(&rf, path)) {
+		lethe_cli_error("%s", lethe_runfile_errmsg(rf));
+		lethe_runfile_free(rf);
 		return NULL;
-	double *v = malloc((n + 1) * sizeof(double));
-	if (v && n && H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
-		free(v);
-		v = NULL;
 	}
-	H5Dclose(ds);
-	return v;
-}
-
-static int read_measures(hid_t f, const char *name, size_t cols, measures *m)
-{
-	memset(m, 0, sizeof(*m));
-	char path[64];
-	snprintf(path, sizeof(path), "forgetting/%s", name);
-	if (H5Lexists(f, "forgetting", H5P_DEFAULT) <= 0 || H5Lexists(f, path, H5P_DEFAULT) <= 0)
-		return 0;
-	hid_t g = H5Gopen2(f, path, H5P_DEFAULT);
-	if (g < 0)
-		return 0;
-	m->acc = attr_f64(g, "acc");
-	m->bwt = attr_f64(g, "bwt");
-	m->fwt = attr_f64(g, "fwt");
-	m->chaudhry = attr_f64(g, "chaudhry");
-	m->learning = read_f64(g, "learning", cols);
-	m->forgetting = read_f64(g, "forgetting", cols);
-	m->max_drop = read_f64(g, "max_drop", cols);
-	m->transfer = read_f64(g, "transfer", cols);
-	m->present = m->learning && m->forgetting && m->max_drop && m->transfer;
-	H5Gclose(g);
-	return m->present;
-}
-
-static void free_measures(measures *m)
-{
-	free(m->learning);
-	free(m->forgetting);
-	free(m->max_drop);
-	free(m->transfer);
-}
-
-static void free_strings(char **v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		H5free_memory(v[i]);
-	free(v);
+	return rf;
 }
 
 enum format { TEXT, MARKDOWN, CSV, JSON, HTML };
@@ -157,15 +142,12 @@ static void json_str(FILE *o, const char *s)
 }
 
 /* Parameter drift and forgetting events, read from /forgetting (written by the runner). */
-static void extras(FILE *o, enum format fmt, hid_t f, const matrix *mx)
+static void extras(FILE *o, enum format fmt, const lethe_report *mx)
 {
 	int md = fmt == MARKDOWN;
-	if (H5Lexists(f, "forgetting/drift", H5P_DEFAULT) > 0) {
-		size_t R = mx->rows, G = 5;
-		double *rel_prev = NULL, *rel_init = NULL;
-		hid_t g = H5Gopen2(f, "forgetting/drift", H5P_DEFAULT);
-		rel_prev = read_f64(g, "relative_previous", R * G);
-		rel_init = read_f64(g, "relative_initial", R * G);
+	{
+		size_t R = mx->rows, G = LETHE_RUNFILE_DRIFT_GROUPS;
+		const double *rel_prev = mx->rel_prev, *rel_init = mx->rel_init;
 		static const char *const groups[5] = {"embeddings", "attention", "mlp", "norms",
 		                                      "all"};
 		if (rel_prev && rel_init) {
@@ -233,13 +215,7 @@ static void extras(FILE *o, enum format fmt, hid_t f, const matrix *mx)
 				}
 			}
 		}
-		free(rel_prev);
-		free(rel_init);
-		H5Gclose(g);
 	}
-	if (H5Lexists(f, "forgetting/events", H5P_DEFAULT) <= 0)
-		return;
-	hid_t eg = H5Gopen2(f, "forgetting/events", H5P_DEFAULT);
 	if (fmt == JSON)
 		fputs(", \"events\": {", o);
 	else if (fmt != CSV)
@@ -253,14 +229,12 @@ static void extras(FILE *o, enum format fmt, hid_t f, const matrix *mx)
 	int first = 1;
 	for (size_t c = 0; c < mx->cols; c++) {
 		const char *task = mx->col_names[c];
-		if (H5Lexists(eg, task, H5P_DEFAULT) <= 0)
+		if (!mx->events[c])
 			continue;
-		hid_t ds = H5Dopen2(eg, task, H5P_DEFAULT);
-		hid_t sp = H5Dget_space(ds);
-		size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
+		size_t n = mx->n_events[c];
 		int32_t *cnt = malloc((n + 1) * sizeof(int32_t));
-		if (cnt && (n == 0 || H5Dread(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-		                              cnt) >= 0)) {
+		if (cnt) {
+			memcpy(cnt, mx->events[c], n * sizeof(int32_t));
 			long total = 0, examples = 0;
 			for (size_t i = 0; i < n; i++) {
 				total += cnt[i];
@@ -304,30 +278,19 @@ static void extras(FILE *o, enum format fmt, hid_t f, const matrix *mx)
 			first = 0;
 		}
 		free(cnt);
-		H5Sclose(sp);
-		H5Dclose(ds);
 	}
 	if (fmt == JSON)
 		fputc('}', o);
-	H5Gclose(eg);
 }
 
-static void report(FILE *o, enum format fmt, const char *name, const matrix *mx, const measures *pm,
-                   const measures *lm, hid_t f)
+static void report(FILE *o, enum format fmt, const lethe_report *mx)
 {
 	if (fmt == HTML) {
-		lethe_report_measures a = {pm->acc,      pm->bwt,      pm->fwt,
-		                           pm->chaudhry, pm->learning, pm->forgetting};
-		lethe_report_measures b = {lm->acc,      lm->bwt,      lm->fwt,
-		                           lm->chaudhry, lm->learning, lm->forgetting};
-		if (!pm->present)
-			a = (lethe_report_measures){NAN, NAN, NAN, NAN, NULL, NULL};
-		if (!lm->present)
-			b = (lethe_report_measures){NAN, NAN, NAN, NAN, NULL, NULL};
-		lethe_report_html(o, f, name, mx->rows, mx->cols, mx->v, mx->row_names,
-		                  mx->col_names, mx->metrics, &a, &b);
+		lethe_report_html(o, mx);
 		return;
 	}
+	const char *name = mx->name;
+	const lethe_forgetting *pm = &mx->pm, *lm = &mx->lm;
 	size_t R = mx->rows, C = mx->cols;
 	if (fmt == JSON) {
 		fprintf(o, "{\"run\": ");
@@ -352,16 +315,14 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 			fputs(r ? ", [" : "[", o);
 			for (size_t c = 0; c < C; c++) {
 				fputs(c ? ", " : "", o);
-				num(o, mx->v[r * C + c], fmt);
+				num(o, mx->primary[r * C + c], fmt);
 			}
 			fputc(']', o);
 		}
 		fputc(']', o);
-		const measures *ms[2] = {pm, lm};
+		const lethe_forgetting *ms[2] = {pm, lm};
 		const char *keys[2] = {"primary", "target_nll"};
 		for (int k = 0; k < 2; k++) {
-			if (!ms[k]->present)
-				continue;
 			fprintf(o, ", \"%s\": {\"acc\": ", keys[k]);
 			num(o, ms[k]->acc, fmt);
 			fprintf(o, ", \"bwt\": ");
@@ -385,7 +346,7 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 			}
 			fputc('}', o);
 		}
-		extras(o, fmt, f, mx);
+		extras(o, fmt, mx);
 		fprintf(o, "}\n");
 		return;
 	}
@@ -395,14 +356,12 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 			for (size_t c = 0; c < C; c++) {
 				fprintf(o, "matrix,%s,%s,%s,", mx->row_names[r], mx->col_names[c],
 				        mx->metrics ? mx->metrics[c] : "");
-				num(o, mx->v[r * C + c], fmt);
+				num(o, mx->primary[r * C + c], fmt);
 				fputc('\n', o);
 			}
-		const measures *ms[2] = {pm, lm};
+		const lethe_forgetting *ms[2] = {pm, lm};
 		const char *keys[2] = {"primary", "target_nll"};
 		for (int k = 0; k < 2; k++) {
-			if (!ms[k]->present)
-				continue;
 			const char *names[4] = {"acc", "bwt", "fwt", "chaudhry_forgetting"};
 			double v[4] = {ms[k]->acc, ms[k]->bwt, ms[k]->fwt, ms[k]->chaudhry};
 			for (int i = 0; i < 4; i++) {
@@ -421,7 +380,7 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 					fputc('\n', o);
 				}
 		}
-		extras(o, fmt, f, mx);
+		extras(o, fmt, mx);
 		return;
 	}
 	int md = fmt == MARKDOWN;
@@ -451,7 +410,7 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 		fprintf(o, md ? "| %s |" : "%-14.14s", mx->row_names[r]);
 		for (size_t c = 0; c < C; c++) {
 			char buf[32];
-			double v = mx->v[r * C + c];
+			double v = mx->primary[r * C + c];
 			if (isnan(v))
 				snprintf(buf, sizeof(buf), "-");
 			else
@@ -460,12 +419,10 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 		}
 		fputc('\n', o);
 	}
-	const measures *ms[2] = {pm, lm};
+	const lethe_forgetting *ms[2] = {pm, lm};
 	const char *titles[2] = {"Measures on the primary metrics",
 	                         "Loss-based: mean target NLL per token (lower is better)"};
 	for (int k = 0; k < 2; k++) {
-		if (!ms[k]->present)
-			continue;
 		fprintf(o, md ? "\n## %s\n\n" : "\n%s\n", titles[k]);
 		char a[32], b[32], cc[32], d[32];
 		snprintf(a, sizeof(a), isnan(ms[k]->acc) ? "-" : "%.4f", ms[k]->acc);
@@ -506,7 +463,7 @@ static void report(FILE *o, enum format fmt, const char *name, const matrix *mx,
 			        mx->col_names[c], v[0], v[1], v[2], v[3]);
 		}
 	}
-	extras(o, fmt, f, mx);
+	extras(o, fmt, mx);
 	fprintf(o,
 	        "\nFormulas: docs/forgetting.md. '-' marks a value that is undefined (never 0).\n");
 }
@@ -562,68 +519,28 @@ int lethe_cmd_report(int argc, char **argv)
 		lethe_cli_error("report: expected one run file");
 		return LETHE_EXIT_USAGE;
 	}
-	const char *path = argv[optind];
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-	if (f < 0) {
-		lethe_cli_error("%s: not a readable HDF5 file", path);
+	lethe_runfile *rf = open_run(argv[optind]);
+	if (!rf)
 		return LETHE_EXIT_USAGE;
-	}
-	matrix mx = {0};
+	lethe_report rep;
 	int status = LETHE_EXIT_USAGE;
-	hid_t ds = H5Lexists(f, "matrices", H5P_DEFAULT) > 0 &&
-	                   H5Lexists(f, "matrices/primary", H5P_DEFAULT) > 0
-	               ? H5Dopen2(f, "matrices/primary", H5P_DEFAULT)
-	               : -1;
-	if (ds < 0) {
-		lethe_cli_error("%s: not a lethe run file (no /matrices/primary)", path);
-		H5Fclose(f);
-		return LETHE_EXIT_USAGE;
-	}
-	size_t nr = 0, nc = 0, nm = 0;
-	mx.row_names = attr_strings(ds, "rows", &nr);
-	mx.col_names = attr_strings(ds, "columns", &nc);
-	mx.metrics = attr_strings(ds, "metrics", &nm);
-	mx.rows = nr;
-	mx.cols = nc;
-	mx.v = malloc((nr * nc + 1) * sizeof(double));
-	if (mx.row_names && mx.col_names && mx.v &&
-	    (nr * nc == 0 ||
-	     H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, mx.v) >= 0)) {
-		measures pm, lm;
-		read_measures(f, "primary", nc, &pm);
-		read_measures(f, "target_nll", nc, &lm);
-		char name[256] = "";
-		hid_t a = H5Aopen(f, "name", H5P_DEFAULT);
-		if (a >= 0) {
-			char *s = NULL;
-			hid_t t = str_type();
-			if (H5Aread(a, t, &s) >= 0 && s) {
-				snprintf(name, sizeof(name), "%s", s);
-				H5free_memory(s);
-			}
-			H5Tclose(t);
-			H5Aclose(a);
-		}
+	int rc = report_read(&rep, rf);
+	if (rc) {
+		lethe_cli_error("%s",
+		                rc == LETHE_ENOMEM ? "out of memory" : lethe_runfile_errmsg(rf));
+		status = rc == LETHE_ENOMEM ? LETHE_EXIT_FAILED : LETHE_EXIT_USAGE;
+	} else {
 		FILE *o = output ? fopen(output, "w") : stdout;
 		if (!o) {
 			lethe_cli_error("%s: cannot write", output);
 		} else {
-			report(o, fmt, name[0] ? name : path, &mx, &pm, &lm, f);
+			report(o, fmt, &rep);
 			status = (output ? fclose(o) : fflush(o)) == 0 ? LETHE_EXIT_OK
 			                                               : LETHE_EXIT_FAILED;
 		}
-		free_measures(&pm);
-		free_measures(&lm);
-	} else {
-		lethe_cli_error("%s: /matrices/primary is incomplete", path);
 	}
-	H5Dclose(ds);
-	H5Fclose(f);
-	free_strings(mx.row_names, nr);
-	free_strings(mx.col_names, nc);
-	free_strings(mx.metrics, nm);
-	free(mx.v);
+	report_free(&rep);
+	lethe_runfile_free(rf);
 	return status;
 }
 
@@ -704,33 +621,25 @@ int lethe_cmd_compare(int argc, char **argv)
 	char **names = calloc((size_t)n, sizeof(char *));
 	char *first_tasks = NULL;
 	int status = v && names ? LETHE_EXIT_OK : LETHE_EXIT_FAILED;
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 	for (int i = 0; status == LETHE_EXIT_OK && i < n; i++) {
 		const char *path = argv[optind + i];
 		names[i] = strdup(path);
-		hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-		if (f < 0) {
-			lethe_cli_error("%s: not a readable HDF5 file", path);
-			status = LETHE_EXIT_USAGE;
+		lethe_runfile *rf = names[i] ? open_run(path) : NULL;
+		lethe_forgetting pm = {0}, lm = {0};
+		int rc = LETHE_ENOMEM;
+		if (!rf || (rc = lethe_runfile_forgetting(rf, "primary", &pm)) ||
+		    (rc = lethe_runfile_forgetting(rf, "target_nll", &lm))) {
+			if (rf)
+				lethe_cli_error("%s", rc == LETHE_ENOMEM
+				                          ? "out of memory"
+				                          : lethe_runfile_errmsg(rf));
+			status = rf && rc == LETHE_ENOMEM ? LETHE_EXIT_FAILED : LETHE_EXIT_USAGE;
+			lethe_forgetting_free(&pm);
+			lethe_runfile_free(rf);
 			break;
 		}
-		hid_t ds = H5Lexists(f, "matrices", H5P_DEFAULT) > 0 &&
-		                   H5Lexists(f, "matrices/primary", H5P_DEFAULT) > 0
-		               ? H5Dopen2(f, "matrices/primary", H5P_DEFAULT)
-		               : -1;
-		size_t nc = 0;
-		char **tasks = ds >= 0 ? attr_strings(ds, "columns", &nc) : NULL;
-		if (ds >= 0)
-			H5Dclose(ds);
-		measures pm, lm;
-		if (!tasks || !read_measures(f, "primary", nc, &pm)) {
-			lethe_cli_error("%s: not a lethe run file with forgetting measures", path);
-			status = LETHE_EXIT_USAGE;
-			free_strings(tasks, nc);
-			H5Fclose(f);
-			break;
-		}
-		read_measures(f, "target_nll", nc, &lm);
+		size_t nc = lethe_runfile_n_columns(rf);
+		const char *const *tasks = lethe_runfile_column_names(rf);
 		/* Runs should evaluate the same tasks: compare the joined column names. */
 		size_t len = 1;
 		for (size_t k = 0; k < nc; k++)
@@ -755,12 +664,11 @@ int lethe_cmd_compare(int argc, char **argv)
 		row[2] = pm.fwt;
 		row[3] = pm.chaudhry;
 		row[4] = mean_defined(pm.forgetting, nc);
-		row[5] = lm.present ? lm.bwt : NAN;
-		row[6] = lm.present ? mean_defined(lm.forgetting, nc) : NAN;
-		free_measures(&pm);
-		free_measures(&lm);
-		free_strings(tasks, nc);
-		H5Fclose(f);
+		row[5] = lm.bwt;
+		row[6] = mean_defined(lm.forgetting, nc);
+		lethe_forgetting_free(&pm);
+		lethe_forgetting_free(&lm);
+		lethe_runfile_free(rf);
 	}
 	FILE *o = status == LETHE_EXIT_OK ? (output ? fopen(output, "w") : stdout) : NULL;
 	if (status == LETHE_EXIT_OK && !o) {

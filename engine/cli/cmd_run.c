@@ -117,8 +117,12 @@ int lethe_cmd_run(int argc, char **argv)
 		if (rc) {
 			const char *msg = lethe_curriculum_errmsg(cur);
 			lethe_cli_error("%s", msg[0] ? msg : lethe_strerror(rc));
-			status = rc == LETHE_EEXISTS || rc == LETHE_ENOTFOUND ? LETHE_EXIT_USAGE
-			                                                      : LETHE_EXIT_FAILED;
+			/* Bad input: an existing output, nothing to resume, a run file that
+			 * cannot be resumed (malformed, another curriculum, another version). */
+			status = rc == LETHE_EEXISTS || rc == LETHE_ENOTFOUND ||
+			                 rc == LETHE_EPARSE || rc == LETHE_EVERSION
+			             ? LETHE_EXIT_USAGE
+			             : LETHE_EXIT_FAILED;
 		} else {
 			status = LETHE_EXIT_OK;
 		}

@@ -3,14 +3,12 @@
  * charts, no script, no external resource) with the measures, a heatmap of the primary score
  * matrix (colour per task column, since tasks use different metrics) and of the target-NLL
  * matrix, each task's score across the rows, the training loss with stage boundaries, and the
- * parameter drift per group. It reads only the run file.
+ * parameter drift per group. It prints what cmd_report.c read through the run-file reader.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <hdf5.h>
 
 #include "report_html.h"
 
@@ -30,33 +28,14 @@ static void esc(FILE *o, const char *s)
 	}
 }
 
-static double *read_all(hid_t loc, const char *name, size_t *n)
-{
-	*n = 0;
-	if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
-		return NULL;
-	hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
-	if (ds < 0)
-		return NULL;
-	hid_t sp = H5Dget_space(ds);
-	*n = (size_t)H5Sget_simple_extent_npoints(sp);
-	double *v = malloc((*n + 1) * sizeof(double));
-	if (v && *n && H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
-		free(v);
-		v = NULL;
-	}
-	H5Sclose(sp);
-	H5Dclose(ds);
-	return v;
-}
-
 static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                                       "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 
 /* A heatmap of rows x cols values; each column is coloured on its own range (tasks differ in
  * scale); lower_better flips the colour so that green is always good. */
 static void heatmap(FILE *o, const char *title, const double *v, size_t R, size_t C,
-                    char *const *rows, char *const *cols, char *const *metrics, int lower_better)
+                    const char *const *rows, const char *const *cols, const char *const *metrics,
+                    int lower_better)
 {
 	int cw = 110, rh = 28, left = 120, top = 56;
 	int W = left + (int)C * cw + 10, H = top + (int)R * rh + 10;
@@ -114,9 +93,9 @@ static void heatmap(FILE *o, const char *title, const double *v, size_t R, size_
 }
 
 /* Lines of series[s][0..n) against x = 0..n-1, labelled by xlabels, one colour per series. */
-static void lines(FILE *o, const char *title, const double *const *series, char *const *names,
-                  size_t S, size_t n, char *const *xlabels, const double *vlines, size_t n_vlines,
-                  const char *ylabel)
+static void lines(FILE *o, const char *title, const double *const *series, const char *const *names,
+                  size_t S, size_t n, const char *const *xlabels, const double *vlines,
+                  size_t n_vlines, const char *ylabel)
 {
 	int W = 640, H = 260, L = 56, Rm = 150, T = 20, B = 46;
 	double lo = INFINITY, hi = -INFINITY;
@@ -198,11 +177,14 @@ static void lines(FILE *o, const char *title, const double *const *series, char 
 	fputs("</svg></figure>\n", o);
 }
 
-void lethe_report_html(FILE *o, hid_t f, const char *name, size_t R, size_t C,
-                       const double *primary, char *const *rows, char *const *cols,
-                       char *const *metrics, const lethe_report_measures *pm,
-                       const lethe_report_measures *lm)
+void lethe_report_html(FILE *o, const lethe_report *rep)
 {
+	const char *name = rep->name;
+	size_t R = rep->rows, C = rep->cols;
+	const double *primary = rep->primary;
+	const char *const *rows = rep->row_names, *const *cols = rep->col_names,
+	                  *const *metrics = rep->metrics;
+	const lethe_forgetting *pm = &rep->pm, *lm = &rep->lm;
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lethe "
 	      "report: ",
 	      o);
@@ -263,11 +245,9 @@ void lethe_report_html(FILE *o, hid_t f, const char *name, size_t R, size_t C,
 	        "Primary metric per task (rows: before training and after each stage; colour per "
 	        "column, green is better)",
 	        primary, R, C, rows, cols, metrics, 0);
-	size_t nn;
-	double *nll = read_all(f, "matrices/target_nll", &nn);
-	if (nll && nn == R * C)
-		heatmap(o, "Target NLL per token (lower is better)", nll, R, C, rows, cols, NULL,
-		        1);
+	if (rep->nll)
+		heatmap(o, "Target NLL per token (lower is better)", rep->nll, R, C, rows, cols,
+		        NULL, 1);
 
 	fputs("<h2>Each task across the stages</h2>\n", o);
 	for (size_t c = 0; c < C; c++) {
@@ -277,64 +257,32 @@ void lethe_report_html(FILE *o, hid_t f, const char *name, size_t R, size_t C,
 		char title[256];
 		snprintf(title, sizeof(title), "%s: %s", cols[c], metrics ? metrics[c] : "");
 		const double *series[1] = {s};
-		char *nm[1] = {cols[c]};
+		const char *nm[1] = {cols[c]};
 		if (s)
 			lines(o, title, series, nm, 1, R, rows, NULL, 0, metrics ? metrics[c] : "");
 		free(s);
 	}
 
 	/* The training loss, all stages end to end, with a dashed line at each stage boundary. */
-	double *loss = NULL, *bounds = NULL;
-	size_t n_loss = 0, n_bounds = 0;
-	for (size_t r = 0; r < R; r++) {
-		char path[512];
-		snprintf(path, sizeof(path), "stages/%02zu_%s/curves/loss", r, rows[r]);
-		if (H5Lexists(f, "stages", H5P_DEFAULT) <= 0)
-			break;
-		char grp[512];
-		snprintf(grp, sizeof(grp), "stages/%02zu_%s", r, rows[r]);
-		if (H5Lexists(f, grp, H5P_DEFAULT) <= 0)
-			continue;
-		snprintf(grp, sizeof(grp), "stages/%02zu_%s/curves", r, rows[r]);
-		if (H5Lexists(f, grp, H5P_DEFAULT) <= 0)
-			continue;
-		size_t k;
-		double *v = read_all(f, path, &k);
-		if (!v)
-			continue;
-		double *grown = realloc(loss, (n_loss + k + 1) * sizeof(double));
-		double *b2 = realloc(bounds, (n_bounds + 1) * sizeof(double));
-		if (grown)
-			loss = grown;
-		if (b2)
-			bounds = b2;
-		if (grown && b2) {
-			if (n_loss)
-				bounds[n_bounds++] = (double)n_loss - 0.5;
-			memcpy(loss + n_loss, v, k * sizeof(double));
-			n_loss += k;
-		}
-		free(v);
-	}
+	const double *loss = rep->loss, *bounds = rep->bounds;
+	size_t n_loss = rep->n_loss, n_bounds = rep->n_bounds;
 	if (n_loss) {
 		fputs("<h2>Training</h2>\n", o);
 		const double *series[1] = {loss};
-		char *nm[1] = {"loss"};
+		const char *nm[1] = {"loss"};
 		lines(o, "Training loss per optimizer step (dashed: stage boundaries)", series, nm,
 		      1, n_loss, NULL, bounds, n_bounds, "loss");
 	}
-	free(loss);
-	free(bounds);
 
-	size_t nd;
-	double *drift = read_all(f, "forgetting/drift/relative_initial", &nd);
-	if (drift && nd == R * 5) {
-		static char *groups[5] = {"embeddings", "attention", "mlp", "norms", "all"};
+	const double *drift = rep->rel_init;
+	if (drift) {
+		static const char *const groups[5] = {"embeddings", "attention", "mlp", "norms",
+		                                      "all"};
 		double *s[5];
 		for (int g = 0; g < 5; g++) {
 			s[g] = malloc((R + 1) * sizeof(double));
 			for (size_t r = 0; s[g] && r < R; r++)
-				s[g][r] = drift[r * 5 + g];
+				s[g][r] = drift[r * LETHE_RUNFILE_DRIFT_GROUPS + g];
 		}
 		if (s[0] && s[1] && s[2] && s[3] && s[4]) {
 			fputs("<h2>Parameter drift</h2>\n", o);
@@ -345,7 +293,5 @@ void lethe_report_html(FILE *o, hid_t f, const char *name, size_t R, size_t C,
 		for (int g = 0; g < 5; g++)
 			free(s[g]);
 	}
-	free(drift);
-	free(nll);
 	fputs("</body></html>\n", o);
 }

@@ -4,9 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include <lethe/forgetting.h>
 #include <lethe/lethe.h>
-
-#include "forgetting.h"
 
 void lethe_forgetting_free(lethe_forgetting *f)
 {
@@ -14,7 +13,9 @@ void lethe_forgetting_free(lethe_forgetting *f)
 	free(f->forgetting);
 	free(f->max_drop);
 	free(f->transfer);
+	free(f->trained_row);
 	f->learning = f->forgetting = f->max_drop = f->transfer = NULL;
+	f->trained_row = NULL;
 }
 
 /* Mean of the defined (non-NaN) values, NaN when there are none. */
@@ -43,7 +44,10 @@ int lethe_forgetting_compute(lethe_forgetting *out, const double *R, size_t rows
 	out->forgetting = malloc((cols + 1) * sizeof(double));
 	out->max_drop = malloc((cols + 1) * sizeof(double));
 	out->transfer = malloc((cols + 1) * sizeof(double));
-	if (!out->learning || !out->forgetting || !out->max_drop || !out->transfer) {
+	out->trained_row = malloc((cols + 1) * sizeof(int));
+	out->n_tasks = cols;
+	if (!out->learning || !out->forgetting || !out->max_drop || !out->transfer ||
+	    !out->trained_row) {
 		lethe_forgetting_free(out);
 		return LETHE_ENOMEM;
 	}
@@ -52,6 +56,7 @@ int lethe_forgetting_compute(lethe_forgetting *out, const double *R, size_t rows
 	for (size_t j = 0; j < cols; j++) {
 		double s = lower && lower[j] ? -1.0 : 1.0;
 		out->learning[j] = out->forgetting[j] = out->max_drop[j] = out->transfer[j] = NAN;
+		out->trained_row[j] = trained_row ? trained_row[j] : -1;
 		if (rows <= first)
 			continue;
 		double final = R[(rows - 1) * cols + j];

@@ -1,6 +1,10 @@
-# engine/run/: running a curriculum (runner), the HDF5 run file that owns the format (runfile), and
-# the forgetting measures computed from its matrices. Uses every part above; nothing uses it but cli/.
+# engine/run/: running a curriculum (runner), the run-file module that owns the HDF5 format
+# (runfile_format.h: its names; runfile_write.c: the writer; runfile_read.c: the reader of
+# include/lethe/runfile.h, used by report, compare and --resume alike), and the forgetting
+# measures computed from its matrices. Uses every part above; nothing uses it but cli/. Only the
+# run-file module includes <hdf5.h>.
 engine_liblethe_la_SOURCES += \
-	%reldir%/runfile.c %reldir%/runfile.h \
+	%reldir%/runfile.h %reldir%/runfile_format.h \
+	%reldir%/runfile_write.c %reldir%/runfile_read.c \
 	%reldir%/runner.c %reldir%/runner.h \
-	%reldir%/forgetting.c %reldir%/forgetting.h
+	%reldir%/forgetting.c

@@ -1,7 +1,9 @@
 /*
- * runfile.h: the HDF5 run file (layout in docs/run-file.md): written stage by stage through a
- * temporary copy renamed over the previous file, so that a run killed at any moment leaves a
- * valid file holding every completed stage. Private to liblethe.
+ * runfile.h: the run-file module's private side (layout in docs/run-file.md): the writer
+ * (runfile_write.c), written stage by stage through a temporary copy renamed over the previous
+ * file so that a run killed at any moment leaves a valid file holding every completed stage, and
+ * what `lethe run --resume` reads back beyond the public reader (runfile_read.c,
+ * include/lethe/runfile.h). Private to liblethe.
  */
 #ifndef LETHE_RUNFILE_H
 #define LETHE_RUNFILE_H
@@ -11,6 +13,7 @@
 
 #include <lethe/curriculum.h>
 #include <lethe/lethe.h>
+#include <lethe/runfile.h>
 
 /* What one evaluation of one task produced. */
 typedef struct lethe_task_eval {
@@ -48,17 +51,28 @@ void lethe_stage_record_clear(lethe_stage_record *r);
 /* Writes path atomically: a new file when previous is 0 stages, else a copy of the existing
  * path extended by record (and its parameters), with the matrices and the resume state rewritten
  * from records[0..n_records). err receives a one-line message. */
-int lethe_runfile_write(const char *path, const lethe_curriculum *c, const lethe_tokenizer *tok,
-                        lethe_model *m, const lethe_stage_record *records, size_t n_records,
-                        int threads, char *err, size_t err_size);
+int lethe_runfile__write(const char *path, const lethe_curriculum *c, const lethe_tokenizer *tok,
+                         lethe_model *m, const lethe_stage_record *records, size_t n_records,
+                         int threads, char *err, size_t err_size);
 
-/* Reads back what a resumed run needs: the records of completed rows (metrics, curves, per-example
- * data), the tokenizer merges, and the model state after the last completed stage (parameters,
- * AdamW moments, step count) into m (created by the caller with the file's configuration). */
-int lethe_runfile_read_state(const char *path, const lethe_curriculum *c,
-                             lethe_stage_record **records, size_t *n_records, int32_t **merges,
-                             size_t *n_merges, lethe_model_config *config, char *err,
-                             size_t err_size);
-int lethe_runfile_read_model(const char *path, lethe_model *m, char *err, size_t err_size);
+/* Before the first HDF5 call of the reader or the writer: HDF5 prints no error stack (each
+ * failure is reported on its handle) and leaves the process's exit alone. */
+void lethe_runfile__hdf5_init(void);
+
+/* The resolved settings of stage i as the one-line JSON stored in /curriculum/stages (malloc'd;
+ * NULL when out of memory). */
+char *lethe_runfile__stage_settings(const lethe_curriculum *c, size_t i);
+
+/* Refuses (LETHE_EINVAL, message on rf) a file written by a curriculum other than c, naming the
+ * first difference: stage names and order, each stage's tasks and settings, the rows already
+ * written, the evaluated tasks and their plugins, the seed, the model configuration, the
+ * tokenizer's vocabulary. */
+int lethe_runfile__check_curriculum(lethe_runfile *rf, const lethe_curriculum *c);
+
+/* The records of the file's completed rows (names, steps, tokens, drift, every evaluation, with
+ * task indices into c) into rec[0..*n); room is rec's length, never exceeded (a file with more
+ * rows is refused). Records filled before a failure are counted in *n: clear them. */
+int lethe_runfile__records(lethe_runfile *rf, const lethe_curriculum *c, lethe_stage_record *rec,
+                           size_t room, size_t *n);
 
 #endif

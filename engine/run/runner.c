@@ -781,33 +781,30 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		            lethe_curriculum_output(c), strerror(errno));
 	lethe_set_threads(o->threads > 0 ? o->threads : 1);
 	r.data = calloc(lethe_curriculum_task_count(c), sizeof(*r.data));
-	r.rec = calloc(lethe_curriculum_stage_count(c) + 2, sizeof(*r.rec));
+	size_t room = lethe_curriculum_stage_count(c) +
+	              (lethe_curriculum_baseline(c) ? 1 : 0); /* rows this curriculum makes */
+	r.rec = calloc(room + 1, sizeof(*r.rec));
 	if (!r.data || !r.rec)
 		return LETHE_ENOMEM;
 	int rc = 0;
-	lethe_model_config cfg = *lethe_curriculum_model(c);
+	lethe_model_config cfg = (*lethe_curriculum_model(c));
+	lethe_runfile *rf = NULL;
 	if (o->resume) {
-		int32_t *merges = NULL;
-		size_t n_merges = 0;
-		lethe_stage_record *old = NULL;
-		if ((rc = lethe_runfile_read_state(lethe_curriculum_output(c), c, &old, &r.n_rec,
-		                                   &merges, &n_merges, &cfg, err, err_size)))
-			goto done;
-		memcpy(r.rec, old, r.n_rec * sizeof(*old));
-		free(old);
-		rc = lethe_tokenizer_from_merges(&r.tok, merges, n_merges);
-		free(merges);
-		if (rc)
-			goto done;
-		size_t expected =
-		    lethe_curriculum_stage_count(c) + (lethe_curriculum_baseline(c) ? 1 : 0);
-		if (r.n_rec > expected ||
-		    (r.n_rec > 0 &&
-		     (lethe_curriculum_baseline(c) ? strcmp(r.rec[0].name, "baseline") != 0 : 0))) {
-			rc = fail(&r, LETHE_EINVAL, "%s was written by another curriculum",
-			          lethe_curriculum_output(c));
+		/* Everything is read and checked before anything is written: a refused file is
+		 * left as it was. */
+		if ((rc = lethe_runfile_open(&rf, lethe_curriculum_output(c))) ||
+		    (rc = lethe_runfile__check_curriculum(rf, c)) ||
+		    (rc = lethe_runfile__records(rf, c, r.rec, room, &r.n_rec)) ||
+		    (rc = lethe_runfile_tokenizer(rf, &r.tok))) {
+			/* A file that cannot be resumed is bad input (LETHE_EPARSE), whatever the
+			 * reader's reason, unless memory ran out or its format is another version.
+			 */
+			if (rc != LETHE_ENOMEM && rc != LETHE_EVERSION)
+				rc = LETHE_EPARSE;
+			fail(&r, rc, "%s", lethe_runfile_errmsg(rf));
 			goto done;
 		}
+		cfg = *lethe_runfile_model_config(rf);
 		progress(&r, "lethe: resuming %s after %zu completed row%s\n",
 		         lethe_curriculum_output(c), r.n_rec, r.n_rec == 1 ? "" : "s");
 	} else {
@@ -830,9 +827,13 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 	}
 	memcpy(r.initial, lethe_model_params(r.m),
 	       np * sizeof(float)); /* the seed makes it again on resume */
-	if (o->resume && r.n_rec > 0 &&
-	    (rc = lethe_runfile_read_model(lethe_curriculum_output(c), r.m, err, err_size)))
+	if (rf && r.n_rec > 0 && (rc = lethe_runfile_resume_state(rf, r.m))) {
+		rc = rc == LETHE_ENOMEM ? rc : LETHE_EPARSE;
+		fail(&r, rc, "%s", lethe_runfile_errmsg(rf));
 		goto done;
+	}
+	lethe_runfile_free(rf); /* closed before the file is rewritten */
+	rf = NULL;
 	memcpy(r.previous, lethe_model_params(r.m), np * sizeof(float));
 	if (lethe_curriculum_baseline(c) && r.n_rec == 0) {
 		lethe_stage_record *b = &r.rec[r.n_rec++];
@@ -841,8 +842,8 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		if ((rc = evaluate_all(&r, b)))
 			goto done;
 		b->seconds = now() - t0;
-		if ((rc = lethe_runfile_write(lethe_curriculum_output(c), c, r.tok, r.m, r.rec,
-		                              r.n_rec, lethe_threads(), err, err_size)))
+		if ((rc = lethe_runfile__write(lethe_curriculum_output(c), c, r.tok, r.m, r.rec,
+		                               r.n_rec, lethe_threads(), err, err_size)))
 			goto done;
 	}
 	for (size_t s = r.n_rec - (lethe_curriculum_baseline(c) ? 1 : 0);
@@ -853,8 +854,8 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		if ((rc = train_stage(&r, s, rec)) || (rc = evaluate_all(&r, rec)))
 			goto done;
 		drift(&r, rec);
-		if ((rc = lethe_runfile_write(lethe_curriculum_output(c), c, r.tok, r.m, r.rec,
-		                              r.n_rec, lethe_threads(), err, err_size)))
+		if ((rc = lethe_runfile__write(lethe_curriculum_output(c), c, r.tok, r.m, r.rec,
+		                               r.n_rec, lethe_threads(), err, err_size)))
 			goto done;
 	}
 	if (r.truncated)
@@ -864,6 +865,7 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		         r.truncated, r.context);
 	progress(&r, "lethe: wrote %s\n", lethe_curriculum_output(c));
 done:
+	lethe_runfile_free(rf);
 	if (rc == LETHE_ENOMEM && !err[0])
 		fail(&r, rc, "out of memory");
 	for (size_t i = 0; i < r.n_rec; i++)

@@ -13,10 +13,12 @@
 
 #include <lethe/common.h>
 #include <lethe/curriculum.h>
+#include <lethe/forgetting.h>
 #include <lethe/metrics.h>
 #include <lethe/model.h>
 #include <lethe/plugin.h>
 #include <lethe/run.h>
+#include <lethe/runfile.h>
 #include <lethe/version.h>
 
 #ifdef __cplusplus

@@ -34,8 +34,11 @@ typedef struct lethe_run_options {
  * without errors, into lethe_curriculum_output(c). Returns 0 or a negative code with the reason,
  * one line naming the file or task, in lethe_curriculum_errmsg(c): LETHE_EEXISTS (the run file
  * exists, neither force nor resume), LETHE_ENOTFOUND (nothing to resume), LETHE_EVERSION (options
- * of another version), LETHE_EINVAL, LETHE_EIO, LETHE_ENOMEM. A failed run keeps the stages it
- * completed in the run file. */
+ * of another version), LETHE_EINVAL, LETHE_EIO, LETHE_ENOMEM, LETHE_EUNSUPPORTED (model: {from}
+ * is not trained by this version). Resuming, a run file that cannot be continued (malformed,
+ * written by another curriculum, seed or model) is refused with LETHE_EPARSE, another
+ * format_version with LETHE_EVERSION, before anything is written: the file is left as it was. A
+ * failed run keeps the stages it completed in the run file. */
 LETHE_EXPORT int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o);
 
 #ifdef __cplusplus
