@@ -131,7 +131,7 @@ int lethe_set_threads(int n)
 		if (n > MAX_THREADS)
 			n = MAX_THREADS;
 		/* One pool only: lethe's. OpenBLAS runs single-threaded inside each of its ranges
-		 * (matrix products are split by rows, see lethe_model__mm), so no second pool
+		 * (matrix products are split by rows, see lethe_layer__matmul), so no second pool
 		 * spins. */
 		openblas_set_num_threads(1);
 		if (inside) /* from inside a range: the running loop keeps its threads */
