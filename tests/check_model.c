@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <lethe/lethe.h>
 
@@ -326,6 +328,20 @@ START_TEST(thread_pool_joined_and_restarted)
 		ck_assert_int_eq(process_threads(), n3 - 2);
 	lethe_set_threads(2);
 	train_steps(b, 2); /* the same with one pool throughout */
+	/* A child of fork() has none of the parent's workers: it starts its own. */
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		lethe_model *cm;
+		int ok = lethe_model_new(&cm, &c, 5) == 0;
+		if (ok)
+			train_steps(cm, 1);
+		lethe_stop_threads();
+		_exit(ok ? 0 : 1);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	train_steps(b, 2);
 	lethe_set_threads(1);
 	ck_assert(memcmp(lethe_model_params(a), lethe_model_params(b), bytes) == 0);

@@ -8,7 +8,8 @@
  * inside a range runs serially. OpenBLAS is kept at one thread: lethe's pool is the only one.
  *
  * Every field of the pool is read and written under its lock, except the thread setting, which
- * is atomic so that lethe_threads() (asked before every matrix product) never takes the lock.
+ * is atomic so that lethe_threads() (asked before every matrix product) never takes the lock. A
+ * child of fork() starts with no workers (they are not copied) and starts its own on demand.
  */
 #include <cblas.h>
 #include <pthread.h>
@@ -130,7 +131,7 @@ int lethe_set_threads(int n)
 		if (n > MAX_THREADS)
 			n = MAX_THREADS;
 		/* One pool only: lethe's. OpenBLAS runs single-threaded inside each of its ranges
-		 * (matrix products are split by rows, see lethe_model__mm), so no second pool
+		 * (matrix products are split by rows, see lethe_layer__matmul), so no second pool
 		 * spins. */
 		openblas_set_num_threads(1);
 		if (inside) /* from inside a range: the running loop keeps its threads */
@@ -164,8 +165,42 @@ __attribute__((destructor)) static void stop_at_unload(void)
 	pthread_mutex_unlock(&pool.lock);
 }
 
+/* fork() copies only the calling thread: the child's pool starts without workers. The lock is
+ * held across fork so that the child's copy of the pool is consistent; the child then starts
+ * from fresh synchronisation objects. */
+static void before_fork(void)
+{
+	pthread_mutex_lock(&pool.lock);
+}
+
+static void after_fork_parent(void)
+{
+	pthread_mutex_unlock(&pool.lock);
+}
+
+static void after_fork_child(void)
+{
+	pool.started = 0;
+	pool.keep = MAX_THREADS;
+	pool.busy = 0;
+	pool.active = 0;
+	pool.pending = 0;
+	/* New synchronisation objects: the copies may count waiters (the parent's workers) that
+	 * do not exist here, and the lock is held by the parent's forking thread. */
+	pthread_mutex_init(&pool.lock, NULL);
+	pthread_cond_init(&pool.go, NULL);
+	pthread_cond_init(&pool.done, NULL);
+	pthread_cond_init(&pool.idle, NULL);
+}
+
+static void register_fork_handlers(void)
+{
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
 void lethe_parallel_for(size_t n, lethe_range_fn fn, void *ctx)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	int threads = lethe_threads();
 	if (threads <= 1 || n < 2 || inside) {
 		if (n)
@@ -174,6 +209,7 @@ void lethe_parallel_for(size_t n, lethe_range_fn fn, void *ctx)
 	}
 	if ((size_t)threads > n)
 		threads = (int)n;
+	pthread_once(&once, register_fork_handlers);
 	acquire();
 	while (pool.started < lethe_threads() - 1) {
 		if (pthread_create(&pool.tid[pool.started], NULL, worker,

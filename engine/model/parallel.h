@@ -2,7 +2,7 @@
  * parallel.h: the model's parallel loops. Work that OpenBLAS does not do (attention per head,
  * softmax, normalisation, activations) is split into a fixed number of contiguous ranges, one per
  * thread, so that results depend only on the thread count. OpenBLAS itself runs single-threaded;
- * large matrix products are split by rows across this pool (lethe_model__mm), so there is one
+ * large matrix products are split by rows across this pool (lethe_layer__matmul), so there is one
  * pool and nothing else spinning on the cores. Private to liblethe.
  */
 #ifndef LETHE_PARALLEL_H
