@@ -8,7 +8,7 @@
  *
  * Shapes use one vocabulary: B batch (sequences), T time (positions in this call), P past
  * (positions already in a KV cache), S cache length per sequence, N = B*T rows, C channels,
- * NH query heads, NKV key/value heads (NH today; fewer would be grouped-query attention), HS head
+ * NH query heads, NKV key/value heads (fewer than NH: grouped-query attention), HS head
  * size, QKV = (NH + 2 NKV) HS the fused projection's width, FF feed-forward size, V vocabulary.
  *
  * The kernels keep the exact floating-point order that lethe's results (and the quick start's
