@@ -25,7 +25,6 @@
 #include <lethe/lethe.h>
 
 #include "curriculum/errsink.h"
-#include "model/parallel.h"
 #include "runfile.h"
 #include "runner.h"
 #include "util/errbuf.h"
@@ -843,7 +842,7 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 			goto done;
 		b->seconds = now() - t0;
 		if ((rc = lethe_runfile__write(lethe_curriculum_output(c), c, r.tok, r.m, r.rec,
-		                               r.n_rec, lethe_threads(), err, err_size)))
+		                               r.n_rec, lethe_set_threads(0), err, err_size)))
 			goto done;
 	}
 	for (size_t s = r.n_rec - (lethe_curriculum_baseline(c) ? 1 : 0);
@@ -855,7 +854,7 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 			goto done;
 		drift(&r, rec);
 		if ((rc = lethe_runfile__write(lethe_curriculum_output(c), c, r.tok, r.m, r.rec,
-		                               r.n_rec, lethe_threads(), err, err_size)))
+		                               r.n_rec, lethe_set_threads(0), err, err_size)))
 			goto done;
 	}
 	if (r.truncated)
