@@ -122,7 +122,8 @@ installcheck-local:
 # The safetensors reader is private to liblethe: its test compiles it in.
 check_PROGRAMS += %reldir%/check_safetensors
 TESTS += %reldir%/check_safetensors
-%canon_reldir%_check_safetensors_SOURCES = %reldir%/check_safetensors.c engine/model/safetensors.c
+%canon_reldir%_check_safetensors_SOURCES = %reldir%/check_safetensors.c engine/model/safetensors.c engine/util/errbuf.c
+%canon_reldir%_check_safetensors_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/engine
 %canon_reldir%_check_safetensors_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
 %canon_reldir%_check_safetensors_LDADD = $(CJSON_LIBS) $(CHECK_LIBS) $(LIBM)
 
@@ -130,7 +131,8 @@ TESTS += %reldir%/check_safetensors
 # a Python reference of byte-level BPE.
 check_PROGRAMS += %reldir%/hf_tokenize
 TESTS += %reldir%/hf_tokenizer.py
-%canon_reldir%_hf_tokenize_SOURCES = %reldir%/hf_tokenize.c engine/model/hf_tokenizer.c
+%canon_reldir%_hf_tokenize_SOURCES = %reldir%/hf_tokenize.c engine/model/hf_tokenizer.c engine/util/errbuf.c
+%canon_reldir%_hf_tokenize_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/engine
 %canon_reldir%_hf_tokenize_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(PCRE2_CFLAGS)
 %canon_reldir%_hf_tokenize_LDADD = $(CJSON_LIBS) $(PCRE2_LIBS)
 EXTRA_DIST += %reldir%/hf_tokenizer.py
@@ -147,7 +149,8 @@ EXTRA_DIST += %reldir%/sp_tokenizer.py
 # tests/checkpoint.py writes with python3-torch.
 check_PROGRAMS += %reldir%/ckpt_dump
 TESTS += %reldir%/checkpoint.py
-%canon_reldir%_ckpt_dump_SOURCES = %reldir%/ckpt_dump.c engine/model/checkpoint.c engine/model/safetensors.c
+%canon_reldir%_ckpt_dump_SOURCES = %reldir%/ckpt_dump.c engine/model/checkpoint.c engine/model/safetensors.c engine/util/errbuf.c
+%canon_reldir%_ckpt_dump_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/engine
 %canon_reldir%_ckpt_dump_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
 %canon_reldir%_ckpt_dump_LDADD = $(CJSON_LIBS) $(LIBM)
 EXTRA_DIST += %reldir%/checkpoint.py
@@ -155,7 +158,8 @@ EXTRA_DIST += %reldir%/checkpoint.py
 # llama2.c's tokenizer.bin against a Python port of its run.c (tests/l2c_tokenizer.py).
 check_PROGRAMS += %reldir%/l2c_tokenize
 TESTS += %reldir%/l2c_tokenizer.py
-%canon_reldir%_l2c_tokenize_SOURCES = %reldir%/l2c_tokenize.c engine/model/l2c_tokenizer.c
+%canon_reldir%_l2c_tokenize_SOURCES = %reldir%/l2c_tokenize.c engine/model/l2c_tokenizer.c engine/util/errbuf.c
+%canon_reldir%_l2c_tokenize_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/engine
 EXTRA_DIST += %reldir%/l2c_tokenizer.py
 
 # Bootstrap resampling, percentiles, Welch's t-test and BLEU from statistics (tests/stats.py).

@@ -21,6 +21,7 @@
 
 #include "checkpoint.h"
 #include "safetensors.h"
+#include "util/errbuf.h"
 
 #define LLAMA2C_MAGIC 0x616b3432u /* "ak42" */
 #define MAX_DIM (1 << 24)
@@ -51,18 +52,10 @@ struct lethe_checkpoint {
 	unsigned char *map; /* llama2.c */
 	size_t map_size;
 	int group; /* Q8_0 group size */
-	char errmsg[600];
+	lethe_errbuf err;
 };
 
-static int fail(lethe_checkpoint *c, int code, const char *fmt, ...) LETHE_PRINTF(3, 4);
-static int fail(lethe_checkpoint *c, int code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
-	va_end(ap);
-	return code;
-}
+#define fail(c, code, ...) lethe_errbuf__set(&(c)->err, code, __VA_ARGS__)
 
 static char *join(const char *dir, const char *name)
 {
@@ -728,7 +721,7 @@ void lethe_checkpoint_free(lethe_checkpoint *c)
 
 const char *lethe_checkpoint_errmsg(const lethe_checkpoint *c)
 {
-	return c ? c->errmsg : "out of memory";
+	return c ? c->err.msg : "out of memory";
 }
 
 lethe_ckpt_format lethe_checkpoint_format(const lethe_checkpoint *c)

@@ -19,6 +19,7 @@
 #include <lethe/common.h>
 
 #include "hf_tokenizer.h"
+#include "util/errbuf.h"
 
 /* GPT-2's pre-tokenizer pattern (ByteLevel with use_regex). */
 static const char gpt2_pattern[] =
@@ -68,7 +69,7 @@ struct lethe_hf_tokenizer {
 	added *added;
 	size_t n_added;
 	pcre2_match_data *md;
-	char errmsg[512];
+	lethe_errbuf err;
 };
 
 static uint16_t byte_cp[256]; /* GPT-2's bytes_to_unicode */
@@ -89,18 +90,8 @@ static void init_bytes(void)
 		cp_byte[byte_cp[b]] = (int16_t)b;
 }
 
-static int fail(lethe_hf_tokenizer *t, int code, const char *fmt, ...) LETHE_PRINTF(3, 4);
-static int fail(lethe_hf_tokenizer *t, int code, const char *fmt, ...)
-{
-	int k = snprintf(t->errmsg, sizeof t->errmsg, "%s: ", t->path ? t->path : "tokenizer");
-	if (k < 0 || (size_t)k >= sizeof t->errmsg)
-		k = 0;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(t->errmsg + k, sizeof t->errmsg - (size_t)k, fmt, ap);
-	va_end(ap);
-	return code;
-}
+#define fail(t, code, ...)                                                                         \
+	lethe_errbuf__set_at(&(t)->err, code, (t)->path ? (t)->path : "tokenizer", __VA_ARGS__)
 
 static uint64_t hash_str(const char *s)
 {
@@ -664,7 +655,7 @@ void lethe_hf_tokenizer_free(lethe_hf_tokenizer *t)
 
 const char *lethe_hf_tokenizer_errmsg(const lethe_hf_tokenizer *t)
 {
-	return t ? t->errmsg : "out of memory";
+	return t ? t->err.msg : "out of memory";
 }
 
 size_t lethe_hf_tokenizer_vocab_size(const lethe_hf_tokenizer *t)

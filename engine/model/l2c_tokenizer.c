@@ -14,6 +14,7 @@
 #include <lethe/common.h>
 
 #include "l2c_tokenizer.h"
+#include "util/errbuf.h"
 
 struct lethe_l2c_tokenizer {
 	char *path;
@@ -25,21 +26,11 @@ struct lethe_l2c_tokenizer {
 	int32_t *vals;
 	size_t cap;
 	size_t max_len;
-	char errmsg[512];
+	lethe_errbuf err;
 };
 
-static int fail(lethe_l2c_tokenizer *t, int code, const char *fmt, ...) LETHE_PRINTF(3, 4);
-static int fail(lethe_l2c_tokenizer *t, int code, const char *fmt, ...)
-{
-	int k = snprintf(t->errmsg, sizeof t->errmsg, "%s: ", t->path ? t->path : "tokenizer.bin");
-	if (k < 0 || (size_t)k >= sizeof t->errmsg)
-		k = 0;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(t->errmsg + k, sizeof t->errmsg - (size_t)k, fmt, ap);
-	va_end(ap);
-	return code;
-}
+#define fail(t, code, ...)                                                                         \
+	lethe_errbuf__set_at(&(t)->err, code, (t)->path ? (t)->path : "tokenizer.bin", __VA_ARGS__)
 
 static uint64_t hash(const char *s, size_t n)
 {
@@ -162,7 +153,7 @@ void lethe_l2c_tokenizer_free(lethe_l2c_tokenizer *t)
 
 const char *lethe_l2c_tokenizer_errmsg(const lethe_l2c_tokenizer *t)
 {
-	return t ? t->errmsg : "out of memory";
+	return t ? t->err.msg : "out of memory";
 }
 
 int lethe_l2c_tokenizer_encode(lethe_l2c_tokenizer *t, const char *text, size_t len, int32_t **ids,

@@ -21,6 +21,7 @@
 #include <lethe/common.h>
 
 #include "safetensors.h"
+#include "util/errbuf.h"
 
 /* The reference implementation's limit on the JSON header. */
 #define MAX_HEADER (100u * 1000u * 1000u)
@@ -39,7 +40,7 @@ struct lethe_safetensors {
 	char **meta_keys, **meta_values;
 	size_t n_meta;
 	char *names; /* storage of the names */
-	char errmsg[512];
+	lethe_errbuf err;
 };
 
 static const struct {
@@ -66,18 +67,7 @@ size_t lethe_st_dtype_size(lethe_st_dtype dtype)
 	return (unsigned)dtype < LETHE_ST_DTYPE_COUNT ? dtypes[dtype].size : 0;
 }
 
-static int fail(lethe_safetensors *st, int code, const char *fmt, ...) LETHE_PRINTF(3, 4);
-static int fail(lethe_safetensors *st, int code, const char *fmt, ...)
-{
-	int k = snprintf(st->errmsg, sizeof st->errmsg, "%s: ", st->path);
-	if (k < 0 || (size_t)k >= sizeof st->errmsg)
-		k = 0;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(st->errmsg + k, sizeof st->errmsg - (size_t)k, fmt, ap);
-	va_end(ap);
-	return code;
-}
+#define fail(st, code, ...) lethe_errbuf__set_at(&(st)->err, code, (st)->path, __VA_ARGS__)
 
 /* A JSON number that is a whole number in [0, 2^53]. */
 static int whole(const cJSON *v, uint64_t *out)
@@ -356,7 +346,7 @@ void lethe_safetensors_free(lethe_safetensors *st)
 
 const char *lethe_safetensors_errmsg(const lethe_safetensors *st)
 {
-	return st ? st->errmsg : "out of memory";
+	return st ? st->err.msg : "out of memory";
 }
 
 const char *lethe_safetensors_path(const lethe_safetensors *st)

@@ -21,6 +21,9 @@ typedef struct lethe_errbuf {
 /* Sets the message (printf-style) and returns code, so that failing is one statement. */
 int lethe_errbuf__set(lethe_errbuf *e, int code, const char *fmt, ...) LETHE_PRINTF(3, 4);
 int lethe_errbuf__setv(lethe_errbuf *e, int code, const char *fmt, va_list ap);
+/* The same with "where: " first (a file's path, a tensor's name), as readers of files report. */
+int lethe_errbuf__set_at(lethe_errbuf *e, int code, const char *where, const char *fmt, ...)
+    LETHE_PRINTF(4, 5);
 /* Back to "" at the start of a call that may fail. */
 void lethe_errbuf__clear(lethe_errbuf *e);
 
