@@ -10,11 +10,15 @@ writes (nothing downloaded):
 2. a tied model in F32 with head_dim different from hidden_size / heads;
 3. a llama2.c version-1 checkpoint (interleaved RoPE, permuted on reading): the same logits as the
    reference on the Hugging Face layout of its weights;
-4. a refusal: config.json that lethe_model_config_check cannot accept is reported with the path.
+4. a refusal: config.json that lethe_model_config_check cannot accept is reported with the path;
+5. model: {from: PATH} in a curriculum: validation reads the checkpoint's shape, conflicts named;
+6. a curriculum fine-tunes a GQA checkpoint with its own tokenizer through two stages: the run
+   starts from the checkpoint's weights, records it, reports, and refuses to resume with another.
 Skips (77) without python3-torch.
 """
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -207,8 +211,76 @@ p = validate("{from: gqa}", "tokenizer: {vocab: 300}\n")
 check(p.returncode == 2 and "3:12: tokenizer: a pretrained model" in p.stderr, "tokenizer with from: %r" % p.stderr)
 p = validate("{from: badctx}")
 check(p.returncode == 2 and "2:15: model from: " in p.stderr and "badctx" in p.stderr, "broken from: %r" % p.stderr)
-p = subprocess.run([LETHE, "run", "--quiet", os.path.join(tmp, "cur.yaml")], capture_output=True, text=True)
-check(p.returncode != 0 and not os.path.exists(os.path.join(tmp, "never.h5")), "run refuses from: for now: %r" % p.stderr)
+
+# 6. Fine-tuning a pretrained model through a curriculum: a GQA checkpoint with its own byte-level
+# tokenizer (ids 256/257 as BOS/EOS, embeddings padded to 300) trains two stages; the run file
+# names the checkpoint, starts from its weights, and reports; resuming the finished run with
+# another checkpoint is refused.
+cfg6 = {"model_type": "llama", "vocab_size": 300, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 64, "tie_word_embeddings": False,
+        "bos_token_id": 256, "eos_token_id": 257}
+d6 = os.path.join(tmp, "tiny-llama")
+os.makedirs(d6)
+json.dump(cfg6, open(os.path.join(d6, "config.json"), "w"))
+state6 = random_state(cfg6, gen, scale=0.05)
+write_safetensors(os.path.join(d6, "model.safetensors"), state6)
+bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+cs, k = bs[:], 0
+for b in range(256):
+    if b not in bs:
+        bs.append(b)
+        cs.append(256 + k)
+        k += 1
+byte_char = dict(zip(bs, cs))
+tok_json = {"version": "1.0", "added_tokens": [
+    {"id": 256, "content": "<|bos|>", "special": True, "lstrip": False, "rstrip": False, "single_word": False},
+    {"id": 257, "content": "<|eos|>", "special": True, "lstrip": False, "rstrip": False, "single_word": False}],
+    "normalizer": None, "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
+    "decoder": {"type": "ByteLevel"},
+    "model": {"type": "BPE", "vocab": {chr(byte_char[b]): b for b in range(256)}, "merges": []}}
+json.dump(tok_json, open(os.path.join(d6, "tokenizer.json"), "w"), ensure_ascii=False)
+cur6 = os.path.join(tmp, "ft.yaml")
+with open(cur6, "w") as f:
+    f.write("lethe: 1\nmodel: {from: tiny-llama, context: 48}\ntrain: {batch: 4, steps: 3, lr: 1.0e-3}\n"
+            "tasks:\n  a: {plugin: text, train: lines.txt, eval: lines.txt}\n  b: {plugin: text, train: lines.txt, eval: lines.txt}\n"
+            "stages:\n  - {name: one, tasks: [a]}\n  - {name: two, tasks: [b]}\nevaluate: {tasks: all, baseline: true}\n"
+            "output: ft.h5\n")
+out6 = os.path.join(tmp, "ft.h5")
+p = subprocess.run([LETHE, "run", "--quiet", "--threads", "1", cur6], capture_output=True, text=True)
+check(p.returncode == 0 and os.path.exists(out6), "fine-tuning run: exit %d %s" % (p.returncode, p.stderr))
+if p.returncode == 0:
+    try:
+        import h5py
+        import numpy as np
+        with h5py.File(out6, "r") as f:
+            tok = f["tokenizer"]
+            check(tok.attrs["kind"] == "huggingface-bpe" and tok.attrs["source"].endswith("tiny-llama"), "tokenizer attrs")
+            m = f["model"]
+            check(int(m.attrs["kv_heads"]) == 2 and int(m.attrs["head_dim"]) == 8 and int(m.attrs["vocab"]) == 300,
+                  "model attrs %r" % dict(m.attrs))
+            p1 = f["stages/01_one/params"][()]
+            names = [n.decode() if isinstance(n, bytes) else n for n in f["model/tensor_names"][()]]
+            tensors = f["model/tensors"][()]
+            wte = names.index("wte")
+            off, size = int(tensors[wte][0]), int(tensors[wte][1]) * int(tensors[wte][2])  # offset, rows, cols
+            emb0 = state6["model.embed_tokens.weight"].numpy().ravel()
+            check(p1.shape[0] > size and not np.array_equal(p1[off:off + size], emb0) and
+                  np.abs(p1[off:off + size] - emb0).max() < 0.05, "stage one starts from the checkpoint and moves")
+            check(list(f.attrs["rows"]) == ["baseline", "one", "two"], "rows %r" % list(f.attrs["rows"]))
+    except ImportError:
+        pass
+    p = subprocess.run([LETHE, "report", out6], capture_output=True, text=True)
+    check(p.returncode == 0 and "Score matrix" in p.stdout, "report of a fine-tuning run: %s" % p.stderr)
+    shutil.copytree(d6, os.path.join(tmp, "other-llama"))
+    with open(cur6) as f:
+        other = f.read().replace("from: tiny-llama", "from: other-llama")
+    with open(os.path.join(tmp, "ft-other.yaml"), "w") as f:
+        f.write(other)
+    before = open(out6, "rb").read()
+    p = subprocess.run([LETHE, "run", "--quiet", "--resume", "-o", out6, os.path.join(tmp, "ft-other.yaml")],
+                       capture_output=True, text=True)
+    check(p.returncode == 2 and "other-llama" in p.stderr and open(out6, "rb").read() == before,
+          "resume from another checkpoint refused: %r" % p.stderr)
 
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

@@ -39,7 +39,8 @@ struct lethe_runfile {
 	size_t *steps;
 	lethe_model_config config;
 	size_t n_params, n_merges;
-	char **stages; /* the resolved settings of the writing curriculum's stages */
+	char *tok_source; /* a pretrained model's checkpoint, whose tokenizer the run used */
+	char **stages;    /* the resolved settings of the writing curriculum's stages */
 	size_t n_stages;
 	int has_moments;
 	int64_t seed;
@@ -735,7 +736,15 @@ static int check_model(lethe_runfile *rf)
 	if (rc == 0)
 		rc = dataset(rf, "tokenizer/merges", CLS_INT, 2, want, "merges x 2", d, NULL);
 	rf->n_merges = (size_t)d[0];
-	if (rc == 0 && vocab_size != LETHE_TOKEN_FIRST_MERGE + rf->n_merges)
+	if (rc == 0 && open_group(rf, "tokenizer", &g) == 0) {
+		if (H5Aexists(g, "source") > 0)
+			rc = attr_scalar(rf, g, "tokenizer", "source", CLS_STRING, &rf->tok_source);
+		H5Gclose(g);
+	}
+	if (rc == 0 && rf->tok_source && rf->n_merges != 0)
+		rc = fail(rf, LETHE_EPARSE,
+		          "'tokenizer' names a pretrained tokenizer's source but holds merges");
+	if (rc == 0 && !rf->tok_source && vocab_size != LETHE_TOKEN_FIRST_MERGE + rf->n_merges)
 		rc = fail(rf, LETHE_EPARSE,
 		          "attribute 'vocab_size' of 'tokenizer' is %zu, but 'tokenizer/merges' "
 		          "holds %zu merges (vocabulary %zu)",
@@ -758,11 +767,28 @@ static int check_model(lethe_runfile *rf)
 		rc = attr_scalar(rf, g, "model", "rope_theta", CLS_FLOAT, &theta);
 	if (rc == 0)
 		rc = attr_count(rf, g, "model", "params", INT64_MAX, &rf->n_params);
+	/* A pretrained model's shapes (lethe's own follow from heads). */
+	int64_t kv = 0, hd = 0, l3 = 0, orig = 0;
+	double fac = 0, lo = 0, hi = 0;
+	if (rc == 0 && rf->tok_source) {
+		static const char *const ints[] = {"kv_heads", "head_dim", "rope_llama3",
+		                                   "rope_original_context"};
+		int64_t *iv[] = {&kv, &hd, &l3, &orig};
+		for (int i = 0; rc == 0 && i < 4; i++)
+			if ((rc = attr_i64(rf, g, "model", ints[i], iv[i])) == 0 &&
+			    (*iv[i] < 0 || *iv[i] > INT32_MAX))
+				rc = fail(rf, LETHE_EPARSE, "attribute '%s' of 'model' is %lld",
+				          ints[i], (long long)*iv[i]);
+		if (rc == 0)
+			rc = attr_scalar(rf, g, "model", "rope_factor", CLS_FLOAT, &fac);
+		if (rc == 0)
+			rc = attr_scalar(rf, g, "model", "rope_low_freq_factor", CLS_FLOAT, &lo);
+		if (rc == 0)
+			rc = attr_scalar(rf, g, "model", "rope_high_freq_factor", CLS_FLOAT, &hi);
+	}
 	H5Gclose(g);
 	if (rc)
 		return rc;
-	/* lethe's own shapes: kv_heads and head_dim follow from heads (pretrained shapes are not
-	 * written by this version: runs from checkpoints are refused by the runner). */
 	rf->config = (lethe_model_config){.vocab = (int)v[0],
 	                                  .context = (int)v[1],
 	                                  .dim = (int)v[2],
@@ -771,7 +797,14 @@ static int check_model(lethe_runfile *rf)
 	                                  .ff = (int)v[5],
 	                                  .tied = (int)v[6],
 	                                  .norm_eps = (float)eps,
-	                                  .rope_theta = (float)theta};
+	                                  .rope_theta = (float)theta,
+	                                  .kv_heads = (int)kv,
+	                                  .head_dim = (int)hd,
+	                                  .rope_llama3 = (int)l3,
+	                                  .rope_factor = (float)fac,
+	                                  .rope_low_freq_factor = (float)lo,
+	                                  .rope_high_freq_factor = (float)hi,
+	                                  .rope_original_context = (int)orig};
 	char why[256] = "";
 	if (lethe_model_config_check(&rf->config, why, sizeof(why)))
 		return fail(rf, LETHE_EPARSE, "the model's attributes are not a valid model: %s",
@@ -780,7 +813,9 @@ static int check_model(lethe_runfile *rf)
 		return fail(rf, LETHE_EPARSE,
 		            "attribute 'params' of 'model' is %zu, but its configuration has %zu",
 		            rf->n_params, lethe_model_config_params(&rf->config));
-	if ((size_t)rf->config.vocab != vocab_size)
+	/* A pretrained model's embedding table may be padded beyond its tokenizer's ids. */
+	if (rf->tok_source ? (size_t)rf->config.vocab < vocab_size
+	                   : (size_t)rf->config.vocab != vocab_size)
 		return fail(rf, LETHE_EPARSE,
 		            "attribute 'vocab' of 'model' is %d, but the tokenizer's is %zu",
 		            rf->config.vocab, vocab_size);
@@ -926,6 +961,7 @@ void lethe_runfile_free(lethe_runfile *rf)
 		H5Fclose(rf->f);
 	free(rf->path);
 	free(rf->name);
+	free(rf->tok_source);
 	free_strings(rf->rows, rf->n_rows);
 	free_strings(rf->cols, rf->n_cols);
 	free_strings(rf->metrics, rf->n_cols);
@@ -1217,6 +1253,21 @@ int lethe_runfile_tokenizer(lethe_runfile *rf, lethe_tokenizer **out)
 	int rc = usable(rf);
 	if (rc)
 		return rc;
+	if (rf->tok_source) {
+		/* The checkpoint's tokenizer, opened again where the run found it. */
+		if ((rc = lethe_tokenizer_open(out, rf->tok_source))) {
+			fail(rf, rc, "the run's tokenizer: %s", lethe_tokenizer_errmsg(*out));
+			lethe_tokenizer_free(*out);
+			*out = NULL;
+		} else if (lethe_tokenizer_vocab_size(*out) > (size_t)rf->config.vocab) {
+			rc = fail(
+			    rf, LETHE_EPARSE, "the tokenizer of %s has %zu tokens, the model %d",
+			    rf->tok_source, lethe_tokenizer_vocab_size(*out), rf->config.vocab);
+			lethe_tokenizer_free(*out);
+			*out = NULL;
+		}
+		return rc;
+	}
 	hsize_t want[2] = {rf->n_merges, 2};
 	int32_t *merges = NULL;
 	rc =
@@ -1428,7 +1479,8 @@ int lethe_runfile__check_curriculum(lethe_runfile *rf, const lethe_curriculum *c
 		               (unsigned long long)lethe_curriculum_seed(c), cur);
 	/* The model and the tokenizer. */
 	lethe_model_config want = (*lethe_curriculum_model(c));
-	want.vocab = rf->config.vocab;
+	if (!lethe_curriculum_model_from(c))
+		want.vocab = rf->config.vocab; /* lethe's tokenizer, trained by the run */
 	if (lethe_model_config_check(&want, NULL, 0))
 		return ANOTHER("%s's model configuration is invalid", cur);
 	const lethe_model_config *got = &rf->config;
@@ -1447,7 +1499,17 @@ int lethe_runfile__check_curriculum(lethe_runfile *rf, const lethe_curriculum *c
 		               "%s)",
 		               (double)got->norm_eps, (double)got->rope_theta,
 		               (double)want.norm_eps, (double)want.rope_theta, cur);
-	if (lethe_curriculum_vocab(c) < 0 || (size_t)got->vocab > (size_t)lethe_curriculum_vocab(c))
+	const char *from = lethe_curriculum_model_from(c);
+	if ((from != NULL) != (rf->tok_source != NULL) ||
+	    (from && strcmp(from, rf->tok_source) != 0))
+		return ANOTHER("the model starts from %s in the file, from %s in %s",
+		               rf->tok_source ? rf->tok_source : "random weights",
+		               from ? from : "random weights", cur);
+	if (from && (got->vocab != want.vocab || got->kv_heads != want.kv_heads ||
+	             got->head_dim != want.head_dim || got->rope_llama3 != want.rope_llama3))
+		return ANOTHER("the model's vocabulary or head shapes differ from %s's", cur);
+	if (!from && (lethe_curriculum_vocab(c) < 0 ||
+	              (size_t)got->vocab > (size_t)lethe_curriculum_vocab(c)))
 		return ANOTHER("the tokenizer's vocabulary is %d in the file, at most %ld in %s",
 		               got->vocab, lethe_curriculum_vocab(c), cur);
 #undef ANOTHER

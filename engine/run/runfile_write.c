@@ -380,11 +380,19 @@ static int write_header(wr *w, hid_t f, const lethe_curriculum *c, const lethe_t
 		return -1;
 	size_t nm = lethe_tokenizer_n_merges(tok);
 	hsize_t d[2] = {nm, 2};
+	static const int32_t no_merges[2] = {0, 0}; /* a pretrained tokenizer's empty merges */
 	rc |= write_data(w, g, "merges", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, d,
-	                 lethe_tokenizer_merges(tok));
+	                 nm ? lethe_tokenizer_merges(tok) : no_merges);
 	rc |= attr_i64(w, g, "vocab_size", (int64_t)lethe_tokenizer_vocab_size(tok));
-	rc |= attr_str(w, g, "kind",
-	               "byte-level BPE; ids 0-255 bytes, 256 BOS, 257 EOS, 258 PAD, 259 SEP");
+	const char *from = lethe_curriculum_model_from(c);
+	if (from) {
+		/* A pretrained model's tokenizer is its checkpoint's: named, not copied. */
+		rc |= attr_str(w, g, "kind", lethe_tokenizer_kind(tok));
+		rc |= attr_str(w, g, "source", from);
+	} else
+		rc |=
+		    attr_str(w, g, "kind",
+		             "byte-level BPE; ids 0-255 bytes, 256 BOS, 257 EOS, 258 PAD, 259 SEP");
 	H5Gclose(g);
 	g = group(w, f, "model");
 	if (g < 0)
@@ -396,6 +404,14 @@ static int write_header(wr *w, hid_t f, const lethe_curriculum *c, const lethe_t
 	      attr_i64(w, g, "tied", mc->tied) | attr_f64(w, g, "norm_eps", mc->norm_eps) |
 	      attr_f64(w, g, "rope_theta", mc->rope_theta) |
 	      attr_i64(w, g, "params", (int64_t)lethe_model_num_params(m));
+	if (from) /* pretrained shapes; lethe's own follow from heads */
+		rc |= attr_str(w, g, "from", from) | attr_i64(w, g, "kv_heads", mc->kv_heads) |
+		      attr_i64(w, g, "head_dim", mc->head_dim) |
+		      attr_i64(w, g, "rope_llama3", mc->rope_llama3) |
+		      attr_f64(w, g, "rope_factor", mc->rope_factor) |
+		      attr_f64(w, g, "rope_low_freq_factor", mc->rope_low_freq_factor) |
+		      attr_f64(w, g, "rope_high_freq_factor", mc->rope_high_freq_factor) |
+		      attr_i64(w, g, "rope_original_context", mc->rope_original_context);
 	size_t nt = lethe_model_num_tensors(m);
 	char **names = calloc(nt, sizeof(*names));
 	int32_t *info = malloc(nt * 5 * sizeof(*info));

@@ -55,6 +55,9 @@ typedef struct run {
 	int context;
 	size_t truncated;
 	lethe_errbuf *err; /* the curriculum's: lethe_curriculum_errmsg() */
+	/* The tokens that frame an example: lethe's own LETHE_TOKEN_* or the pretrained model's
+	 * (docs/models.md: its BOS, EOS and padding; as separator its last token of "\n"). */
+	int32_t bos, sep, eos, pad;
 } run;
 
 static int fail(run *r, int code, const char *fmt, ...) LETHE_PRINTF(3, 4);
@@ -171,17 +174,17 @@ static seq_fit fit_sequence(int ctx, int np, int nt)
 }
 
 /* Token i of the fitted sequence, 0 <= i <= f->inputs. */
-static int32_t sequence_token(const seq_src *s, const seq_fit *f, int i)
+static int32_t sequence_token(const run *r, const seq_src *s, const seq_fit *f, int i)
 {
 	if (i == 0)
-		return LETHE_TOKEN_BOS;
+		return r->bos;
 	if (i <= f->np)
 		return s->prompt[f->drop + i - 1];
 	if (i == f->np + 1)
-		return LETHE_TOKEN_SEP;
+		return r->sep;
 	if (i < f->np + 2 + f->nt)
 		return s->target[i - f->np - 2];
-	return LETHE_TOKEN_EOS;
+	return r->eos;
 }
 
 /* A batch of sequences, rows as wide as the longest: tokens and targets (B, T), a row's inputs
@@ -229,11 +232,11 @@ static int seq_batch_build(run *r, seq_batch *sb, const seq_src *src, int B)
 		r->truncated += (size_t)f.cut;
 		int sep = 1 + f.np;
 		for (int i = 0; i < f.inputs; i++) {
-			tok[i] = sequence_token(s, &f, i);
-			tgt[i] = i >= sep ? sequence_token(s, &f, i + 1) : -1;
+			tok[i] = sequence_token(r, s, &f, i);
+			tgt[i] = i >= sep ? sequence_token(r, s, &f, i + 1) : -1;
 		}
 		for (int i = f.inputs; i < T; i++) {
-			tok[i] = LETHE_TOKEN_PAD;
+			tok[i] = r->pad;
 			tgt[i] = -1;
 		}
 		sb->inputs += (uint64_t)f.inputs;
@@ -372,15 +375,15 @@ static int evaluate_task(run *r, size_t t, lethe_task_eval *ev)
 				rc = LETHE_ENOMEM;
 				break;
 			}
-			prompts[i][0] = LETHE_TOKEN_BOS;
+			prompts[i][0] = r->bos;
 			memcpy(prompts[i] + 1, pp[i] + (np[i] - keep),
 			       (size_t)keep * sizeof(int32_t));
-			prompts[i][keep + 1] = LETHE_TOKEN_SEP;
+			prompts[i][keep + 1] = r->sep;
 			lens[i] = keep + 2;
 		}
-		if (rc == 0 && (rc = lethe_model_generate(r->m, (const int32_t *const *)prompts,
-		                                          lens, (int)n, (int)spec->max_new_tokens,
-		                                          LETHE_TOKEN_EOS, out, out_lens)))
+		if (rc == 0 &&
+		    (rc = lethe_model_generate(r->m, (const int32_t *const *)prompts, lens, (int)n,
+		                               (int)spec->max_new_tokens, r->eos, out, out_lens)))
 			rc = fail(r, rc, "generation: %s", lethe_model_errmsg(r->m));
 		for (size_t i = 0; rc == 0 && i < n; i++) {
 			size_t len;
@@ -740,6 +743,37 @@ static int train_tokenizer(run *r)
 	return rc;
 }
 
+/* The tokens that frame each example. lethe's own tokenizer has all four; a pretrained one has
+ * its BOS (or, like GPT-2's, uses its end token to begin too), its EOS and padding, and no
+ * separator: the last token of "\n" serves, a newline between prompt and answer. */
+static int framing_tokens(run *r)
+{
+	r->eos = lethe_tokenizer_special(r->tok, LETHE_SPECIAL_EOS);
+	r->bos = lethe_tokenizer_special(r->tok, LETHE_SPECIAL_BOS);
+	r->pad = lethe_tokenizer_special(r->tok, LETHE_SPECIAL_PAD);
+	r->sep = lethe_tokenizer_special(r->tok, LETHE_SPECIAL_SEP);
+	if (r->eos < 0)
+		return fail(
+		    r, LETHE_EINVAL,
+		    "the tokenizer has no end-of-sequence token (eos_token_id in config.json "
+		    "or eos_token in tokenizer_config.json)");
+	if (r->bos < 0)
+		r->bos = r->eos;
+	if (r->pad < 0)
+		r->pad = r->eos;
+	if (r->sep < 0) {
+		int32_t *ids;
+		size_t n;
+		int rc = lethe_tokenizer_encode(r->tok, "\n", 1, &ids, &n);
+		if (rc)
+			return fail(r, rc, "the tokenizer cannot encode a newline: %s",
+			            lethe_tokenizer_errmsg(r->tok));
+		r->sep = n ? ids[n - 1] : r->eos;
+		free(ids);
+	}
+	return 0;
+}
+
 int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 {
 	run r = {.c = c, .o = o, .err = lethe_curriculum__err(c)};
@@ -751,15 +785,6 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		return fail(&r, LETHE_EVERSION,
 		            "run options of version %u: this liblethe knows version %u", o->version,
 		            LETHE_RUN_OPTIONS_VERSION);
-	/* Validated (lethe validate checks the checkpoint) but not trained yet: the runner still
-	 * builds lethe's own tokenizer and model. Refused rather than silently started from random
-	 * weights. */
-	if (lethe_curriculum_model_from(c))
-		return fail(
-		    &r, LETHE_EUNSUPPORTED,
-		    "model: from %s: training a pretrained model is not in this version yet "
-		    "(lethe validate, lethe tokenize and the C API lethe_model_open() read it)",
-		    lethe_curriculum_model_from(c));
 	struct stat sb;
 	int exists = stat(lethe_curriculum_output(c), &sb) == 0;
 	/* --output can name what validation did not see; --force must never replace a device. */
@@ -787,6 +812,7 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		return LETHE_ENOMEM;
 	int rc = 0;
 	lethe_model_config cfg = (*lethe_curriculum_model(c));
+	const char *from = lethe_curriculum_model_from(c);
 	lethe_runfile *rf = NULL;
 	if (o->resume) {
 		/* Everything is read and checked before anything is written: a refused file is
@@ -806,6 +832,12 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		cfg = *lethe_runfile_model_config(rf);
 		progress(&r, "lethe: resuming %s after %zu completed row%s\n",
 		         lethe_curriculum_output(c), r.n_rec, r.n_rec == 1 ? "" : "s");
+	} else if (from) {
+		progress(&r, "lethe: the tokenizer of %s\n", from);
+		if ((rc = lethe_tokenizer_open(&r.tok, from))) {
+			fail(&r, rc, "%s", lethe_tokenizer_errmsg(r.tok));
+			goto done;
+		}
 	} else {
 		progress(&r, "lethe: training the tokenizer (vocabulary %ld)\n",
 		         lethe_curriculum_vocab(c));
@@ -813,9 +845,18 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 			goto done;
 		cfg.vocab = (int)lethe_tokenizer_vocab_size(r.tok);
 	}
+	if ((rc = framing_tokens(&r)))
+		goto done;
 	r.context = cfg.context;
-	if ((rc = lethe_model_new(&r.m, &cfg, lethe_curriculum_seed(c))) ||
-	    (rc = prepare_tasks(&r)))
+	if (from) {
+		progress(&r, "lethe: loading %s\n", from);
+		if ((rc = lethe_model_open(&r.m, from, cfg.context))) {
+			fail(&r, rc, "%s", r.m ? lethe_model_errmsg(r.m) : "out of memory");
+			goto done;
+		}
+	} else if ((rc = lethe_model_new(&r.m, &cfg, lethe_curriculum_seed(c))))
+		goto done;
+	if ((rc = prepare_tasks(&r)))
 		goto done;
 	size_t np = lethe_model_num_params(r.m);
 	r.initial = malloc(np * sizeof(float));
@@ -825,7 +866,7 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		goto done;
 	}
 	memcpy(r.initial, lethe_model_params(r.m),
-	       np * sizeof(float)); /* the seed makes it again on resume */
+	       np * sizeof(float)); /* the seed (or the checkpoint) makes it again on resume */
 	if (rf && r.n_rec > 0 && (rc = lethe_runfile_resume_state(rf, r.m))) {
 		rc = rc == LETHE_ENOMEM ? rc : LETHE_EPARSE;
 		fail(&r, rc, "%s", lethe_runfile_errmsg(rf));
