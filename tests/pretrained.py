@@ -13,7 +13,9 @@ writes (nothing downloaded):
 4. a refusal: config.json that lethe_model_config_check cannot accept is reported with the path;
 5. model: {from: PATH} in a curriculum: validation reads the checkpoint's shape, conflicts named;
 6. a curriculum fine-tunes a GQA checkpoint with its own tokenizer through two stages: the run
-   starts from the checkpoint's weights, records it, reports, and refuses to resume with another.
+   starts from the checkpoint's weights, records it, reports, and refuses to resume with another;
+7. lethe generate on the checkpoint equals the reference's greedy continuation; on a run file's
+   stage it generates too; lethe tokenize reads a run file's tokenizer.
 Skips (77) without python3-torch.
 """
 import json
@@ -281,6 +283,31 @@ if p.returncode == 0:
                        capture_output=True, text=True)
     check(p.returncode == 2 and "other-llama" in p.stderr and open(out6, "rb").read() == before,
           "resume from another checkpoint refused: %r" % p.stderr)
+
+# 7. lethe generate: the checkpoint's greedy continuation, fed as BOS + the prompt's tokens, equals
+# the reference's (cut at the end token); a run file's stage generates too; lethe tokenize reads
+# a run file's tokenizer.
+p = subprocess.run([LETHE, "generate", "--json", "-n", "6", "--prompt", "one line", d6], capture_output=True, text=True)
+ok = p.returncode == 0
+if ok:
+    g = json.loads(p.stdout)
+    want = hf_llama.greedy(cfg6, state6, g["prompt_ids"], 6)
+    if 257 in want:
+        want = want[:want.index(257)]
+    ok = g["prompt"] == "one line" and g["prompt_ids"][0] == 256 and g["ids"] == want
+    if not ok:
+        print("generate: %r, reference %r" % (g, want))
+check(ok, "lethe generate on a checkpoint: %s" % p.stderr)
+if os.path.exists(out6):
+    p = subprocess.run([LETHE, "generate", "--stage", "one", "-n", "3", out6], input="one line\nanother\n",
+                       capture_output=True, text=True)
+    check(p.returncode == 0 and len(p.stdout.splitlines()) == 2, "generate from a run file's stage: %s" % p.stderr)
+    p = subprocess.run([LETHE, "generate", "--stage", "nine", "--prompt", "x", out6], capture_output=True, text=True)
+    check(p.returncode == 2 and "no trained stage 'nine'" in p.stderr, "unknown stage: %r" % p.stderr)
+    p = subprocess.run([LETHE, "tokenize", out6], input="ab\n", capture_output=True, text=True)
+    check(p.returncode == 0 and json.loads(p.stdout)["ids"] == [97, 98], "tokenize a run file: %r %r" % (p.stdout, p.stderr))
+p = subprocess.run([LETHE, "generate", "--prompt", "x", "--stage", "one", d6], capture_output=True, text=True)
+check(p.returncode == 2 and "--stage names a stage of a run file" in p.stderr, "--stage on a checkpoint: %r" % p.stderr)
 
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

@@ -24,6 +24,7 @@ int lethe_cmd_run(int argc, char **argv);
 int lethe_cmd_report(int argc, char **argv);
 int lethe_cmd_compare(int argc, char **argv);
 int lethe_cmd_tokenize(int argc, char **argv);
+int lethe_cmd_generate(int argc, char **argv);
 
 /* Prints "lethe: " and the message on stderr. */
 void lethe_cli_error(const char *fmt, ...) LETHE_PRINTF(1, 2);
@@ -35,6 +36,16 @@ typedef struct lethe_cli_paths {
 } lethe_cli_paths;
 int lethe_cli_paths_add(lethe_cli_paths *paths, const char *path);
 void lethe_cli_paths_free(lethe_cli_paths *paths);
+
+/* MODEL as generate and tokenize take it: a Hugging Face directory or llama2.c checkpoint, or a
+ * run file (its row stage, NULL for the last trained one). m NULL: the tokenizer only; context
+ * limits a checkpoint's (0: its own). Errors are printed; the caller frees what it got. */
+int lethe_cli_model_source(const char *path, const char *stage, int context, lethe_tokenizer **tok,
+                           lethe_model **m);
+
+/* text[0..n) with every byte that is not part of valid UTF-8 (and NUL) replaced by U+FFFD, as
+ * transformers' decode does; malloc'd, NULL when memory runs out. For JSON and terminals. */
+char *lethe_cli_utf8_lossy(const char *text, size_t n);
 
 /* Discovers plugins in the documented search order; prints refusals on stderr when verbose. */
 int lethe_cli_registry(lethe_registry **out, const lethe_cli_paths *paths, int print_problems);

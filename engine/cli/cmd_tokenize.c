@@ -1,10 +1,10 @@
 /*
  * cmd_tokenize.c: `lethe tokenize MODEL [FILE]`, the tokenizer of a pretrained model (a Hugging
- * Face directory or a llama2.c checkpoint) applied to each line of FILE or standard input: one
- * JSON line {"ids": [...]} per input line (the newline is not part of it), or with --decode the
- * reverse, one {"text": ...} per input line holding {"ids": [...]} or a JSON array of ids.
- * It is what a user runs first after pointing lethe at a model, and what the tests compare with
- * the reference tokenizers.
+ * Face directory or a llama2.c checkpoint) or of a run file applied to each line of FILE or
+ * standard input: one JSON line {"ids": [...]} per input line (the newline is not part of it), or
+ * with --decode the reverse, one {"text": ...} per input line holding {"ids": [...]} or a JSON
+ * array of ids. It is what a user runs first after pointing lethe at a model, and what the tests
+ * compare with the reference tokenizers.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -88,13 +88,15 @@ static int decode_line(lethe_tokenizer *tok, const char *line, char *why, size_t
 		goto out;
 	}
 	cJSON *o = cJSON_CreateObject();
-	char *s = NULL;
-	if (o && cJSON_AddStringToObject(o, "text", text) && (s = cJSON_PrintUnformatted(o)))
+	char *s = NULL, *clean = lethe_cli_utf8_lossy(text, len);
+	if (o && clean && cJSON_AddStringToObject(o, "text", clean) &&
+	    (s = cJSON_PrintUnformatted(o)))
 		printf("%s\n", s);
 	else {
 		rc = LETHE_ENOMEM;
 		snprintf(why, why_size, "out of memory");
 	}
+	free(clean);
 	free(s);
 	cJSON_Delete(o);
 	free(text);
@@ -133,8 +135,7 @@ int lethe_cmd_tokenize(int argc, char **argv)
 	}
 	const char *model = argv[optind], *file = argc - optind == 2 ? argv[optind + 1] : "-";
 	lethe_tokenizer *tok;
-	if (lethe_tokenizer_open(&tok, model)) {
-		lethe_cli_error("%s", lethe_tokenizer_errmsg(tok));
+	if (lethe_cli_model_source(model, NULL, 0, &tok, NULL)) {
 		lethe_tokenizer_free(tok);
 		return LETHE_EXIT_USAGE;
 	}

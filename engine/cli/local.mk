@@ -10,4 +10,6 @@ engine_lethe_SOURCES += \
 	%reldir%/cmd_run.c \
 	%reldir%/cmd_report.c \
 	%reldir%/cmd_tokenize.c \
+	%reldir%/cmd_generate.c \
+	%reldir%/model_source.c \
 	%reldir%/report_html.c %reldir%/report_html.h

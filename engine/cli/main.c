@@ -28,6 +28,8 @@ static const struct command commands[] = {
     {"inspect", lethe_cmd_inspect, "load a data file with a task plugin and show its examples"},
     {"score", lethe_cmd_score, "compute BLEU, chrF, ROUGE, seqeval F1 or classification metrics"},
     {"tokenize", lethe_cmd_tokenize, "turn lines into a pretrained model's token ids, or back"},
+    {"generate", lethe_cmd_generate,
+     "continue prompts greedily with a checkpoint or a run's model"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -228,10 +228,21 @@ int lethe_pretrained_tok_encode(lethe_pretrained_tok *p, const char *text, size_
 	               : lethe_l2c_tokenizer_encode(p->l2c, text, len, ids, n);
 }
 
+/* Ids the tokenizer does not have decode to nothing: a model's embedding table is often padded
+ * beyond its tokenizer (to a multiple of 64 or 128), and a generation may pick such an id. */
 int lethe_pretrained_tok_decode(lethe_pretrained_tok *p, const int32_t *ids, size_t n, char **out,
                                 size_t *len)
 {
-	return p->hf   ? lethe_hf_tokenizer_decode(p->hf, ids, n, out, len)
-	       : p->sp ? lethe_sp_tokenizer_decode(p->sp, ids, n, out, len)
-	               : lethe_l2c_tokenizer_decode(p->l2c, ids, n, out, len);
+	int32_t *known = malloc((n ? n : 1) * sizeof(*known));
+	if (!known)
+		return LETHE_ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] >= 0 && (size_t)ids[i] < p->vocab)
+			known[k++] = ids[i];
+	int rc = p->hf   ? lethe_hf_tokenizer_decode(p->hf, known, k, out, len)
+	         : p->sp ? lethe_sp_tokenizer_decode(p->sp, known, k, out, len)
+	                 : lethe_l2c_tokenizer_decode(p->l2c, known, k, out, len);
+	free(known);
+	return rc;
 }

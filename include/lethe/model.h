@@ -68,8 +68,9 @@ LETHE_EXPORT int lethe_tokenizer_decode(const lethe_tokenizer *tok, const int32_
 /* The tokenizer of a pretrained model (docs/models.md): path is a Hugging Face model directory
  * (its tokenizer.json, byte-level BPE, or tokenizer.model, SentencePiece) or a llama2.c checkpoint
  * (its tokenizer.bin beside it). Such a tokenizer has no merges of lethe's (n_merges 0), encodes
- * without adding special tokens, and decodes special tokens as their text. *out is set even on
- * failure (except LETHE_ENOMEM) so that lethe_tokenizer_errmsg() can say why; free it either way.
+ * without adding special tokens, decodes special tokens as their text and ids it does not have
+ * (a padded embedding table's) as nothing. *out is set even on failure (except LETHE_ENOMEM) so
+ * that lethe_tokenizer_errmsg() can say why; free it either way.
  * Not thread-safe, like encode. */
 LETHE_EXPORT int lethe_tokenizer_open(lethe_tokenizer **out, const char *path);
 LETHE_EXPORT const char *lethe_tokenizer_errmsg(const lethe_tokenizer *tok);
