@@ -157,6 +157,20 @@ try:
     # 2 heatmaps + 4 task charts + the loss curve + drift.
     check(p.returncode == 0 and t.svgs == 8 and t.bad == 0 and not t.stack and "http" not in html,
           "HTML report: %d svgs, %d problems, unclosed %r" % (t.svgs, t.bad, t.stack))
+    # Reports are published by rename, never over one of their inputs or over a non-file.
+    before = open(out, "rb").read()
+    p = subprocess.run([LETHE, "report", "-o", out, out], capture_output=True, text=True)
+    check(p.returncode == 2 and "is also an input" in p.stderr and open(out, "rb").read() == before,
+          "report -o INPUT refused: %r" % p.stderr)
+    p = subprocess.run([LETHE, "compare", "-o", out, out, out], capture_output=True, text=True)
+    check(p.returncode == 2 and "is also an input" in p.stderr and open(out, "rb").read() == before,
+          "compare -o INPUT refused: %r" % p.stderr)
+    p = subprocess.run([LETHE, "report", "-o", tmp, out], capture_output=True, text=True)
+    check(p.returncode == 2 and "not a regular file" in p.stderr, "report -o DIR refused: %r" % p.stderr)
+    rep = os.path.join(tmp, "r.txt")
+    p = subprocess.run([LETHE, "report", "-o", rep, out], capture_output=True, text=True)
+    check(p.returncode == 0 and "Score matrix" in open(rep).read() and
+          not [n for n in os.listdir(tmp) if n.endswith(".tmp")], "report -o FILE: %r" % p.stderr)
     for fmt in ("markdown", "csv"):
         p = subprocess.run([LETHE, "report", "--format", fmt, out], capture_output=True, text=True)
         check(p.returncode == 0 and "reviews" in p.stdout, "report %s" % fmt)

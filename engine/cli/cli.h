@@ -47,6 +47,17 @@ int lethe_cli_model_source(const char *path, const char *stage, int context, let
  * transformers' decode does; malloc'd, NULL when memory runs out. For JSON and terminals. */
 char *lethe_cli_utf8_lossy(const char *text, size_t n);
 
+/* A report's output: standard output (path NULL), or path written through a temporary file in
+ * its directory, renamed over it by lethe_cli_out_close(o, 1) when complete (removed when ok is 0
+ * or writing failed). Refuses an output that exists and is not a regular file, or is one of
+ * inputs. Errors are printed; -1. */
+typedef struct lethe_cli_out {
+	FILE *f;
+	char *path, *tmp;
+} lethe_cli_out;
+int lethe_cli_out_open(lethe_cli_out *o, const char *path, const char *const *inputs, int n_inputs);
+int lethe_cli_out_close(lethe_cli_out *o, int ok);
+
 /* Discovers plugins in the documented search order; prints refusals on stderr when verbose. */
 int lethe_cli_registry(lethe_registry **out, const lethe_cli_paths *paths, int print_problems);
 

@@ -530,13 +530,12 @@ int lethe_cmd_report(int argc, char **argv)
 		                rc == LETHE_ENOMEM ? "out of memory" : lethe_runfile_errmsg(rf));
 		status = rc == LETHE_ENOMEM ? LETHE_EXIT_FAILED : LETHE_EXIT_USAGE;
 	} else {
-		FILE *o = output ? fopen(output, "w") : stdout;
-		if (!o) {
-			lethe_cli_error("%s: cannot write", output);
-		} else {
-			report(o, fmt, &rep);
-			status = (output ? fclose(o) : fflush(o)) == 0 ? LETHE_EXIT_OK
-			                                               : LETHE_EXIT_FAILED;
+		lethe_cli_out out;
+		const char *inputs[1] = {argv[optind]};
+		if (lethe_cli_out_open(&out, output, inputs, 1) == 0) {
+			report(out.f, fmt, &rep);
+			status =
+			    lethe_cli_out_close(&out, 1) == 0 ? LETHE_EXIT_OK : LETHE_EXIT_FAILED;
 		}
 	}
 	report_free(&rep);
@@ -670,11 +669,11 @@ int lethe_cmd_compare(int argc, char **argv)
 		lethe_forgetting_free(&lm);
 		lethe_runfile_free(rf);
 	}
-	FILE *o = status == LETHE_EXIT_OK ? (output ? fopen(output, "w") : stdout) : NULL;
-	if (status == LETHE_EXIT_OK && !o) {
-		lethe_cli_error("%s: cannot write", output);
-		status = LETHE_EXIT_FAILED;
-	}
+	lethe_cli_out out = {NULL, NULL, NULL};
+	if (status == LETHE_EXIT_OK &&
+	    lethe_cli_out_open(&out, output, (const char *const *)(argv + optind), n) != 0)
+		status = LETHE_EXIT_USAGE;
+	FILE *o = out.f;
 	if (o) {
 		if (fmt == HTML) {
 			fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
@@ -791,7 +790,7 @@ int lethe_cmd_compare(int argc, char **argv)
 				      "better (docs/forgetting.md).\n",
 				      o);
 		}
-		if ((output ? fclose(o) : fflush(o)) != 0)
+		if (lethe_cli_out_close(&out, 1) != 0)
 			status = LETHE_EXIT_FAILED;
 	}
 	for (int i = 0; names && i < n; i++)

@@ -12,4 +12,5 @@ engine_lethe_SOURCES += \
 	%reldir%/cmd_tokenize.c \
 	%reldir%/cmd_generate.c \
 	%reldir%/model_source.c \
+	%reldir%/output.c \
 	%reldir%/report_html.c %reldir%/report_html.h
