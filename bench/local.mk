@@ -7,3 +7,7 @@ EXTRA_DIST += %reldir%/README.md %reldir%/metrics_throughput.py %reldir%/train-t
 noinst_PROGRAMS += %reldir%/tokenizer_throughput
 %canon_reldir%_tokenizer_throughput_SOURCES = %reldir%/tokenizer_throughput.c
 %canon_reldir%_tokenizer_throughput_LDADD = engine/liblethe.la
+noinst_PROGRAMS += %reldir%/load_lethe
+%canon_reldir%_load_lethe_SOURCES = %reldir%/load_lethe.c
+%canon_reldir%_load_lethe_LDADD = engine/liblethe.la
+EXTRA_DIST += %reldir%/load-checkpoint

@@ -245,6 +245,12 @@ static float llama3_frequency(float inv, const lethe_model_config *c)
 
 int lethe_model_new(lethe_model **out, const lethe_model_config *config, uint64_t seed)
 {
+	return lethe_model__create(out, config, seed, 1);
+}
+
+int lethe_model__create(lethe_model **out, const lethe_model_config *config, uint64_t seed,
+                        int init)
+{
 	*out = NULL;
 	lethe_model_config cfg = *config;
 	if (lethe_model_config_check(&cfg, NULL, 0))
@@ -304,7 +310,7 @@ int lethe_model_new(lethe_model **out, const lethe_model_config *config, uint64_
 	uint64_t sm = seed;
 	for (int i = 0; i < 4; i++)
 		r.s[i] = splitmix(&sm);
-	for (size_t i = 0; i < m->n_tensors; i++) {
+	for (size_t i = 0; init && i < m->n_tensors; i++) {
 		lethe_tensor_info *t = &m->tensors[i];
 		if (t->cols == 1)
 			for (size_t k = 0; k < t->size; k++)

@@ -64,6 +64,10 @@ struct lethe_model {
 	char errmsg[640];
 };
 
+/* lethe_model_new() with the random initialisation skipped when init is 0 (the parameters are
+ * then uninitialised: a checkpoint is about to fill every one). */
+int lethe_model__create(lethe_model **out, const lethe_model_config *config, uint64_t seed,
+                        int init);
 void lethe_model__views(lethe_model *m, float *block, model_view *v);
 /* lethe_model_forward, and with kv, the keys and values of every layer written to the cache at
  * positions 0..T-1 (a prefill; kv->past must be NULL). */

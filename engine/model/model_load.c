@@ -115,13 +115,13 @@ int lethe_model_open(lethe_model **out, const char *path, int context)
 		return rc;
 	}
 	lethe_model *m;
-	if ((rc = lethe_model_new(&m, &cfg, 0))) {
+	if ((rc = lethe_model__create(&m, &cfg, 0, 0))) {
 		lethe_checkpoint_free(ck);
 		return rc == LETHE_ENOMEM ? rc : refuse(out, rc, "the model could not be made");
 	}
-	/* Every parameter comes from the checkpoint: clear the random initialisation so that a
-	 * tensor the mapping missed would show as zeros, not as plausible noise. */
-	memset(m->params, 0, m->n_params * sizeof(float));
+	/* Every parameter comes from the checkpoint (the model was made without initialising
+	 * them): the floats written are counted, and must cover the whole block. */
+	size_t written = 0;
 	for (size_t i = 0; i < lethe_checkpoint_n_tensors(ck) && !rc; i++) {
 		size_t rows, cols, t, row;
 		const char *name = lethe_checkpoint_tensor_name(ck, i, &rows, &cols);
@@ -135,6 +135,13 @@ int lethe_model_open(lethe_model **out, const char *path, int context)
 		if ((rc = lethe_checkpoint_read(ck, i,
 		                                m->params + m->tensors[t].offset + row * cols)))
 			snprintf(m->errmsg, sizeof(m->errmsg), "%s", lethe_checkpoint_errmsg(ck));
+		written += rows * cols;
+	}
+	if (!rc && written != m->n_params) {
+		snprintf(m->errmsg, sizeof(m->errmsg),
+		         "%s: the checkpoint fills %zu of the model's %zu parameters", path,
+		         written, m->n_params);
+		rc = LETHE_EPARSE;
 	}
 	lethe_checkpoint_free(ck);
 	*out = m;
