@@ -188,6 +188,25 @@ json.dump(bad, open(os.path.join(d4, "config.json"), "w"))
 p = run(d4, [])
 check(p.returncode == 2 and "badctx" in p.stderr and "odd" in p.stderr, "odd head_dim: %r" % p.stderr)
 
+def write_tokenizer(d):
+    """A byte-level BPE tokenizer.json without merges: ids 0-255 the bytes, 256/257 BOS/EOS."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs, k = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + k)
+            k += 1
+    byte_char = dict(zip(bs, cs))
+    tok_json = {"version": "1.0", "added_tokens": [
+        {"id": 256, "content": "<|bos|>", "special": True, "lstrip": False, "rstrip": False, "single_word": False},
+        {"id": 257, "content": "<|eos|>", "special": True, "lstrip": False, "rstrip": False, "single_word": False}],
+        "normalizer": None, "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
+        "decoder": {"type": "ByteLevel"},
+        "model": {"type": "BPE", "vocab": {chr(byte_char[b]): b for b in range(256)}, "merges": []}}
+    json.dump(tok_json, open(os.path.join(d, "tokenizer.json"), "w"), ensure_ascii=False)
+
+
 # 5. A curriculum names the checkpoint: lethe validate reads its shape; the shape keys and a
 # tokenizer of lethe's own conflict with it; a broken checkpoint is reported at the key.
 LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
@@ -204,12 +223,20 @@ def validate(model_yaml, extra=""):
     return subprocess.run([LETHE, "validate", "--no-data", cur], capture_output=True, text=True)
 
 
-p = validate("{from: gqa, context: 48}")
-check(p.returncode == 0 and "3 layers, dim 64, 8 heads, context 48" in p.stdout, "validate from: %r %r" % (p.stdout, p.stderr))
-p = validate("{from: gqa, dim: 64, preset: tiny}")
-check(p.returncode == 2 and "2:25: model: 'dim' conflicts with 'from'" in p.stderr and "'preset' conflicts" in p.stderr,
+write_tokenizer(d2)
+p = validate("{from: tied, context: 48}")
+check(p.returncode == 0 and "2 layers, dim 48, 4 heads, context 48" in p.stdout and "tokenizer vocab 258" in p.stdout,
+      "validate from: %r %r" % (p.stdout, p.stderr))
+p = validate("{from: gqa}")
+check(p.returncode == 2 and "no tokenizer.json or tokenizer.model" in p.stderr, "from: without a tokenizer: %r" % p.stderr)
+write_tokenizer(d1)
+p = validate("{from: gqa}")
+check(p.returncode == 2 and "the tokenizer has 258 tokens, the model's embeddings 211" in p.stderr,
+      "a tokenizer larger than the embeddings: %r" % p.stderr)
+p = validate("{from: tied, dim: 64, preset: tiny}")
+check(p.returncode == 2 and "2:26: model: 'dim' conflicts with 'from'" in p.stderr and "'preset' conflicts" in p.stderr,
       "shape keys with from: %r" % p.stderr)
-p = validate("{from: gqa}", "tokenizer: {vocab: 300}\n")
+p = validate("{from: tied}", "tokenizer: {vocab: 300}\n")
 check(p.returncode == 2 and "3:12: tokenizer: a pretrained model" in p.stderr, "tokenizer with from: %r" % p.stderr)
 p = validate("{from: badctx}")
 check(p.returncode == 2 and "2:15: model from: " in p.stderr and "badctx" in p.stderr, "broken from: %r" % p.stderr)
@@ -226,21 +253,7 @@ os.makedirs(d6)
 json.dump(cfg6, open(os.path.join(d6, "config.json"), "w"))
 state6 = random_state(cfg6, gen, scale=0.05)
 write_safetensors(os.path.join(d6, "model.safetensors"), state6)
-bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-cs, k = bs[:], 0
-for b in range(256):
-    if b not in bs:
-        bs.append(b)
-        cs.append(256 + k)
-        k += 1
-byte_char = dict(zip(bs, cs))
-tok_json = {"version": "1.0", "added_tokens": [
-    {"id": 256, "content": "<|bos|>", "special": True, "lstrip": False, "rstrip": False, "single_word": False},
-    {"id": 257, "content": "<|eos|>", "special": True, "lstrip": False, "rstrip": False, "single_word": False}],
-    "normalizer": None, "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
-    "decoder": {"type": "ByteLevel"},
-    "model": {"type": "BPE", "vocab": {chr(byte_char[b]): b for b in range(256)}, "merges": []}}
-json.dump(tok_json, open(os.path.join(d6, "tokenizer.json"), "w"), ensure_ascii=False)
+write_tokenizer(d6)
 cur6 = os.path.join(tmp, "ft.yaml")
 with open(cur6, "w") as f:
     f.write("lethe: 1\nmodel: {from: tiny-llama, context: 48}\ntrain: {batch: 4, steps: 3, lr: 1.0e-3}\n"
@@ -308,6 +321,16 @@ if os.path.exists(out6):
     check(p.returncode == 0 and json.loads(p.stdout)["ids"] == [97, 98], "tokenize a run file: %r %r" % (p.stdout, p.stderr))
 p = subprocess.run([LETHE, "generate", "--prompt", "x", "--stage", "one", d6], capture_output=True, text=True)
 check(p.returncode == 2 and "--stage names a stage of a run file" in p.stderr, "--stage on a checkpoint: %r" % p.stderr)
+
+# 8. The shipped pretrained curriculum validates against a model (LETHE_MODEL) and the data.
+env = dict(os.environ, LETHE_MODEL=d6)
+src = os.environ.get("LETHE_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+args = [LETHE, "validate", os.path.join(src, "curricula", "pretrained-sequential.yaml")]
+if not (env.get("LETHE_DATA") and os.path.isdir(env["LETHE_DATA"])):
+    args.insert(2, "--no-data")
+p = subprocess.run(args, capture_output=True, text=True, env=env)
+check(p.returncode == 0 and "valid curriculum 'pretrained-sequential'" in p.stdout,
+      "curricula/pretrained-sequential.yaml: %s %s" % (p.stdout[-300:], p.stderr[-500:]))
 
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

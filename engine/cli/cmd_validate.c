@@ -101,6 +101,12 @@ int lethe_cmd_validate(int argc, char **argv)
 			       "tokenizer vocab %ld\n",
 			       mc->layers, mc->dim, mc->heads, mc->context, mc->ff,
 			       mc->tied ? "tied" : "untied", lethe_curriculum_vocab(cur));
+			if (lethe_curriculum_model_from(cur))
+				printf(
+				    "pretrained: %s (%d key/value heads, head size %d, embeddings "
+				    "for %d tokens)\n",
+				    lethe_curriculum_model_from(cur), mc->kv_heads, mc->head_dim,
+				    mc->vocab);
 			for (size_t i = 0; i < lethe_curriculum_task_count(cur); i++) {
 				const lethe_cur_task *t = lethe_curriculum_task(cur, i);
 				printf("task %s: plugin %s", t->name, t->plugin);

@@ -718,6 +718,24 @@ static void read_model(ctx *x, const lethe_ynode *m)
 			if (c->model_from &&
 			    lethe_model_config_from(&c->model, c->model_from, why, sizeof(why)))
 				error_at(x, from, "model from: %s", why);
+			else if (c->model_from) {
+				/* Its tokenizer too: a run needs both. */
+				lethe_tokenizer *tok;
+				if (lethe_tokenizer_open(&tok, c->model_from))
+					error_at(x, from, "model from: %s",
+					         tok ? lethe_tokenizer_errmsg(tok)
+					             : "out of memory");
+				else if ((c->vocab = (long)lethe_tokenizer_vocab_size(tok)) >
+				         c->model.vocab)
+					/* Ids past the embedding table would be read out of bounds.
+					 */
+					error_at(x, from,
+					         "model from: %s: the tokenizer has %ld tokens, "
+					         "the model's "
+					         "embeddings %d",
+					         c->model_from, c->vocab, c->model.vocab);
+				lethe_tokenizer_free(tok);
+			}
 			const lethe_ynode *o = lethe_yaml_get(m, "context");
 			long v;
 			if (o && get_long(x, o, "context", 2, 1 << 20, &v) && v < c->model.context)
@@ -888,8 +906,8 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 	c->seed = 1234;
 	if ((v = lethe_yaml_get(root, "seed")) && get_long(&x, v, "seed", 0, LONG_MAX, &n))
 		c->seed = (uint64_t)n;
-	read_model(&x, lethe_yaml_get(root, "model"));
 	c->vocab = 4096;
+	read_model(&x, lethe_yaml_get(root, "model")); /* a pretrained model sets its own */
 	if ((v = lethe_yaml_get(root, "tokenizer")) && c->model_from)
 		error_at(&x, v,
 		         "tokenizer: a pretrained model (model: {from: ...}) brings its own");
