@@ -210,6 +210,28 @@ try:
     check(p.returncode == 2 and "nothing was trained" in p.stderr and not os.path.exists(os.path.join(tmp, "never.h5")),
           "invalid curriculum: %s" % p.stderr)
 
+    # Two runs, one output: the second stops at once naming the first one's process; the first
+    # finishes and leaves neither its lock nor a temporary file behind.
+    two = os.path.join(tmp, "two.h5")
+    first = subprocess.Popen([LETHE, "run", "--quiet", "--output", two, os.path.join(SRC, "curricula", "quickstart.yaml")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not os.path.exists(two + ".lock") and first.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.2)
+    p = run(["--output", two, os.path.join(SRC, "curricula", "quickstart.yaml")])
+    check(p.returncode == 2 and ("process %d" % first.pid) in p.stderr and "another lethe run" in p.stderr,
+          "second run on one output: exit %d %r" % (p.returncode, p.stderr))
+    first.kill()
+    first.wait()
+    p = run(["--force", "--output", two, os.path.join(SRC, "curricula", "quickstart.yaml")])
+    check(p.returncode == 0, "a killed run's lock does not block the next: %r" % p.stderr)
+    # (The killed run may have left its own temporary file: kill -9 allows nothing else.)
+    check(not os.path.exists(two + ".lock") and
+          not [n for n in os.listdir(tmp) if n.startswith("two.h5.") and n.endswith(".tmp") and
+               not n.startswith("two.h5.%d." % first.pid)],
+          "no lock or temporary file left: %r" % os.listdir(tmp))
+
     # 5. kill -9 in the middle of a stage, then --resume: the same parameters as without the kill.
     # The curriculum reads ../text/lines.txt: lay out the same two folders in the temporary one.
     os.makedirs(os.path.join(tmp, "curricula"))

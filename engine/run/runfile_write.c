@@ -1,7 +1,7 @@
 /*
  * runfile_write.c: writes the HDF5 run file (docs/run-file.md; the reader is runfile_read.c).
- * Every write builds a new file beside the old one (path.tmp): the header from memory, the stage
- * groups already written copied from the old file with H5Ocopy, the new row from memory, the
+ * Every write builds a new file beside the old one (path.PID.tmp): the header from memory, the
+ * stage groups already written copied from the old file with H5Ocopy, the new row from memory, the
  * score matrices and the resume state from memory; then fsync and rename() over the old file. A
  * kill at any moment leaves either the old or the new file, both valid. Object timestamps are
  * off, so the same run writes the same bytes for its tensors. HDF5's hid_t and herr_t are
@@ -731,7 +731,9 @@ int lethe_runfile__write(const char *path, const lethe_curriculum *c, const leth
                          int threads, char *err, size_t err_size)
 {
 	char tmp[4096];
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+	/* Unique per process: two writers never share a temporary file (the run lock keeps two
+	 * runs off one output; this keeps any other writer's leftovers from mixing in). */
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid()) >= sizeof(tmp)) {
 		snprintf(err, err_size, "%s: path too long", path);
 		return LETHE_EINVAL;
 	}

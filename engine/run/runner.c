@@ -12,6 +12,7 @@
  * epoch of a stage is as many examples as its tasks' training sets hold together.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,6 +60,12 @@ typedef struct run {
 	 * (docs/models.md: its BOS, EOS and padding; as separator its last token of "\n"). */
 	int32_t bos, sep, eos, pad;
 } run;
+
+/* The output's lock, <output>.lock, held for the whole run (a POSIX record lock): a second run
+ * on the same output stops at once, naming the first one's process. -1 on failure (the message
+ * set); the descriptor otherwise. */
+static int lock_output(run *r, const char *output, int *fd_out);
+static void unlock_output(int fd, const char *output);
 
 static int fail(run *r, int code, const char *fmt, ...) LETHE_PRINTF(3, 4);
 static int fail(run *r, int code, const char *fmt, ...)
@@ -743,6 +750,63 @@ static int train_tokenizer(run *r)
 	return rc;
 }
 
+static int lock_output(run *r, const char *output, int *fd_out)
+{
+	*fd_out = -1;
+	char path[4096];
+	if ((size_t)snprintf(path, sizeof(path), "%s.lock", output) >= sizeof(path))
+		return fail(r, LETHE_EINVAL, "%s: path too long", output);
+	for (int attempt = 0; attempt < 8; attempt++) {
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return fail(r, LETHE_EIO, "%s: cannot create the run's lock: %s", path,
+			            strerror(errno));
+		struct flock fl = {
+		    .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+		if (fcntl(fd, F_SETLK, &fl) != 0) {
+			char pid[32] = "";
+			ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			close(fd);
+			return fail(
+			    r, LETHE_EEXISTS,
+			    "%s is being written by another lethe run (process %s): wait for it, "
+			    "or give another --output",
+			    output, pid[0] ? pid : "unknown");
+		}
+		/* The lock file may have been removed by the run that held it between our open and
+		 * our lock: then we hold a lock on a file nobody else will look at, so try again.
+		 */
+		struct stat a, b;
+		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
+		    a.st_dev == b.st_dev) {
+			char pid[32];
+			int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+			/* Without the number the lock still holds; a waiting run then says
+			 * 'unknown'. */
+			if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) == n)
+				fsync(fd);
+			*fd_out = fd;
+			return 0;
+		}
+		close(fd);
+	}
+	return fail(r, LETHE_EIO, "%s: the run's lock keeps changing under us", path);
+}
+
+static void unlock_output(int fd, const char *output)
+{
+	if (fd < 0)
+		return;
+	char path[4096];
+	/* Removed while still held, so a run that opened it meanwhile sees the change and retries.
+	 */
+	if ((size_t)snprintf(path, sizeof(path), "%s.lock", output) < sizeof(path))
+		unlink(path);
+	close(fd);
+}
+
 /* The tokens that frame each example. lethe's own tokenizer has all four; a pretrained one has
  * its BOS (or, like GPT-2's, uses its end token to begin too), its EOS and padding, and no
  * separator: the last token of "\n" serves, a newline between prompt and answer. */
@@ -803,14 +867,20 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 	if (make_parent_dirs(lethe_curriculum_output(c)))
 		return fail(&r, LETHE_EIO, "%s: cannot create its directory: %s",
 		            lethe_curriculum_output(c), strerror(errno));
+	int lock, rc = lock_output(&r, lethe_curriculum_output(c), &lock);
+	if (rc)
+		return rc;
 	lethe_set_threads(o->threads > 0 ? o->threads : 1);
 	r.data = calloc(lethe_curriculum_task_count(c), sizeof(*r.data));
 	size_t room = lethe_curriculum_stage_count(c) +
 	              (lethe_curriculum_baseline(c) ? 1 : 0); /* rows this curriculum makes */
 	r.rec = calloc(room + 1, sizeof(*r.rec));
-	if (!r.data || !r.rec)
+	if (!r.data || !r.rec) {
+		free(r.data);
+		free(r.rec);
+		unlock_output(lock, lethe_curriculum_output(c));
 		return LETHE_ENOMEM;
-	int rc = 0;
+	}
 	lethe_model_config cfg = (*lethe_curriculum_model(c));
 	const char *from = lethe_curriculum_model_from(c);
 	lethe_runfile *rf = NULL;
@@ -927,5 +997,6 @@ done:
 	free(r.previous);
 	lethe_model_free(r.m);
 	lethe_tokenizer_free(r.tok);
+	unlock_output(lock, lethe_curriculum_output(c));
 	return rc;
 }
