@@ -172,6 +172,11 @@ START_TEST(discovers_in_order)
 	const lethe_plugin_info *text = lethe_registry_find(reg, "text");
 	ck_assert_ptr_nonnull(text);
 	ck_assert_ptr_nonnull(strstr(text->path, "plugins/text/.libs/text.so"));
+	/* classify: the bundled label classifier's other name. */
+	ck_assert_ptr_nonnull(lethe_registry_find(reg, "classify"));
+	ck_assert_ptr_eq(lethe_registry_find(reg, "classify"),
+	                 lethe_registry_find(reg, "sentiment"));
+	ck_assert_ptr_null(lethe_registry_find(reg, "classif"));
 	ck_assert(has_problem("dup_b.so: plugin name 'dup' is already taken by"));
 	ck_assert(has_problem("bad_abi.so: plugin built for ABI version 99"));
 	ck_assert(has_problem("bad_size.so: plugin descriptor is 16 bytes"));

@@ -112,9 +112,16 @@ static struct entry *find_entry(const lethe_registry *reg, const char *name)
 	return NULL;
 }
 
+/* Other names of bundled plugins, used only when no plugin has the name itself: `sentiment` is a
+ * general label classifier (label_field, labels.*), and `classify` says so. */
+static const char *const aliases[][2] = {{"classify", "sentiment"}};
+
 const lethe_plugin_info *lethe_registry_find(const lethe_registry *reg, const char *name)
 {
 	struct entry *e = find_entry(reg, name);
+	for (size_t i = 0; !e && name && i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (strcmp(name, aliases[i][0]) == 0)
+			e = find_entry(reg, aliases[i][1]);
 	return e ? &e->info : NULL;
 }
 

@@ -79,6 +79,8 @@ LETHE_EXPORT int lethe_registry_discover(lethe_registry *reg, const char *const 
 
 LETHE_EXPORT size_t lethe_registry_count(const lethe_registry *reg);
 LETHE_EXPORT const lethe_plugin_info *lethe_registry_at(const lethe_registry *reg, size_t i);
+/* The plugin of that name; `classify` also finds the bundled `sentiment` (a general label
+ * classifier) when no plugin is named classify. NULL when none. */
 LETHE_EXPORT const lethe_plugin_info *lethe_registry_find(const lethe_registry *reg,
                                                           const char *name);
 /* Messages of plugin files that discovery refused, one line each. */
