@@ -14,6 +14,7 @@ python3-h5py as any user would (no lethe code):
 Skips (77) without h5py.
 """
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -209,6 +210,37 @@ try:
     p = run([bad])
     check(p.returncode == 2 and "nothing was trained" in p.stderr and not os.path.exists(os.path.join(tmp, "never.h5")),
           "invalid curriculum: %s" % p.stderr)
+
+    # Seeds: --seed N replaces both seeds; seed: {init, data} sets them apart; the file records
+    # them and --resume refuses another seed.
+    os.makedirs(os.path.join(tmp, "seeds", "curricula"))
+    os.makedirs(os.path.join(tmp, "seeds", "text"))
+    scur = os.path.join(tmp, "seeds", "curricula", "resume.yaml")
+    shutil.copy(os.path.join(SRC, "tests", "data", "curricula", "resume.yaml"), scur)
+    shutil.copy(os.path.join(SRC, "tests", "data", "text", "lines.txt"), os.path.join(tmp, "seeds", "text", "lines.txt"))
+    s7 = os.path.join(tmp, "s7.h5")
+    p = run(["--seed", "7", "--output", s7, scur])
+    with h5py.File(s7, "r") as fh:
+        check(p.returncode == 0 and int(fh.attrs["seed"]) == 7 and "data_seed" not in fh.attrs,
+              "--seed 7: %r" % p.stderr)
+    before = open(s7, "rb").read()
+    p = run(["--resume", "--seed", "8", "--output", s7, scur])
+    check(p.returncode == 2 and "seed 7 in the file, 8 in" in p.stderr and open(s7, "rb").read() == before,
+          "resume with another seed refused: %r" % p.stderr)
+    with open(scur) as fh:
+        text = fh.read()
+    split = os.path.join(tmp, "seeds", "curricula", "split.yaml")
+    with open(split, "w") as fh:
+        fh.write(re.sub(r"(?m)^seed:.*$", "", text) + "\nseed: {init: 7, data: 9}\n")
+    s79 = os.path.join(tmp, "s79.h5")
+    p = run(["--output", s79, split])
+    with h5py.File(s7, "r") as a, h5py.File(s79, "r") as b:
+        rows_s = list(a.attrs["rows"])
+        same_init = np.array_equal(a["resume/params"][()], b["resume/params"][()])
+        check(p.returncode == 0 and int(b.attrs["seed"]) == 7 and int(b.attrs["data_seed"]) == 9 and not same_init,
+              "seed: {init: 7, data: 9}: %r" % p.stderr)
+    p = subprocess.run([LETHE, "validate", "--no-data", split], capture_output=True, text=True)
+    check(p.returncode == 0, "validate seed map: %r" % p.stderr)
 
     # Two runs, one output: the second stops at once naming the first one's process; the first
     # finishes and leaves neither its lock nor a temporary file behind.

@@ -2,6 +2,7 @@
  * cmd_run.c: `lethe run`, which validates a curriculum (never training on an invalid one), then
  * trains and evaluates it stage by stage into its run file.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@ static void help(FILE *f)
 	        "stage\n"
 	        "  -q, --quiet             no progress on stderr\n"
 	        "  -p, --plugin-path PATH  search PATH for plugins first (repeatable)\n"
+	        "  -s, --seed N            the curriculum's seed (initial model and data order) "
+	        "replaced by N\n"
 	        "  -h, --help              show this help\n\n"
 	        "Exit status: 0 success, 1 the run failed (its file keeps the completed stages),\n"
 	        "2 an invalid curriculum or bad usage.\n");
@@ -42,16 +45,18 @@ int lethe_cmd_run(int argc, char **argv)
 	    {"resume", no_argument, NULL, 'r'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"plugin-path", required_argument, NULL, 'p'},
+	    {"seed", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	lethe_cli_paths paths = {0};
 	lethe_run_options opt = LETHE_RUN_OPTIONS_INIT;
 	const char *output = NULL;
-	int c, status = LETHE_EXIT_USAGE;
+	int c, status = LETHE_EXIT_USAGE, have_seed = 0;
+	unsigned long long seed = 0;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":t:o:frqp:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:o:frqp:s:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't': {
 			char *end;
@@ -65,6 +70,19 @@ int lethe_cmd_run(int argc, char **argv)
 			break;
 		}
 		case 'o': output = optarg; break;
+		case 's': {
+			char *end;
+			errno = 0;
+			seed = strtoull(optarg, &end, 10);
+			if (*end || !*optarg || optarg[0] == '-' || errno) {
+				lethe_cli_error(
+				    "run: --seed: expected a non-negative integer, got '%s'",
+				    optarg);
+				goto done;
+			}
+			have_seed = 1;
+			break;
+		}
 		case 'f': opt.force = 1; break;
 		case 'r': opt.resume = 1; break;
 		case 'q': opt.quiet = 1; break;
@@ -111,6 +129,8 @@ int lethe_cmd_run(int argc, char **argv)
 		                n == 1 ? "" : "s");
 		status = LETHE_EXIT_USAGE;
 	} else {
+		if (have_seed) /* both the initial model's and the data order's */
+			lethe_curriculum_set_seed(cur, (uint64_t)seed);
 		rc = output ? lethe_curriculum_set_output(cur, output) : 0;
 		if (rc == 0)
 			rc = lethe_run_curriculum(cur, &opt);

@@ -33,7 +33,8 @@ typedef struct cur_error {
 struct lethe_curriculum {
 	char *path, *text; /* the file and its contents */
 	char *name;
-	uint64_t seed;
+	uint64_t seed;      /* the model's initialisation */
+	uint64_t data_seed; /* the order examples are drawn in (seed unless seed: {data: M}) */
 	lethe_model_config model; /* vocab filled from the tokenizer at run time */
 	long vocab;               /* tokenizer vocabulary size */
 	char *model_from;         /* a pretrained checkpoint (model: {from: PATH}), or NULL */
@@ -904,8 +905,25 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 		c->name = dot ? strndup(base, (size_t)(dot - base)) : strdup(base);
 	}
 	c->seed = 1234;
-	if ((v = lethe_yaml_get(root, "seed")) && get_long(&x, v, "seed", 0, LONG_MAX, &n))
-		c->seed = (uint64_t)n;
+	v = lethe_yaml_get(root, "seed");
+	if (v && v->type == LETHE_YMAP) {
+		/* seed: {init: N, data: M}: the initial model and the data order apart, so that one
+		 * can vary while the other stays. */
+		static const char *const keys[] = {"init", "data", NULL};
+		check_keys(&x, v, "seed", keys);
+		const lethe_ynode *o;
+		if ((o = lethe_yaml_get(v, "init")) &&
+		    get_long(&x, o, "seed init", 0, LONG_MAX, &n))
+			c->seed = (uint64_t)n;
+		c->data_seed = c->seed;
+		if ((o = lethe_yaml_get(v, "data")) &&
+		    get_long(&x, o, "seed data", 0, LONG_MAX, &n))
+			c->data_seed = (uint64_t)n;
+	} else {
+		if (v && get_long(&x, v, "seed", 0, LONG_MAX, &n))
+			c->seed = (uint64_t)n;
+		c->data_seed = c->seed;
+	}
 	c->vocab = 4096;
 	read_model(&x, lethe_yaml_get(root, "model")); /* a pretrained model sets its own */
 	if ((v = lethe_yaml_get(root, "tokenizer")) && c->model_from)
@@ -1029,6 +1047,16 @@ const char *lethe_curriculum_name(const lethe_curriculum *c)
 uint64_t lethe_curriculum_seed(const lethe_curriculum *c)
 {
 	return c->seed;
+}
+
+uint64_t lethe_curriculum_data_seed(const lethe_curriculum *c)
+{
+	return c->data_seed;
+}
+
+void lethe_curriculum_set_seed(lethe_curriculum *c, uint64_t seed)
+{
+	c->seed = c->data_seed = seed;
 }
 const lethe_model_config *lethe_curriculum_model(const lethe_curriculum *c)
 {

@@ -43,7 +43,7 @@ struct lethe_runfile {
 	char **stages;    /* the resolved settings of the writing curriculum's stages */
 	size_t n_stages;
 	int has_moments;
-	int64_t seed;
+	int64_t seed, data_seed; /* data_seed: seed when the file has none */
 };
 
 #define ANY ((hsize_t)-1)
@@ -903,6 +903,9 @@ static int open_checked(lethe_runfile *rf, const char *path)
 		rc = attr_scalar(rf, rf->f, "", "name", CLS_STRING, &rf->name);
 	if (rc == 0)
 		rc = attr_i64(rf, rf->f, "", "seed", &rf->seed);
+	rf->data_seed = rf->seed;
+	if (rc == 0 && H5Aexists(rf->f, "data_seed") > 0)
+		rc = attr_i64(rf, rf->f, "", "data_seed", &rf->data_seed);
 	if (rc == 0)
 		rc = attr_strings(rf, rf->f, "", "rows", ANY, NULL, &rf->rows, &rf->n_rows);
 	if (rc == 0 && rf->n_rows == 0)
@@ -1477,6 +1480,10 @@ int lethe_runfile__check_curriculum(lethe_runfile *rf, const lethe_curriculum *c
 	if ((uint64_t)rf->seed != lethe_curriculum_seed(c))
 		return ANOTHER("seed %llu in the file, %llu in %s", (unsigned long long)rf->seed,
 		               (unsigned long long)lethe_curriculum_seed(c), cur);
+	if ((uint64_t)rf->data_seed != lethe_curriculum_data_seed(c))
+		return ANOTHER("data seed %llu in the file, %llu in %s",
+		               (unsigned long long)rf->data_seed,
+		               (unsigned long long)lethe_curriculum_data_seed(c), cur);
 	/* The model and the tokenizer. */
 	lethe_model_config want = (*lethe_curriculum_model(c));
 	if (!lethe_curriculum_model_from(c))

@@ -358,6 +358,9 @@ static int write_header(wr *w, hid_t f, const lethe_curriculum *c, const lethe_t
 	         attr_str(w, f, "lethe_version", LETHE_VERSION_STRING) |
 	         attr_str(w, f, "name", lethe_curriculum_name(c)) |
 	         attr_i64(w, f, "seed", (int64_t)lethe_curriculum_seed(c)) |
+	         (lethe_curriculum_data_seed(c) != lethe_curriculum_seed(c)
+	              ? attr_i64(w, f, "data_seed", (int64_t)lethe_curriculum_data_seed(c))
+	              : 0) |
 	         attr_i64(w, f, "threads", threads);
 	hid_t g = group(w, f, "curriculum");
 	rc |= g < 0 ? -1

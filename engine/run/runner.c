@@ -527,7 +527,7 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 	rec->loss = calloc(steps, sizeof(float));
 	rec->lr = calloc(steps, sizeof(float));
 	rec->grad_norm = calloc(steps, sizeof(float));
-	sampler s = {.state = (lethe_curriculum_seed(c) + 1) * 0x9E3779B97F4A7C15ull +
+	sampler s = {.state = (lethe_curriculum_data_seed(c) + 1) * 0x9E3779B97F4A7C15ull +
 	                      (si + 1) * 0xD1B54A32D192ED03ull};
 	s.order = calloc(st->n_tasks, sizeof(*s.order));
 	s.pos = calloc(st->n_tasks, sizeof(*s.pos));

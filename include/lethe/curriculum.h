@@ -86,6 +86,10 @@ LETHE_EXPORT const char *lethe_curriculum_text(const lethe_curriculum *c);
 /* Its name ('name', or the file's base name without extension) and random seed. */
 LETHE_EXPORT const char *lethe_curriculum_name(const lethe_curriculum *c);
 LETHE_EXPORT uint64_t lethe_curriculum_seed(const lethe_curriculum *c);
+/* The seed of the data order: seed: {init: N, data: M} sets the two apart; otherwise the seed. */
+LETHE_EXPORT uint64_t lethe_curriculum_data_seed(const lethe_curriculum *c);
+/* Sets both seeds (lethe run --seed N). */
+LETHE_EXPORT void lethe_curriculum_set_seed(lethe_curriculum *c, uint64_t seed);
 /* The model configuration (its vocab is filled from the tokenizer at run time) and the
  * tokenizer's vocabulary size. */
 LETHE_EXPORT const lethe_model_config *lethe_curriculum_model(const lethe_curriculum *c);
