@@ -180,8 +180,8 @@ int lethe_cmd_generate(int argc, char **argv)
 	lethe_set_threads(threads);
 	lethe_tokenizer *tok;
 	lethe_model *m;
-	/* A checkpoint's context is cut to what the longest use here needs: the cache is sized by
-	 * it. */
+	/* The checkpoint's own context: the KV cache is sized by it (prompts are only known after
+	 * the tokenizer is open, so it is not cut to what they need). */
 	int rc = lethe_cli_model_source(model, stage, 0, &tok, &m);
 	int status =
 	    rc ? (rc == LETHE_ENOMEM ? LETHE_EXIT_FAILED : LETHE_EXIT_USAGE) : LETHE_EXIT_OK;

@@ -11,7 +11,6 @@
  * They agree to rounding (tests/check_layer.c holds both to the reference, and the decoded logits
  * to the full forward's).
  */
-#include <assert.h>
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
