@@ -135,7 +135,7 @@ TESTS += %reldir%/hf_tokenizer.py
 %canon_reldir%_hf_tokenize_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/engine
 %canon_reldir%_hf_tokenize_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(PCRE2_CFLAGS)
 %canon_reldir%_hf_tokenize_LDADD = $(CJSON_LIBS) $(PCRE2_LIBS)
-EXTRA_DIST += %reldir%/hf_tokenizer.py
+EXTRA_DIST += %reldir%/hf_tokenizer.py %reldir%/bpe_reference.py
 
 # The SentencePiece shim against python3-sentencepiece (tests/sp_tokenizer.py).
 check_PROGRAMS += %reldir%/sp_tokenize
@@ -185,3 +185,9 @@ TESTS += %reldir%/pretrained.py
 %canon_reldir%_pretrained_run_SOURCES = %reldir%/pretrained_run.c
 %canon_reldir%_pretrained_run_LDADD = engine/liblethe.la
 EXTRA_DIST += %reldir%/pretrained.py %reldir%/hf_llama.py
+
+# lethe export and model: {from: ...}: the export against the run (tensors, logits bit for bit),
+# against transformers' forward (tests/hf_llama.py) and the reference BPE (tests/bpe_reference.py),
+# and training on from the export and from the run file alike.
+TESTS += %reldir%/export.py
+EXTRA_DIST += %reldir%/export.py

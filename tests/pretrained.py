@@ -180,6 +180,23 @@ with open(path3, "wb") as f:
         f.write(w.contiguous().numpy().astype("<f4").tobytes())
 compare_logits("llama2.c v1", path3, cfg3, hf, [s[:40] for s in seqs[1:3]])
 
+# lethe export: llama2.c's tokenizer has no Hugging Face form (refused); the weights alone go out
+# in Hugging Face's layout and read back to the same logits.
+LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
+pieces = [b"<unk>", b"<s>", b"</s>"] + [b"<0x%02X>" % b for b in range(256)] + [b" a"]
+open(os.path.join(tmp, "tokenizer.bin"), "wb").write(struct.pack("i", 6) + b"".join(
+    struct.pack("f", 0.0) + struct.pack("i", len(t)) + t for t in pieces[:V]))
+exp = os.path.join(tmp, "stories-hf")
+p = subprocess.run([LETHE, "export", path3, exp], capture_output=True, text=True)
+check(p.returncode == 2 and "llama2.c" in p.stderr and not os.path.exists(exp),
+      "export of a llama2.c tokenizer: exit %d %r" % (p.returncode, p.stderr))
+p = subprocess.run([LETHE, "export", "--weights-only", path3, exp], capture_output=True, text=True)
+check(p.returncode == 0 and sorted(os.listdir(exp)) == ["config.json", "generation_config.json", "model.safetensors"],
+      "export --weights-only of llama2.c: exit %d %r" % (p.returncode, p.stderr))
+cmds = ["logits " + " ".join(map(str, s[:40])) for s in seqs[1:3]]
+a, b = run(path3, cmds), run(exp, cmds)
+check(a.returncode == 0 and a.stdout == b.stdout, "llama2.c export: logits differ (%s)" % b.stderr)
+
 # 4. A configuration the model refuses, named with its path.
 d4 = os.path.join(tmp, "badctx")
 os.makedirs(d4)

@@ -1,6 +1,7 @@
 /*
  * pretrained_run.c: a test driver for lethe_model_open(): loads MODEL (a Hugging Face directory
- * or a llama2.c checkpoint) and answers one command per line of standard input:
+ * or a llama2.c checkpoint; or, ending in .h5, a run file's last trained row, through the run-file
+ * reader) and answers one command per line of standard input:
  *   logits ID...          -> the logits of every position, one line per position (%.9g)
  *   generate N ID...      -> N greedy tokens after the prompt (KV-cache decoding)
  *   grad ID...            -> the loss and the gradient's squared norm of next-token prediction
@@ -28,8 +29,22 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	lethe_set_threads(1);
-	lethe_model *m;
-	if (lethe_model_open(&m, argv[1], 0)) {
+	lethe_model *m = NULL;
+	size_t len = strlen(argv[1]);
+	if (len > 3 && strcmp(argv[1] + len - 3, ".h5") == 0) {
+		lethe_runfile *rf;
+		size_t row = 0;
+		int rc = lethe_runfile_open(&rf, argv[1]);
+		for (size_t i = 0; !rc && i < lethe_runfile_n_rows(rf); i++)
+			if (lethe_runfile_row_trained(rf, i))
+				row = i;
+		if (rc || lethe_model_new(&m, lethe_runfile_model_config(rf), 0) ||
+		    lethe_runfile_params(rf, row, m)) {
+			fprintf(stderr, "%s\n", lethe_runfile_errmsg(rf));
+			return 2;
+		}
+		lethe_runfile_free(rf);
+	} else if (lethe_model_open(&m, argv[1], 0)) {
 		fprintf(stderr, "%s\n", m ? lethe_model_errmsg(m) : "out of memory");
 		lethe_model_free(m);
 		return 2;

@@ -25,6 +25,7 @@ int lethe_cmd_report(int argc, char **argv);
 int lethe_cmd_compare(int argc, char **argv);
 int lethe_cmd_tokenize(int argc, char **argv);
 int lethe_cmd_generate(int argc, char **argv);
+int lethe_cmd_export(int argc, char **argv);
 
 /* Prints "lethe: " and the message on stderr. */
 void lethe_cli_error(const char *fmt, ...) LETHE_PRINTF(1, 2);
@@ -38,7 +39,8 @@ int lethe_cli_paths_add(lethe_cli_paths *paths, const char *path);
 void lethe_cli_paths_free(lethe_cli_paths *paths);
 
 /* MODEL as generate and tokenize take it: a Hugging Face directory or llama2.c checkpoint, or a
- * run file (its row stage, NULL for the last trained one). m NULL: the tokenizer only; context
+ * run file (its row stage, NULL for the last trained one). m NULL: the tokenizer only; tok NULL:
+ * the model only; context
  * limits a checkpoint's (0: its own). Errors are printed; the caller frees what it got. */
 int lethe_cli_model_source(const char *path, const char *stage, int context, lethe_tokenizer **tok,
                            lethe_model **m);

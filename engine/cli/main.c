@@ -30,6 +30,7 @@ static const struct command commands[] = {
     {"tokenize", lethe_cmd_tokenize, "turn lines into a pretrained model's token ids, or back"},
     {"generate", lethe_cmd_generate,
      "continue prompts greedily with a checkpoint or a run's model"},
+    {"export", lethe_cmd_export, "write a run's model as a Hugging Face Llama directory"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -45,7 +45,7 @@ static int from_run(const char *path, const char *stage, lethe_tokenizer **tok, 
 		lethe_runfile_free(rf);
 		return LETHE_ENOTFOUND;
 	}
-	if ((rc = lethe_runfile_tokenizer(rf, tok)))
+	if (tok && (rc = lethe_runfile_tokenizer(rf, tok)))
 		goto fail;
 	if (m) {
 		if ((rc = lethe_model_new(m, lethe_runfile_model_config(rf), 0))) {
@@ -68,7 +68,8 @@ fail:
 int lethe_cli_model_source(const char *path, const char *stage, int context, lethe_tokenizer **tok,
                            lethe_model **m)
 {
-	*tok = NULL;
+	if (tok)
+		*tok = NULL;
 	if (m)
 		*m = NULL;
 	if (is_hdf5(path))
@@ -78,7 +79,7 @@ int lethe_cli_model_source(const char *path, const char *stage, int context, let
 		                path);
 		return LETHE_EINVAL;
 	}
-	int rc = lethe_tokenizer_open(tok, path);
+	int rc = tok ? lethe_tokenizer_open(tok, path) : 0;
 	if (rc) {
 		lethe_cli_error("%s", lethe_tokenizer_errmsg(*tok));
 		return rc;

@@ -38,6 +38,7 @@ struct lethe_curriculum {
 	lethe_model_config model; /* vocab filled from the tokenizer at run time */
 	long vocab;               /* tokenizer vocabulary size */
 	char *model_from;         /* a pretrained checkpoint (model: {from: PATH}), or NULL */
+	char *model_from_stage;   /* with a run file as PATH: the stage whose model it is */
 	lethe_cur_task *tasks;
 	size_t n_tasks;
 	lethe_cur_stage *stages;
@@ -690,6 +691,45 @@ static void read_evaluate(ctx *x, const lethe_ynode *ev)
 	}
 }
 
+/* model: {from: RUN.h5, stage: NAME}: the model after stage NAME of an earlier run (its last
+ * trained stage without NAME) and that run's tokenizer, read through the run-file reader. */
+static void from_run_file(ctx *x, const lethe_ynode *from, const lethe_ynode *stage)
+{
+	lethe_curriculum *c = x->c;
+	const char *name = NULL;
+	if (stage && want(x, stage, LETHE_YSCALAR, "model stage"))
+		name = stage->value;
+	lethe_runfile *rf;
+	if (lethe_runfile_open(&rf, c->model_from)) {
+		error_at(x, from, "model from: %s",
+		         rf ? lethe_runfile_errmsg(rf) : "out of memory");
+		lethe_runfile_free(rf);
+		return;
+	}
+	const char *const *rows = lethe_runfile_row_names(rf);
+	size_t row = 0, found = 0;
+	for (size_t i = 0; i < lethe_runfile_n_rows(rf); i++)
+		if (lethe_runfile_row_trained(rf, i) && (!name || strcmp(rows[i], name) == 0))
+			row = i, found = 1;
+	lethe_tokenizer *tok = NULL;
+	if (!found) {
+		if (name)
+			error_at(x, stage, "model stage: %s has no trained stage '%s'",
+			         c->model_from, name);
+		else
+			error_at(x, from, "model from: %s has no trained stage yet", c->model_from);
+	} else if (!(c->model_from_stage = strdup(rows[row])))
+		x->oom = 1;
+	else if (lethe_runfile_tokenizer(rf, &tok))
+		error_at(x, from, "model from: %s", lethe_runfile_errmsg(rf));
+	else {
+		c->model = *lethe_runfile_model_config(rf);
+		c->vocab = (long)lethe_tokenizer_vocab_size(tok);
+	}
+	lethe_tokenizer_free(tok);
+	lethe_runfile_free(rf);
+}
+
 static void read_model(ctx *x, const lethe_ynode *m)
 {
 	lethe_curriculum *c = x->c;
@@ -697,9 +737,13 @@ static void read_model(ctx *x, const lethe_ynode *m)
 	const lethe_ynode *p = NULL;
 	if (m && want(x, m, LETHE_YMAP, "model")) {
 		static const char *const keys[] = {"preset", "context", "dim",  "layers", "heads",
-		                                   "ff",     "tied",    "from", NULL};
+		                                   "ff",     "tied",    "from", "stage",  NULL};
 		check_keys(x, m, "model", keys);
 		const lethe_ynode *from = lethe_yaml_get(m, "from");
+		const lethe_ynode *stage = lethe_yaml_get(m, "stage");
+		if (stage && !from)
+			error_at(x, stage,
+			         "model: 'stage' names a stage of the run file given by 'from'");
 		if (from) {
 			/* A pretrained checkpoint brings its own shapes: only the context may be
 			 * cut. */
@@ -716,8 +760,15 @@ static void read_model(ctx *x, const lethe_ynode *m)
 			}
 			c->model_from = get_path(x, from, "model from");
 			char why[700];
-			if (c->model_from &&
-			    lethe_model_config_from(&c->model, c->model_from, why, sizeof(why)))
+			if (c->model_from && lethe_text__is_hdf5(c->model_from))
+				from_run_file(x, from, stage);
+			else if (stage)
+				error_at(x, stage,
+				         "model: 'stage' names a stage of a run file; %s is a "
+				         "checkpoint",
+				         c->model_from ? c->model_from : "'from'");
+			else if (c->model_from && lethe_model_config_from(&c->model, c->model_from,
+			                                                  why, sizeof(why)))
 				error_at(x, from, "model from: %s", why);
 			else if (c->model_from) {
 				/* Its tokenizer too: a run needs both. */
@@ -814,6 +865,7 @@ void lethe_curriculum_free(lethe_curriculum *c)
 	free(c->name);
 	free(c->output);
 	free(c->model_from);
+	free(c->model_from_stage);
 	free(c);
 }
 
@@ -1065,6 +1117,11 @@ const lethe_model_config *lethe_curriculum_model(const lethe_curriculum *c)
 const char *lethe_curriculum_model_from(const lethe_curriculum *c)
 {
 	return c->model_from;
+}
+
+const char *lethe_curriculum_model_from_stage(const lethe_curriculum *c)
+{
+	return c->model_from_stage;
 }
 
 long lethe_curriculum_vocab(const lethe_curriculum *c)

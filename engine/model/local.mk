@@ -13,6 +13,7 @@ engine_liblethe_la_SOURCES += \
 	%reldir%/hf_tokenizer.c %reldir%/hf_tokenizer.h \
 	%reldir%/sp_tokenizer.cc %reldir%/sp_tokenizer.h \
 	%reldir%/checkpoint.c %reldir%/checkpoint.h \
+	%reldir%/export.c \
 	%reldir%/l2c_tokenizer.c %reldir%/l2c_tokenizer.h \
 	%reldir%/tokenizer_pretrained.c %reldir%/tokenizer_pretrained.h \
 	%reldir%/model_load.c

@@ -121,6 +121,7 @@ struct lethe_tokenizer {
 	size_t cache_used, cache_cap;
 	/* A pretrained model's tokenizer instead of lethe's own (lethe_tokenizer_open). */
 	lethe_pretrained_tok *pre;
+	char *source; /* the path it was opened from */
 	char errmsg[512];
 };
 
@@ -142,8 +143,11 @@ const int32_t *lethe_tokenizer_merges(const lethe_tokenizer *t)
 int lethe_tokenizer_open(lethe_tokenizer **out, const char *path)
 {
 	*out = calloc(1, sizeof(**out));
-	if (!*out)
+	if (!*out || !((*out)->source = strdup(path))) {
+		free(*out);
+		*out = NULL;
 		return LETHE_ENOMEM;
+	}
 	return lethe_pretrained_tok_open(&(*out)->pre, path, (*out)->errmsg,
 	                                 sizeof((*out)->errmsg));
 }
@@ -153,6 +157,11 @@ const char *lethe_tokenizer_errmsg(const lethe_tokenizer *t)
 	if (!t)
 		return "out of memory";
 	return t->pre && !t->errmsg[0] ? lethe_pretrained_tok_errmsg(t->pre) : t->errmsg;
+}
+
+const char *lethe_tokenizer_source(const lethe_tokenizer *t)
+{
+	return t->source;
 }
 
 const char *lethe_tokenizer_kind(const lethe_tokenizer *t)
@@ -177,6 +186,7 @@ void lethe_tokenizer_free(lethe_tokenizer *t)
 {
 	if (!t)
 		return;
+	free(t->source);
 	if (t->pre) {
 		lethe_pretrained_tok_free(t->pre);
 		free(t);

@@ -4,8 +4,9 @@
  * config.json's bos_token_id/eos_token_id/pad_token_id, generation_config.json's, then the token
  * texts of tokenizer_config.json (bos_token, eos_token, pad_token: a string or {"content": ...})
  * looked up in the tokenizer; a SentencePiece model's own ids; llama2.c's 1 and 2. Padding falls
- * back to EOS, as transformers' generation does. Pretrained tokenizers have no separator token:
- * lethe joins prompt and target with text the tokenizer encodes (docs/models.md).
+ * back to EOS, as transformers' generation does. A separator (sep_token_id, sep_token) is rare: a
+ * model exported by lethe names its own; without one lethe joins prompt and target with text the
+ * tokenizer encodes (docs/models.md).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -90,19 +91,21 @@ static int is_file_in(const char *dir, const char *name)
 
 static void hf_specials(lethe_pretrained_tok *p, const char *dir)
 {
-	static const char *const id_keys[3] = {"bos_token_id", "eos_token_id", "pad_token_id"};
-	static const char *const text_keys[3] = {"bos_token", "eos_token", "pad_token"};
+	static const char *const id_keys[4] = {"bos_token_id", "eos_token_id", "pad_token_id",
+	                                       "sep_token_id"};
+	static const char *const text_keys[4] = {"bos_token", "eos_token", "pad_token",
+	                                         "sep_token"};
 	const char *files[2] = {"config.json", "generation_config.json"};
 	for (int f = 0; f < 2; f++) {
 		cJSON *j = json_file(dir, files[f]);
-		for (int k = 0; k < 3 && j; k++)
+		for (int k = 0; k < 4 && j; k++)
 			if (p->special[k] < 0)
 				p->special[k] = json_id(j, id_keys[k]);
 		cJSON_Delete(j);
 	}
 	if (p->hf) {
 		cJSON *j = json_file(dir, "tokenizer_config.json");
-		for (int k = 0; k < 3 && j; k++)
+		for (int k = 0; k < 4 && j; k++)
 			if (p->special[k] < 0)
 				p->special[k] = json_token(p->hf, j, text_keys[k]);
 		cJSON_Delete(j);

@@ -40,7 +40,9 @@ struct lethe_runfile {
 	lethe_model_config config;
 	size_t n_params, n_merges;
 	char *tok_source; /* a pretrained model's checkpoint, whose tokenizer the run used */
-	char **stages;    /* the resolved settings of the writing curriculum's stages */
+	char *model_from; /* model: {from: PATH} of the run (older files: tok_source), or NULL */
+	char *model_from_stage; /* with a run file as PATH, its stage */
+	char **stages;          /* the resolved settings of the writing curriculum's stages */
 	size_t n_stages;
 	int has_moments;
 	int64_t seed, data_seed; /* data_seed: seed when the file has none */
@@ -770,7 +772,14 @@ static int check_model(lethe_runfile *rf)
 	/* A pretrained model's shapes (lethe's own follow from heads). */
 	int64_t kv = 0, hd = 0, l3 = 0, orig = 0;
 	double fac = 0, lo = 0, hi = 0;
-	if (rc == 0 && rf->tok_source) {
+	if (rc == 0 && H5Aexists(g, "from") > 0)
+		rc = attr_scalar(rf, g, "model", "from", CLS_STRING, &rf->model_from);
+	if (rc == 0 && H5Aexists(g, "from_stage") > 0)
+		rc = attr_scalar(rf, g, "model", "from_stage", CLS_STRING, &rf->model_from_stage);
+	if (rc == 0 && !rf->model_from && rf->tok_source &&
+	    !(rf->model_from = strdup(rf->tok_source)))
+		rc = fail(rf, LETHE_ENOMEM, "out of memory");
+	if (rc == 0 && rf->model_from) {
 		static const char *const ints[] = {"kv_heads", "head_dim", "rope_llama3",
 		                                   "rope_original_context"};
 		int64_t *iv[] = {&kv, &hd, &l3, &orig};
@@ -814,7 +823,7 @@ static int check_model(lethe_runfile *rf)
 		            "attribute 'params' of 'model' is %zu, but its configuration has %zu",
 		            rf->n_params, lethe_model_config_params(&rf->config));
 	/* A pretrained model's embedding table may be padded beyond its tokenizer's ids. */
-	if (rf->tok_source ? (size_t)rf->config.vocab < vocab_size
+	if (rf->model_from ? (size_t)rf->config.vocab < vocab_size
 	                   : (size_t)rf->config.vocab != vocab_size)
 		return fail(rf, LETHE_EPARSE,
 		            "attribute 'vocab' of 'model' is %d, but the tokenizer's is %zu",
@@ -965,6 +974,8 @@ void lethe_runfile_free(lethe_runfile *rf)
 	free(rf->path);
 	free(rf->name);
 	free(rf->tok_source);
+	free(rf->model_from);
+	free(rf->model_from_stage);
 	free_strings(rf->rows, rf->n_rows);
 	free_strings(rf->cols, rf->n_cols);
 	free_strings(rf->metrics, rf->n_cols);
@@ -1507,11 +1518,17 @@ int lethe_runfile__check_curriculum(lethe_runfile *rf, const lethe_curriculum *c
 		               (double)got->norm_eps, (double)got->rope_theta,
 		               (double)want.norm_eps, (double)want.rope_theta, cur);
 	const char *from = lethe_curriculum_model_from(c);
-	if ((from != NULL) != (rf->tok_source != NULL) ||
-	    (from && strcmp(from, rf->tok_source) != 0))
+	const char *stage = lethe_curriculum_model_from_stage(c);
+	if ((from != NULL) != (rf->model_from != NULL) ||
+	    (from && strcmp(from, rf->model_from) != 0))
 		return ANOTHER("the model starts from %s in the file, from %s in %s",
-		               rf->tok_source ? rf->tok_source : "random weights",
+		               rf->model_from ? rf->model_from : "random weights",
 		               from ? from : "random weights", cur);
+	if ((stage != NULL) != (rf->model_from_stage != NULL) ||
+	    (stage && strcmp(stage, rf->model_from_stage) != 0))
+		return ANOTHER("the model starts after stage '%s' of %s in the file, '%s' in %s",
+		               rf->model_from_stage ? rf->model_from_stage : "(none)", from,
+		               stage ? stage : "(none)", cur);
 	if (from && (got->vocab != want.vocab || got->kv_heads != want.kv_heads ||
 	             got->head_dim != want.head_dim || got->rope_llama3 != want.rope_llama3))
 		return ANOTHER("the model's vocabulary or head shapes differ from %s's", cur);

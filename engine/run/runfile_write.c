@@ -388,10 +388,13 @@ static int write_header(wr *w, hid_t f, const lethe_curriculum *c, const lethe_t
 	                 nm ? lethe_tokenizer_merges(tok) : no_merges);
 	rc |= attr_i64(w, g, "vocab_size", (int64_t)lethe_tokenizer_vocab_size(tok));
 	const char *from = lethe_curriculum_model_from(c);
-	if (from) {
-		/* A pretrained model's tokenizer is its checkpoint's: named, not copied. */
+	const char *from_stage = lethe_curriculum_model_from_stage(c);
+	if (lethe_tokenizer_source(tok)) {
+		/* A pretrained model's tokenizer is its checkpoint's: named, not copied. (A run
+		 * that starts from another run's model has that run's tokenizer: its merges,
+		 * or the checkpoint it named.) */
 		rc |= attr_str(w, g, "kind", lethe_tokenizer_kind(tok));
-		rc |= attr_str(w, g, "source", from);
+		rc |= attr_str(w, g, "source", lethe_tokenizer_source(tok));
 	} else
 		rc |=
 		    attr_str(w, g, "kind",
@@ -408,7 +411,9 @@ static int write_header(wr *w, hid_t f, const lethe_curriculum *c, const lethe_t
 	      attr_f64(w, g, "rope_theta", mc->rope_theta) |
 	      attr_i64(w, g, "params", (int64_t)lethe_model_num_params(m));
 	if (from) /* pretrained shapes; lethe's own follow from heads */
-		rc |= attr_str(w, g, "from", from) | attr_i64(w, g, "kv_heads", mc->kv_heads) |
+		rc |= attr_str(w, g, "from", from) |
+		      (from_stage ? attr_str(w, g, "from_stage", from_stage) : 0) |
+		      attr_i64(w, g, "kv_heads", mc->kv_heads) |
 		      attr_i64(w, g, "head_dim", mc->head_dim) |
 		      attr_i64(w, g, "rope_llama3", mc->rope_llama3) |
 		      attr_f64(w, g, "rope_factor", mc->rope_factor) |

@@ -838,6 +838,43 @@ static int framing_tokens(run *r)
 	return 0;
 }
 
+/* model: {from: RUN.h5, stage: NAME}: that run's tokenizer (tokenizer set), or the model after
+ * stage NAME (a model of context tokens at most). Read again on resume, like a checkpoint. */
+static int from_run_file(run *r, const char *path, const char *stage, int context, int tokenizer)
+{
+	lethe_runfile *rf;
+	int rc = lethe_runfile_open(&rf, path);
+	size_t row = 0, found = 0;
+	const char *const *rows = rc ? NULL : lethe_runfile_row_names(rf);
+	for (size_t i = 0; !rc && i < lethe_runfile_n_rows(rf); i++)
+		if (lethe_runfile_row_trained(rf, i) && strcmp(rows[i], stage) == 0)
+			row = i, found = 1;
+	if (!rc && !found) {
+		lethe_runfile_free(rf);
+		return fail(r, LETHE_ENOTFOUND,
+		            "%s: no trained stage '%s' (changed since validation?)", path, stage);
+	}
+	if (!rc && tokenizer)
+		rc = lethe_runfile_tokenizer(rf, &r->tok);
+	else if (!rc) {
+		lethe_model_config cfg = *lethe_runfile_model_config(rf);
+		if (context > 0 && context < cfg.context)
+			cfg.context = context;
+		if ((rc = lethe_model_new(&r->m, &cfg, 0))) {
+			lethe_runfile_free(rf);
+			return fail(r, rc, "%s: %s", path,
+			            r->m ? lethe_model_errmsg(r->m) : "out of memory");
+		}
+		rc = lethe_runfile_params(rf, row, r->m);
+	}
+	if (rc) {
+		rc = rc == LETHE_ENOMEM ? rc : LETHE_EPARSE;
+		fail(r, rc, "%s", lethe_runfile_errmsg(rf));
+	}
+	lethe_runfile_free(rf);
+	return rc;
+}
+
 int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 {
 	run r = {.c = c, .o = o, .err = lethe_curriculum__err(c)};
@@ -883,6 +920,7 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 	}
 	lethe_model_config cfg = (*lethe_curriculum_model(c));
 	const char *from = lethe_curriculum_model_from(c);
+	const char *from_stage = lethe_curriculum_model_from_stage(c);
 	lethe_runfile *rf = NULL;
 	if (o->resume) {
 		/* Everything is read and checked before anything is written: a refused file is
@@ -902,6 +940,10 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		cfg = *lethe_runfile_model_config(rf);
 		progress(&r, "lethe: resuming %s after %zu completed row%s\n",
 		         lethe_curriculum_output(c), r.n_rec, r.n_rec == 1 ? "" : "s");
+	} else if (from && from_stage) {
+		progress(&r, "lethe: the tokenizer of %s\n", from);
+		if ((rc = from_run_file(&r, from, from_stage, cfg.context, 1)))
+			goto done;
 	} else if (from) {
 		progress(&r, "lethe: the tokenizer of %s\n", from);
 		if ((rc = lethe_tokenizer_open(&r.tok, from))) {
@@ -918,7 +960,11 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 	if ((rc = framing_tokens(&r)))
 		goto done;
 	r.context = cfg.context;
-	if (from) {
+	if (from && from_stage) {
+		progress(&r, "lethe: loading the model after stage '%s' of %s\n", from_stage, from);
+		if ((rc = from_run_file(&r, from, from_stage, cfg.context, 0)))
+			goto done;
+	} else if (from) {
 		progress(&r, "lethe: loading %s\n", from);
 		if ((rc = lethe_model_open(&r.m, from, cfg.context))) {
 			fail(&r, rc, "%s", r.m ? lethe_model_errmsg(r.m) : "out of memory");

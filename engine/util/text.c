@@ -121,3 +121,15 @@ nomem:
 	fclose(f);
 	return lethe_errbuf__set(err, LETHE_ENOMEM, "%s: out of memory", path);
 }
+
+int lethe_text__is_hdf5(const char *path)
+{
+	static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+	unsigned char b[8];
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	size_t n = fread(b, 1, 8, f);
+	fclose(f);
+	return n == 8 && memcmp(b, sig, 8) == 0;
+}

@@ -31,5 +31,8 @@ void lethe_buf__free(lethe_buf *b);
  * with err set to "path: why" (LETHE_ENOTFOUND, LETHE_EIO, LETHE_EPARSE for an empty file,
  * LETHE_ENOMEM). */
 int lethe_text__read_file(lethe_errbuf *err, const char *path, char **data, size_t *len);
+/* Whether path is a readable file that starts with HDF5's signature (a lethe run file, as
+ * opposed to a checkpoint). */
+int lethe_text__is_hdf5(const char *path);
 
 #endif

@@ -98,6 +98,10 @@ LETHE_EXPORT long lethe_curriculum_vocab(const lethe_curriculum *c);
  * or NULL when the model starts from random weights and lethe trains its own tokenizer. With it,
  * lethe_curriculum_model() is the checkpoint's configuration (context possibly cut). */
 LETHE_EXPORT const char *lethe_curriculum_model_from(const lethe_curriculum *c);
+/* When lethe_curriculum_model_from() is a lethe run file (model: {from: RUN.h5, stage: NAME}):
+ * the stage whose model the run starts from (NAME, or the file's last trained stage); NULL for a
+ * checkpoint. The model and the tokenizer are then that run's. */
+LETHE_EXPORT const char *lethe_curriculum_model_from_stage(const lethe_curriculum *c);
 
 LETHE_EXPORT size_t lethe_curriculum_task_count(const lethe_curriculum *c);
 LETHE_EXPORT const lethe_cur_task *lethe_curriculum_task(const lethe_curriculum *c, size_t i);

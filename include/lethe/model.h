@@ -74,6 +74,8 @@ LETHE_EXPORT int lethe_tokenizer_decode(const lethe_tokenizer *tok, const int32_
  * Not thread-safe, like encode. */
 LETHE_EXPORT int lethe_tokenizer_open(lethe_tokenizer **out, const char *path);
 LETHE_EXPORT const char *lethe_tokenizer_errmsg(const lethe_tokenizer *tok);
+/* Where lethe_tokenizer_open() found it (the path it was given), NULL for lethe's own BPE. */
+LETHE_EXPORT const char *lethe_tokenizer_source(const lethe_tokenizer *tok);
 /* "lethe-bpe", "huggingface-bpe", "sentencepiece" or "llama2c". */
 LETHE_EXPORT const char *lethe_tokenizer_kind(const lethe_tokenizer *tok);
 
@@ -209,6 +211,15 @@ LETHE_EXPORT int lethe_model_generate(lethe_model *m, const int32_t *const *prom
                                       const int *prompt_lens, int n, int max_new, int stop_token,
                                       int32_t **out, int *out_lens);
 
+/* Writes m, and tok unless it is NULL, as a Hugging Face Llama directory dir (docs/models.md):
+ * config.json, model.safetensors (F32, Hugging Face's tensor names), generation_config.json, and
+ * the tokenizer: lethe's own BPE as a byte-level BPE tokenizer.json with tokenizer_config.json, a
+ * pretrained one's files copied from where it was opened (a llama2.c tokenizer has no such form:
+ * LETHE_EINVAL). dir must not exist or be an empty directory (LETHE_EEXISTS otherwise); the files
+ * are written into a temporary directory beside it and renamed into place, so a failed export
+ * leaves nothing. lethe_model_open() on dir gives back the same parameters bit for bit. The
+ * reason for a failure is lethe_model_errmsg(m). */
+LETHE_EXPORT int lethe_model_export(lethe_model *m, const lethe_tokenizer *tok, const char *dir);
 /* Learning-rate schedules. */
 typedef enum lethe_schedule {
 	LETHE_SCHEDULE_CONSTANT,
