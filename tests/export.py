@@ -159,6 +159,12 @@ for s in seqs:
     at += len(s)
     worst = max(worst, float((got - ref).abs().max() / ref.abs().max())) if got.shape == ref.shape else 1.0
 check(worst < 1e-4, "transformers' forward on the export differs by %.3g of the largest logit" % worst)
+prompts_ids = [seqs[0], seqs[1][:12]]
+g = subprocess.run([DRIVER, out], input="".join("generate 10 %s\n" % " ".join(map(str, s)) for s in prompts_ids),
+                   capture_output=True, text=True)
+got = [list(map(int, line.split())) for line in g.stdout.splitlines()]
+ref_gen = [hf_llama.greedy(cfg, state, s, 10) for s in prompts_ids]
+check(g.returncode == 0 and got == ref_gen, "greedy generations of the export %r, reference %r" % (got, ref_gen))
 print("export: logits equal bit for bit; transformers' forward within %.2g" % worst)
 
 # 3. The tokenizer: reference BPE on tokenizer.json, lethe's reader, and the run's own tokenizer.
