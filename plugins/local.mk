@@ -36,3 +36,9 @@ plugins_LTLIBRARIES += %reldir%/translation/translation.la
 %canon_reldir%_translation_translation_la_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
 %canon_reldir%_translation_translation_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 %canon_reldir%_translation_translation_la_LIBADD = %reldir%/common/libplugin_util.la $(CJSON_LIBS) $(LIBM)
+
+plugins_LTLIBRARIES += %reldir%/instruct/instruct.la
+%canon_reldir%_instruct_instruct_la_SOURCES = %reldir%/instruct/instruct.c
+%canon_reldir%_instruct_instruct_la_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
+%canon_reldir%_instruct_instruct_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+%canon_reldir%_instruct_instruct_la_LIBADD = %reldir%/common/libplugin_util.la $(CJSON_LIBS) $(LIBM)

@@ -91,8 +91,8 @@ check_PROGRAMS += %reldir%/runfile_dump
 %canon_reldir%_check_tokenizer_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 %canon_reldir%_check_tokenizer_LDADD = engine/liblethe.la $(CHECK_LIBS)
 
-check_PROGRAMS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %reldir%/check_translation
-TESTS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %reldir%/check_translation
+check_PROGRAMS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %reldir%/check_translation %reldir%/check_instruct
+TESTS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %reldir%/check_translation %reldir%/check_instruct
 
 %canon_reldir%_check_text_SOURCES = %reldir%/check_text.c %reldir%/mock_host.c %reldir%/mock_host.h plugins/text/text.c
 %canon_reldir%_check_text_CFLAGS = $(PLUGIN_TEST_CFLAGS)
@@ -106,6 +106,9 @@ TESTS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %r
 %canon_reldir%_check_summarize_SOURCES = %reldir%/check_summarize.c %reldir%/mock_host.c plugins/summarize/summarize.c
 %canon_reldir%_check_summarize_CFLAGS = $(PLUGIN_TEST_CFLAGS)
 %canon_reldir%_check_summarize_LDADD = $(PLUGIN_TEST_LDADD)
+%canon_reldir%_check_instruct_SOURCES = %reldir%/check_instruct.c %reldir%/mock_host.c plugins/instruct/instruct.c
+%canon_reldir%_check_instruct_CFLAGS = $(PLUGIN_TEST_CFLAGS)
+%canon_reldir%_check_instruct_LDADD = $(PLUGIN_TEST_LDADD)
 %canon_reldir%_check_translation_SOURCES = %reldir%/check_translation.c %reldir%/mock_host.c plugins/translation/translation.c
 %canon_reldir%_check_translation_CFLAGS = $(PLUGIN_TEST_CFLAGS)
 %canon_reldir%_check_translation_LDADD = $(PLUGIN_TEST_LDADD)
@@ -191,3 +194,7 @@ EXTRA_DIST += %reldir%/pretrained.py %reldir%/hf_llama.py
 # and training on from the export and from the run file alike.
 TESTS += %reldir%/export.py
 EXTRA_DIST += %reldir%/export.py
+
+# The instruct plugin end to end on the project's own instruction data (curricula/instruct/).
+TESTS += %reldir%/instruct.py
+EXTRA_DIST += %reldir%/instruct.py
