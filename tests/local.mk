@@ -198,3 +198,7 @@ EXTRA_DIST += %reldir%/export.py
 # The instruct plugin end to end on the project's own instruction data (curricula/instruct/).
 TESTS += %reldir%/instruct.py
 EXTRA_DIST += %reldir%/instruct.py
+
+# eval_limit's stratified random sample and train_limit (engine/run/sample.c).
+TESTS += %reldir%/sample.py
+EXTRA_DIST += %reldir%/sample.py

@@ -2,7 +2,7 @@
 """make_data.py: writes the quick-start data sets of lethe, small and synthetic, for the four
 task families, in the formats of the real ones (GLUE TSV, CoNLL columns, a sentence-pair TSV,
 JSON lines). Deterministic: the files committed beside this script are its output, and running it
-again rewrites them byte for byte.
+again rewrites them byte for byte. No dev example appears in train.
 
   reviews.{train,dev}.tsv       sentiment: sentence<TAB>label (1 positive), with a header
   entities.{train,dev}.txt      NER: token<TAB>tag, IOB2 (PER, LOC, ORG), blank line between sentences
@@ -93,10 +93,31 @@ def write(name, lines):
         f.write("".join(lines))
 
 
-for split, n in (("train", 800), ("dev", 120)):
-    write("reviews.%s.tsv" % split, ["sentence\tlabel\n"] + ["%s\t%d\n" % review() for _ in range(n)])
-    sents = [entity_sentence() for _ in range(n)]
-    write("entities.%s.txt" % split, ["".join("%s\t%s\n" % tt for tt in zip(*s)) + "\n" for s in sents])
-    write("pairs.%s.tsv" % split, ["%s\t%s\n" % pair() for _ in range(n)])
+def disjoint(make, n_dev, n_train, key):
+    """n_dev distinct examples, then n_train that never repeat one of them: a score on dev
+    measures what generalises, not what was memorised (lethe validate warns otherwise)."""
+    dev, seen = [], set()
+    while len(dev) < n_dev:
+        x = make()
+        if key(x) not in seen:
+            seen.add(key(x))
+            dev.append(x)
+    train = []
+    while len(train) < n_train:
+        x = make()
+        if key(x) not in seen:
+            train.append(x)
+    return {"train": train, "dev": dev}
+
+
+reviews = disjoint(review, 120, 800, lambda r: r[0])
+sents = disjoint(entity_sentence, 120, 800, lambda s: tuple(s[0]))
+pairs = disjoint(pair, 120, 800, lambda p: p[0])
+summaries = disjoint(summary, 60, 400, lambda s: s[0])
+for split in ("train", "dev"):
+    write("reviews.%s.tsv" % split, ["sentence\tlabel\n"] + ["%s\t%d\n" % r for r in reviews[split]])
+    write("entities.%s.txt" % split,
+          ["".join("%s\t%s\n" % tt for tt in zip(*s)) + "\n" for s in sents[split]])
+    write("pairs.%s.tsv" % split, ["%s\t%s\n" % p for p in pairs[split]])
     write("summaries.%s.jsonl" % split,
-          [json.dumps(dict(zip(("document", "summary"), summary()))) + "\n" for _ in range(n // 2)])
+          [json.dumps(dict(zip(("document", "summary"), s))) + "\n" for s in summaries[split]])

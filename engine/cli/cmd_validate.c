@@ -35,6 +35,51 @@ static const char *schedule_name(lethe_schedule s)
 	                                    : "cosine";
 }
 
+static int by_string(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "prompt\x1ftarget" of example i, malloc'd; NULL when it cannot be read. */
+static char *example_key(lethe_instance *inst, lethe_split split, size_t i)
+{
+	lethe_example ex;
+	if (lethe_instance_example(inst, split, i, &ex))
+		return NULL;
+	char *k = malloc(ex.prompt_len + ex.target_len + 2);
+	if (k) {
+		memcpy(k, ex.prompt, ex.prompt_len);
+		k[ex.prompt_len] = 0x1f;
+		memcpy(k + ex.prompt_len + 1, ex.target, ex.target_len);
+		k[ex.prompt_len + 1 + ex.target_len] = '\0';
+	}
+	return k;
+}
+
+/* How many eval examples appear verbatim (prompt and target) among the training examples: a
+ * score on them measures memory, not generalisation. */
+static size_t overlap(lethe_instance *inst)
+{
+	size_t n = lethe_instance_size(inst, LETHE_SPLIT_TRAIN), dup = 0, m = 0;
+	char **keys = malloc((n ? n : 1) * sizeof(*keys));
+	if (!keys)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((keys[m] = example_key(inst, LETHE_SPLIT_TRAIN, i)))
+			m++;
+	qsort(keys, m, sizeof(*keys), by_string);
+	for (size_t i = 0; i < lethe_instance_size(inst, LETHE_SPLIT_EVAL); i++) {
+		char *k = example_key(inst, LETHE_SPLIT_EVAL, i);
+		if (k && bsearch(&k, keys, m, sizeof(*keys), by_string))
+			dup++;
+		free(k);
+	}
+	for (size_t i = 0; i < m; i++)
+		free(keys[i]);
+	free(keys);
+	return dup;
+}
+
 int lethe_cmd_validate(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -110,10 +155,28 @@ int lethe_cmd_validate(int argc, char **argv)
 			for (size_t i = 0; i < lethe_curriculum_task_count(cur); i++) {
 				const lethe_cur_task *t = lethe_curriculum_task(cur, i);
 				printf("task %s: plugin %s", t->name, t->plugin);
-				if (load_data)
+				if (load_data) {
 					printf(", %zu train / %zu eval examples", t->n_train,
 					       t->n_eval);
+					if (t->train_limit > 0 &&
+					    (size_t)t->train_limit < t->n_train)
+						printf(", training on %ld (train_limit, random)",
+						       t->train_limit);
+					if (t->eval_limit > 0 && (size_t)t->eval_limit < t->n_eval)
+						printf(", evaluating %ld (eval_limit, %s)",
+						       t->eval_limit,
+						       t->eval_first ? "the first" : "random");
+				}
 				putchar('\n');
+				size_t dup = 0;
+				if (load_data && t->n_train && t->n_eval &&
+				    (dup = overlap(t->instance)) > 0)
+					fprintf(stderr,
+					        "lethe: warning: task %s: %zu of %zu eval examples "
+					        "also "
+					        "appear in its training data, prompt and target "
+					        "alike\n",
+					        t->name, dup, t->n_eval);
 			}
 			for (size_t i = 0; i < lethe_curriculum_stage_count(cur); i++) {
 				const lethe_cur_stage *s = lethe_curriculum_stage(cur, i);

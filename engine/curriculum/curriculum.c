@@ -50,6 +50,12 @@ struct lethe_curriculum {
 	cur_error *errors; /* sorted by position once loading ends */
 	size_t n_errors;
 	lethe_errbuf err; /* the last failed call's message */
+	/* The examples a run kept of each task's splits (run/sample.c), for the run-file writer:
+	 * [task * LETHE_SPLIT_COUNT + split]; NULL until a run sets them. */
+	struct cur_sample {
+		char *kind;
+		size_t *idx, n;
+	} * samples;
 };
 
 typedef struct ctx {
@@ -398,7 +404,9 @@ static void read_train(ctx *x, const lethe_ynode *map, const char *where, lethe_
 /* ---- tasks ------------------------------------------------------------------------------------
  */
 
-static const char *const engine_task_keys[] = {"plugin", "train", "eval", "eval_limit", NULL};
+static const char *const engine_task_keys[] = {"plugin",      "train",       "eval", "eval_limit",
+                                               "eval_sample", "train_limit", NULL};
+static const char *const sample_names[] = {"random", "first", NULL};
 
 static int is_engine_key(const char *k)
 {
@@ -477,6 +485,10 @@ static void read_tasks(ctx *x, const lethe_ynode *tasks, lethe_registry *reg, in
 			t->eval = get_path(x, o, "eval");
 		if ((o = lethe_yaml_get(v, "eval_limit")))
 			get_long(x, o, "eval_limit", 1, LONG_MAX, &t->eval_limit);
+		if ((o = lethe_yaml_get(v, "train_limit")))
+			get_long(x, o, "train_limit", 1, LONG_MAX, &t->train_limit);
+		if ((o = lethe_yaml_get(v, "eval_sample")))
+			get_choice(x, o, "eval_sample", sample_names, &t->eval_first);
 		if (!lethe_yaml_get(v, "train") && !lethe_yaml_get(v, "eval"))
 			error_at(x, v, "%s: needs 'train' or 'eval' data (or both)", where);
 		for (size_t j = 0; j < v->n; j++)
@@ -857,6 +869,11 @@ void lethe_curriculum_free(lethe_curriculum *c)
 	for (size_t i = 0; i < c->n_errors; i++)
 		free(c->errors[i].text);
 	free(c->errors);
+	for (size_t i = 0; c->samples && i < c->n_tasks * LETHE_SPLIT_COUNT; i++) {
+		free(c->samples[i].kind);
+		free(c->samples[i].idx);
+	}
+	free(c->samples);
 	free(c->tasks);
 	free(c->stages);
 	free(c->eval_tasks);
@@ -1174,4 +1191,34 @@ int lethe_curriculum_set_output(lethe_curriculum *c, const char *path)
 lethe_errbuf *lethe_curriculum__err(lethe_curriculum *c)
 {
 	return &c->err;
+}
+
+int lethe_curriculum__set_sample(lethe_curriculum *c, size_t t, lethe_split split, const char *kind,
+                                 const size_t *idx, size_t n)
+{
+	if (!c->samples &&
+	    !(c->samples = calloc(c->n_tasks * LETHE_SPLIT_COUNT + 1, sizeof(*c->samples))))
+		return LETHE_ENOMEM;
+	struct cur_sample *s = &c->samples[t * LETHE_SPLIT_COUNT + split];
+	char *k = strdup(kind);
+	size_t *v = malloc((n ? n : 1) * sizeof(*v));
+	if (!k || !v) {
+		free(k);
+		free(v);
+		return LETHE_ENOMEM;
+	}
+	memcpy(v, idx, n * sizeof(*v));
+	free(s->kind);
+	free(s->idx);
+	*s = (struct cur_sample){k, v, n};
+	return 0;
+}
+
+const size_t *lethe_curriculum__sample(const lethe_curriculum *c, size_t t, lethe_split split,
+                                       const char **kind, size_t *n)
+{
+	const struct cur_sample *s = c->samples ? &c->samples[t * LETHE_SPLIT_COUNT + split] : NULL;
+	*kind = s ? s->kind : NULL;
+	*n = s ? s->n : 0;
+	return s ? s->idx : NULL;
 }

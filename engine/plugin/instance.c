@@ -145,6 +145,34 @@ int lethe_instance_load(lethe_instance *inst, lethe_split split, const char *pat
 	return rc;
 }
 
+int lethe_instance_select(lethe_instance *inst, lethe_split split, const size_t *idx, size_t n)
+{
+	reset_error(inst);
+	if (bad_split(inst, split))
+		return LETHE_EINVAL;
+	if (!inst->ops->select)
+		return lethe_errbuf__set(&inst->err, LETHE_EUNSUPPORTED,
+		                         "plugin '%s' cannot keep a subset of its examples (it has "
+		                         "no select operation)",
+		                         inst->info->name);
+	size_t size = inst->size[split];
+	unsigned char *seen = calloc(size + 1, 1);
+	if (!seen)
+		return LETHE_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (idx[i] >= size || seen[idx[i]]++) {
+			free(seen);
+			return lethe_errbuf__set(&inst->err, LETHE_EINVAL,
+			                         "task '%s': selection %zu is %s", inst->info->name,
+			                         i, idx[i] >= size ? "out of range" : "repeated");
+		}
+	free(seen);
+	int rc = checked(inst, inst->ops->select(inst->task, split, idx, n), "select");
+	if (rc == 0)
+		inst->size[split] = n;
+	return rc;
+}
+
 int lethe_instance_example(lethe_instance *inst, lethe_split split, size_t index,
                            lethe_example *out)
 {

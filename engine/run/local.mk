@@ -7,4 +7,5 @@ engine_liblethe_la_SOURCES += \
 	%reldir%/runfile.h %reldir%/runfile_format.h \
 	%reldir%/runfile_write.c %reldir%/runfile_read.c \
 	%reldir%/runner.c %reldir%/runner.h \
+	%reldir%/sample.c %reldir%/sample.h \
 	%reldir%/forgetting.c

@@ -24,6 +24,7 @@
 #include <lethe/lethe.h>
 #include <lethe/version.h>
 
+#include "curriculum/errsink.h"
 #include "runfile.h"
 #include "runfile_format.h"
 
@@ -451,6 +452,54 @@ static int write_header(wr *w, hid_t f, const lethe_curriculum *c, const lethe_t
 }
 
 /* The score matrices: one 2-D dataset per metric, rows = records, columns = evaluated tasks. */
+/* /samples/<task>/{train,eval}: the examples a run kept under train_limit and eval_limit
+ * (run/sample.c), as indices into the data file's examples, with how they were chosen. */
+static int write_samples(wr *w, hid_t f, const lethe_curriculum *c)
+{
+	static const char *const split_names[LETHE_SPLIT_COUNT] = {"train", "eval"};
+	hid_t g = -1;
+	int rc = 0;
+	for (size_t t = 0; t < lethe_curriculum_task_count(c) && rc == 0; t++) {
+		hid_t tg = -1;
+		for (int s = 0; s < LETHE_SPLIT_COUNT && rc == 0; s++) {
+			const char *kind;
+			size_t n;
+			const size_t *idx =
+			    lethe_curriculum__sample(c, t, (lethe_split)s, &kind, &n);
+			if (!idx)
+				continue;
+			if (g < 0 && (g = group(w, f, "samples")) < 0)
+				return -1;
+			if (tg < 0 && (tg = group(w, g, lethe_curriculum_task(c, t)->name)) < 0) {
+				rc = -1;
+				break;
+			}
+			int64_t *v = malloc((n ? n : 1) * sizeof(*v));
+			if (!v) {
+				rc = -1;
+				break;
+			}
+			for (size_t i = 0; i < n; i++)
+				v[i] = (int64_t)idx[i];
+			hsize_t d[1] = {n};
+			rc |= write_data(w, tg, split_names[s], H5T_STD_I64LE, H5T_NATIVE_INT64, 1,
+			                 d, v);
+			free(v);
+			hid_t ds = rc ? -1 : open_dataset(w, tg, split_names[s]);
+			if (ds >= 0) {
+				rc |= attr_str(w, ds, "kind", kind);
+				H5Dclose(ds);
+			} else
+				rc = -1;
+		}
+		if (tg >= 0)
+			H5Gclose(tg);
+	}
+	if (g >= 0)
+		H5Gclose(g);
+	return rc;
+}
+
 static int write_matrices(wr *w, hid_t f, const lethe_curriculum *c, const lethe_stage_record *rec,
                           size_t n_rec)
 {
@@ -754,6 +803,7 @@ int lethe_runfile__write(const char *path, const lethe_curriculum *c, const leth
 		return LETHE_EIO;
 	}
 	int rc = write_header(w, f, c, tok, m, threads);
+	rc |= write_samples(w, f, c);
 	hid_t stages = group(w, f, "stages");
 	rc |= stages < 0 ? -1 : 0;
 	/* Rows already written are copied from the previous file. */

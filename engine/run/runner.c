@@ -28,6 +28,7 @@
 #include "curriculum/errsink.h"
 #include "runfile.h"
 #include "runner.h"
+#include "sample.h"
 #include "util/errbuf.h"
 
 typedef struct encoded {
@@ -39,6 +40,7 @@ typedef struct encoded {
 typedef struct task_data {
 	encoded *split[LETHE_SPLIT_COUNT];
 	size_t n[LETHE_SPLIT_COUNT];
+	size_t train_cap;  /* train_limit when the plugin cannot select: its first examples */
 	int32_t **choices; /* CHOICE: encoded candidates */
 	int *choice_len;
 	lethe_predict_spec spec;
@@ -107,6 +109,8 @@ static int encode_split(run *r, size_t t, lethe_split split)
 {
 	const lethe_cur_task *task = lethe_curriculum_task(r->c, t);
 	size_t n = lethe_instance_size(task->instance, split);
+	if (split == LETHE_SPLIT_TRAIN && r->data[t].train_cap && r->data[t].train_cap < n)
+		n = r->data[t].train_cap;
 	encoded *e = calloc(n ? n : 1, sizeof(*e));
 	if (!e)
 		return LETHE_ENOMEM;
@@ -711,6 +715,79 @@ static int prepare_tasks(run *r)
 	return 0;
 }
 
+/* train_limit and eval_limit's random sample (sample.c): each task's instance keeps only the
+ * chosen examples, and the curriculum the indices, for the run file. Deterministic from the data
+ * seed, so a resumed run chooses the same. A plugin without a select operation keeps its first
+ * examples instead, said in the log and recorded as "first". */
+static int select_samples(run *r)
+{
+	lethe_curriculum *c = r->c;
+	for (size_t t = 0; t < lethe_curriculum_task_count(c); t++) {
+		const lethe_cur_task *task = lethe_curriculum_task(c, t);
+		for (int split = 0; split < LETHE_SPLIT_COUNT; split++) {
+			size_t n = lethe_instance_size(task->instance, (lethe_split)split);
+			long limit =
+			    split == LETHE_SPLIT_TRAIN ? task->train_limit : task->eval_limit;
+			const char *kind;
+			size_t done;
+			if (limit <= 0 || (size_t)limit >= n ||
+			    lethe_curriculum__sample(c, t, (lethe_split)split, &kind, &done))
+				continue; /* whole, or chosen by an earlier run of this handle */
+			size_t k = (size_t)limit, *idx = NULL;
+			if (split == LETHE_SPLIT_EVAL && task->eval_first) {
+				/* eval_sample: first: evaluate_task cuts; only recorded here. */
+				if (!(idx = malloc(k * sizeof(*idx))))
+					return LETHE_ENOMEM;
+				for (size_t i = 0; i < k; i++)
+					idx[i] = i;
+				int rc = lethe_curriculum__set_sample(c, t, LETHE_SPLIT_EVAL,
+				                                      "first", idx, k);
+				free(idx);
+				if (rc)
+					return rc;
+				continue;
+			}
+			lethe_predict_spec spec;
+			int stratify = split == LETHE_SPLIT_EVAL &&
+			               lethe_instance_predict_spec(task->instance, &spec) == 0 &&
+			               spec.mode == LETHE_PREDICT_CHOICE;
+			int rc = lethe_sample__choose(
+			    task->instance, (lethe_split)split, k, stratify,
+			    lethe_sample__seed(lethe_curriculum_data_seed(c), t, split), &idx);
+			if (rc) {
+				free(idx);
+				return rc == LETHE_ENOMEM
+				           ? rc
+				           : fail(r, rc, "task '%s': %s", task->name,
+				                  lethe_instance_errmsg(task->instance));
+			}
+			kind = stratify ? "stratified" : "random";
+			rc = lethe_instance_select(task->instance, (lethe_split)split, idx, k);
+			if (rc == LETHE_EUNSUPPORTED) {
+				progress(r,
+				         "lethe: task '%s': %s; using its first %zu %s examples\n",
+				         task->name, lethe_instance_errmsg(task->instance), k,
+				         split == LETHE_SPLIT_TRAIN ? "training" : "evaluation");
+				for (size_t i = 0; i < k; i++)
+					idx[i] = i;
+				kind = "first";
+				if (split == LETHE_SPLIT_TRAIN)
+					r->data[t].train_cap = k;
+				rc = 0;
+			} else if (rc)
+				rc = fail(r, rc, "task '%s': %s", task->name,
+				          lethe_instance_errmsg(task->instance));
+			if (rc == 0)
+				rc = lethe_curriculum__set_sample(c, t, (lethe_split)split, kind,
+				                                  idx, k);
+			free(idx);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
 static int train_tokenizer(run *r)
 {
 	lethe_curriculum *c = r->c;
@@ -720,6 +797,8 @@ static int train_tokenizer(run *r)
 	for (size_t t = 0; t < lethe_curriculum_task_count(c); t++) {
 		size_t k =
 		    lethe_instance_size(lethe_curriculum_task(c, t)->instance, LETHE_SPLIT_TRAIN);
+		if (r->data[t].train_cap && r->data[t].train_cap < k)
+			k = r->data[t].train_cap;
 		for (size_t i = 0; i < k; i++) {
 			lethe_example ex;
 			if (lethe_instance_example(lethe_curriculum_task(c, t)->instance,
@@ -922,6 +1001,8 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 	const char *from = lethe_curriculum_model_from(c);
 	const char *from_stage = lethe_curriculum_model_from_stage(c);
 	lethe_runfile *rf = NULL;
+	if ((rc = select_samples(&r)))
+		goto done;
 	if (o->resume) {
 		/* Everything is read and checked before anything is written: a refused file is
 		 * left as it was. */

@@ -48,6 +48,11 @@ typedef struct lethe_cur_task {
 	lethe_instance *instance; /* created (and loaded) when data was checked; owned by the
 	                           * curriculum, freed with it */
 	size_t n_train, n_eval;
+	/* Subsets (docs/curriculum.md#tasks): train on a seeded random train_limit examples (0:
+	 * all); evaluate eval_limit examples drawn at random, stratified by target for choice
+	 * tasks (eval_first: the first ones, eval_sample: first). */
+	long train_limit;
+	int eval_first;
 } lethe_cur_task;
 
 /* One training stage (read-only view). */

@@ -110,6 +110,10 @@ LETHE_EXPORT int lethe_instance_predict_spec(lethe_instance *inst, lethe_predict
 LETHE_EXPORT int lethe_instance_score(lethe_instance *inst, lethe_split split,
                                       const lethe_prediction *predictions, size_t n,
                                       lethe_scores *out, double *per_example);
+/* Keeps examples idx[0..n) of a loaded split, in that order (distinct, in range: LETHE_EINVAL
+ * otherwise); LETHE_EUNSUPPORTED when the plugin has no select operation. */
+LETHE_EXPORT int lethe_instance_select(lethe_instance *inst, lethe_split split, const size_t *idx,
+                                       size_t n);
 /* LETHE_EUNSUPPORTED when the plugin has no stats operation. */
 LETHE_EXPORT int lethe_instance_stats(lethe_instance *inst, lethe_split split, lethe_scores *out);
 /* Minimum level of plugin log messages printed on stderr (default LETHE_LOG_INFO); -1: none. */

@@ -492,3 +492,17 @@ int lethe_pu_ends_with(const char *s, const char *suffix)
 	size_t n = strlen(s), k = strlen(suffix);
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
+
+int lethe_pu_select(void *array, size_t elem_size, const size_t *idx, size_t n)
+{
+	if (n == 0 || !array)
+		return 0;
+	unsigned char *copy = malloc(n * elem_size), *a = array;
+	if (!copy)
+		return LETHE_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		memcpy(copy + i * elem_size, a + idx[i] * elem_size, elem_size);
+	memcpy(a, copy, n * elem_size);
+	free(copy);
+	return 0;
+}

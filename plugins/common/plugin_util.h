@@ -96,4 +96,9 @@ int lethe_pu_json_text(const cJSON *v, const char *sep, lethe_pu_buf *out);
 int lethe_pu_json_parse(const lethe_host *host, const char *path, size_t lineno, const char *line,
                         size_t len, cJSON **out);
 
+/* Reorders array (n_old elements of elem_size bytes) so that element i becomes the old idx[i],
+ * for i < n (a select operation's work, once per parallel array). LETHE_ENOMEM leaves it as it
+ * was. */
+int lethe_pu_select(void *array, size_t elem_size, const size_t *idx, size_t n);
+
 #endif

@@ -538,6 +538,15 @@ static int instruct_stats(lethe_task *t, lethe_split split, lethe_scores *out)
 	return rc;
 }
 
+static int instruct_select(lethe_task *t, lethe_split split, const size_t *idx, size_t n)
+{
+	struct split_data *s = &t->splits[split];
+	int rc = lethe_pu_select(s->items, sizeof(*s->items), idx, n);
+	if (rc == 0)
+		s->n = n;
+	return rc;
+}
+
 static const lethe_plugin instruct_plugin = {
     LETHE_PLUGIN_HEADER,
     .name = "instruct",
@@ -553,6 +562,7 @@ static const lethe_plugin instruct_plugin = {
             .predict = instruct_predict,
             .score = instruct_score,
             .stats = instruct_stats,
+            .select = instruct_select,
         },
 };
 

@@ -651,6 +651,15 @@ static int ner_stats(lethe_task *t, lethe_split split, lethe_scores *out)
 	return rc;
 }
 
+static int ner_select(lethe_task *t, lethe_split split, const size_t *idx, size_t n)
+{
+	struct split_data *s = &t->splits[split];
+	int rc = lethe_pu_select(s->sent, sizeof(*s->sent), idx, n);
+	if (rc == 0)
+		s->n = n;
+	return rc;
+}
+
 static const lethe_plugin ner_plugin = {
     LETHE_PLUGIN_HEADER,
     .name = "ner",
@@ -665,6 +674,7 @@ static const lethe_plugin ner_plugin = {
             .predict = ner_predict,
             .score = ner_score,
             .stats = ner_stats,
+            .select = ner_select,
         },
 };
 

@@ -533,6 +533,19 @@ static int sentiment_stats(lethe_task *t, lethe_split split, lethe_scores *out)
 	return rc;
 }
 
+static int sentiment_select(lethe_task *t, lethe_split split, const size_t *idx, size_t n)
+{
+	struct split_data *s = &t->splits[split];
+	int rc = lethe_pu_select(s->prompt, sizeof(*s->prompt), idx, n);
+	if (rc == 0)
+		rc = lethe_pu_select(s->target, sizeof(*s->target), idx, n);
+	if (rc == 0)
+		rc = lethe_pu_select(s->label, sizeof(*s->label), idx, n);
+	if (rc == 0)
+		s->n = n;
+	return rc;
+}
+
 static const lethe_plugin sentiment_plugin = {
     LETHE_PLUGIN_HEADER,
     .name = "sentiment",
@@ -547,6 +560,7 @@ static const lethe_plugin sentiment_plugin = {
             .predict = sentiment_predict,
             .score = sentiment_score,
             .stats = sentiment_stats,
+            .select = sentiment_select,
         },
 };
 

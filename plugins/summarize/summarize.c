@@ -431,6 +431,15 @@ static int summarize_stats(lethe_task *t, lethe_split split, lethe_scores *out)
 	return t->host->metric(out, "truncated", (double)s->truncated, LETHE_METRIC_COUNT);
 }
 
+static int summarize_select(lethe_task *t, lethe_split split, const size_t *idx, size_t n)
+{
+	struct split_data *s = &t->splits[split];
+	int rc = lethe_pu_select(s->items, sizeof(*s->items), idx, n);
+	if (rc == 0)
+		s->n = n;
+	return rc;
+}
+
 static const lethe_plugin summarize_plugin = {
     LETHE_PLUGIN_HEADER,
     .name = "summarize",
@@ -445,6 +454,7 @@ static const lethe_plugin summarize_plugin = {
             .predict = summarize_predict,
             .score = summarize_score,
             .stats = summarize_stats,
+            .select = summarize_select,
         },
 };
 

@@ -348,6 +348,21 @@ static int text_stats(lethe_task *t, lethe_split split, lethe_scores *out)
 	return 0;
 }
 
+static int text_select(lethe_task *t, lethe_split split, const size_t *idx, size_t n)
+{
+	struct split_data *s = &t->splits[split];
+	int rc = lethe_pu_select(s->offsets, sizeof(*s->offsets), idx, n);
+	if (rc == 0)
+		rc = lethe_pu_select(s->lengths, sizeof(*s->lengths), idx, n);
+	if (rc == 0) {
+		s->n = n;
+		s->bytes = 0;
+		for (size_t i = 0; i < n; i++)
+			s->bytes += s->lengths[i];
+	}
+	return rc;
+}
+
 static const lethe_plugin text_plugin = {
     LETHE_PLUGIN_HEADER,
     .name = "text",
@@ -362,6 +377,7 @@ static const lethe_plugin text_plugin = {
             .predict = text_predict,
             .score = text_score,
             .stats = text_stats,
+            .select = text_select,
         },
 };
 

@@ -419,6 +419,17 @@ static int translation_stats(lethe_task *t, lethe_split split, lethe_scores *out
 	return t->host->metric(out, "examples", (double)t->splits[split].n, LETHE_METRIC_COUNT);
 }
 
+static int translation_select(lethe_task *t, lethe_split split, const size_t *idx, size_t n)
+{
+	struct split_data *s = &t->splits[split];
+	int rc = lethe_pu_select(s->prompt, sizeof(*s->prompt), idx, n);
+	if (rc == 0)
+		rc = lethe_pu_select(s->target, sizeof(*s->target), idx, n);
+	if (rc == 0)
+		s->n = n;
+	return rc;
+}
+
 static const lethe_plugin translation_plugin = {
     LETHE_PLUGIN_HEADER,
     .name = "translation",
@@ -433,6 +444,7 @@ static const lethe_plugin translation_plugin = {
             .predict = translation_predict,
             .score = translation_score,
             .stats = translation_stats,
+            .select = translation_select,
         },
 };
 
