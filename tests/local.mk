@@ -202,3 +202,7 @@ EXTRA_DIST += %reldir%/instruct.py
 # eval_limit's stratified random sample and train_limit (engine/run/sample.c).
 TESTS += %reldir%/sample.py
 EXTRA_DIST += %reldir%/sample.py
+
+# The live log of lethe run and lethe report --follow.
+TESTS += %reldir%/runlog.py
+EXTRA_DIST += %reldir%/runlog.py

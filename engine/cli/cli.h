@@ -26,6 +26,9 @@ int lethe_cmd_compare(int argc, char **argv);
 int lethe_cmd_tokenize(int argc, char **argv);
 int lethe_cmd_generate(int argc, char **argv);
 int lethe_cmd_export(int argc, char **argv);
+/* lethe report --follow: run's live log (log, or RUN.log.jsonl) printed as it grows until the run
+ * ends (once: printed once, without waiting). Returns an exit status. */
+int lethe_cli_follow(const char *run, const char *log, int once);
 
 /* Prints "lethe: " and the message on stderr. */
 void lethe_cli_error(const char *fmt, ...) LETHE_PRINTF(1, 2);

@@ -482,6 +482,10 @@ static void help(FILE *f)
 	    "self-contained file\n"
 	    "                       with SVG charts)\n"
 	    "  -o, --output FILE    write to FILE instead of standard output\n"
+	    "      --follow         a run going on: its live log (RUN.h5.log.jsonl), printed "
+	    "again as\n"
+	    "                       it grows until the run ends\n"
+	    "      --log FILE       with --follow: the log lethe run --log wrote\n"
 	    "  -h, --help           show this help\n");
 }
 
@@ -490,12 +494,15 @@ int lethe_cmd_report(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"format", required_argument, NULL, 'f'},
 	    {"output", required_argument, NULL, 'o'},
+	    {"follow", no_argument, NULL, 'F'},
+	    {"once", no_argument, NULL, '1'},
+	    {"log", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	enum format fmt = TEXT;
-	const char *output = NULL;
-	int c;
+	const char *output = NULL, *log = NULL;
+	int c, follow = 0, once = 0;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":f:o:h", longopts, NULL)) != -1) {
@@ -505,6 +512,9 @@ int lethe_cmd_report(int argc, char **argv)
 				return LETHE_EXIT_USAGE;
 			break;
 		case 'o': output = optarg; break;
+		case 'F': follow = 1; break;
+		case '1': once = 1; break; /* --follow without waiting: for tests */
+		case 'L': log = optarg; break;
 		case 'h': help(stdout); return LETHE_EXIT_OK;
 		case ':':
 			lethe_cli_error("report: option '%s' needs a value", argv[optind - 1]);
@@ -519,6 +529,8 @@ int lethe_cmd_report(int argc, char **argv)
 		lethe_cli_error("report: expected one run file");
 		return LETHE_EXIT_USAGE;
 	}
+	if (follow || once)
+		return lethe_cli_follow(argv[optind], log, once);
 	lethe_runfile *rf = open_run(argv[optind]);
 	if (!rf)
 		return LETHE_EXIT_USAGE;

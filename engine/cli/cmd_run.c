@@ -31,6 +31,10 @@ static void help(FILE *f)
 	        "  -p, --plugin-path PATH  search PATH for plugins first (repeatable)\n"
 	        "  -s, --seed N            the curriculum's seed (initial model and data order) "
 	        "replaced by N\n"
+	        "      --log FILE          the live log (one record per step and metric, flushed "
+	        "as it\n"
+	        "                          goes) in FILE instead of OUTPUT.log.jsonl; '' for none\n"
+	        "      --log-format F      jsonl (default) or csv\n"
 	        "  -h, --help              show this help\n\n"
 	        "Exit status: 0 success, 1 the run failed (its file keeps the completed stages),\n"
 	        "2 an invalid curriculum or bad usage.\n");
@@ -46,6 +50,8 @@ int lethe_cmd_run(int argc, char **argv)
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"plugin-path", required_argument, NULL, 'p'},
 	    {"seed", required_argument, NULL, 's'},
+	    {"log", required_argument, NULL, 'L'},
+	    {"log-format", required_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -83,6 +89,15 @@ int lethe_cmd_run(int argc, char **argv)
 			have_seed = 1;
 			break;
 		}
+		case 'L': opt.log = optarg; break;
+		case 'F':
+			if (strcmp(optarg, "jsonl") && strcmp(optarg, "csv")) {
+				lethe_cli_error(
+				    "run: --log-format: expected jsonl or csv, got '%s'", optarg);
+				goto done;
+			}
+			opt.log_csv = strcmp(optarg, "csv") == 0;
+			break;
 		case 'f': opt.force = 1; break;
 		case 'r': opt.resume = 1; break;
 		case 'q': opt.quiet = 1; break;

@@ -12,6 +12,7 @@ engine_lethe_SOURCES += \
 	%reldir%/cmd_tokenize.c \
 	%reldir%/cmd_generate.c \
 	%reldir%/cmd_export.c \
+	%reldir%/follow.c \
 	%reldir%/model_source.c \
 	%reldir%/output.c \
 	%reldir%/report_html.c %reldir%/report_html.h

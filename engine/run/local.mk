@@ -8,4 +8,5 @@ engine_liblethe_la_SOURCES += \
 	%reldir%/runfile_write.c %reldir%/runfile_read.c \
 	%reldir%/runner.c %reldir%/runner.h \
 	%reldir%/sample.c %reldir%/sample.h \
+	%reldir%/runlog.c %reldir%/runlog.h \
 	%reldir%/forgetting.c

@@ -27,6 +27,7 @@
 
 #include "curriculum/errsink.h"
 #include "runfile.h"
+#include "runlog.h"
 #include "runner.h"
 #include "sample.h"
 #include "util/errbuf.h"
@@ -58,6 +59,7 @@ typedef struct run {
 	int context;
 	size_t truncated;
 	lethe_errbuf *err; /* the curriculum's: lethe_curriculum_errmsg() */
+	lethe_runlog *log; /* the live log, or NULL */
 	/* The tokens that frame an example: lethe's own LETHE_TOKEN_* or the pretrained model's
 	 * (docs/models.md: its BOS, EOS and padding; as separator its last token of "\n"). */
 	int32_t bos, sep, eos, pad;
@@ -483,6 +485,11 @@ static int evaluate_all(run *r, lethe_stage_record *rec)
 			return rc;
 		const lethe_task_eval *ev = &rec->evals[rec->n_evals - 1];
 		for (size_t i = 0; i < ev->n_metrics; i++)
+			lethe_runlog__eval(r->log, r->n_rec - 1, rec->name,
+			                   lethe_curriculum_task(r->c, t)->name,
+			                   ev->metric_names[i], ev->metric_values[i],
+			                   (ev->metric_flags[i] & LETHE_METRIC_PRIMARY) != 0);
+		for (size_t i = 0; i < ev->n_metrics; i++)
 			if (ev->metric_flags[i] & LETHE_METRIC_PRIMARY)
 				progress(r, "lethe: %s: %s %s = %.4f\n", rec->name,
 				         lethe_curriculum_task(r->c, t)->name, ev->metric_names[i],
@@ -537,8 +544,20 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 	s.pos = calloc(st->n_tasks, sizeof(*s.pos));
 	seq_batch sb = {0};
 	seq_src *picked = calloc((size_t)ts->batch, sizeof(*picked));
-	int rc =
-	    rec->loss && rec->lr && rec->grad_norm && s.order && s.pos && picked ? 0 : LETHE_ENOMEM;
+	/* For the live log: each batch sequence's task and target NLL, summed per task. */
+	size_t *picked_k = calloc((size_t)ts->batch, sizeof(*picked_k));
+	double *seq_nll = calloc((size_t)ts->batch, sizeof(*seq_nll));
+	int *seq_n = calloc((size_t)ts->batch, sizeof(*seq_n));
+	double *task_nll = calloc(st->n_tasks, sizeof(*task_nll)),
+	       *task_n = calloc(st->n_tasks, sizeof(*task_n)),
+	       *task_loss = calloc(st->n_tasks, sizeof(*task_loss));
+	const char **task_names = calloc(st->n_tasks, sizeof(*task_names));
+	int rc = rec->loss && rec->lr && rec->grad_norm && s.order && s.pos && picked && picked_k &&
+	                 seq_nll && seq_n && task_nll && task_n && task_loss && task_names
+	             ? 0
+	             : LETHE_ENOMEM;
+	for (size_t k = 0; rc == 0 && k < st->n_tasks; k++)
+		task_names[k] = lethe_curriculum_task(c, st->tasks[k])->name;
 	double wsum = 0;
 	for (size_t k = 0; rc == 0 && k < st->n_tasks; k++) {
 		size_t n = r->data[st->tasks[k]].n[LETHE_SPLIT_TRAIN];
@@ -560,6 +579,9 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 		float lr = lethe_schedule_lr(ts->schedule, (float)ts->lr, step,
 		                             (uint64_t)ts->warmup, steps);
 		double loss_sum = 0;
+		if (rc == 0)
+			for (size_t k = 0; k < st->n_tasks; k++)
+				task_nll[k] = task_n[k] = 0;
 		lethe_model_zero_grad(r->m);
 		for (long micro = 0; rc == 0 && micro < ts->grad_accum; micro++) {
 			for (long b = 0; b < ts->batch; b++) {
@@ -583,19 +605,25 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 				         .split[LETHE_SPLIT_TRAIN][s.order[k][s.pos[k]++]];
 				picked[b] = (seq_src){e->ids, e->ids + e->n_prompt, e->n_prompt,
 				                      e->n_target};
+				picked_k[b] = k;
 			}
 			if ((rc = seq_batch_build(r, &sb, picked, (int)ts->batch)))
 				break;
 			tokens_seen += sb.inputs;
 			lethe_batch batch = {sb.B, sb.T, sb.tokens, sb.targets};
 			float loss;
-			if ((rc = lethe_model_forward(r->m, &batch, 1, &loss, NULL, NULL)) ||
+			if ((rc = lethe_model_forward(r->m, &batch, 1, &loss,
+			                              r->log ? seq_nll : NULL, seq_n)) ||
 			    (rc = lethe_model_backward(r->m))) {
 				rc = fail(r, rc, "stage '%s' step %zu: %s", st->name, step + 1,
 				          lethe_model_errmsg(r->m));
 				break;
 			}
 			loss_sum += loss;
+			for (int b = 0; r->log && b < sb.B; b++) {
+				task_nll[picked_k[b]] += seq_nll[b];
+				task_n[picked_k[b]] += seq_n[b];
+			}
 		}
 		if (rc)
 			break;
@@ -611,6 +639,14 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 		rec->grad_norm[step] = norm;
 		rec->steps = step + 1;
 		double t = now() - t0;
+		if (r->log) {
+			for (size_t k = 0; k < st->n_tasks; k++)
+				task_loss[k] = task_n[k] > 0 ? task_nll[k] / task_n[k] : NAN;
+			lethe_runlog__step(r->log, r->n_rec - 1, st->name, step + 1, steps,
+			                   rec->loss[step], lr, norm,
+			                   (double)tokens_seen / (t > 0 ? t : 1), t, task_names,
+			                   task_loss, st->n_tasks, NAN);
+		}
 		if (!r->o->quiet && (tty || t - last_print >= 10.0 || step + 1 == steps)) {
 			double eta = t / (double)(step + 1) * (double)(steps - step - 1);
 			fprintf(stderr,
@@ -632,6 +668,13 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 	free(s.pos);
 	seq_batch_free(&sb);
 	free(picked);
+	free(picked_k);
+	free(seq_nll);
+	free(seq_n);
+	free(task_nll);
+	free(task_n);
+	free(task_loss);
+	free(task_names);
 	return rc;
 }
 
@@ -954,6 +997,30 @@ static int from_run_file(run *r, const char *path, const char *stage, int contex
 	return rc;
 }
 
+/* The live log: --log FILE, or <output>.log.jsonl (.log.csv); none with an empty name. A
+ * resumed run appends to it. */
+static int open_log(run *r)
+{
+	const lethe_run_options *o = r->o;
+	const char *name = o->version >= 2 ? o->log : NULL;
+	int csv = o->version >= 2 && o->log_csv;
+	if (name && !*name)
+		return 0;
+	char path[4096], why[4200];
+	if (!name) {
+		if ((size_t)snprintf(path, sizeof(path), "%s.log.%s", lethe_curriculum_output(r->c),
+		                     csv ? "csv" : "jsonl") >= sizeof(path))
+			return fail(r, LETHE_EINVAL, "%s: path too long",
+			            lethe_curriculum_output(r->c));
+		name = path;
+	}
+	if (lethe_runlog__open(&r->log, name, csv, o->resume, why, sizeof(why)))
+		return fail(r, LETHE_EIO, "the live log: %s", why);
+	lethe_runlog__start(r->log, lethe_curriculum_name(r->c), lethe_curriculum_path(r->c),
+	                    lethe_curriculum_output(r->c), o->resume);
+	return 0;
+}
+
 int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 {
 	run r = {.c = c, .o = o, .err = lethe_curriculum__err(c)};
@@ -961,10 +1028,11 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 	/* The runfile calls below still take a caller's buffer: the curriculum's. */
 	char *err = r.err->msg;
 	size_t err_size = sizeof(r.err->msg);
-	if (o->version != LETHE_RUN_OPTIONS_VERSION)
+	/* Version 1 options end before the log fields: read as "the default log". */
+	if (o->version != 1 && o->version != LETHE_RUN_OPTIONS_VERSION)
 		return fail(&r, LETHE_EVERSION,
-		            "run options of version %u: this liblethe knows version %u", o->version,
-		            LETHE_RUN_OPTIONS_VERSION);
+		            "run options of version %u: this liblethe knows versions 1 to %u",
+		            o->version, LETHE_RUN_OPTIONS_VERSION);
 	struct stat sb;
 	int exists = stat(lethe_curriculum_output(c), &sb) == 0;
 	/* --output can name what validation did not see; --force must never replace a device. */
@@ -1071,6 +1139,8 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 	}
 	lethe_runfile_free(rf); /* closed before the file is rewritten */
 	rf = NULL;
+	if ((rc = open_log(&r)))
+		goto done;
 	memcpy(r.previous, lethe_model_params(r.m), np * sizeof(float));
 	if (lethe_curriculum_baseline(c) && r.n_rec == 0) {
 		lethe_stage_record *b = &r.rec[r.n_rec++];
@@ -1105,6 +1175,7 @@ done:
 	lethe_runfile_free(rf);
 	if (rc == LETHE_ENOMEM && !err[0])
 		fail(&r, rc, "out of memory");
+	lethe_runlog__close(r.log, rc ? (err[0] ? err : lethe_strerror(rc)) : "ok");
 	for (size_t i = 0; i < r.n_rec; i++)
 		lethe_stage_record_clear(&r.rec[i]);
 	free(r.rec);

@@ -133,3 +133,12 @@ int lethe_text__is_hdf5(const char *path)
 	fclose(f);
 	return n == 8 && memcmp(b, sig, 8) == 0;
 }
+
+void lethe_text__shortest(double v, char *buf, size_t size)
+{
+	for (int p = 1; p <= 17; p++) {
+		snprintf(buf, size, "%.*g", p, v);
+		if (strtod(buf, NULL) == v)
+			return;
+	}
+}

@@ -34,5 +34,7 @@ int lethe_text__read_file(lethe_errbuf *err, const char *path, char **data, size
 /* Whether path is a readable file that starts with HDF5's signature (a lethe run file, as
  * opposed to a checkpoint). */
 int lethe_text__is_hdf5(const char *path);
+/* v as the shortest decimal (%.1g to %.17g) that strtod() reads back to the same double. */
+void lethe_text__shortest(double v, char *buf, size_t size);
 
 #endif

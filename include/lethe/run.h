@@ -13,7 +13,7 @@
 extern "C" {
 #endif
 
-#define LETHE_RUN_OPTIONS_VERSION 1u
+#define LETHE_RUN_OPTIONS_VERSION 2u
 
 /* Options of a run. Starts with its version and only grows at the end; initialise it with
  * LETHE_RUN_OPTIONS_INIT and set what differs. */
@@ -23,11 +23,15 @@ typedef struct lethe_run_options {
 	int quiet;        /* no progress on stderr */
 	int force;        /* overwrite an existing run file */
 	int resume;       /* continue the run file after its last completed row */
+	/* Version 2: the live log (docs/run-file.md#the-live-log): NULL writes
+	 * <output>.log.jsonl (or .log.csv), "" none; appended to when resuming. */
+	const char *log;
+	int log_csv; /* CSV instead of JSON lines */
 } lethe_run_options;
 
 #define LETHE_RUN_OPTIONS_INIT                                                                     \
 	{                                                                                          \
-		LETHE_RUN_OPTIONS_VERSION, 1, 0, 0, 0                                              \
+		LETHE_RUN_OPTIONS_VERSION, 1, 0, 0, 0, NULL, 0                                     \
 	}
 
 /* Runs c, loaded with its data (lethe_curriculum_load() with a registry and load_data) and
