@@ -7,4 +7,5 @@ engine_liblethe_la_SOURCES += \
 	%reldir%/runfile.h %reldir%/runfile_format.h \
 	%reldir%/runfile_write.c %reldir%/runfile_read.c \
 	%reldir%/runner.c %reldir%/runner.h \
-	%reldir%/forgetting.c
+	%reldir%/forgetting.c \
+	%reldir%/methods.c %reldir%/methods.h %reldir%/replay.c %reldir%/replay.h
