@@ -185,3 +185,12 @@ TESTS += %reldir%/pretrained.py
 %canon_reldir%_pretrained_run_SOURCES = %reldir%/pretrained_run.c
 %canon_reldir%_pretrained_run_LDADD = engine/liblethe.la
 EXTRA_DIST += %reldir%/pretrained.py %reldir%/hf_llama.py
+
+# The methods against forgetting (docs/methods.md): private to liblethe, so their test compiles
+# them in; the model comes from liblethe.
+check_PROGRAMS += %reldir%/check_methods
+TESTS += %reldir%/check_methods %reldir%/methods.py
+%canon_reldir%_check_methods_SOURCES = %reldir%/check_methods.c engine/run/methods.c engine/run/replay.c
+%canon_reldir%_check_methods_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/engine
+%canon_reldir%_check_methods_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+%canon_reldir%_check_methods_LDADD = engine/liblethe.la $(CHECK_LIBS) $(LIBM)

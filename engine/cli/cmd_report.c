@@ -336,9 +336,9 @@ static void extras(FILE *o, enum format fmt, const lethe_report *mx)
 		}
 		free(cnt);
 	}
-	print_methods(o, fmt, mx);
 	if (fmt == JSON)
 		fputc('}', o);
+	print_methods(o, fmt, mx);
 }
 
 static void report(FILE *o, enum format fmt, const lethe_report *mx)
