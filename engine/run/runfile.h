@@ -46,7 +46,8 @@ typedef struct lethe_stage_record {
 	size_t n_evals;
 	/* ---- methods against forgetting (docs/methods.md) ---- */
 	float *penalty; /* per optimizer step, the regulariser's value; NULL without one (owned) */
-	/* The methods' resume state after this row, written with the last row (not owned). */
+	/* The methods' resume state after this row (not owned): the writer reads them from the last
+	 * record only, and the runner may reuse the memory behind an earlier record's. */
 	const float *resume_fisher;    /* EWC's Fisher, the model's parameter count, or NULL */
 	const uint64_t *resume_replay; /* the replay memory (replay.h's array), or NULL */
 	size_t n_resume_replay;

@@ -651,10 +651,12 @@ static int methods_resume(run *r, lethe_runfile *rf)
 		r->ms.n = np;
 	} else
 		free(fisher);
-	if (r->rm.cap && !replay)
+	/* A file with only the baseline row has trained nothing: the memory starts empty. */
+	int trained = r->n_rec > (lethe_curriculum_baseline(r->c) ? 1u : 0u);
+	if (r->rm.cap && !replay && trained)
 		rc = fail(r, LETHE_EPARSE, "%s: missing dataset 'resume/replay_memory'",
 		          lethe_curriculum_output(r->c));
-	else if (r->rm.cap && lethe_replay__load(&r->rm, replay, n_replay))
+	else if (r->rm.cap && replay && lethe_replay__load(&r->rm, replay, n_replay))
 		rc =
 		    fail(r, LETHE_EPARSE,
 		         "%s: dataset 'resume/replay_memory' does not fit this curriculum's replay "
