@@ -3,7 +3,7 @@
 real `lethe` binary, reading run files with h5py:
 
 1. tests/data/curricula/methods.yaml (every method) validates, runs in seconds, and `lethe report`
-   shows each stage's methods beside its name (text and JSON); the run file holds the penalty
+   shows each stage's methods beside its name (text and JSON); curricula/methods/ validates; the run file holds the penalty
    curves, the stage attributes, EWC's Fisher and the replay memory (never more than per_task per
    task); freezing by layer leaves exactly the frozen tensors unchanged; reset_optimizer restarts
    AdamW's step counter; the same curriculum twice gives the same run file (tests/rundigest.py);
@@ -100,6 +100,10 @@ try:
                  "  three          freeze layers 0; ewc lambda=50 fisher_examples=4 online_gamma=0.9; replay per_task=3 ratio=0.5",
                  "  four           lwf lambda=1 temperature=2; replay per_task=3 ratio=0.5"]:
         check(line in p.stdout.splitlines(), "report line %r in:\n%s" % (line, p.stdout))
+    p = lethe(["report", "--format", "html", out])
+    check(p.returncode == 0 and "<h2>Methods against forgetting</h2>" in p.stdout and
+          "<td>two</td><td style=\"text-align:left\">reset_optimizer; l2 lambda=10; replay per_task=3 ratio=0.5</td>" in p.stdout,
+          "HTML report shows the methods")
     p = lethe(["report", "--format", "json", out])
     try:
         methods = json.loads(p.stdout)["methods"]
@@ -144,6 +148,12 @@ try:
     again = os.path.join(tmp, "again.h5")
     run(cur, again)
     check(rundigest.digest(out) == rundigest.digest(again), "the same curriculum twice: the same run file")
+
+    # The study's curricula (docs/methods.md) validate.
+    study = os.path.join(SRC, "curricula", "methods")
+    for name in ["naive", "replay", "ewc", "l2", "lwf"]:
+        p = lethe(["validate", "-q", os.path.join(study, name + ".yaml")])
+        check(p.returncode == 0, "curricula/methods/%s.yaml validates: %s" % (name, p.stdout + p.stderr))
 
     # 2. Weight 0 is plain fine-tuning, bit for bit; a positive weight is not.
     plain = os.path.join(tmp, "plain.h5")
