@@ -194,3 +194,4 @@ TESTS += %reldir%/check_methods %reldir%/methods.py
 %canon_reldir%_check_methods_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/engine
 %canon_reldir%_check_methods_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 %canon_reldir%_check_methods_LDADD = engine/liblethe.la $(CHECK_LIBS) $(LIBM)
+EXTRA_DIST += %reldir%/methods.py
