@@ -206,3 +206,13 @@ EXTRA_DIST += %reldir%/sample.py
 # The live log of lethe run and lethe report --follow.
 TESTS += %reldir%/runlog.py
 EXTRA_DIST += %reldir%/runlog.py
+
+# The methods against forgetting (docs/methods.md): private to liblethe, so their test compiles
+# them in; the model comes from liblethe.
+check_PROGRAMS += %reldir%/check_methods
+TESTS += %reldir%/check_methods %reldir%/methods.py
+%canon_reldir%_check_methods_SOURCES = %reldir%/check_methods.c engine/run/methods.c engine/run/replay.c
+%canon_reldir%_check_methods_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/engine
+%canon_reldir%_check_methods_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+%canon_reldir%_check_methods_LDADD = engine/liblethe.la $(CHECK_LIBS) $(LIBM)
+EXTRA_DIST += %reldir%/methods.py

@@ -13,6 +13,22 @@
 #include "cli.h"
 #include "report_html.h"
 
+/* ---- methods against forgetting (docs/methods.md) ----------------------------------------- */
+
+/* Each row's methods line (NULL when it used none). */
+static int read_methods(lethe_report *rep, lethe_runfile *rf)
+{
+	rep->methods = calloc(rep->rows + 1, sizeof(*rep->methods));
+	if (!rep->methods)
+		return LETHE_ENOMEM;
+	for (size_t r = 0; r < rep->rows; r++) {
+		int rc = lethe_runfile_row_methods(rf, r, &rep->methods[r]);
+		if (rc && rc != LETHE_ENOTFOUND)
+			return rc;
+	}
+	return 0;
+}
+
 /* Reads everything a report shows; the reader checks every dataset first. 0, or the reader's
  * error code with its message on rf. */
 static int report_read(lethe_report *rep, lethe_runfile *rf)
@@ -43,6 +59,8 @@ static int report_read(lethe_report *rep, lethe_runfile *rf)
 		if (rc && rc != LETHE_ENOTFOUND)
 			return rc;
 	}
+	if ((rc = read_methods(rep, rf)))
+		return rc;
 	/* The training loss, all rows end to end; a boundary before each row after the first. */
 	for (size_t r = 0; r < rep->rows; r++) {
 		float *v = NULL;
@@ -87,6 +105,9 @@ static void report_free(lethe_report *rep)
 	free(rep->n_events);
 	free(rep->loss);
 	free(rep->bounds);
+	for (size_t r = 0; rep->methods && r < rep->rows; r++)
+		free(rep->methods[r]);
+	free(rep->methods);
 }
 
 /* Opens and checks a run file, printing the reader's one-line refusal. */
@@ -142,6 +163,42 @@ static void json_str(FILE *o, const char *s)
 }
 
 /* Parameter drift and forgetting events, read from /forgetting (written by the runner). */
+/* The stages that used methods against forgetting, each beside its name; nothing when none did.
+ */
+static void print_methods(FILE *o, enum format fmt, const lethe_report *mx)
+{
+	int any = 0;
+	for (size_t r = 0; mx->methods && r < mx->rows; r++)
+		any |= mx->methods[r] != NULL;
+	if (!any)
+		return;
+	int md = fmt == MARKDOWN;
+	if (fmt == JSON)
+		fputs(", \"methods\": {", o);
+	else if (fmt == TEXT)
+		fputs("\nMethods against forgetting (docs/methods.md)\n", o);
+	else if (md)
+		fputs("\n## Methods against forgetting\n\n| stage | methods |\n| --- | --- |\n", o);
+	int first = 1;
+	for (size_t r = 0; r < mx->rows; r++) {
+		const char *m = mx->methods[r];
+		if (!m)
+			continue;
+		if (fmt == JSON) {
+			fputs(first ? "" : ", ", o);
+			json_str(o, mx->row_names[r]);
+			fputs(": ", o);
+			json_str(o, m);
+		} else if (fmt == CSV)
+			fprintf(o, "methods,%s,,methods,\"%s\"\n", mx->row_names[r], m);
+		else
+			fprintf(o, md ? "| %s | %s |\n" : "  %-14s %s\n", mx->row_names[r], m);
+		first = 0;
+	}
+	if (fmt == JSON)
+		fputc('}', o);
+}
+
 static void extras(FILE *o, enum format fmt, const lethe_report *mx)
 {
 	int md = fmt == MARKDOWN;
@@ -281,6 +338,7 @@ static void extras(FILE *o, enum format fmt, const lethe_report *mx)
 	}
 	if (fmt == JSON)
 		fputc('}', o);
+	print_methods(o, fmt, mx);
 }
 
 static void report(FILE *o, enum format fmt, const lethe_report *mx)

@@ -240,6 +240,27 @@ void lethe_report_html(FILE *o, const lethe_report *rep)
 	      "value (never 0).</p>\n",
 	      o);
 
+	/* Methods against forgetting (docs/methods.md): each stage that used any, beside its name.
+	 */
+	int any_methods = 0;
+	for (size_t r = 0; rep->methods && r < R; r++)
+		any_methods |= rep->methods[r] != NULL;
+	if (any_methods) {
+		fputs("<h2>Methods against forgetting</h2>\n<table><tr><th>stage</th><th "
+		      "style=\"text-align:left\">methods</th></tr>\n",
+		      o);
+		for (size_t r = 0; r < R; r++) {
+			if (!rep->methods[r])
+				continue;
+			fputs("<tr><td>", o);
+			esc(o, rows[r]);
+			fputs("</td><td style=\"text-align:left\">", o);
+			esc(o, rep->methods[r]);
+			fputs("</td></tr>\n", o);
+		}
+		fputs("</table><p class=\"note\">Formulas and sources: docs/methods.md.</p>\n", o);
+	}
+
 	fputs("<h2>Score matrices</h2>\n", o);
 	heatmap(o,
 	        "Primary metric per task (rows: before training and after each stage; colour per "

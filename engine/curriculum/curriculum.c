@@ -7,6 +7,7 @@
  * order. It trains nothing. The struct is private: users go through lethe/curriculum.h.
  */
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -331,9 +332,139 @@ static char *get_path(ctx *x, const lethe_ynode *n, const char *what)
 /* ---- training settings ------------------------------------------------------------------------
  */
 
-static const char *const train_keys[] = {"optimizer", "lr",    "schedule", "batch",  "grad_accum",
-                                         "epochs",    "steps", "clip",     "freeze", NULL};
+static const char *const train_keys[] = {
+    "optimizer", "lr",     "schedule",        "batch",      "grad_accum", "epochs", "steps",
+    "clip",      "freeze", "reset_optimizer", "regularize", "replay",     NULL};
 static const char *const group_names[] = {"embeddings", "attention", "mlp", "norms", NULL};
+
+/* ---- methods against forgetting (docs/methods.md) ----------------------------------------- */
+
+/* freeze: {layers: "0-5,7", groups: [embeddings]}: the listed layers whole, the groups everywhere.
+ * Layers are checked against the model's layer count (known once 'model' is read). */
+static void read_freeze_map(ctx *x, const lethe_ynode *v, const char *where,
+                            lethe_train_settings *s)
+{
+	static const char *const keys[] = {"layers", "groups", NULL};
+	char what[300];
+	snprintf(what, sizeof(what), "%s freeze", where);
+	check_keys(x, v, what, keys);
+	s->freeze = 0;
+	memset(s->freeze_layers, 0, sizeof(s->freeze_layers));
+	const lethe_ynode *o;
+	if ((o = lethe_yaml_get(v, "groups")) && want(x, o, LETHE_YSEQ, "freeze groups"))
+		for (size_t i = 0; i < o->n; i++) {
+			int g;
+			if (get_choice(x, o->items[i], "freeze groups", group_names, &g))
+				s->freeze |= 1u << g;
+		}
+	if (!(o = lethe_yaml_get(v, "layers")) || !want(x, o, LETHE_YSCALAR, "freeze layers"))
+		return;
+	int n_layers = x->c->model.layers; /* 0 when the model could not be read */
+	const char *p = o->value;
+	while (*p) {
+		char *end;
+		errno = 0;
+		long lo = strtol(p, &end, 10), hi = lo;
+		int ok = end != p && !errno && isdigit((unsigned char)*p);
+		if (ok && *end == '-') {
+			const char *q = end + 1;
+			hi = strtol(q, &end, 10);
+			ok = end != q && !errno && isdigit((unsigned char)*q);
+		}
+		ok = ok && (*end == ',' || *end == '\0');
+		if (!ok || lo > hi || lo < 0 || hi > 255) {
+			error_at(x, o,
+			         "freeze layers: expected layer numbers and ranges such as \"0-5\" "
+			         "or \"0,2,4-6\", got '%s'",
+			         o->value);
+			return;
+		}
+		if (n_layers > 0 && hi >= n_layers) {
+			error_at(x, o, "freeze layers: layer %ld, but the model has %d (0 to %d)",
+			         hi, n_layers, n_layers - 1);
+			return;
+		}
+		for (long l = lo; l <= hi; l++)
+			s->freeze_layers[l / 64] |= 1ull << (l % 64);
+		p = *end ? end + 1 : end;
+	}
+}
+
+/* The key node (for its position) of key in map, or NULL. */
+static const lethe_ynode *key_node(const lethe_ynode *map, const char *key)
+{
+	for (size_t i = 0; i < map->n; i++)
+		if (strcmp(map->keys[i]->value, key) == 0)
+			return map->keys[i];
+	return NULL;
+}
+
+/* reset_optimizer, regularize and replay. */
+static void read_methods(ctx *x, const lethe_ynode *map, const char *where, lethe_train_settings *s)
+{
+	char what[300];
+	const lethe_ynode *v, *o;
+	if ((v = lethe_yaml_get(map, "reset_optimizer")))
+		get_bool(x, v, "reset_optimizer", &s->reset_optimizer);
+	if ((v = lethe_yaml_get(map, "regularize")) && want(x, v, LETHE_YMAP, "regularize")) {
+		static const char *const keys[] = {"kind",         "lambda",      "fisher_examples",
+		                                   "online_gamma", "temperature", NULL};
+		static const char *const kinds[] = {"none", "l2", "ewc", "lwf", NULL};
+		snprintf(what, sizeof(what), "%s regularize", where);
+		check_keys(x, v, what, keys);
+		lethe_regularizer r = {LETHE_REG_NONE, 0, 64, 1.0, 2.0};
+		int kind = 0, known = 0;
+		if (!(o = lethe_yaml_get(v, "kind")))
+			error_at(x, v, "%s: missing key 'kind' (l2, ewc, lwf or none)", what);
+		else if ((known = get_choice(x, o, "regularize kind", kinds, &kind)))
+			r.kind = (lethe_reg_kind)kind;
+		if ((o = lethe_yaml_get(v, "lambda")))
+			get_double(x, o, "regularize lambda", 0, 0, 1e12, &r.lambda);
+		else if (r.kind != LETHE_REG_NONE)
+			error_at(x, v, "%s: missing key 'lambda' (the penalty's weight)", what);
+		/* Each option belongs to one kind: another kind's is a mistake, not ignored. */
+		static const struct {
+			const char *key;
+			lethe_reg_kind kind;
+		} own[] = {{"fisher_examples", LETHE_REG_EWC},
+		           {"online_gamma", LETHE_REG_EWC},
+		           {"temperature", LETHE_REG_LWF}};
+		for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+			if ((o = key_node(v, own[i].key)) && known && r.kind != own[i].kind)
+				error_at(x, o, "%s: '%s' is an option of kind %s only", what,
+				         own[i].key, kinds[own[i].kind]);
+		if ((o = lethe_yaml_get(v, "fisher_examples")))
+			get_long(x, o, "regularize fisher_examples", 1, 1000000,
+			         &r.fisher_examples);
+		if ((o = lethe_yaml_get(v, "online_gamma")))
+			get_double(x, o, "regularize online_gamma", 0, 0, 1, &r.online_gamma);
+		if ((o = lethe_yaml_get(v, "temperature")))
+			get_double(x, o, "regularize temperature", 0, 1, 1000, &r.temperature);
+		s->regularize = r;
+	}
+	if ((v = lethe_yaml_get(map, "replay")) && want(x, v, LETHE_YMAP, "replay")) {
+		static const char *const keys[] = {"per_task", "ratio", "policy", NULL};
+		static const char *const policies[] = {"reservoir", NULL};
+		snprintf(what, sizeof(what), "%s replay", where);
+		check_keys(x, v, what, keys);
+		lethe_replay r = {0, 0};
+		int which;
+		if (!(o = lethe_yaml_get(v, "per_task")))
+			error_at(x, v,
+			         "%s: missing key 'per_task' (examples kept per finished task)",
+			         what);
+		else
+			get_long(x, o, "replay per_task", 1, 100000000L, &r.per_task);
+		if (!(o = lethe_yaml_get(v, "ratio")))
+			error_at(x, v, "%s: missing key 'ratio' (the fraction of a batch replayed)",
+			         what);
+		else
+			get_double(x, o, "replay ratio", 0, 0, 1, &r.ratio);
+		if ((o = lethe_yaml_get(v, "policy")))
+			get_choice(x, o, "replay policy", policies, &which);
+		s->replay = r;
+	}
+}
 
 /* Reads the training keys present in map into s (others untouched). */
 static void read_train(ctx *x, const lethe_ynode *map, const char *where, lethe_train_settings *s)
@@ -391,8 +522,12 @@ static void read_train(ctx *x, const lethe_ynode *map, const char *where, lethe_
 		s->epochs = 0;
 	if ((v = lethe_yaml_get(map, "clip")))
 		get_double(x, v, "clip", 0, 0, 1e9, &s->clip);
-	if ((v = lethe_yaml_get(map, "freeze")) && want(x, v, LETHE_YSEQ, "freeze")) {
+	read_methods(x, map, where, s);
+	if ((v = lethe_yaml_get(map, "freeze")) && v->type == LETHE_YMAP)
+		read_freeze_map(x, v, where, s);
+	else if ((v = lethe_yaml_get(map, "freeze")) && want(x, v, LETHE_YSEQ, "freeze")) {
 		s->freeze = 0;
+		memset(s->freeze_layers, 0, sizeof(s->freeze_layers));
 		for (size_t i = 0; i < v->n; i++) {
 			int g;
 			if (get_choice(x, v->items[i], "freeze", group_names, &g))
@@ -588,9 +723,10 @@ static long task_ref(ctx *x, const lethe_ynode *n, const char *where)
 static void read_stages(ctx *x, const lethe_ynode *stages, const lethe_train_settings *defaults)
 {
 	lethe_curriculum *c = x->c;
-	static const char *const keys[] = {"name",     "tasks",  "mix",        "optimizer", "lr",
-	                                   "schedule", "batch",  "grad_accum", "epochs",    "steps",
-	                                   "clip",     "freeze", NULL};
+	static const char *const keys[] = {
+	    "name",       "tasks",  "mix",   "optimizer", "lr",     "schedule",        "batch",
+	    "grad_accum", "epochs", "steps", "clip",      "freeze", "reset_optimizer", "regularize",
+	    "replay",     NULL};
 	c->stages = calloc(stages->n ? stages->n : 1, sizeof(*c->stages));
 	if (!c->stages) {
 		x->oom = 1;

@@ -626,6 +626,11 @@ int lethe_model__forward(lethe_model *m, const lethe_batch *batch, int train, fl
 
 int lethe_model_backward(lethe_model *m)
 {
+	return lethe_model_backward_with(m, NULL);
+}
+
+int lethe_model_backward_with(lethe_model *m, const float *dlogits_add)
+{
 	if (!m->train_ready) {
 		snprintf(m->errmsg, sizeof(m->errmsg),
 		         "backward needs a training forward pass with targets first");
@@ -639,6 +644,10 @@ int lethe_model_backward(lethe_model *m)
 
 	rows_job dj = {.m = m};
 	lethe_parallel_for((size_t)NT, dlogits_range, &dj);
+	/* A second term's gradient at the same logits (LwF's distillation, docs/methods.md). */
+	if (dlogits_add)
+		for (size_t i = 0; i < (size_t)NT * (size_t)c->vocab; i++)
+			m->logits[i] += dlogits_add[i];
 	/* Head: dW += dlogits^T hf_t; dhf_t = dlogits W (into hf_t's rows, scattered below). */
 	if (m->trainable[m->t_head])
 		lethe_layer__matmul(1, 0, V, C, NT, 1.0f, m->logits, V, m->hf_t, C, 1.0f, m->g.head,

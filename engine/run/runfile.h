@@ -44,6 +44,13 @@ typedef struct lethe_stage_record {
 	                                        and the initial parameters; per group, then all */
 	lethe_task_eval *evals;
 	size_t n_evals;
+	/* ---- methods against forgetting (docs/methods.md) ---- */
+	float *penalty; /* per optimizer step, the regulariser's value; NULL without one (owned) */
+	/* The methods' resume state after this row (not owned): the writer reads them from the last
+	 * record only, and the runner may reuse the memory behind an earlier record's. */
+	const float *resume_fisher;    /* EWC's Fisher, the model's parameter count, or NULL */
+	const uint64_t *resume_replay; /* the replay memory (replay.h's array), or NULL */
+	size_t n_resume_replay;
 } lethe_stage_record;
 
 void lethe_stage_record_clear(lethe_stage_record *r);
@@ -62,6 +69,13 @@ void lethe_runfile__hdf5_init(void);
 /* The resolved settings of stage i as the one-line JSON stored in /curriculum/stages (malloc'd;
  * NULL when out of memory). */
 char *lethe_runfile__stage_settings(const lethe_curriculum *c, size_t i);
+
+/* The methods' resume state (docs/run-file.md, /resume): EWC's Fisher into fisher (n_params
+ * floats, *has_fisher 0 when the file has none) and the replay memory (a new array into *replay,
+ * *n_replay entries; NULL and 0 when the file has none), each checked for class, rank and shape.
+ */
+int lethe_runfile__resume_methods(lethe_runfile *rf, size_t n_params, float *fisher,
+                                  int *has_fisher, uint64_t **replay, size_t *n_replay);
 
 /* Refuses (LETHE_EINVAL, message on rf) a file written by a curriculum other than c, naming the
  * first difference: stage names and order, each stage's tasks and settings, the rows already

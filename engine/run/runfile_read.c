@@ -1243,13 +1243,16 @@ int lethe_runfile_curve(lethe_runfile *rf, size_t row, const char *name, float *
 		return rc;
 	if (row >= rf->n_rows)
 		return fail(rf, LETHE_EINVAL, "no row %zu", row);
-	if (strcmp(name, "loss") && strcmp(name, "lr") && strcmp(name, "grad_norm"))
+	if (strcmp(name, "loss") && strcmp(name, "lr") && strcmp(name, "grad_norm") &&
+	    strcmp(name, "penalty"))
 		return fail(rf, LETHE_EINVAL, "no curve '%s'", name);
 	if (!rf->trained[row])
 		return LETHE_ENOTFOUND;
 	char path[600], p[900];
 	rf_row_group(path, sizeof(path), row, rf->rows[row]);
 	PATHF(p, "%s/curves/%s", path, name);
+	if (strcmp(name, "penalty") == 0 && !exists(rf->f, p))
+		return LETHE_ENOTFOUND; /* only a stage with a regulariser has it */
 	double *v = NULL;
 	rc = vector(rf, p, CLS_FLOAT, rf->steps[row], "steps", NULL, (void **)&v);
 	if (rc == 0 && !(*out = malloc((rf->steps[row] + 1) * sizeof(float))))
@@ -1386,7 +1389,68 @@ int lethe_runfile_resume_state(lethe_runfile *rf, lethe_model *m)
 	return rc;
 }
 
+int lethe_runfile_row_methods(lethe_runfile *rf, size_t row, char **out)
+{
+	*out = NULL;
+	int rc = usable(rf);
+	if (rc)
+		return rc;
+	if (row >= rf->n_rows)
+		return fail(rf, LETHE_EINVAL, "no row %zu", row);
+	char path[600];
+	rf_row_group(path, sizeof(path), row, rf->rows[row]);
+	hid_t g;
+	if ((rc = open_group(rf, path, &g)))
+		return rc;
+	if (H5Aexists(g, "methods") > 0)
+		rc = attr_scalar(rf, g, path, "methods", CLS_STRING, out);
+	else
+		rc = LETHE_ENOTFOUND;
+	H5Gclose(g);
+	return rc;
+}
+
 /* ---- what --resume reads back (runfile.h) --------------------------------------------------- */
+
+/* The methods' resume state (docs/methods.md). */
+int lethe_runfile__resume_methods(lethe_runfile *rf, size_t n_params, float *fisher,
+                                  int *has_fisher, uint64_t **replay, size_t *n_replay)
+{
+	*has_fisher = 0;
+	*replay = NULL;
+	*n_replay = 0;
+	int rc = usable(rf);
+	if (rc)
+		return rc;
+	obj o;
+	if (exists(rf->f, "resume/ewc_fisher")) {
+		hsize_t want[1] = {n_params};
+		rc = open_dataset(rf, "resume/ewc_fisher", &o);
+		if (rc == 0)
+			rc = check(rf, &o, CLS_FLOAT, 1, want, "the model's parameters", NULL);
+		if (rc == 0 && n_params &&
+		    H5Dread(o.id, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, fisher) < 0)
+			rc = fail(rf, LETHE_EIO, "dataset 'resume/ewc_fisher' cannot be read");
+		obj_close(&o);
+		if (rc)
+			return rc;
+		*has_fisher = 1;
+	}
+	if (exists(rf->f, "resume/replay_memory")) {
+		hsize_t want[1] = {ANY}, d[1] = {0};
+		rc = open_dataset(rf, "resume/replay_memory", &o);
+		if (rc == 0)
+			rc = check(rf, &o, CLS_INT, 1, want, "the replay memory", d);
+		if (rc == 0)
+			rc = read_numbers(rf, &o, H5T_NATIVE_UINT64, sizeof(uint64_t), (size_t)d[0],
+			                  (void **)replay);
+		obj_close(&o);
+		if (rc)
+			return rc;
+		*n_replay = (size_t)d[0];
+	}
+	return 0;
+}
 
 /* The stage's name and its task names ("a, b") in the writer's settings line (JSON). */
 static int parse_stage(const char *line, char *name, size_t name_size, char *tasks,

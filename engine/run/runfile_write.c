@@ -25,6 +25,7 @@
 #include <lethe/version.h>
 
 #include "curriculum/errsink.h"
+#include "methods.h"
 #include "runfile.h"
 #include "runfile_format.h"
 
@@ -49,6 +50,7 @@ void lethe_stage_record_clear(lethe_stage_record *r)
 	free(r->loss);
 	free(r->lr);
 	free(r->grad_norm);
+	free(r->penalty);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -278,6 +280,34 @@ static int write_eval(wr *w, hid_t loc, const lethe_curriculum *c, const lethe_t
 	return rc;
 }
 
+/* ---- methods against forgetting (docs/methods.md) ----------------------------------------- */
+
+/* The stage's methods as its attribute "methods" (a summary line), only when it uses any. */
+static int write_stage_methods(wr *w, hid_t g, const lethe_curriculum *c, size_t row)
+{
+	size_t s = row - (lethe_curriculum_baseline(c) ? 1 : 0);
+	const lethe_cur_stage *st = lethe_curriculum_stage(c, s);
+	char line[600];
+	if (!st)
+		return 0;
+	lethe_methods__summary(&st->train, line, sizeof(line));
+	return line[0] ? attr_str(w, g, "methods", line) : 0;
+}
+
+/* The methods' resume state in /resume: EWC's Fisher and the replay memory, when in use. */
+static int write_resume_methods(wr *w, hid_t g, lethe_model *m, const lethe_stage_record *last)
+{
+	int rc = 0;
+	if (last->resume_fisher)
+		rc |= write_f32(w, g, "ewc_fisher", last->resume_fisher, lethe_model_num_params(m));
+	if (last->resume_replay) {
+		hsize_t d[1] = {last->n_resume_replay};
+		rc |= write_data(w, g, "replay_memory", H5T_STD_U64LE, H5T_NATIVE_UINT64, 1, d,
+		                 last->resume_replay);
+	}
+	return rc;
+}
+
 static int write_row(wr *w, hid_t stages, const lethe_curriculum *c, lethe_model *m,
                      const lethe_stage_record *r, size_t row)
 {
@@ -315,8 +345,11 @@ static int write_row(wr *w, hid_t stages, const lethe_curriculum *c, lethe_model
 			rc |= write_f32(w, cg, "loss", r->loss, r->steps) |
 			      write_f32(w, cg, "lr", r->lr, r->steps) |
 			      write_f32(w, cg, "grad_norm", r->grad_norm, r->steps);
+			if (r->penalty) /* a regulariser's value per step (docs/methods.md) */
+				rc |= write_f32(w, cg, "penalty", r->penalty, r->steps);
 			H5Gclose(cg);
 		}
+		rc |= write_stage_methods(w, g, c, row);
 	}
 	hid_t eg = group(w, g, "eval");
 	rc |= eg < 0 ? -1 : 0;
@@ -326,6 +359,40 @@ static int write_row(wr *w, hid_t stages, const lethe_curriculum *c, lethe_model
 		H5Gclose(eg);
 	H5Gclose(g);
 	return rc;
+}
+
+/* ---- methods against forgetting (docs/methods.md) ----------------------------------------- */
+
+/* The stage's method settings as JSON members (", \"reset_optimizer\": 1, ..."), each only when
+ * it is not the default, so that curricula without them keep their settings line byte for byte. */
+static int method_settings(const lethe_train_settings *t, char *buf, size_t size)
+{
+	static const char *const kinds[] = {"none", "l2", "ewc", "lwf"};
+	int k = 0;
+	buf[0] = '\0';
+	if (t->reset_optimizer)
+		k += snprintf(buf + k, size - (size_t)k, ", \"reset_optimizer\": 1");
+	if (t->freeze_layers[0] | t->freeze_layers[1] | t->freeze_layers[2] | t->freeze_layers[3])
+		k += snprintf(buf + k, size - (size_t)k,
+		              ", \"freeze_layers\": \"%016llx%016llx%016llx%016llx\"",
+		              (unsigned long long)t->freeze_layers[3],
+		              (unsigned long long)t->freeze_layers[2],
+		              (unsigned long long)t->freeze_layers[1],
+		              (unsigned long long)t->freeze_layers[0]);
+	if (t->regularize.kind != LETHE_REG_NONE && k < (int)size)
+		k += snprintf(buf + k, size - (size_t)k,
+		              ", \"regularize\": {\"kind\": \"%s\", \"lambda\": %.9g, "
+		              "\"fisher_examples\": %ld, \"online_gamma\": %.9g, "
+		              "\"temperature\": %.9g}",
+		              kinds[t->regularize.kind], t->regularize.lambda,
+		              t->regularize.fisher_examples, t->regularize.online_gamma,
+		              t->regularize.temperature);
+	if (t->replay.per_task > 0 && k < (int)size)
+		k += snprintf(buf + k, size - (size_t)k,
+		              ", \"replay\": {\"per_task\": %ld, \"ratio\": %.9g, "
+		              "\"policy\": \"reservoir\"}",
+		              t->replay.per_task, t->replay.ratio);
+	return k;
 }
 
 char *lethe_runfile__stage_settings(const lethe_curriculum *c, size_t stage)
@@ -338,11 +405,14 @@ char *lethe_runfile__stage_settings(const lethe_curriculum *c, size_t stage)
 	                 "\"eps\": %.9g, \"schedule\": %d, \"warmup\": %ld, "
 	                 "\"batch\": %ld, \"grad_accum\": %ld, "
 	                 "\"epochs\": %.9g, \"steps\": %ld, \"clip\": %.9g, "
-	                 "\"freeze\": %u, \"tasks\": {",
+	                 "\"freeze\": %u",
 	                 s->name, s->train.lr, s->train.weight_decay, s->train.beta1,
 	                 s->train.beta2, s->train.eps, (int)s->train.schedule, s->train.warmup,
 	                 s->train.batch, s->train.grad_accum, s->train.epochs, s->train.steps,
 	                 s->train.clip, s->train.freeze);
+	char methods[600];
+	method_settings(&s->train, methods, sizeof(methods));
+	k += snprintf(buf + k, sizeof(buf) - (size_t)k, "%s, \"tasks\": {", methods);
 	for (size_t t = 0; t < s->n_tasks && k < (int)sizeof(buf); t++)
 		k += snprintf(buf + k, sizeof(buf) - (size_t)k, "%s\"%s\": %.9g", t ? ", " : "",
 		              lethe_curriculum_task(c, s->tasks[t])->name, s->weights[t]);
@@ -856,6 +926,7 @@ int lethe_runfile__write(const char *path, const lethe_curriculum *c, const leth
 				      write_f32(w, g, "adam_v", ve, lethe_model_num_params(m));
 			rc |= write_f32(w, g, "params", lethe_model_params(m),
 			                lethe_model_num_params(m));
+			rc |= write_resume_methods(w, g, m, &records[n_records - 1]);
 			H5Gclose(g);
 		}
 	}

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@
 #include <lethe/lethe.h>
 
 #include "curriculum/errsink.h"
+#include "methods.h"
+#include "replay.h"
 #include "runfile.h"
 #include "runlog.h"
 #include "runner.h"
@@ -63,6 +66,10 @@ typedef struct run {
 	/* The tokens that frame an example: lethe's own LETHE_TOKEN_* or the pretrained model's
 	 * (docs/models.md: its BOS, EOS and padding; as separator its last token of "\n"). */
 	int32_t bos, sep, eos, pad;
+	/* Methods against forgetting (docs/methods.md): the regularisers' state and the replay
+	 * memory (cap 0: no stage replays, nothing is recorded). */
+	lethe_methods ms;
+	lethe_replay_mem rm;
 } run;
 
 /* The output's lock, <output>.lock, held for the whole run (a POSIX record lock): a second run
@@ -519,6 +526,171 @@ static void shuffle(sampler *s, size_t *v, size_t n)
 	}
 }
 
+/* ---- methods against forgetting (docs/methods.md): the runner's hooks -------------------- */
+
+/* Examples of the next micro-batch drawn from the replay memory (0 without replay, or while no
+ * finished task has anything in it). */
+static long replay_count(run *r, const lethe_train_settings *ts, uint64_t micro)
+{
+	if (!r->rm.cap || ts->replay.ratio <= 0 || lethe_replay__available(&r->rm) == 0)
+		return 0;
+	return lethe_replay__count(ts->replay.ratio, ts->batch, micro);
+}
+
+static seq_src replay_draw(run *r)
+{
+	size_t t;
+	uint64_t i;
+	lethe_replay__draw(&r->rm, &t, &i);
+	const encoded *e = &r->data[t].split[LETHE_SPLIT_TRAIN][i];
+	return (seq_src){e->ids, e->ids + e->n_prompt, e->n_prompt, e->n_target};
+}
+
+/* The EWC settings of the first stage after si that uses EWC (lambda > 0), or NULL. */
+static const lethe_regularizer *next_ewc(const lethe_curriculum *c, size_t si)
+{
+	for (size_t k = si + 1; k < lethe_curriculum_stage_count(c); k++) {
+		const lethe_regularizer *g = &lethe_curriculum_stage(c, k)->train.regularize;
+		if (g->kind == LETHE_REG_EWC && g->lambda > 0)
+			return g;
+	}
+	return NULL;
+}
+
+/* After stage si trained: its tasks join the replay memory's finished tasks, and, when a later
+ * stage uses EWC, the Fisher of this stage's data is folded into the online Fisher. The Fisher's
+ * examples: fisher_examples of them, the stage's tasks in turn, each example drawn uniformly
+ * (with replacement) by a generator seeded from the data seed and the stage. */
+static int stage_end_methods(run *r, size_t si, lethe_stage_record *rec)
+{
+	const lethe_cur_stage *st = lethe_curriculum_stage(r->c, si);
+	for (size_t k = 0; r->rm.cap && k < st->n_tasks; k++)
+		lethe_replay__finish(&r->rm, st->tasks[k]);
+	const lethe_regularizer *ewc = next_ewc(r->c, si);
+	int rc = 0;
+	if (ewc) {
+		uint64_t state = (lethe_curriculum_data_seed(r->c) + 1) * 0xA0761D6478BD642Full +
+		                 (si + 1) * 0xE7037ED1A0B428DBull;
+		seq_batch sb = {0};
+		rc = lethe_methods__fisher_begin(&r->ms, r->m);
+		for (long j = 0, k = 0; rc == 0 && j < ewc->fisher_examples; k++) {
+			size_t t = st->tasks[(size_t)k % st->n_tasks];
+			size_t n = r->data[t].n[LETHE_SPLIT_TRAIN];
+			if (n == 0)
+				continue;
+			const encoded *e =
+			    &r->data[t].split[LETHE_SPLIT_TRAIN][next_u64(&state) % n];
+			seq_src src = {e->ids, e->ids + e->n_prompt, e->n_prompt, e->n_target};
+			size_t truncated = r->truncated;
+			if ((rc = seq_batch_build(r, &sb, &src, 1)))
+				break;
+			r->truncated = truncated; /* counted once, when trained on */
+			lethe_batch one = {sb.B, sb.T, sb.tokens, sb.targets};
+			if ((rc = lethe_methods__fisher_add(&r->ms, r->m, &one)))
+				rc = fail(r, rc, "stage '%s': EWC's Fisher: %s", st->name,
+				          lethe_model_errmsg(r->m));
+			j++;
+		}
+		seq_batch_free(&sb);
+		if (rc == 0) {
+			lethe_methods__fisher_end(&r->ms, ewc->online_gamma);
+			if (!r->ms.fisher)
+				rc = LETHE_ENOMEM;
+		}
+	}
+	rec->resume_fisher = r->ms.fisher;
+	return rc;
+}
+
+/* The replay memory's state for the run file, after the row rec (a new array, kept by the
+ * caller until the row is written). */
+static int save_replay(run *r, lethe_stage_record *rec, uint64_t **buf)
+{
+	if (!r->rm.cap)
+		return 0;
+	size_t n = lethe_replay__state_size(&r->rm);
+	uint64_t *b = realloc(*buf, n * sizeof(uint64_t));
+	if (!b)
+		return LETHE_ENOMEM;
+	*buf = b;
+	lethe_replay__save(&r->rm, b);
+	rec->resume_replay = b;
+	rec->n_resume_replay = n;
+	return 0;
+}
+
+/* The replay memory, sized by the largest per_task of a stage that replays (0: none does). */
+static int methods_init(run *r)
+{
+	long cap = 0;
+	for (size_t k = 0; k < lethe_curriculum_stage_count(r->c); k++) {
+		const lethe_replay *p = &lethe_curriculum_stage(r->c, k)->train.replay;
+		if (p->ratio > 0 && p->per_task > cap)
+			cap = p->per_task;
+	}
+	if (!cap)
+		return 0;
+	size_t nt = lethe_curriculum_task_count(r->c);
+	size_t *sizes = calloc(nt + 1, sizeof(size_t));
+	if (!sizes)
+		return LETHE_ENOMEM;
+	for (size_t t = 0; t < nt; t++)
+		sizes[t] = r->data[t].n[LETHE_SPLIT_TRAIN];
+	int rc =
+	    lethe_replay__init(&r->rm, nt, sizes, (size_t)cap, lethe_curriculum_data_seed(r->c));
+	free(sizes);
+	return rc;
+}
+
+/* --resume: the methods' state from the run file (EWC's Fisher, the replay memory). */
+static int methods_resume(run *r, lethe_runfile *rf)
+{
+	size_t np = lethe_model_num_params(r->m), n_replay = 0;
+	float *fisher = malloc((np + 1) * sizeof(float));
+	uint64_t *replay = NULL;
+	int has_fisher = 0;
+	if (!fisher)
+		return LETHE_ENOMEM;
+	int rc = lethe_runfile__resume_methods(rf, np, fisher, &has_fisher, &replay, &n_replay);
+	if (rc) {
+		free(fisher);
+		return fail(r, rc == LETHE_ENOMEM ? rc : LETHE_EPARSE, "%s",
+		            lethe_runfile_errmsg(rf));
+	}
+	if (has_fisher) {
+		free(r->ms.fisher);
+		r->ms.fisher = fisher;
+		r->ms.n = np;
+	} else
+		free(fisher);
+	/* A file with only the baseline row has trained nothing: the memory starts empty. */
+	int trained = r->n_rec > (lethe_curriculum_baseline(r->c) ? 1u : 0u);
+	if (r->rm.cap && !replay && trained)
+		rc = fail(r, LETHE_EPARSE, "%s: missing dataset 'resume/replay_memory'",
+		          lethe_curriculum_output(r->c));
+	else if (r->rm.cap && replay && lethe_replay__load(&r->rm, replay, n_replay))
+		rc =
+		    fail(r, LETHE_EPARSE,
+		         "%s: dataset 'resume/replay_memory' does not fit this curriculum's replay "
+		         "memory (its shape, counts or example indices)",
+		         lethe_curriculum_output(r->c));
+	free(replay);
+	return rc;
+}
+
+/* The live log's per-task losses: each batch sequence's target NLL to its stage task (replayed
+ * sequences, marked SIZE_MAX, belong to none). */
+static void log_task_losses(const run *r, const seq_batch *sb, const size_t *picked_k,
+                            const double *seq_nll, const int *seq_n, double *task_nll,
+                            double *task_n)
+{
+	for (int b = 0; r->log && b < sb->B; b++)
+		if (picked_k[b] != SIZE_MAX) {
+			task_nll[picked_k[b]] += seq_nll[b];
+			task_n[picked_k[b]] += seq_n[b];
+		}
+}
+
 static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 {
 	lethe_curriculum *c = r->c;
@@ -567,9 +739,14 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 			shuffle(&s, s.order[k], n);
 		wsum += r->data[st->tasks[k]].n[LETHE_SPLIT_TRAIN] ? st->weights[k] : 0;
 	}
-	for (int g = 0; g < LETHE_GROUP_COUNT; g++)
-		lethe_model_set_trainable(r->m, (lethe_param_group)g, -1,
-		                          !(ts->freeze & (1u << g)));
+	/* Freezing, reset_optimizer and the regularisers' anchor (methods.c). */
+	if (rc == 0 && (rc = lethe_methods__stage_begin(&r->ms, r->m, ts)))
+		rc = fail(r, rc, "stage '%s': out of memory for its methods", st->name);
+	int lwf = lethe_methods__has_lwf(ts);
+	if (rc == 0 && (lethe_methods__has_penalty(ts) || lwf) &&
+	    !(rec->penalty = calloc(steps, sizeof(float))))
+		rc = LETHE_ENOMEM;
+	uint64_t micro_total = 0;
 	lethe_adamw opt = {(float)ts->beta1, (float)ts->beta2, (float)ts->eps,
 	                   (float)ts->weight_decay, ts->decay_embeddings};
 	double t0 = now(), last_print = 0;
@@ -578,13 +755,20 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 	for (size_t step = 0; rc == 0 && step < steps; step++) {
 		float lr = lethe_schedule_lr(ts->schedule, (float)ts->lr, step,
 		                             (uint64_t)ts->warmup, steps);
-		double loss_sum = 0;
+		double loss_sum = 0, penalty_sum = 0;
 		if (rc == 0)
 			for (size_t k = 0; k < st->n_tasks; k++)
 				task_nll[k] = task_n[k] = 0;
 		lethe_model_zero_grad(r->m);
 		for (long micro = 0; rc == 0 && micro < ts->grad_accum; micro++) {
+			long from_memory = replay_count(r, ts, micro_total++);
 			for (long b = 0; b < ts->batch; b++) {
+				if (b >= ts->batch - from_memory) {
+					picked[b] = replay_draw(r);
+					picked_k[b] =
+					    SIZE_MAX; /* an earlier task's, not in the log */
+					continue;
+				}
 				/* Pick the task by weight, then its next example. */
 				double u = next_unit(&s.state) * wsum, acc = 0;
 				size_t k = 0;
@@ -600,9 +784,11 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 					shuffle(&s, s.order[k], n);
 					s.pos[k] = 0;
 				}
+				size_t idx = s.order[k][s.pos[k]++];
 				const encoded *e =
-				    &r->data[st->tasks[k]]
-				         .split[LETHE_SPLIT_TRAIN][s.order[k][s.pos[k]++]];
+				    &r->data[st->tasks[k]].split[LETHE_SPLIT_TRAIN][idx];
+				if (r->rm.cap)
+					lethe_replay__offer(&r->rm, st->tasks[k], idx);
 				picked[b] = (seq_src){e->ids, e->ids + e->n_prompt, e->n_prompt,
 				                      e->n_target};
 				picked_k[b] = k;
@@ -612,6 +798,26 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 			tokens_seen += sb.inputs;
 			lethe_batch batch = {sb.B, sb.T, sb.tokens, sb.targets};
 			float loss;
+			if (lwf) { /* LwF: the teacher's logits, then the distillation term's */
+				double pen = 0;
+				if ((rc = lethe_methods__lwf_teacher(&r->ms, &batch)) == 0 &&
+				    (rc = lethe_model_forward(r->m, &batch, 1, &loss,
+				                              r->log ? seq_nll : NULL, seq_n)) ==
+				        0 &&
+				    (rc = lethe_methods__lwf_penalty(&r->ms, r->m, ts, &pen)) == 0)
+					rc = lethe_model_backward_with(r->m, r->ms.dlogits);
+				if (rc) {
+					rc = fail(r, rc, "stage '%s' step %zu: LwF: %s", st->name,
+					          step + 1,
+					          rc == LETHE_ENOMEM ? "out of memory"
+					                             : lethe_model_errmsg(r->m));
+					break;
+				}
+				loss_sum += loss;
+				penalty_sum += pen;
+				log_task_losses(r, &sb, picked_k, seq_nll, seq_n, task_nll, task_n);
+				continue;
+			}
 			if ((rc = lethe_model_forward(r->m, &batch, 1, &loss,
 			                              r->log ? seq_nll : NULL, seq_n)) ||
 			    (rc = lethe_model_backward(r->m))) {
@@ -620,13 +826,16 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 				break;
 			}
 			loss_sum += loss;
-			for (int b = 0; r->log && b < sb.B; b++) {
-				task_nll[picked_k[b]] += seq_nll[b];
-				task_n[picked_k[b]] += seq_n[b];
-			}
+			log_task_losses(r, &sb, picked_k, seq_nll, seq_n, task_nll, task_n);
 		}
 		if (rc)
 			break;
+		if (rec->penalty && lwf) /* the mean over micro-batches, as the loss */
+			rec->penalty[step] = (float)(penalty_sum / (double)ts->grad_accum);
+		else if (rec->penalty) /* the gradient block is scaled by 1/grad_accum in the step
+		                        */
+			rec->penalty[step] =
+			    (float)lethe_methods__penalty(&r->ms, r->m, ts, (float)ts->grad_accum);
 		float norm;
 		if ((rc = lethe_model_step(r->m, &opt, lr, (float)ts->clip,
 		                           1.0f / (float)ts->grad_accum, &norm))) {
@@ -642,10 +851,10 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 		if (r->log) {
 			for (size_t k = 0; k < st->n_tasks; k++)
 				task_loss[k] = task_n[k] > 0 ? task_nll[k] / task_n[k] : NAN;
-			lethe_runlog__step(r->log, r->n_rec - 1, st->name, step + 1, steps,
-			                   rec->loss[step], lr, norm,
-			                   (double)tokens_seen / (t > 0 ? t : 1), t, task_names,
-			                   task_loss, st->n_tasks, NAN);
+			lethe_runlog__step(
+			    r->log, r->n_rec - 1, st->name, step + 1, steps, rec->loss[step], lr,
+			    norm, (double)tokens_seen / (t > 0 ? t : 1), t, task_names, task_loss,
+			    st->n_tasks, rec->penalty ? rec->penalty[step] : NAN);
 		}
 		if (!r->o->quiet && (tty || t - last_print >= 10.0 || step + 1 == steps)) {
 			double eta = t / (double)(step + 1) * (double)(steps - step - 1);
@@ -1066,6 +1275,7 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		return LETHE_ENOMEM;
 	}
 	lethe_model_config cfg = (*lethe_curriculum_model(c));
+	uint64_t *replay_state = NULL; /* the replay memory as the run file stores it */
 	const char *from = lethe_curriculum_model_from(c);
 	const char *from_stage = lethe_curriculum_model_from_stage(c);
 	lethe_runfile *rf = NULL;
@@ -1137,6 +1347,10 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		fail(&r, rc, "%s", lethe_runfile_errmsg(rf));
 		goto done;
 	}
+	if (rc == 0 && (rc = methods_init(&r)) == 0 && rf && r.n_rec > 0)
+		rc = methods_resume(&r, rf);
+	if (rc)
+		goto done;
 	lethe_runfile_free(rf); /* closed before the file is rewritten */
 	rf = NULL;
 	if ((rc = open_log(&r)))
@@ -1158,7 +1372,8 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		lethe_stage_record *rec = &r.rec[r.n_rec++];
 		rec->name = strdup(lethe_curriculum_stage(c, s)->name);
 		rec->trained = 1;
-		if ((rc = train_stage(&r, s, rec)) || (rc = evaluate_all(&r, rec)))
+		if ((rc = train_stage(&r, s, rec)) || (rc = stage_end_methods(&r, s, rec)) ||
+		    (rc = save_replay(&r, rec, &replay_state)) || (rc = evaluate_all(&r, rec)))
 			goto done;
 		drift(&r, rec);
 		if ((rc = lethe_runfile__write(lethe_curriculum_output(c), c, r.tok, r.m, r.rec,
@@ -1193,6 +1408,9 @@ done:
 	free(r.data);
 	free(r.initial);
 	free(r.previous);
+	free(replay_state);
+	lethe_methods__clear(&r.ms);
+	lethe_replay__clear(&r.rm);
 	lethe_model_free(r.m);
 	lethe_tokenizer_free(r.tok);
 	unlock_output(lock, lethe_curriculum_output(c));

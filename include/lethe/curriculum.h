@@ -25,6 +25,29 @@ typedef struct lethe_registry lethe_registry;
 typedef struct lethe_instance lethe_instance;
 typedef struct lethe_curriculum lethe_curriculum;
 
+/* ---- methods against forgetting (docs/methods.md) ---- */
+typedef enum lethe_reg_kind {
+	LETHE_REG_NONE = 0,
+	LETHE_REG_L2 = 1,  /* (lambda/2) |theta - theta_stage_start|^2 */
+	LETHE_REG_EWC = 2, /* (lambda/2) sum F (theta - theta*)^2, online diagonal Fisher */
+	LETHE_REG_LWF = 3  /* lambda T^2 KL(previous stage's model || current) at temperature T */
+} lethe_reg_kind;
+
+/* regularize: {kind, lambda, fisher_examples, online_gamma, temperature}. */
+typedef struct lethe_regularizer {
+	lethe_reg_kind kind;
+	double lambda;
+	long fisher_examples; /* EWC: examples of each finished stage the Fisher is taken on */
+	double online_gamma;  /* EWC: F = gamma F_old + F_new */
+	double temperature;   /* LwF */
+} lethe_regularizer;
+
+/* replay: {per_task, ratio, policy: reservoir}. */
+typedef struct lethe_replay {
+	long per_task; /* at most this many examples remembered per finished task */
+	double ratio;  /* fraction of each batch drawn from the memory */
+} lethe_replay;
+
 /* Training settings: the curriculum's defaults, overridden per stage. */
 typedef struct lethe_train_settings {
 	double lr, weight_decay, beta1, beta2, eps;
@@ -36,6 +59,11 @@ typedef struct lethe_train_settings {
 	long steps;
 	double clip;
 	unsigned freeze; /* bit per lethe_param_group */
+	/* ---- methods against forgetting (docs/methods.md); all off by default ---- */
+	int reset_optimizer;       /* zero AdamW's moments and step counter at the stage's start */
+	uint64_t freeze_layers[4]; /* bit per layer (0-255): every tensor of the layer frozen */
+	lethe_regularizer regularize; /* kind LETHE_REG_NONE: none */
+	lethe_replay replay;          /* ratio 0: no replay */
 } lethe_train_settings;
 
 /* One task of the curriculum (read-only view). */

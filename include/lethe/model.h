@@ -180,10 +180,16 @@ typedef struct lethe_batch {
  * lethe_model_backward() needs. */
 LETHE_EXPORT int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train,
                                      float *loss, double *nll, int *counts);
-/* Logits of the last forward, [B*T, V] (valid until the next forward). */
+/* Logits of the last forward, [NT, V]: the rows of the targeted positions only, in batch order
+ * (valid until the next forward or backward, which turns them into their gradient). */
 LETHE_EXPORT const float *lethe_model_logits(const lethe_model *m);
 /* Backward pass of the last training forward: accumulates d(loss)/d(params) into the gradients. */
 LETHE_EXPORT int lethe_model_backward(lethe_model *m);
+/* The same, with dlogits_add (NT x V, the rows of the targeted positions in batch order, as
+ * lethe_model_logits() lays them out) added to d(loss)/d(logits) before it is propagated: the
+ * gradient of a second term of the objective at the same logits (LwF, docs/methods.md).
+ * NULL: lethe_model_backward(). */
+LETHE_EXPORT int lethe_model_backward_with(lethe_model *m, const float *dlogits_add);
 LETHE_EXPORT void lethe_model_zero_grad(lethe_model *m);
 
 typedef struct lethe_adamw {

@@ -99,10 +99,15 @@ LETHE_EXPORT int lethe_runfile_events(lethe_runfile *rf, size_t column, int32_t 
 /* Whether a row was trained (0 for the baseline), and its optimizer steps. */
 LETHE_EXPORT int lethe_runfile_row_trained(const lethe_runfile *rf, size_t row);
 LETHE_EXPORT size_t lethe_runfile_row_steps(const lethe_runfile *rf, size_t row);
-/* A trained row's per-step curve: name is "loss", "lr" or "grad_norm"; *n is its steps.
- * LETHE_ENOTFOUND for a row that was not trained. */
+/* A trained row's per-step curve: name is "loss", "lr", "grad_norm" or "penalty" (a regulariser's
+ * value, docs/methods.md); *n is its steps. LETHE_ENOTFOUND for a row that was not trained, and
+ * for "penalty" of a stage without a regulariser. */
 LETHE_EXPORT int lethe_runfile_curve(lethe_runfile *rf, size_t row, const char *name, float **out,
                                      size_t *n);
+/* The methods against forgetting a trained row used (docs/methods.md), as one line
+ * ("reset_optimizer; ewc lambda=100 ..."; *out malloc'd, the caller frees it); LETHE_ENOTFOUND
+ * (and *out NULL) when it used none. */
+LETHE_EXPORT int lethe_runfile_row_methods(lethe_runfile *rf, size_t row, char **out);
 
 /* The model: its configuration, the tokenizer it was trained with, and a trained row's
  * parameters read into m (a model made with this configuration). */
