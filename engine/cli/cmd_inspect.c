@@ -186,7 +186,8 @@ int lethe_cmd_inspect(int argc, char **argv)
 	const char *plugin = argv[optind], *file = argv[optind + 1];
 
 	const lethe_plugin_info *info;
-	if (strchr(plugin, '/')) {
+	size_t pl = strlen(plugin);
+	if (strchr(plugin, '/') || (pl > 3 && strcmp(plugin + pl - 3, ".so") == 0)) {
 		if (lethe_registry_new(&reg)) {
 			status = LETHE_EXIT_FAILED;
 			goto done;
@@ -202,7 +203,11 @@ int lethe_cmd_inspect(int argc, char **argv)
 			goto done;
 		}
 		if (!(info = lethe_registry_find(reg, plugin))) {
-			lethe_cli_error("no plugin named '%s' (see 'lethe plugins')", plugin);
+			lethe_cli_error(
+			    "no plugin named '%s' (looked in %s; a plugin elsewhere: its "
+			    "folder with --plugin-path DIR or LETHE_PLUGIN_PATH, or its "
+			    "file as ./%s.so)",
+			    plugin, lethe_registry_searched(reg), plugin);
 			for (size_t i = 0; i < lethe_registry_problem_count(reg); i++)
 				lethe_cli_error("%s", lethe_registry_problem(reg, i));
 			goto done;

@@ -631,9 +631,13 @@ static void read_tasks(ctx *x, const lethe_ynode *tasks, lethe_registry *reg, in
 				flatten(x, t, v->keys[j]->value, v->items[j]);
 		if (!reg || !t->plugin)
 			continue;
+		/* A name with a slash, or a file name ending in .so, is a path. */
+		size_t pl = strlen(t->plugin);
+		int is_path =
+		    strchr(t->plugin, '/') || (pl > 3 && !strcmp(t->plugin + pl - 3, ".so"));
 		const lethe_plugin_info *info =
-		    strchr(t->plugin, '/') ? NULL : lethe_registry_find(reg, t->plugin);
-		if (strchr(t->plugin, '/')) {
+		    is_path ? NULL : lethe_registry_find(reg, t->plugin);
+		if (is_path) {
 			char *path = get_path(x, p, "plugin");
 			if (path && lethe_registry_load(reg, path) == 0)
 				info = lethe_registry_at(reg, lethe_registry_count(reg) - 1);
@@ -654,8 +658,12 @@ static void read_tasks(ctx *x, const lethe_ynode *tasks, lethe_registry *reg, in
 				error_at(x, p, "%s: no plugin named '%s' (did you mean '%s'?)",
 				         where, t->plugin, near);
 			else
-				error_at(x, p, "%s: no plugin named '%s' (see 'lethe plugins')",
-				         where, t->plugin);
+				error_at(
+				    x, p,
+				    "%s: no plugin named '%s' (looked in %s; a plugin elsewhere: "
+				    "its folder with --plugin-path DIR or LETHE_PLUGIN_PATH, or "
+				    "its file as plugin: ./%s.so)",
+				    where, t->plugin, lethe_registry_searched(reg), t->plugin);
 			continue;
 		}
 		if (lethe_instance_open(&t->instance, info, t->options, t->n_options)) {

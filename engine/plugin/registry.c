@@ -43,8 +43,29 @@ struct lethe_registry {
 	size_t n, cap;
 	char **problems;
 	size_t n_problems, cap_problems;
+	char *searched;   /* where discovery looked, "a, b, c" (lethe_registry_searched()) */
 	lethe_errbuf err; /* lethe_registry_errmsg() */
 };
+
+/* Appends a place to reg->searched; memory running out only shortens the list. */
+static void searched(lethe_registry *reg, const char *place)
+{
+	size_t old = reg->searched ? strlen(reg->searched) : 0;
+	char *v = realloc(reg->searched, old + strlen(place) + 3);
+	if (!v)
+		return;
+	if (old)
+		memcpy(v + old, ", ", 3);
+	else
+		v[0] = '\0';
+	strcat(v, place);
+	reg->searched = v;
+}
+
+const char *lethe_registry_searched(const lethe_registry *reg)
+{
+	return reg->searched ? reg->searched : "";
+}
 
 static int fail(lethe_registry *reg, int code, const char *fmt, ...) LETHE_PRINTF(3, 4);
 static int fail(lethe_registry *reg, int code, const char *fmt, ...)
@@ -74,6 +95,7 @@ void lethe_registry_free(lethe_registry *reg)
 		free(reg->problems[i]);
 	free(reg->problems);
 	free(reg->entries);
+	free(reg->searched);
 	free(reg);
 }
 
@@ -446,9 +468,11 @@ static int scan_build_tree(lethe_registry *reg, const char *root, int level)
 int lethe_registry_discover(lethe_registry *reg, const char *const *paths, size_t n_paths)
 {
 	int rc, level = 0;
-	for (size_t i = 0; i < n_paths; i++)
+	for (size_t i = 0; i < n_paths; i++) {
+		searched(reg, paths[i]);
 		if ((rc = add_path(reg, paths[i], level, 1)) != 0)
 			return rc;
+	}
 
 	const char *env = getenv("LETHE_PLUGIN_PATH");
 	if (env && *env) {
@@ -458,6 +482,7 @@ int lethe_registry_discover(lethe_registry *reg, const char *const *paths, size_
 		char *save = NULL;
 		for (char *dir = strtok_r(copy, ":", &save); dir;
 		     dir = strtok_r(NULL, ":", &save)) {
+			searched(reg, dir);
 			if ((rc = add_path(reg, dir, ++level, 0)) != 0) {
 				free(copy);
 				return rc;
@@ -467,7 +492,12 @@ int lethe_registry_discover(lethe_registry *reg, const char *const *paths, size_
 	}
 
 	char root[PATH_MAX];
-	if (build_tree_root(root, sizeof(root)))
+	if (build_tree_root(root, sizeof(root))) {
+		char place[PATH_MAX + 32];
+		snprintf(place, sizeof(place), "%s/plugins/*/.libs", root);
+		searched(reg, place);
 		return scan_build_tree(reg, root, ++level);
+	}
+	searched(reg, LETHE_PLUGINDIR);
 	return scan_dir(reg, LETHE_PLUGINDIR, ++level);
 }

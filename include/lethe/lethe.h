@@ -77,6 +77,8 @@ LETHE_EXPORT int lethe_registry_load(lethe_registry *reg, const char *path);
 LETHE_EXPORT int lethe_registry_discover(lethe_registry *reg, const char *const *paths,
                                          size_t n_paths);
 
+/* Where lethe_registry_discover() looked, in order, as "place, place, ..." ("" before it). */
+LETHE_EXPORT const char *lethe_registry_searched(const lethe_registry *reg);
 LETHE_EXPORT size_t lethe_registry_count(const lethe_registry *reg);
 LETHE_EXPORT const lethe_plugin_info *lethe_registry_at(const lethe_registry *reg, size_t i);
 /* The plugin of that name; `classify` also finds the bundled `sentiment` (a general label
