@@ -264,9 +264,11 @@ static int get_double(ctx *x, const lethe_ynode *n, const char *what, double min
 	double v = strtod(n->value, &end);
 	if (n->quoted || !*n->value || *end || !isfinite(v) || v < min || (lo_open && v == min) ||
 	    v > max) {
+		char upper[48] = "";
+		if (max < 1e300) /* every bound is said: "lr: expected a number > 0 and <= 10" */
+			snprintf(upper, sizeof(upper), " and <= %g", max);
 		error_at(x, n, "%s: expected a number %s %g%s, got '%s'", what,
-		         lo_open ? ">" : ">=", min,
-		         max < 1e300 ? (max == 1 ? " and <= 1" : "") : "", n->value);
+		         lo_open ? ">" : ">=", min, upper, n->value);
 		return 0;
 	}
 	*out = v;
