@@ -174,7 +174,7 @@ EXTRA_DIST += %reldir%/stats.py
 # LoRA adapters: finite differences, merge, frozen base (check_lora); PyTorch parity (lora.py,
 # through the lora_dump helper).
 check_PROGRAMS += %reldir%/check_lora %reldir%/lora_dump
-TESTS += %reldir%/check_lora %reldir%/lora.py
+TESTS += %reldir%/check_lora %reldir%/lora.py %reldir%/lora_run.py
 %canon_reldir%_check_lora_SOURCES = %reldir%/check_lora.c
 %canon_reldir%_check_lora_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 %canon_reldir%_check_lora_LDADD = engine/liblethe.la $(CHECK_LIBS) $(LIBM)
@@ -194,4 +194,4 @@ check_PROGRAMS += %reldir%/pretrained_run
 TESTS += %reldir%/pretrained.py
 %canon_reldir%_pretrained_run_SOURCES = %reldir%/pretrained_run.c
 %canon_reldir%_pretrained_run_LDADD = engine/liblethe.la
-EXTRA_DIST += %reldir%/pretrained.py %reldir%/hf_llama.py %reldir%/lora.py
+EXTRA_DIST += %reldir%/pretrained.py %reldir%/hf_llama.py %reldir%/lora.py %reldir%/lora_run.py

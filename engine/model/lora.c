@@ -130,7 +130,7 @@ int lethe_model_lora_attach(lethe_model *m, const lethe_lora_options *opt, uint6
 	}
 	m->has_lora = 1;
 	m->lora_seed = seed;
-	m->lora_calls = 0;
+	m->lora_calls = m->lora_steps = 0;
 	lora_views(m, m->lora_p, &m->p);
 	lora_views(m, m->lora_g, &m->g);
 	m->dims.lora_rank = r;
@@ -291,6 +291,10 @@ const lethe_tensor_info *lethe_model_lora_tensor(const lethe_model *m, size_t i)
 {
 	return i < m->n_lora_tensors ? &m->lora_tensors[i] : NULL;
 }
+uint64_t lethe_model_lora_seed(const lethe_model *m)
+{
+	return m->lora_seed;
+}
 uint64_t lethe_model_lora_calls(const lethe_model *m)
 {
 	return m->lora_calls;
@@ -298,4 +302,12 @@ uint64_t lethe_model_lora_calls(const lethe_model *m)
 void lethe_model_lora_set_calls(lethe_model *m, uint64_t calls)
 {
 	m->lora_calls = calls;
+}
+uint64_t lethe_model_lora_steps_taken(const lethe_model *m)
+{
+	return m->lora_steps;
+}
+void lethe_model_lora_set_steps_taken(lethe_model *m, uint64_t steps)
+{
+	m->lora_steps = steps;
 }

@@ -79,6 +79,7 @@ struct lethe_model {
 	char *lora_names;
 	unsigned char *lora_saved_trainable; /* the base's flags before attaching */
 	uint64_t lora_seed, lora_calls;      /* dropout: the key of each training forward */
+	uint64_t lora_steps;                 /* AdamW steps of this adapter */
 	size_t lora_cap_bt;
 	float *s_lora_u, *s_lora_x,
 	    *s_lora_du; /* (L, LORA_TARGETS, BT, r), (BT, max in), (BT, r) */

@@ -37,6 +37,11 @@ static int ensure_moments(lethe_model *m)
 	return LETHE_ENOMEM;
 }
 
+int lethe_model_has_moments(const lethe_model *m)
+{
+	return m->adam_m != NULL;
+}
+
 float *lethe_model_adam_m(lethe_model *m)
 {
 	return ensure_moments(m) ? NULL : m->adam_m;
@@ -111,11 +116,16 @@ int lethe_model_step(lethe_model *m, const lethe_adamw *opt, float lr, float cli
 		             keep, scale, b1, b2, step_size, bc2_sqrt, opt->eps);
 	}
 	/* The adapter's matrices are decayed like the base's (PEFT under transformers' Trainer
-	 * decays every weight that is not a bias or a norm). */
-	float keep = (float)(1.0 - (double)lr * opt->weight_decay);
-	if (m->n_lora)
+	 * decays every weight that is not a bias or a norm); its bias correction counts its own
+	 * steps, as a fresh optimizer over a fresh adapter would. */
+	if (m->n_lora) {
+		m->lora_steps++;
+		double lc1 = 1.0 - pow(b1, (double)m->lora_steps),
+		       lc2 = 1.0 - pow(b2, (double)m->lora_steps);
+		float keep = (float)(1.0 - (double)lr * opt->weight_decay);
 		adamw_tensor(m->lora_p, m->lora_g, m->lora_m, m->lora_v, m->n_lora, keep, scale, b1,
-		             b2, step_size, bc2_sqrt, opt->eps);
+		             b2, (float)(lr / lc1), (float)sqrt(lc2), opt->eps);
+	}
 	return 0;
 }
 

@@ -36,6 +36,12 @@ typedef struct lethe_train_settings {
 	long steps;
 	double clip;
 	unsigned freeze; /* bit per lethe_param_group */
+	/* adapter: {kind: lora, ...} (docs/curriculum.md); adapter_rank 0: no adapter, full
+	 * fine-tuning. */
+	int adapter_rank;
+	double adapter_alpha, adapter_dropout;
+	unsigned adapter_targets; /* LETHE_LORA_* bits */
+	int adapter_merge;        /* merge into the base at the stage's end */
 } lethe_train_settings;
 
 /* One task of the curriculum (read-only view). */

@@ -156,6 +156,7 @@ LETHE_EXPORT const lethe_model_config *lethe_model_config_of(const lethe_model *
 LETHE_EXPORT const char *lethe_model_errmsg(const lethe_model *m);
 LETHE_EXPORT size_t lethe_model_num_params(const lethe_model *m);
 LETHE_EXPORT float *lethe_model_params(lethe_model *m);
+/* The gradient block, allocated (zero) on first use: NULL on LETHE_ENOMEM. */
 LETHE_EXPORT float *lethe_model_grads(lethe_model *m);
 LETHE_EXPORT size_t lethe_model_num_tensors(const lethe_model *m);
 LETHE_EXPORT const lethe_tensor_info *lethe_model_tensor(const lethe_model *m, size_t i);
@@ -197,7 +198,11 @@ typedef struct lethe_adamw {
 LETHE_EXPORT int lethe_model_step(lethe_model *m, const lethe_adamw *opt, float lr, float clip,
                                   float grad_scale, float *grad_norm);
 LETHE_EXPORT uint64_t lethe_model_steps_taken(const lethe_model *m);
-/* The AdamW moments, same layout as the parameters (for checkpoints). */
+/* Whether the base's AdamW moments exist (they are allocated by the first step that trains a
+ * base tensor, or by asking for them below). */
+LETHE_EXPORT int lethe_model_has_moments(const lethe_model *m);
+/* The AdamW moments, same layout as the parameters (for checkpoints); allocated (zero) when
+ * they do not exist yet, NULL on LETHE_ENOMEM. */
 LETHE_EXPORT float *lethe_model_adam_m(lethe_model *m);
 LETHE_EXPORT float *lethe_model_adam_v(lethe_model *m);
 LETHE_EXPORT void lethe_model_set_steps_taken(lethe_model *m, uint64_t steps);
@@ -262,8 +267,13 @@ LETHE_EXPORT size_t lethe_model_lora_num_tensors(const lethe_model *m);
 LETHE_EXPORT const lethe_tensor_info *lethe_model_lora_tensor(const lethe_model *m, size_t i);
 /* The dropout's state (training forwards so far, and the seed), for checkpoints: restoring both
  * continues the same sequence of masks. */
+LETHE_EXPORT uint64_t lethe_model_lora_seed(const lethe_model *m);
 LETHE_EXPORT uint64_t lethe_model_lora_calls(const lethe_model *m);
 LETHE_EXPORT void lethe_model_lora_set_calls(lethe_model *m, uint64_t calls);
+/* The adapter's AdamW steps: its bias correction counts from its attachment, not from the
+ * model's lethe_model_steps_taken() (which counts every step). For checkpoints. */
+LETHE_EXPORT uint64_t lethe_model_lora_steps_taken(const lethe_model *m);
+LETHE_EXPORT void lethe_model_lora_set_steps_taken(lethe_model *m, uint64_t steps);
 
 /* Greedy generation with a KV cache for n prompts (each at least one token): up to max_new tokens
  * each, stopping at stop_token (not included in the output) or at the context length.
