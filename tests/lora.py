@@ -10,7 +10,8 @@ on each target (q, k and v separately, each over its own rows of the fused proje
 checks:
   - loss: relative error <= 1e-5;
   - logits and every adapter tensor's gradient: max |C - torch| / max |torch| <= 1e-4;
-  - A lies within PEFT's kaiming-uniform bound 1/sqrt(in) and fills it (max |A| > 0.9 bound).
+  - A lies within PEFT's kaiming-uniform bound 1/sqrt(in) and fills it (max |A| > 0.9 bound);
+the last case runs lethe on two threads, so that the large products are split.
 Skips (77) when torch is not installed.
 """
 import json
@@ -131,5 +132,7 @@ def run(vocab, context, dim, layers, heads, kv_heads, batch, rank, alpha, target
 run(300, 32, 64, 2, 4, 2, 3, 4, 8, 0x7f, 1)   # every target, grouped-query attention
 run(300, 24, 48, 2, 6, 3, 2, 8, 16, 0x05, 2)  # q and v only (PEFT's default for Llama)
 run(300, 16, 64, 1, 4, 1, 2, 2, 3, 0x7a, 3)   # k, o, gate, up, down; one key/value head
+os.environ["LETHE_DUMP_THREADS"] = "2"  # the products split over two threads
+run(512, 64, 128, 2, 8, 2, 4, 8, 16, 0x7f, 4)
 print("%d passed, %d failed" % (checks - failures, failures))
 sys.exit(1 if failures else 0)

@@ -6,6 +6,7 @@
  *   params.bin, lora.bin (float32 blocks), tokens.bin, targets.bin (int32, B x T),
  *   logits.bin (float32, targeted rows x V), lora_grads.bin (float32, the adapter's block).
  * Usage: lora_dump DIR VOCAB CONTEXT DIM LAYERS HEADS KV_HEADS B RANK ALPHA TARGETS SEED
+ * (threads: LETHE_DUMP_THREADS, default 1)
  * (TARGETS: the LETHE_LORA_* bit mask).
  */
 #include <stdio.h>
@@ -54,7 +55,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lora_dump: %s\n", err);
 		return 2;
 	}
-	lethe_set_threads(1);
+	const char *threads = getenv("LETHE_DUMP_THREADS");
+	lethe_set_threads(threads ? atoi(threads) : 1);
 	lethe_model *m;
 	if (lethe_model_new(&m, &c, seed))
 		return 1;
