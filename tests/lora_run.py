@@ -12,7 +12,8 @@ end of two, a fresh one merged after three, full fine-tuning in four):
 4. a run killed with SIGKILL in stage two (the adapter of stage one attached, unmerged, with
    dropout) and resumed with --resume ends with the same parameters, adapters and scores,
    bit for bit, as an uninterrupted run;
-5. `lethe report` shows the method beside each stage;
+5. `lethe report` shows the method beside each stage, and `lethe generate --stage one` applies
+   the row's unmerged adapter;
 6. validation refuses per_stage, orthogonal, unknown targets and a stage that would silently
    drop an unmerged adapter, each with file:line:column.
 Skips (77) without h5py.
@@ -155,6 +156,12 @@ try:
     p = subprocess.run([LETHE, "report", whole], capture_output=True, text=True)
     check(p.returncode == 0 and "one [lora r4]" in p.stdout and "two [lora r4, merged]" in p.stdout
           and "four [full]" in p.stdout, "report: %s" % p.stdout[:600])
+
+    # 5b. A run file's row with an unmerged adapter generates with it (the row's params are the
+    # untrained base: without the adapter the continuation would be noise).
+    p = subprocess.run([LETHE, "generate", "--stage", "one", "--prompt", "The", "--max-new", "12", whole],
+                       capture_output=True, text=True)
+    check(p.returncode == 0 and p.stdout.startswith(" cat sat on"), "generate --stage one: %r %r" % (p.stdout, p.stderr))
 
     # 6. Refusals, each with its position.
     bad = {
