@@ -5,8 +5,11 @@
  * JSON line with the median training tokens/s, the per-phase medians and the peak RSS.
  * With --generate it measures greedy generation with the KV cache instead: B prompts of 16
  * tokens, 64 new tokens each, tokens/s of new tokens (median of --steps runs).
+ * With --lora R the base is frozen and LoRA adapters of rank R (alpha 2R) on every target of
+ * every layer train, as the reference's --lora R (which puts one adapter on its fused qkv map,
+ * where lethe puts one on each of q, k and v).
  * Usage: train_lethe --config c1|c2|c3 [--threads N] [--warmup 3] [--steps 10] [--untie]
- * [--generate]
+ * [--generate] [--lora R]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +54,7 @@ static long rss_kb(void)
 int main(int argc, char **argv)
 {
 	const char *config = "c1";
-	int threads = 1, warmup = 3, steps = 10, untie = 0, generate = 0;
+	int threads = 1, warmup = 3, steps = 10, untie = 0, generate = 0, lora = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
 			config = argv[++i];
@@ -65,9 +68,12 @@ int main(int argc, char **argv)
 			untie = 1;
 		else if (strcmp(argv[i], "--generate") == 0)
 			generate = 1;
+		else if (strcmp(argv[i], "--lora") == 0 && i + 1 < argc)
+			lora = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: train_lethe --config c1|c2|c3 [--threads N] "
-			                "[--warmup N] [--steps N] [--untie]\n");
+			fprintf(stderr,
+			        "usage: train_lethe --config c1|c2|c3 [--threads N] "
+			        "[--warmup N] [--steps N] [--untie] [--generate] [--lora R]\n");
 			return 2;
 		}
 	}
@@ -94,6 +100,11 @@ int main(int argc, char **argv)
 	if (lethe_model_new(&m, &cfg, 1234))
 		return 1;
 	cfg = *lethe_model_config_of(m);
+	lethe_lora_options lo = {lora, 2.0f * (float)lora, 0.0f, LETHE_LORA_ALL};
+	if (lora > 0 && lethe_model_lora_attach(m, &lo, 99)) {
+		fprintf(stderr, "train_lethe: %s\n", lethe_model_errmsg(m));
+		return 1;
+	}
 	size_t BT = (size_t)B * T;
 	int32_t *tok = malloc(4 * BT * sizeof(int32_t)), *tgt = malloc(4 * BT * sizeof(int32_t));
 	unsigned s = 1235;
@@ -172,6 +183,7 @@ int main(int argc, char **argv)
 	size_t n_mm = (size_t)L * (4 * (size_t)C * C + 3 * (size_t)C * cfg.ff) + (size_t)V * C;
 	double flops_per_token = 6.0 * (double)n_mm + 12.0 * L * T * C;
 	printf("{\"engine\": \"lethe\", \"config\": \"%s\", \"threads\": %d, \"vocab\": %d, "
+	       "\"lora\": %d, \"params_trainable\": %zu, "
 	       "\"params_total\": %zu, "
 	       "\"tokens_per_step\": %zu, \"step_s_median\": %.6f, \"tokens_per_s_median\": %.1f, "
 	       "\"fwd_s_median\": %.6f, \"bwd_s_median\": %.6f, \"opt_s_median\": %.6f, "
@@ -179,8 +191,10 @@ int main(int argc, char **argv)
 	       "\"model_gflops\": %.2f, \"baseline_rss_mb\": %.1f, \"after_step_rss_mb\": %.1f, "
 	       "\"peak_rss_mb\": %.1f, "
 	       "\"loss_first\": %.4f, \"loss_last\": %.4f}\n",
-	       config, threads, V, lethe_model_num_params(m), BT, med, (double)BT / med,
-	       median(ft, steps), median(bt, steps), median(ot, steps), flops_per_token,
+	       config, threads, V, lora,
+	       lora > 0 ? lethe_model_lora_num_params(m) : lethe_model_num_params(m),
+	       lethe_model_num_params(m), BT, med, (double)BT / med, median(ft, steps),
+	       median(bt, steps), median(ot, steps), flops_per_token,
 	       flops_per_token * (double)BT / med / 1e9, baseline / 1024.0, after_step / 1024.0,
 	       ru.ru_maxrss / 1024.0, first, loss);
 	lethe_model_free(m);

@@ -307,7 +307,7 @@ static void tiny_init(tiny *m)
 	m->nf = p, p += C_;
 	m->head = p;
 	rope_tables(m->cos_t, m->sin_t, S_, HS_, 10000.0f);
-	m->d = (layer_dims){C_, NH_, NH_, HS_, FF_, 1e-5f, m->cos_t, m->sin_t};
+	m->d = (layer_dims){C_, NH_, NH_, HS_, FF_, 1e-5f, m->cos_t, m->sin_t, 0, 0.0f, 0.0f};
 }
 
 /* Runs the layers over B rows of T positions from x (B*T, C) (overwritten), then the final norm

@@ -174,6 +174,16 @@ EXTRA_DIST += %reldir%/stats.py
 
 # The layer's kernels against their naive references: private to liblethe, so the test compiles
 # the layer, the references and the thread pool in, with liblethe's flags for the model.
+# LoRA adapters: finite differences, merge, frozen base (check_lora); PyTorch parity (lora.py,
+# through the lora_dump helper).
+check_PROGRAMS += %reldir%/check_lora %reldir%/lora_dump
+TESTS += %reldir%/check_lora %reldir%/lora.py %reldir%/lora_run.py
+%canon_reldir%_check_lora_SOURCES = %reldir%/check_lora.c
+%canon_reldir%_check_lora_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+%canon_reldir%_check_lora_LDADD = engine/liblethe.la $(CHECK_LIBS) $(LIBM)
+%canon_reldir%_lora_dump_SOURCES = %reldir%/lora_dump.c
+%canon_reldir%_lora_dump_LDADD = engine/liblethe.la
+
 check_PROGRAMS += %reldir%/check_layer
 TESTS += %reldir%/check_layer
 %canon_reldir%_check_layer_SOURCES = %reldir%/check_layer.c engine/model/layer.c engine/model/layer_ref.c engine/model/parallel.c
@@ -187,7 +197,7 @@ check_PROGRAMS += %reldir%/pretrained_run
 TESTS += %reldir%/pretrained.py
 %canon_reldir%_pretrained_run_SOURCES = %reldir%/pretrained_run.c
 %canon_reldir%_pretrained_run_LDADD = engine/liblethe.la
-EXTRA_DIST += %reldir%/pretrained.py %reldir%/hf_llama.py
+EXTRA_DIST += %reldir%/pretrained.py %reldir%/hf_llama.py %reldir%/lora.py %reldir%/lora_run.py
 
 # lethe export and model: {from: ...}: the export against the run (tensors, logits bit for bit),
 # against transformers' forward (tests/hf_llama.py) and the reference BPE (tests/bpe_reference.py),

@@ -58,7 +58,11 @@ int lethe_cmd_export(int argc, char **argv)
 	lethe_tokenizer *tok = NULL;
 	lethe_model *m;
 	int rc = lethe_cli_model_source(src, stage, 0, weights_only ? NULL : &tok, &m);
-	if (!rc && (rc = lethe_model_export(m, tok, dir)))
+	/* A row's unmerged LoRA adapter is part of its model: exported merged into the base
+	 * (PEFT's merge_and_unload), so transformers computes what the row evaluated. */
+	if (!rc && lethe_model_lora(m) && (rc = lethe_model_lora_merge(m)))
+		lethe_cli_error("%s: merging its adapter: %s", src, lethe_model_errmsg(m));
+	else if (!rc && (rc = lethe_model_export(m, tok, dir)))
 		lethe_cli_error("%s", lethe_model_errmsg(m));
 	lethe_model_free(m);
 	lethe_tokenizer_free(tok);

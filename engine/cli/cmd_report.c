@@ -29,6 +29,40 @@ static int read_methods(lethe_report *rep, lethe_runfile *rf)
 	return 0;
 }
 
+/* LoRA: when a row trained an adapter, every row's label carries its method beside the stage
+ * name ("one [lora r8]", "two [lora r8, merged]", "three [full]"); runs without adapters keep
+ * their row names unchanged. */
+static int label_methods(lethe_report *rep, lethe_runfile *rf)
+{
+	int any = 0, rc;
+	for (size_t r = 0; r < rep->rows && !any; r++)
+		any = lethe_runfile_row_adapter(rf, r, NULL, NULL, NULL, NULL) == 0;
+	if (!any)
+		return 0;
+	if (!(rep->row_labels = calloc(rep->rows, sizeof(char *))))
+		return LETHE_ENOMEM;
+	for (size_t r = 0; r < rep->rows; r++) {
+		lethe_lora_options o;
+		int merged = 0;
+		char method[64];
+		rc = lethe_runfile_row_adapter(rf, r, &o, &merged, NULL, NULL);
+		if (rc && rc != LETHE_ENOTFOUND)
+			return rc;
+		if (rc == 0)
+			snprintf(method, sizeof(method), " [lora r%d%s]", o.rank,
+			         merged ? ", merged" : "");
+		else
+			snprintf(method, sizeof(method), "%s",
+			         lethe_runfile_row_trained(rf, r) ? " [full]" : "");
+		size_t len = strlen(rep->row_names[r]) + strlen(method) + 1;
+		if (!(rep->row_labels[r] = malloc(len)))
+			return LETHE_ENOMEM;
+		snprintf(rep->row_labels[r], len, "%s%s", rep->row_names[r], method);
+	}
+	rep->row_names = (const char *const *)rep->row_labels;
+	return 0;
+}
+
 /* Reads everything a report shows; the reader checks every dataset first. 0, or the reader's
  * error code with its message on rf. */
 static int report_read(lethe_report *rep, lethe_runfile *rf)
@@ -88,7 +122,7 @@ static int report_read(lethe_report *rep, lethe_runfile *rf)
 		rep->n_loss += k;
 		free(v);
 	}
-	return 0;
+	return label_methods(rep, rf);
 }
 
 static void report_free(lethe_report *rep)
@@ -108,6 +142,9 @@ static void report_free(lethe_report *rep)
 	for (size_t r = 0; rep->methods && r < rep->rows; r++)
 		free(rep->methods[r]);
 	free(rep->methods);
+	for (size_t r = 0; rep->row_labels && r < rep->rows; r++)
+		free(rep->row_labels[r]);
+	free(rep->row_labels);
 }
 
 /* Opens and checks a run file, printing the reader's one-line refusal. */
@@ -442,6 +479,7 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 		return;
 	}
 	int md = fmt == MARKDOWN;
+	int lw = mx->row_labels ? 26 : 14; /* row labels with a method (LoRA) are longer */
 	fprintf(o, md ? "# Forgetting report: %s\n\n" : "Forgetting report: %s\n\n", name);
 	fprintf(o, md ? "## Score matrix (each task's primary metric)\n\n"
 	              : "Score matrix (each task's primary metric; rows: before training and after "
@@ -456,16 +494,19 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 			fprintf(o, " ---: |");
 		fputc('\n', o);
 	} else {
-		fprintf(o, "%-14s", "");
+		fprintf(o, "%-*s", lw, "");
 		for (size_t c = 0; c < C; c++)
 			fprintf(o, " %14.14s", mx->col_names[c]);
-		fprintf(o, "\n%-14s", "");
+		fprintf(o, "\n%-*s", lw, "");
 		for (size_t c = 0; c < C; c++)
 			fprintf(o, " %14.14s", mx->metrics ? mx->metrics[c] : "");
 		fputc('\n', o);
 	}
 	for (size_t r = 0; r < R; r++) {
-		fprintf(o, md ? "| %s |" : "%-14.14s", mx->row_names[r]);
+		if (md)
+			fprintf(o, "| %s |", mx->row_names[r]);
+		else
+			fprintf(o, "%-*.*s", lw, lw, mx->row_names[r]);
 		for (size_t c = 0; c < C; c++) {
 			char buf[32];
 			double v = mx->primary[r * C + c];

@@ -23,7 +23,9 @@ typedef struct lethe_report {
 	size_t *n_events;
 	double *loss, *bounds; /* every row's training loss end to end; stage boundaries */
 	size_t n_loss, n_bounds;
-	char **methods; /* per row: its methods against forgetting (docs/methods.md), or NULL */
+	char **methods;    /* per row: its methods against forgetting (docs/methods.md), or NULL */
+	char **row_labels; /* LoRA: "name [lora r8]" per row when a row has an adapter (row_names
+	                      then points here), else NULL */
 } lethe_report;
 
 void lethe_report_html(FILE *o, const lethe_report *rep);

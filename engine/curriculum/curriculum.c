@@ -335,8 +335,8 @@ static char *get_path(ctx *x, const lethe_ynode *n, const char *what)
  */
 
 static const char *const train_keys[] = {
-    "optimizer", "lr",     "schedule",        "batch",      "grad_accum", "epochs", "steps",
-    "clip",      "freeze", "reset_optimizer", "regularize", "replay",     NULL};
+    "optimizer", "lr",     "schedule",        "batch",      "grad_accum", "epochs",  "steps",
+    "clip",      "freeze", "reset_optimizer", "regularize", "replay",     "adapter", NULL};
 static const char *const group_names[] = {"embeddings", "attention", "mlp", "norms", NULL};
 
 /* ---- methods against forgetting (docs/methods.md) ----------------------------------------- */
@@ -468,6 +468,87 @@ static void read_methods(ctx *x, const lethe_ynode *map, const char *where, leth
 	}
 }
 
+/* ---- adapter (LoRA) ---------------------------------------------------------------------------
+ * adapter: {kind: lora, rank, alpha, dropout, targets, merge} or {kind: none}. A map stands
+ * alone: keys it does not give take their defaults, not the train section's. per_stage and
+ * orthogonal are known and refused (not implemented yet) rather than ignored. */
+
+static const char *const lora_target_names[] = {"q", "k", "v", "o", "gate", "up", "down", NULL};
+
+static void read_adapter(ctx *x, const lethe_ynode *v, const char *where, lethe_train_settings *s)
+{
+	static const char *const keys[] = {"kind",  "rank",      "alpha",      "dropout", "targets",
+	                                   "merge", "per_stage", "orthogonal", NULL};
+	static const char *const kinds[] = {"lora", "none", NULL};
+	char what[300];
+	if (!want(x, v, LETHE_YMAP, "adapter"))
+		return;
+	snprintf(what, sizeof(what), "%s adapter", where);
+	check_keys(x, v, what, keys);
+	const lethe_ynode *o = lethe_yaml_get(v, "kind");
+	int kind = 0;
+	if (!o) {
+		error_at(x, v, "%s: missing key 'kind' (lora or none)", what);
+		return;
+	}
+	if (!get_choice(x, o, "adapter kind", kinds, &kind))
+		return;
+	s->adapter_rank = 0;
+	s->adapter_alpha = s->adapter_dropout = 0;
+	s->adapter_targets = 0;
+	s->adapter_merge = 0;
+	if (kind == 1) {
+		for (int k = 1; keys[k]; k++)
+			if ((o = lethe_yaml_get(v, keys[k])))
+				error_at(x, o, "%s: '%s' needs kind: lora", what, keys[k]);
+		return;
+	}
+	long rank = 8;
+	double alpha = 16, dropout = 0;
+	unsigned targets = LETHE_LORA_Q | LETHE_LORA_V; /* PEFT's default for Llama */
+	int merge = 0, flag;
+	if ((o = lethe_yaml_get(v, "rank")))
+		get_long(x, o, "adapter rank", 1, 4096, &rank);
+	if ((o = lethe_yaml_get(v, "alpha")))
+		get_double(x, o, "adapter alpha", 0, 1, 1e6, &alpha);
+	if ((o = lethe_yaml_get(v, "dropout")) &&
+	    get_double(x, o, "adapter dropout", 0, 0, 1, &dropout) && dropout >= 1) {
+		error_at(x, o, "adapter dropout: expected a number >= 0 and < 1, got '%s'",
+		         o->value);
+		dropout = 0;
+	}
+	if ((o = lethe_yaml_get(v, "targets")) && want(x, o, LETHE_YSEQ, "adapter targets")) {
+		targets = 0;
+		if (o->n == 0)
+			error_at(x, o,
+			         "adapter targets: expected at least one of q, k, v, o, gate, "
+			         "up, down");
+		for (size_t i = 0; i < o->n; i++) {
+			int t;
+			if (!get_choice(x, o->items[i], "adapter target", lora_target_names, &t))
+				continue;
+			if (targets & (1u << t))
+				error_at(x, o->items[i], "adapter targets: '%s' is named twice",
+				         lora_target_names[t]);
+			targets |= 1u << t;
+		}
+	}
+	if ((o = lethe_yaml_get(v, "merge")))
+		get_bool(x, o, "adapter merge", &merge);
+	if ((o = lethe_yaml_get(v, "per_stage")) && get_bool(x, o, "adapter per_stage", &flag) &&
+	    flag)
+		error_at(x, o,
+		         "adapter per_stage: not yet supported (one adapter at a time; use merge: "
+		         "true to start a fresh one in the next stage)");
+	if ((o = lethe_yaml_get(v, "orthogonal")))
+		error_at(x, o, "adapter orthogonal: not yet supported (O-LoRA needs per_stage)");
+	s->adapter_rank = (int)rank;
+	s->adapter_alpha = alpha;
+	s->adapter_dropout = dropout;
+	s->adapter_targets = targets ? targets : LETHE_LORA_Q | LETHE_LORA_V;
+	s->adapter_merge = merge;
+}
+
 /* Reads the training keys present in map into s (others untouched). */
 static void read_train(ctx *x, const lethe_ynode *map, const char *where, lethe_train_settings *s)
 {
@@ -525,6 +606,8 @@ static void read_train(ctx *x, const lethe_ynode *map, const char *where, lethe_
 	if ((v = lethe_yaml_get(map, "clip")))
 		get_double(x, v, "clip", 0, 0, 1e9, &s->clip);
 	read_methods(x, map, where, s);
+	if ((v = lethe_yaml_get(map, "adapter")))
+		read_adapter(x, v, where, s);
 	if ((v = lethe_yaml_get(map, "freeze")) && v->type == LETHE_YMAP)
 		read_freeze_map(x, v, where, s);
 	else if ((v = lethe_yaml_get(map, "freeze")) && want(x, v, LETHE_YSEQ, "freeze")) {
@@ -733,10 +816,23 @@ static long task_ref(ctx *x, const lethe_ynode *n, const char *where)
 static void read_stages(ctx *x, const lethe_ynode *stages, const lethe_train_settings *defaults)
 {
 	lethe_curriculum *c = x->c;
-	static const char *const keys[] = {
-	    "name",       "tasks",  "mix",   "optimizer", "lr",     "schedule",        "batch",
-	    "grad_accum", "epochs", "steps", "clip",      "freeze", "reset_optimizer", "regularize",
-	    "replay",     NULL};
+	static const char *const keys[] = {"name",
+	                                   "tasks",
+	                                   "mix",
+	                                   "optimizer",
+	                                   "lr",
+	                                   "schedule",
+	                                   "batch",
+	                                   "grad_accum",
+	                                   "epochs",
+	                                   "steps",
+	                                   "clip",
+	                                   "freeze",
+	                                   "reset_optimizer",
+	                                   "regularize",
+	                                   "replay",
+	                                   "adapter",
+	                                   NULL};
 	c->stages = calloc(stages->n ? stages->n : 1, sizeof(*c->stages));
 	if (!c->stages) {
 		x->oom = 1;
@@ -808,6 +904,29 @@ static void read_stages(ctx *x, const lethe_ynode *stages, const lethe_train_set
 			st->tasks[st->n_tasks] = (size_t)t;
 			st->weights[st->n_tasks++] = w;
 		}
+	}
+}
+
+/* One adapter at a time: an adapter that is not merged stays attached and trains on in the next
+ * stage, which must therefore ask for the same adapter. */
+static void check_adapter_sequence(ctx *x, const lethe_ynode *stages)
+{
+	const lethe_curriculum *c = x->c;
+	for (size_t i = 1; i < c->n_stages && i < stages->n; i++) {
+		const lethe_train_settings *a = &c->stages[i - 1].train, *b = &c->stages[i].train;
+		if (!a->adapter_rank || a->adapter_merge)
+			continue;
+		if (b->adapter_rank == a->adapter_rank && b->adapter_alpha == a->adapter_alpha &&
+		    b->adapter_dropout == a->adapter_dropout &&
+		    b->adapter_targets == a->adapter_targets)
+			continue;
+		const lethe_ynode *n = lethe_yaml_get(stages->items[i], "adapter");
+		error_at(x, n ? n : stages->items[i],
+		         "stage '%s': stage '%s' leaves its adapter unmerged, so this stage must "
+		         "train the same adapter (same kind, rank, alpha, dropout and targets); "
+		         "give merge: true there to start afresh",
+		         c->stages[i].name ? c->stages[i].name : "?",
+		         c->stages[i - 1].name ? c->stages[i - 1].name : "?");
 	}
 }
 
@@ -1183,6 +1302,7 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 		if (stages->n == 0)
 			error_at(&x, stages, "stages: no stage defined");
 		read_stages(&x, stages, &defaults);
+		check_adapter_sequence(&x, stages);
 	}
 	read_evaluate(&x, lethe_yaml_get(root, "evaluate"));
 	if ((v = lethe_yaml_get(root, "output"))) {

@@ -34,6 +34,7 @@ typedef struct group_state {
 	int *done;
 	int *past; /* (n) per active row: its sequence's cached positions */
 	float *x, *h, *qkv, *y, *a, *b, *g, *logits, *scores; /* step buffers */
+	float *lora_u; /* (LORA_TARGETS, n, r) with an adapter; decoding has no dropout */
 } group_state;
 
 static void group_free(group_state *g)
@@ -42,6 +43,7 @@ static void group_free(group_state *g)
 	                 g->a, g->b, g->g, g->logits, g->scores};
 	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
 		free(bufs[i]);
+	free(g->lora_u);
 	free(g->len);
 	free(g->last);
 	free(g->done);
@@ -83,7 +85,8 @@ static void step(lethe_model *m, group_state *g, const int *active, int A)
 	                   .b = g->b,
 	                   .h = g->h,
 	                   .g = g->g,
-	                   .scores = g->scores};
+	                   .scores = g->scores,
+	                   .lora_u = g->lora_u};
 	for (int l = 0; l < c->layers; l++)
 		lethe_layer__forward(&m->dims, &m->p.layer[l], &acts, &kv, l, A, 1);
 	lethe_layer__rmsnorm_forward(g->h, NULL, g->x, m->p.nf, (size_t)A, C, c->norm_eps);
@@ -122,10 +125,12 @@ static int generate_group(lethe_model *m, const int32_t *const *prompts, const i
 	g.g = malloc((size_t)n * c->ff * sizeof(float));
 	g.logits = malloc((size_t)n * V * sizeof(float));
 	g.scores = malloc((size_t)lethe_threads() * T * sizeof(float));
+	if (m->has_lora)
+		g.lora_u = malloc((size_t)LORA_TARGETS * n * m->lora_opt.rank * sizeof(float));
 	int rc = LETHE_ENOMEM;
 	if (!tokens || !targets || !caps || !active || !g.k || !g.v || !g.len || !g.last ||
 	    !g.done || !g.past || !g.x || !g.h || !g.qkv || !g.y || !g.a || !g.b || !g.g ||
-	    !g.logits || !g.scores)
+	    !g.logits || !g.scores || (m->has_lora && !g.lora_u))
 		goto done;
 
 	/* Prefill: one forward over the right-padded prompts, logits at each prompt's last token.

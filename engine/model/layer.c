@@ -408,6 +408,78 @@ void lethe_layer__swiglu_backward(float *da, float *db, const float *dg, const f
 	lethe_parallel_for(n, swiglu_backward_range, &j);
 }
 
+/* ---- LoRA -------------------------------------------------------------------------------------
+ */
+
+/* Dropout on an adapter's input, as PEFT's nn.Dropout: an element is kept with probability 1 - p
+ * and scaled by 1 / (1 - p). The mask is a hash of (key, target, element), so that
+ * backward recomputes it instead of keeping it, and it depends on nothing but the seed. The
+ * caller's key (layer_acts.lora_drop) names the call and the layer. */
+static int lora_keep(uint64_t key, int target, size_t i, float p)
+{
+	uint64_t z = key ^ ((uint64_t)target << 56) ^ (uint64_t)i;
+	z += 0x9E3779B97F4A7C15ull;
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	z ^= z >> 31;
+	return (double)(z >> 11) * (1.0 / 9007199254740992.0) >= (double)p;
+}
+
+/* out (N, in) = x with the dropout of (layer, target) applied, or multiplied into out in place
+ * when x is NULL. */
+static void lora_dropout(float *out, const float *x, const layer_dims *d, uint64_t key, int target,
+                         size_t N, int in)
+{
+	float p = d->lora_dropout, s = 1.0f / (1.0f - p);
+	for (size_t i = 0; i < N * (size_t)in; i++) {
+		float keep = lora_keep(key, target, i, p) ? s : 0.0f;
+		out[i] = (x ? x[i] : out[i]) * keep;
+	}
+}
+
+/* y (N, out columns of rows ldy apart) += scale B (A drop(x)) for target t, keeping A drop(x) in
+ * acts->lora_u for backward. */
+static void lora_forward(const layer_dims *d, const layer_view *w, layer_acts *acts, int t,
+                         const float *x, int in, float *y, int out, int ldy, size_t N)
+{
+	int r = d->lora_rank;
+	float *u = acts->lora_u + (size_t)t * N * r;
+	if (acts->lora_drop && d->lora_dropout > 0) {
+		lora_dropout(acts->lora_x, x, d, acts->lora_drop, t, N, in);
+		x = acts->lora_x;
+	}
+	lethe_layer__matmul(0, 1, (int)N, r, in, 1.0f, x, in, w->lora.A[t], in, 0.0f, u, r);
+	lethe_layer__matmul(0, 1, (int)N, out, r, d->lora_scale, u, r, w->lora.B[t], r, 1.0f, y,
+	                    ldy);
+}
+
+/* Backward of lora_forward from dy (N, out, rows ldy apart): dB += scale dy^T u,
+ * dA += du^T drop(x) with du = scale dy B, and dx (N, in) += drop'(du A). acts->lora_x is
+ * scratch. */
+static void lora_backward(const layer_dims *d, const layer_view *w, layer_view *gw,
+                          const layer_acts *acts, layer_grads *gr, int t, const float *x, int in,
+                          const float *dy, int out, int ldy, float *dx, size_t N)
+{
+	int r = d->lora_rank, n = (int)N, drop = acts->lora_drop && d->lora_dropout > 0;
+	const float *u = acts->lora_u + (size_t)t * N * r;
+	float *du = gr->lora_du;
+	lethe_layer__matmul(1, 0, out, r, n, d->lora_scale, dy, ldy, u, r, 1.0f, gw->lora.B[t], r);
+	lethe_layer__matmul(0, 0, n, r, out, d->lora_scale, dy, ldy, w->lora.B[t], r, 0.0f, du, r);
+	if (drop) {
+		lora_dropout(acts->lora_x, x, d, acts->lora_drop, t, N, in);
+		x = acts->lora_x;
+	}
+	lethe_layer__matmul(1, 0, r, in, n, 1.0f, du, r, x, in, 1.0f, gw->lora.A[t], in);
+	if (!drop) {
+		lethe_layer__matmul(0, 0, n, in, r, 1.0f, du, r, w->lora.A[t], in, 1.0f, dx, in);
+		return;
+	}
+	lethe_layer__matmul(0, 0, n, in, r, 1.0f, du, r, w->lora.A[t], in, 0.0f, acts->lora_x, in);
+	lora_dropout(acts->lora_x, NULL, d, acts->lora_drop, t, N, in);
+	for (size_t i = 0; i < N * (size_t)in; i++)
+		dx[i] += acts->lora_x[i];
+}
+
 /* ---- the layer --------------------------------------------------------------------------------
  */
 
@@ -423,6 +495,12 @@ void lethe_layer__forward(const layer_dims *d, const layer_view *w, layer_acts *
 	lethe_layer__rmsnorm_forward(acts->h, acts->rstd1, acts->x, w->n1, N, C, d->eps);
 	lethe_layer__matmul(0, 1, (int)N, QKV, C, 1.0f, acts->h, C, w->wqkv, C, 0.0f, acts->qkv,
 	                    QKV);
+	if (w->lora.A[LORA_Q])
+		lora_forward(d, w, acts, LORA_Q, acts->h, C, acts->qkv, HQ, QKV, N);
+	if (w->lora.A[LORA_K])
+		lora_forward(d, w, acts, LORA_K, acts->h, C, acts->qkv + HQ, KVC, QKV, N);
+	if (w->lora.A[LORA_V])
+		lora_forward(d, w, acts, LORA_V, acts->h, C, acts->qkv + HQ + KVC, KVC, QKV, N);
 	lethe_layer__rope_forward(acts->qkv, past, B, T, NH, NKV, HS, d->rope_cos, d->rope_sin);
 	float *kc = NULL, *vc = NULL;
 	if (kv) {
@@ -447,15 +525,23 @@ void lethe_layer__forward(const layer_dims *d, const layer_view *w, layer_acts *
 	if (acts->xmid != acts->x)
 		memcpy(acts->xmid, acts->x, N * C * sizeof(float));
 	lethe_layer__matmul(0, 1, (int)N, C, HQ, 1.0f, acts->y, HQ, w->wo, HQ, 1.0f, acts->xmid, C);
+	if (w->lora.A[LORA_O])
+		lora_forward(d, w, acts, LORA_O, acts->y, HQ, acts->xmid, C, C, N);
 
 	/* MLP: xmid -> xout. */
 	lethe_layer__rmsnorm_forward(acts->h, acts->rstd2, acts->xmid, w->n2, N, C, d->eps);
 	lethe_layer__matmul(0, 1, (int)N, FF, C, 1.0f, acts->h, C, w->w1, C, 0.0f, acts->a, FF);
 	lethe_layer__matmul(0, 1, (int)N, FF, C, 1.0f, acts->h, C, w->w3, C, 0.0f, acts->b, FF);
+	if (w->lora.A[LORA_GATE])
+		lora_forward(d, w, acts, LORA_GATE, acts->h, C, acts->a, FF, FF, N);
+	if (w->lora.A[LORA_UP])
+		lora_forward(d, w, acts, LORA_UP, acts->h, C, acts->b, FF, FF, N);
 	lethe_layer__swiglu_forward(acts->g, acts->a, acts->b, N * FF);
 	if (acts->xout != acts->xmid)
 		memcpy(acts->xout, acts->xmid, N * C * sizeof(float));
 	lethe_layer__matmul(0, 1, (int)N, C, FF, 1.0f, acts->g, FF, w->w2, FF, 1.0f, acts->xout, C);
+	if (w->lora.A[LORA_DOWN])
+		lora_forward(d, w, acts, LORA_DOWN, acts->g, FF, acts->xout, C, C, N);
 }
 
 void lethe_layer__backward(const layer_dims *d, const layer_view *w, layer_view *gw,
@@ -463,18 +549,21 @@ void lethe_layer__backward(const layer_dims *d, const layer_view *w, layer_view 
                            float *dx, int B, int T)
 {
 	int C = d->C, FF = d->FF, NH = d->NH, NKV = d->NKV, HS = d->HS, HQ = NH * HS;
-	int QKV = lethe_layer__qkv_width(d);
+	int QKV = lethe_layer__qkv_width(d), KVC = NKV * HS;
 	size_t N = (size_t)B * T;
 	int n = (int)N;
 	float *h = acts->h, *dg = acts->g;
+	const layer_lora *ad = &w->lora;
 
 	/* MLP branch: dx is d(xout). */
 	rmsnorm_recompute(h, acts->xmid, w->n2, acts->rstd2, N, C);
-	if (trainable[T_W2]) {
+	if (trainable[T_W2] || ad->A[LORA_DOWN])
 		lethe_layer__swiglu_forward(gr->da, acts->a, acts->b, N * FF); /* g, recomputed */
+	if (trainable[T_W2])
 		lethe_layer__matmul(1, 0, C, FF, n, 1.0f, dx, C, gr->da, FF, 1.0f, gw->w2, FF);
-	}
 	lethe_layer__matmul(0, 0, n, FF, C, 1.0f, dx, C, w->w2, FF, 0.0f, dg, FF);
+	if (ad->A[LORA_DOWN])
+		lora_backward(d, w, gw, acts, gr, LORA_DOWN, gr->da, FF, dx, C, C, dg, N);
 	lethe_layer__swiglu_backward(gr->da, gr->db, dg, acts->a, acts->b, N * FF);
 	if (trainable[T_W1])
 		lethe_layer__matmul(1, 0, FF, C, n, 1.0f, gr->da, FF, h, C, 1.0f, gw->w1, C);
@@ -482,6 +571,10 @@ void lethe_layer__backward(const layer_dims *d, const layer_view *w, layer_view 
 		lethe_layer__matmul(1, 0, FF, C, n, 1.0f, gr->db, FF, h, C, 1.0f, gw->w3, C);
 	lethe_layer__matmul(0, 0, n, C, FF, 1.0f, gr->da, FF, w->w1, C, 0.0f, gr->dh, C);
 	lethe_layer__matmul(0, 0, n, C, FF, 1.0f, gr->db, FF, w->w3, C, 1.0f, gr->dh, C);
+	if (ad->A[LORA_GATE])
+		lora_backward(d, w, gw, acts, gr, LORA_GATE, h, C, gr->da, FF, FF, gr->dh, N);
+	if (ad->A[LORA_UP])
+		lora_backward(d, w, gw, acts, gr, LORA_UP, h, C, gr->db, FF, FF, gr->dh, N);
 	memcpy(gr->dxmid, dx, N * C * sizeof(float));
 	lethe_layer__rmsnorm_backward(gr->dxmid, trainable[T_N2] ? gw->n2 : NULL, gr->dh,
 	                              acts->xmid, w->n2, acts->rstd2, N, C);
@@ -491,6 +584,8 @@ void lethe_layer__backward(const layer_dims *d, const layer_view *w, layer_view 
 		lethe_layer__matmul(1, 0, C, HQ, n, 1.0f, gr->dxmid, C, acts->y, HQ, 1.0f, gw->wo,
 		                    HQ);
 	lethe_layer__matmul(0, 0, n, HQ, C, 1.0f, gr->dxmid, C, w->wo, HQ, 0.0f, gr->dy, HQ);
+	if (ad->A[LORA_O])
+		lora_backward(d, w, gw, acts, gr, LORA_O, acts->y, HQ, gr->dxmid, C, C, gr->dy, N);
 	lethe_layer__attention_backward(gr->dqkv, gr->dp, gr->dy, acts->qkv, acts->att, B, T, NH,
 	                                NKV, HS);
 	lethe_layer__rope_backward(gr->dqkv, B, T, NH, NKV, HS, d->rope_cos, d->rope_sin);
@@ -498,6 +593,13 @@ void lethe_layer__backward(const layer_dims *d, const layer_view *w, layer_view 
 	if (trainable[T_WQKV])
 		lethe_layer__matmul(1, 0, QKV, C, n, 1.0f, gr->dqkv, QKV, h, C, 1.0f, gw->wqkv, C);
 	lethe_layer__matmul(0, 0, n, C, QKV, 1.0f, gr->dqkv, QKV, w->wqkv, C, 0.0f, gr->dh, C);
+	if (ad->A[LORA_Q])
+		lora_backward(d, w, gw, acts, gr, LORA_Q, h, C, gr->dqkv, HQ, QKV, gr->dh, N);
+	if (ad->A[LORA_K])
+		lora_backward(d, w, gw, acts, gr, LORA_K, h, C, gr->dqkv + HQ, KVC, QKV, gr->dh, N);
+	if (ad->A[LORA_V])
+		lora_backward(d, w, gw, acts, gr, LORA_V, h, C, gr->dqkv + HQ + KVC, KVC, QKV,
+		              gr->dh, N);
 	memcpy(dx, gr->dxmid, N * C * sizeof(float));
 	lethe_layer__rmsnorm_backward(dx, trainable[T_N1] ? gw->n1 : NULL, gr->dh, acts->x, w->n1,
 	                              acts->rstd1, N, C);

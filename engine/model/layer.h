@@ -19,18 +19,30 @@
 #define LETHE_LAYER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fastmath.h"
 
+/* LoRA adapter targets, in the order of their tensors in the adapter block. */
+enum { LORA_Q, LORA_K, LORA_V, LORA_O, LORA_GATE, LORA_UP, LORA_DOWN, LORA_TARGETS };
+
+/* A layer's LoRA adapters (or their gradients) inside the adapter block: target t adds
+ * scale * B[t] (A[t] x) to its projection's output; A[t] NULL: no adapter on t. */
+typedef struct layer_lora {
+	float *A[LORA_TARGETS]; /* (r, in) */
+	float *B[LORA_TARGETS]; /* (out, r) */
+} layer_lora;
+
 /* A layer's parameters (or their gradients) inside a block. */
 typedef struct layer_view {
-	float *n1;   /* (C) */
-	float *wqkv; /* (QKV, C): rows are q, k, v output features */
-	float *wo;   /* (C, NH*HS) */
-	float *n2;   /* (C) */
-	float *w1;   /* (FF, C) gate */
-	float *w3;   /* (FF, C) up */
-	float *w2;   /* (C, FF) down */
+	float *n1;       /* (C) */
+	float *wqkv;     /* (QKV, C): rows are q, k, v output features */
+	float *wo;       /* (C, NH*HS) */
+	float *n2;       /* (C) */
+	float *w1;       /* (FF, C) gate */
+	float *w3;       /* (FF, C) up */
+	float *w2;       /* (C, FF) down */
+	layer_lora lora; /* adapters; all NULL without */
 } layer_view;
 
 /* Indices of a layer's tensors, in parameter order (and in a layer's trainable flags). */
@@ -40,6 +52,10 @@ typedef struct layer_dims {
 	int C, NH, NKV, HS, FF;
 	float eps;                        /* RMSNorm */
 	const float *rope_cos, *rope_sin; /* (context, HS/2) */
+	/* LoRA (when a layer_view has adapters): rank r, alpha / r, dropout probability on the
+	 * adapters' inputs (applied only when layer_acts.lora_drop is not 0). */
+	int lora_rank;
+	float lora_scale, lora_dropout;
 } layer_dims;
 
 static inline int lethe_layer__qkv_width(const layer_dims *d)
@@ -61,6 +77,10 @@ typedef struct layer_acts {
 	float *h;             /* (N, C) scratch: a normalised stream */
 	float *g;             /* (N, FF) scratch: silu(a) * b */
 	float *scores;        /* (threads, S) scratch for cached attention */
+	/* With adapters only. */
+	float *lora_u;      /* (LORA_TARGETS, N, r) each adapter's A x, kept for backward */
+	float *lora_x;      /* (N, max(C, NH*HS, FF)) scratch: an adapter's input after dropout */
+	uint64_t lora_drop; /* 0: no dropout (evaluation); else this call's dropout key */
 } layer_acts;
 
 /* A KV cache: keys and values after RoPE for every layer, sequence and position. */
@@ -78,6 +98,7 @@ typedef struct layer_grads {
 	float *dqkv;            /* (N, QKV) */
 	float *da, *db;         /* (N, FF) */
 	float *dp;              /* (threads, T, T) */
+	float *lora_du;         /* (N, r) with adapters */
 } layer_grads;
 
 /* ---- the layer -------------------------------------------------------------------------------
@@ -89,7 +110,9 @@ typedef struct layer_grads {
 void lethe_layer__forward(const layer_dims *d, const layer_view *w, layer_acts *acts,
                           const kv_cache *kv, int layer, int B, int T);
 /* Backward of a training forward (no cache): dx holds d(xout) on entry and d(x) on return;
- * gradients accumulate into gw where trainable[T_*] is set (the others are not touched). */
+ * gradients accumulate into gw where trainable[T_*] is set (the others are not touched: their
+ * gradient products are skipped, only the input gradients flow through them), and into
+ * gw->lora for every adapter w->lora has. */
 void lethe_layer__backward(const layer_dims *d, const layer_view *w, layer_view *gw,
                            const unsigned char *trainable, const layer_acts *acts, layer_grads *gr,
                            float *dx, int B, int T);

@@ -7,6 +7,7 @@ engine_liblethe_la_SOURCES += \
 	%reldir%/model.c %reldir%/layer.c %reldir%/layer.h \
 	%reldir%/parallel.c %reldir%/parallel.h \
 	%reldir%/optim.c \
+	%reldir%/lora.c \
 	%reldir%/generate.c \
 	%reldir%/tokenizer.c \
 	%reldir%/safetensors.c %reldir%/safetensors.h \

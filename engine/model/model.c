@@ -142,9 +142,7 @@ void lethe_model__views(lethe_model *m, float *block, model_view *v)
 }
 
 /* splitmix64 seeds xoshiro256**; Box-Muller in double makes the normal draws. */
-typedef struct rng {
-	uint64_t s[4];
-} rng;
+typedef model_rng rng;
 
 static uint64_t splitmix(uint64_t *x)
 {
@@ -174,6 +172,17 @@ static uint64_t next64(rng *r)
 static double uniform(rng *r)
 {
 	return ((next64(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+void lethe_model__rng_seed(model_rng *r, uint64_t seed)
+{
+	for (int i = 0; i < 4; i++)
+		r->s[i] = splitmix(&seed);
+}
+
+double lethe_model__rng_uniform(model_rng *r)
+{
+	return uniform(r);
 }
 
 static void normal_fill(rng *r, float *v, size_t n, double std)
@@ -212,6 +221,7 @@ void lethe_model_free(lethe_model *m)
 	if (!m)
 		return;
 	free_activations(m);
+	lethe_model__lora_free(m);
 	free(m->params);
 	free(m->grads);
 	free(m->adam_m);
@@ -299,11 +309,9 @@ int lethe_model__create(lethe_model **out, const lethe_model_config *config, uin
 	m->n_params = offset;
 	memset(m->trainable, 1, max_tensors);
 	m->params = malloc(m->n_params * sizeof(float));
-	m->grads = calloc(m->n_params, sizeof(float));
-	if (!m->params || !m->grads)
+	if (!m->params)
 		goto nomem;
 	lethe_model__views(m, m->params, &m->p);
-	lethe_model__views(m, m->grads, &m->g);
 
 	/* Initialisation in tensor order: matrices N(0, 0.02), norm weights 1. */
 	rng r;
@@ -366,9 +374,29 @@ float *lethe_model_params(lethe_model *m)
 {
 	return m->params;
 }
+/* The base gradients are allocated when first needed: a model whose base is frozen (LoRA) never
+ * holds them. */
+int lethe_model__ensure_grads(lethe_model *m)
+{
+	if (m->grads)
+		return 0;
+	if (!(m->grads = calloc(m->n_params, sizeof(float)))) {
+		snprintf(m->errmsg, sizeof(m->errmsg), "out of memory for the gradients");
+		return LETHE_ENOMEM;
+	}
+	lethe_model__views(m, m->grads, &m->g);
+	return 0;
+}
+int lethe_model__base_trainable(const lethe_model *m)
+{
+	for (size_t i = 0; i < m->n_tensors; i++)
+		if (m->trainable[i])
+			return 1;
+	return 0;
+}
 float *lethe_model_grads(lethe_model *m)
 {
-	return m->grads;
+	return lethe_model__ensure_grads(m) ? NULL : m->grads;
 }
 size_t lethe_model_num_tensors(const lethe_model *m)
 {
@@ -384,7 +412,10 @@ const float *lethe_model_logits(const lethe_model *m)
 }
 void lethe_model_zero_grad(lethe_model *m)
 {
-	memset(m->grads, 0, m->n_params * sizeof(float));
+	if (m->grads)
+		memset(m->grads, 0, m->n_params * sizeof(float));
+	if (m->lora_g)
+		memset(m->lora_g, 0, m->n_lora * sizeof(float));
 }
 int lethe_model_tensor_trainable(const lethe_model *m, size_t i)
 {
@@ -477,7 +508,12 @@ static layer_acts layer_acts_of(lethe_model *m, int l, int B, int T)
 	                    .b = m->b3 + (size_t)l * BT * FF,
 	                    .h = m->s_h,
 	                    .g = m->s_g,
-	                    .scores = NULL};
+	                    .scores = NULL,
+	                    .lora_u = m->has_lora ? m->s_lora_u + (size_t)l * LORA_TARGETS * BT *
+	                                                              m->lora_opt.rank
+	                                          : NULL,
+	                    .lora_x = m->s_lora_x,
+	                    .lora_drop = lethe_model__lora_key(m, l)};
 }
 
 /* ---- forward ----------------------------------------------------------------------------------
@@ -562,8 +598,14 @@ int lethe_model__forward(lethe_model *m, const lethe_batch *batch, int train, fl
 		NT += tgt >= 0;
 	}
 	int rc = ensure(m, B, T, NT);
+	if (!rc)
+		rc = lethe_model__lora_buffers(m, BT);
 	if (rc)
 		return rc;
+	/* A training forward draws a fresh dropout mask for the adapters; backward reuses it. */
+	m->lora_drop_on = m->has_lora && train && m->lora_opt.dropout > 0;
+	if (m->lora_drop_on)
+		m->lora_calls++;
 	m->B = B;
 	m->T = T;
 	m->n_targets = NT;
@@ -637,6 +679,8 @@ int lethe_model_backward_with(lethe_model *m, const float *dlogits_add)
 		return LETHE_EINVAL;
 	}
 	m->train_ready = 0;
+	if (lethe_model__base_trainable(m) && lethe_model__ensure_grads(m))
+		return LETHE_ENOMEM;
 	const lethe_model_config *c = &m->cfg;
 	int B = m->B, T = m->T, C = c->dim, V = c->vocab, NT = m->n_targets;
 	(void)V;
@@ -663,7 +707,8 @@ int lethe_model_backward_with(lethe_model *m, const float *dlogits_add)
 	lethe_layer__rmsnorm_backward(dx, m->trainable[m->t_nf] ? m->g.nf : NULL, dh,
 	                              m->x + (size_t)c->layers * BT * C, m->p.nf, m->rstdf, BT, C);
 
-	layer_grads gr = {m->s_dxmid, m->s_dh, m->s_dy, m->s_dqkv, m->s_da, m->s_db, m->s_dp};
+	layer_grads gr = {m->s_dxmid, m->s_dh, m->s_dy, m->s_dqkv,
+	                  m->s_da,    m->s_db, m->s_dp, m->s_lora_du};
 	for (int l = c->layers - 1; l >= 0; l--) {
 		layer_acts acts = layer_acts_of(m, l, B, T);
 		lethe_layer__backward(&m->dims, &m->p.layer[l], &m->g.layer[l],

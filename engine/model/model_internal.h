@@ -11,6 +11,11 @@
 
 #include "layer.h"
 
+/* The generator of the model's initialisation (model.c): splitmix64 seeds xoshiro256**. */
+typedef struct model_rng {
+	uint64_t s[4];
+} model_rng;
+
 typedef struct model_view {
 	float *wte;  /* (V, C) */
 	float *nf;   /* (C) */
@@ -62,6 +67,22 @@ struct lethe_model {
 	int32_t *target_rows;      /* (NT) row index of each target */
 	int train_ready;
 	char errmsg[640];
+
+	/* LoRA (lora.c): at most one adapter, in its own block of parameters with gradients and
+	 * moments of the same layout; the base block's gradients (and moments) exist only once
+	 * something asks for them or a base tensor is trainable. */
+	int has_lora, lora_drop_on;
+	lethe_lora_options lora_opt;
+	size_t n_lora, n_lora_tensors;
+	float *lora_p, *lora_g, *lora_m, *lora_v;
+	lethe_tensor_info *lora_tensors;
+	char *lora_names;
+	unsigned char *lora_saved_trainable; /* the base's flags before attaching */
+	uint64_t lora_seed, lora_calls;      /* dropout: the key of each training forward */
+	uint64_t lora_steps;                 /* AdamW steps of this adapter */
+	size_t lora_cap_bt;
+	float *s_lora_u, *s_lora_x,
+	    *s_lora_du; /* (L, LORA_TARGETS, BT, r), (BT, max in), (BT, r) */
 };
 
 /* lethe_model_new() with the random initialisation skipped when init is 0 (the parameters are
@@ -73,5 +94,19 @@ void lethe_model__views(lethe_model *m, float *block, model_view *v);
  * positions 0..T-1 (a prefill; kv->past must be NULL). */
 int lethe_model__forward(lethe_model *m, const lethe_batch *batch, int train, float *loss,
                          double *nll, int *counts, const kv_cache *kv);
+
+void lethe_model__rng_seed(model_rng *r, uint64_t seed);
+double lethe_model__rng_uniform(model_rng *r); /* in (0, 1) */
+/* The base gradient block, allocated (zeroed) on first use; LETHE_ENOMEM with the message set. */
+int lethe_model__ensure_grads(lethe_model *m);
+/* Whether any base tensor is trainable. */
+int lethe_model__base_trainable(const lethe_model *m);
+/* lora.c: the adapter's buffers for BT rows (no-op without an adapter); its memory released. */
+int lethe_model__lora_buffers(lethe_model *m, size_t BT);
+void lethe_model__lora_free(lethe_model *m);
+/* The adapter's AdamW moments, allocated (zeroed) on first use. */
+int lethe_model__lora_moments(lethe_model *m);
+/* The key of layer l's dropout in the current training forward, 0 when dropout is off. */
+uint64_t lethe_model__lora_key(const lethe_model *m, int l);
 
 #endif

@@ -51,9 +51,20 @@ typedef struct lethe_stage_record {
 	const float *resume_fisher;    /* EWC's Fisher, the model's parameter count, or NULL */
 	const uint64_t *resume_replay; /* the replay memory (replay.h's array), or NULL */
 	size_t n_resume_replay;
+	/* LoRA: the stage's adapter as it was at the stage's end (before a merge), or NULL. */
+	float *adapter;
+	size_t n_adapter;
+	lethe_lora_options adapter_opt;
+	int adapter_merged;
 } lethe_stage_record;
 
 void lethe_stage_record_clear(lethe_stage_record *r);
+
+/* ---- LoRA (runfile_write.c / runfile_read.c) ---- */
+/* After lethe_runfile_resume_state(): the adapter that was attached when the file's last row
+ * was written (resume/adapter), attached to m again with its parameters, moments, dropout state
+ * and step count; nothing when the file has none. */
+int lethe_runfile__resume_adapter(lethe_runfile *rf, lethe_model *m);
 
 /* Writes path atomically: a new file when previous is 0 stages, else a copy of the existing
  * path extended by record (and its parameters), with the matrices and the resume state rewritten

@@ -1672,3 +1672,170 @@ int lethe_runfile__records(lethe_runfile *rf, const lethe_curriculum *c, lethe_s
 	}
 	return rc;
 }
+
+/* ---- LoRA: <row>/adapter and resume/adapter (runfile.h, lethe/runfile.h) ----------------------
+ */
+
+static int adapter_options(lethe_runfile *rf, hid_t g, const char *at, lethe_lora_options *o);
+
+/* A float32 vector of n values at path into dst, checked first. */
+static int read_f32(lethe_runfile *rf, const char *path, size_t n, float *dst)
+{
+	obj o;
+	int rc = open_dataset(rf, path, &o);
+	hsize_t want[1] = {n};
+	if (rc == 0)
+		rc = check(rf, &o, CLS_FLOAT, 1, want, "the adapter's parameters", NULL);
+	if (rc == 0 && n && H5Dread(o.id, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
+		rc = fail(rf, LETHE_EIO, "dataset '%s' cannot be read (damaged or truncated file?)",
+		          path);
+	obj_close(&o);
+	return rc;
+}
+
+int lethe_runfile__resume_adapter(lethe_runfile *rf, lethe_model *m)
+{
+	const char *at = "resume/adapter";
+	if (!exists(rf->f, at))
+		return 0;
+	hid_t g = -1;
+	lethe_lora_options o = {0};
+	int64_t seed = 0, calls = 0, steps = 0;
+	int rc = open_group(rf, at, &g);
+	if (rc == 0)
+		rc = adapter_options(rf, g, at, &o);
+	if (rc == 0)
+		rc = attr_i64(rf, g, at, "seed", &seed);
+	if (rc == 0)
+		rc = attr_i64(rf, g, at, "calls", &calls);
+	if (rc == 0)
+		rc = attr_i64(rf, g, at, "steps", &steps);
+	if (g >= 0)
+		H5Gclose(g);
+	if (rc == 0 && (calls < 0 || steps < 0))
+		rc = fail(rf, LETHE_EPARSE, "'%s': negative calls or steps", at);
+	lethe_model_lora_detach(m);
+	if (rc == 0 && (rc = lethe_model_lora_attach(m, &o, (uint64_t)seed)))
+		rc = fail(rf, rc == LETHE_ENOMEM ? rc : LETHE_EPARSE, "'%s': %s", at,
+		          lethe_model_errmsg(m));
+	size_t n = lethe_model_lora_num_params(m);
+	static const char *const blocks[3] = {"params", "adam_m", "adam_v"};
+	for (int k = 0; rc == 0 && k < 3; k++) {
+		char path[128];
+		PATHF(path, "%s/%s", at, blocks[k]);
+		if (k > 0 && !exists(rf->f, path))
+			continue; /* no step taken yet: the moments are zero */
+		float *dst = k == 0   ? lethe_model_lora_params(m)
+		             : k == 1 ? lethe_model_lora_adam_m(m)
+		                      : lethe_model_lora_adam_v(m);
+		rc = dst ? read_f32(rf, path, n, dst)
+		         : fail(rf, LETHE_ENOMEM, "out of memory for the adapter");
+	}
+	if (rc == 0) {
+		lethe_model_lora_set_calls(m, (uint64_t)calls);
+		lethe_model_lora_set_steps_taken(m, (uint64_t)steps);
+	} else {
+		lethe_model_lora_detach(m);
+	}
+	return rc;
+}
+
+/* The attributes shared by <row>/adapter and resume/adapter: the options. */
+static int adapter_options(lethe_runfile *rf, hid_t g, const char *at, lethe_lora_options *o)
+{
+	static const char *const targets[] = {"q", "k", "v", "o", "gate", "up", "down"};
+	int64_t rank = 0;
+	double alpha = 0, dropout = 0;
+	char **names = NULL, *kind = NULL;
+	size_t n_names = 0;
+	int rc = attr_scalar(rf, g, at, "kind", CLS_STRING, &kind);
+	if (rc == 0 && strcmp(kind, "lora") != 0)
+		rc = fail(rf, LETHE_EPARSE, "attribute 'kind' of '%s' is '%s', expected 'lora'", at,
+		          kind);
+	free(kind);
+	if (rc == 0)
+		rc = attr_i64(rf, g, at, "rank", &rank);
+	if (rc == 0)
+		rc = attr_scalar(rf, g, at, "alpha", CLS_FLOAT, &alpha);
+	if (rc == 0)
+		rc = attr_scalar(rf, g, at, "dropout", CLS_FLOAT, &dropout);
+	if (rc == 0)
+		rc = attr_strings(rf, g, at, "targets", ANY, "the adapter's targets", &names,
+		                  &n_names);
+	unsigned mask = 0;
+	for (size_t i = 0; rc == 0 && i < n_names; i++) {
+		int t = 0;
+		while (t < 7 && strcmp(names[i], targets[t]) != 0)
+			t++;
+		if (t == 7)
+			rc = fail(rf, LETHE_EPARSE,
+			          "attribute 'targets' of '%s' names '%s', not a LoRA target", at,
+			          names[i]);
+		else
+			mask |= 1u << t;
+	}
+	free_strings(names, n_names);
+	if (rc == 0 &&
+	    (rank < 1 || rank > 4096 || !(alpha > 0) || !(dropout >= 0) || !(dropout < 1) || !mask))
+		rc = fail(rf, LETHE_EPARSE,
+		          "'%s': rank %lld, alpha %g, dropout %g or its targets out of range", at,
+		          (long long)rank, alpha, dropout);
+	*o = (lethe_lora_options){(int)rank, (float)alpha, (float)dropout, mask};
+	return rc;
+}
+
+/* The adapter block's length for options o on the file's model. */
+static size_t adapter_floats(const lethe_runfile *rf, const lethe_lora_options *o)
+{
+	const lethe_model_config *c = &rf->config;
+	size_t C = (size_t)c->dim, FF = (size_t)c->ff, HQ = (size_t)c->heads * c->head_dim,
+	       KVC = (size_t)c->kv_heads * c->head_dim, r = (size_t)o->rank;
+	const size_t in[7] = {C, C, C, HQ, C, C, FF}, out[7] = {HQ, KVC, KVC, C, FF, FF, C};
+	size_t n = 0;
+	for (int t = 0; t < 7; t++)
+		if (o->targets & (1u << t))
+			n += r * (in[t] + out[t]);
+	return n * (size_t)c->layers;
+}
+
+int lethe_runfile_row_adapter(lethe_runfile *rf, size_t row, lethe_lora_options *opt, int *merged,
+                              float **params, size_t *n)
+{
+	int rc = usable(rf);
+	if (rc)
+		return rc;
+	if (row >= rf->n_rows)
+		return fail(rf, LETHE_EINVAL, "no row %zu", row);
+	char path[600], at[700];
+	rf_row_group(path, sizeof(path), row, rf->rows[row]);
+	PATHF(at, "%s/adapter", path);
+	if (!exists(rf->f, at))
+		return LETHE_ENOTFOUND;
+	hid_t g = -1;
+	lethe_lora_options o;
+	int64_t mg = 0;
+	if ((rc = open_group(rf, at, &g)) == 0) {
+		rc = adapter_options(rf, g, at, &o);
+		if (rc == 0)
+			rc = attr_i64(rf, g, at, "merged", &mg);
+		H5Gclose(g);
+	}
+	if (rc == 0 && params) {
+		char p[800];
+		PATHF(p, "%s/params", at);
+		size_t want = adapter_floats(rf, &o);
+		if (!(*params = malloc((want + 1) * sizeof(float))))
+			rc = fail(rf, LETHE_ENOMEM, "out of memory");
+		else if ((rc = read_f32(rf, p, want, *params))) {
+			free(*params);
+			*params = NULL;
+		}
+		if (n)
+			*n = rc ? 0 : want;
+	}
+	if (rc == 0 && opt)
+		*opt = o;
+	if (rc == 0 && merged)
+		*merged = mg != 0;
+	return rc;
+}

@@ -51,6 +51,7 @@ void lethe_stage_record_clear(lethe_stage_record *r)
 	free(r->lr);
 	free(r->grad_norm);
 	free(r->penalty);
+	free(r->adapter);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -308,6 +309,101 @@ static int write_resume_methods(wr *w, hid_t g, lethe_model *m, const lethe_stag
 	return rc;
 }
 
+/* ---- LoRA: a row's adapter and the resume state's ---------------------------------------------
+ * <row>/adapter (docs/run-file.md): attributes kind "lora", rank, alpha, dropout, targets (the
+ * target names), merged (1: merged into this row's params at the stage's end); datasets params
+ * (float32, the adapter's block), tensors (the names) and shapes (int32, [n, 2]). */
+
+static const char *const adapter_targets[] = {"q", "k", "v", "o", "gate", "up", "down"};
+
+/* The adapter's tensor names and shapes from its options and the model's configuration, in the
+ * order of its block (lora.c): per layer, per target, A (r, in) then B (out, r). */
+static size_t adapter_layout(const lethe_model_config *cfg, const lethe_lora_options *o,
+                             char (*names)[48], int32_t *shapes)
+{
+	int C = cfg->dim, FF = cfg->ff, HQ = cfg->heads * cfg->head_dim,
+	    KVC = cfg->kv_heads * cfg->head_dim;
+	const int in[7] = {C, C, C, HQ, C, C, FF}, out[7] = {HQ, KVC, KVC, C, FF, FF, C};
+	size_t n = 0;
+	for (int l = 0; l < cfg->layers; l++)
+		for (int t = 0; t < 7; t++) {
+			if (!(o->targets & (1u << t)))
+				continue;
+			for (int ab = 0; ab < 2; ab++, n++) {
+				if (names)
+					snprintf(names[n], 48, "layers.%d.%s.lora_%c", l,
+					         adapter_targets[t], ab ? 'B' : 'A');
+				if (shapes) {
+					shapes[2 * n] = ab ? out[t] : o->rank;
+					shapes[2 * n + 1] = ab ? o->rank : in[t];
+				}
+			}
+		}
+	return n;
+}
+
+static int write_adapter_attrs(wr *w, hid_t g, const lethe_lora_options *o)
+{
+	char *names[7];
+	size_t k = 0;
+	for (int t = 0; t < 7; t++)
+		if (o->targets & (1u << t))
+			names[k++] = (char *)adapter_targets[t];
+	return attr_str(w, g, "kind", "lora") | attr_i64(w, g, "rank", o->rank) |
+	       attr_f64(w, g, "alpha", o->alpha) | attr_f64(w, g, "dropout", o->dropout) |
+	       attr_strings(w, g, "targets", names, k);
+}
+
+static int write_adapter(wr *w, hid_t row, lethe_model *m, const lethe_stage_record *r)
+{
+	const lethe_model_config *cfg = lethe_model_config_of(m);
+	size_t n = adapter_layout(cfg, &r->adapter_opt, NULL, NULL);
+	char(*names)[48] = calloc(n + 1, sizeof(*names));
+	char **ptrs = calloc(n + 1, sizeof(*ptrs));
+	int32_t *shapes = calloc(2 * n + 2, sizeof(*shapes));
+	hid_t g = names && ptrs && shapes ? group(w, row, "adapter") : -1;
+	int rc = g < 0 ? -1 : 0;
+	if (g >= 0) {
+		adapter_layout(cfg, &r->adapter_opt, names, shapes);
+		for (size_t i = 0; i < n; i++)
+			ptrs[i] = names[i];
+		hsize_t dims[2] = {n, 2};
+		rc |= write_adapter_attrs(w, g, &r->adapter_opt) |
+		      attr_i64(w, g, "merged", r->adapter_merged) |
+		      write_f32(w, g, "params", r->adapter, r->n_adapter) |
+		      write_strings(w, g, "tensors", ptrs, n) |
+		      write_data(w, g, "shapes", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, dims, shapes);
+		H5Gclose(g);
+	}
+	free(names);
+	free(ptrs);
+	free(shapes);
+	return rc;
+}
+
+/* resume/adapter: the attached adapter with its optimizer state, dropout state and seed. */
+static int write_resume_adapter(wr *w, hid_t resume, lethe_model *m)
+{
+	const lethe_lora_options *o = lethe_model_lora(m);
+	if (!o)
+		return 0;
+	hid_t g = group(w, resume, "adapter");
+	if (g < 0)
+		return -1;
+	size_t n = lethe_model_lora_num_params(m);
+	float *mo = lethe_model_lora_adam_m(m), *ve = lethe_model_lora_adam_v(m);
+	int rc = (mo && ve) ? 0 : -1;
+	rc |= write_adapter_attrs(w, g, o) |
+	      attr_i64(w, g, "steps", (int64_t)lethe_model_lora_steps_taken(m)) |
+	      attr_i64(w, g, "calls", (int64_t)lethe_model_lora_calls(m)) |
+	      attr_i64(w, g, "seed", (int64_t)lethe_model_lora_seed(m)) |
+	      write_f32(w, g, "params", lethe_model_lora_params(m), n);
+	if (mo && ve)
+		rc |= write_f32(w, g, "adam_m", mo, n) | write_f32(w, g, "adam_v", ve, n);
+	H5Gclose(g);
+	return rc;
+}
+
 static int write_row(wr *w, hid_t stages, const lethe_curriculum *c, lethe_model *m,
                      const lethe_stage_record *r, size_t row)
 {
@@ -337,6 +433,8 @@ static int write_row(wr *w, hid_t stages, const lethe_curriculum *c, lethe_model
 			H5Gclose(dg);
 		}
 	}
+	if (r->adapter)
+		rc |= write_adapter(w, g, m, r);
 	if (r->trained) {
 		rc |= write_f32(w, g, "params", lethe_model_params(m), lethe_model_num_params(m));
 		hid_t cg = group(w, g, "curves");
@@ -417,7 +515,17 @@ char *lethe_runfile__stage_settings(const lethe_curriculum *c, size_t stage)
 		k += snprintf(buf + k, sizeof(buf) - (size_t)k, "%s\"%s\": %.9g", t ? ", " : "",
 		              lethe_curriculum_task(c, s->tasks[t])->name, s->weights[t]);
 	if (k < (int)sizeof(buf))
-		snprintf(buf + k, sizeof(buf) - (size_t)k, "}}");
+		k += snprintf(buf + k, sizeof(buf) - (size_t)k, "}");
+	/* LoRA: only when the stage has an adapter, so that other stages' lines are unchanged. */
+	if (s->train.adapter_rank && k < (int)sizeof(buf))
+		k += snprintf(buf + k, sizeof(buf) - (size_t)k,
+		              ", \"adapter\": {\"kind\": \"lora\", \"rank\": %d, \"alpha\": %.9g, "
+		              "\"dropout\": %.9g, \"targets\": %u, \"merge\": %d}",
+		              s->train.adapter_rank, s->train.adapter_alpha,
+		              s->train.adapter_dropout, s->train.adapter_targets,
+		              s->train.adapter_merge);
+	if (k < (int)sizeof(buf))
+		snprintf(buf + k, sizeof(buf) - (size_t)k, "}");
 	return strdup(buf);
 }
 
@@ -915,7 +1023,7 @@ int lethe_runfile__write(const char *path, const lethe_curriculum *c, const leth
 		if (g >= 0) {
 			/* The moments exist once a step has been taken; never allocate them here.
 			 */
-			int moments = lethe_model_steps_taken(m) > 0;
+			int moments = lethe_model_steps_taken(m) > 0 && lethe_model_has_moments(m);
 			float *mo = moments ? lethe_model_adam_m(m) : NULL;
 			float *ve = moments ? lethe_model_adam_v(m) : NULL;
 			rc |=
@@ -927,6 +1035,7 @@ int lethe_runfile__write(const char *path, const lethe_curriculum *c, const leth
 			rc |= write_f32(w, g, "params", lethe_model_params(m),
 			                lethe_model_num_params(m));
 			rc |= write_resume_methods(w, g, m, &records[n_records - 1]);
+			rc |= write_resume_adapter(w, g, m);
 			H5Gclose(g);
 		}
 	}

@@ -691,6 +691,53 @@ static void log_task_losses(const run *r, const seq_batch *sb, const size_t *pic
 		}
 }
 
+/* ---- LoRA (adapter:) -------------------------------------------------------------------------
+ * A stage with an adapter attaches one when the model has none (a fresh adapter: A from a
+ * generator seeded by the curriculum's seed and the stage's index, B zero) or trains on the one
+ * the previous stage left unmerged (validation made sure it is the same); the base stays frozen
+ * whatever 'freeze' says. At the stage's end the adapter is copied into the row's record (the
+ * run file keeps it) and, with merge: true, merged into the base and dropped. */
+
+static int adapter_begin(run *r, size_t si)
+{
+	const lethe_cur_stage *st = lethe_curriculum_stage(r->c, si);
+	const lethe_train_settings *ts = &st->train;
+	if (!ts->adapter_rank) {
+		if (lethe_model_lora(r->m))
+			return fail(r, LETHE_EINVAL,
+			            "stage '%s': an unmerged adapter is still attached", st->name);
+		return 0;
+	}
+	if (!lethe_model_lora(r->m)) {
+		lethe_lora_options o = {ts->adapter_rank, (float)ts->adapter_alpha,
+		                        (float)ts->adapter_dropout, ts->adapter_targets};
+		uint64_t seed = (lethe_curriculum_seed(r->c) + 1) * 0xD6E8FEB86659FD93ull ^
+		                (si + 1) * 0x9E3779B97F4A7C15ull;
+		int rc = lethe_model_lora_attach(r->m, &o, seed);
+		if (rc)
+			return fail(r, rc, "stage '%s': %s", st->name, lethe_model_errmsg(r->m));
+	}
+	for (int g = 0; g < LETHE_GROUP_COUNT; g++)
+		lethe_model_set_trainable(r->m, (lethe_param_group)g, -1, 0);
+	return 0;
+}
+
+static int adapter_end(run *r, size_t si, lethe_stage_record *rec)
+{
+	const lethe_train_settings *ts = &lethe_curriculum_stage(r->c, si)->train;
+	const lethe_lora_options *o = lethe_model_lora(r->m);
+	if (!o)
+		return 0;
+	size_t n = lethe_model_lora_num_params(r->m);
+	if (!(rec->adapter = malloc(n * sizeof(float))))
+		return LETHE_ENOMEM;
+	memcpy(rec->adapter, lethe_model_lora_params(r->m), n * sizeof(float));
+	rec->n_adapter = n;
+	rec->adapter_opt = *o;
+	rec->adapter_merged = ts->adapter_merge;
+	return ts->adapter_merge ? lethe_model_lora_merge(r->m) : 0;
+}
+
 static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 {
 	lethe_curriculum *c = r->c;
@@ -746,6 +793,8 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 	if (rc == 0 && (lethe_methods__has_penalty(ts) || lwf) &&
 	    !(rec->penalty = calloc(steps, sizeof(float))))
 		rc = LETHE_ENOMEM;
+	if (rc == 0)
+		rc = adapter_begin(r, si);
 	uint64_t micro_total = 0;
 	lethe_adamw opt = {(float)ts->beta1, (float)ts->beta2, (float)ts->eps,
 	                   (float)ts->weight_decay, ts->decay_embeddings};
@@ -867,6 +916,8 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 			last_print = t;
 		}
 	}
+	if (rc == 0)
+		rc = adapter_end(r, si, rec);
 	if (tty && !r->o->quiet)
 		fputc('\n', stderr);
 	rec->seconds = now() - t0;
@@ -1197,6 +1248,27 @@ static int from_run_file(run *r, const char *path, const char *stage, int contex
 			            r->m ? lethe_model_errmsg(r->m) : "out of memory");
 		}
 		rc = lethe_runfile_params(rf, row, r->m);
+		/* A LoRA adapter the row left unmerged is part of its model: merged in here, so
+		 * the new run starts from what that row evaluated. */
+		lethe_lora_options o;
+		int merged = 0;
+		float *p = NULL;
+		size_t n = 0;
+		int ar = rc ? 0 : lethe_runfile_row_adapter(rf, row, &o, &merged, &p, &n);
+		if (ar == 0 && p && !merged) {
+			if ((ar = lethe_model_lora_attach(r->m, &o, 0)) == 0) {
+				memcpy(lethe_model_lora_params(r->m), p, n * sizeof(float));
+				ar = lethe_model_lora_merge(r->m);
+			}
+			if (ar) {
+				free(p);
+				lethe_runfile_free(rf);
+				return fail(r, ar, "%s: stage '%s': its adapter: %s", path, stage,
+				            lethe_model_errmsg(r->m));
+			}
+		} else if (ar && ar != LETHE_ENOTFOUND)
+			rc = ar;
+		free(p);
 	}
 	if (rc) {
 		rc = rc == LETHE_ENOMEM ? rc : LETHE_EPARSE;
@@ -1351,6 +1423,11 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		rc = methods_resume(&r, rf);
 	if (rc)
 		goto done;
+	if (rf && r.n_rec > 0 && (rc = lethe_runfile__resume_adapter(rf, r.m))) {
+		rc = rc == LETHE_ENOMEM ? rc : LETHE_EPARSE;
+		fail(&r, rc, "%s", lethe_runfile_errmsg(rf));
+		goto done;
+	}
 	lethe_runfile_free(rf); /* closed before the file is rewritten */
 	rf = NULL;
 	if ((rc = open_log(&r)))

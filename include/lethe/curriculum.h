@@ -64,6 +64,12 @@ typedef struct lethe_train_settings {
 	uint64_t freeze_layers[4]; /* bit per layer (0-255): every tensor of the layer frozen */
 	lethe_regularizer regularize; /* kind LETHE_REG_NONE: none */
 	lethe_replay replay;          /* ratio 0: no replay */
+	/* adapter: {kind: lora, ...} (docs/curriculum.md); adapter_rank 0: no adapter, full
+	 * fine-tuning. */
+	int adapter_rank;
+	double adapter_alpha, adapter_dropout;
+	unsigned adapter_targets; /* LETHE_LORA_* bits */
+	int adapter_merge;        /* merge into the base at the stage's end */
 } lethe_train_settings;
 
 /* One task of the curriculum (read-only view). */

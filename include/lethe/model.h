@@ -158,6 +158,7 @@ LETHE_EXPORT const lethe_model_config *lethe_model_config_of(const lethe_model *
 LETHE_EXPORT const char *lethe_model_errmsg(const lethe_model *m);
 LETHE_EXPORT size_t lethe_model_num_params(const lethe_model *m);
 LETHE_EXPORT float *lethe_model_params(lethe_model *m);
+/* The gradient block, allocated (zero) on first use: NULL on LETHE_ENOMEM. */
 LETHE_EXPORT float *lethe_model_grads(lethe_model *m);
 LETHE_EXPORT size_t lethe_model_num_tensors(const lethe_model *m);
 LETHE_EXPORT const lethe_tensor_info *lethe_model_tensor(const lethe_model *m, size_t i);
@@ -205,10 +206,82 @@ typedef struct lethe_adamw {
 LETHE_EXPORT int lethe_model_step(lethe_model *m, const lethe_adamw *opt, float lr, float clip,
                                   float grad_scale, float *grad_norm);
 LETHE_EXPORT uint64_t lethe_model_steps_taken(const lethe_model *m);
-/* The AdamW moments, same layout as the parameters (for checkpoints). */
+/* Whether the base's AdamW moments exist (they are allocated by the first step that trains a
+ * base tensor, or by asking for them below). */
+LETHE_EXPORT int lethe_model_has_moments(const lethe_model *m);
+/* The AdamW moments, same layout as the parameters (for checkpoints); allocated (zero) when
+ * they do not exist yet, NULL on LETHE_ENOMEM. */
 LETHE_EXPORT float *lethe_model_adam_m(lethe_model *m);
 LETHE_EXPORT float *lethe_model_adam_v(lethe_model *m);
 LETHE_EXPORT void lethe_model_set_steps_taken(lethe_model *m, uint64_t steps);
+
+/* ---- LoRA adapters ----------------------------------------------------------------------------
+ *
+ * A low-rank adapter (Hu et al. 2021, as PEFT defines it) on chosen projections of every layer:
+ * y = W x + (alpha / rank) B (A drop(x)), A (rank, in), B (out, rank). The fused q/k/v projection
+ * gets one adapter per target, each covering its own rows. While an adapter is attached the base
+ * tensors are frozen: backward skips their gradient products (the input gradients still flow),
+ * lethe_model_step() updates the adapter alone, and the base's gradient and moment blocks are not
+ * allocated unless a caller unfreezes a base tensor or asks for them (lethe_model_grads(),
+ * lethe_model_adam_m()). Forward, backward, evaluation and lethe_model_generate() all apply it.
+ * The adapter has its own contiguous block of parameters, gradients and AdamW moments, in the
+ * order of lethe_model_lora_tensor(): for each layer, for each target present in the order
+ * q, k, v, o, gate, up, down, its A then its B.
+ */
+typedef enum lethe_lora_target {
+	LETHE_LORA_Q = 1 << 0,
+	LETHE_LORA_K = 1 << 1,
+	LETHE_LORA_V = 1 << 2,
+	LETHE_LORA_O = 1 << 3,
+	LETHE_LORA_GATE = 1 << 4,
+	LETHE_LORA_UP = 1 << 5,
+	LETHE_LORA_DOWN = 1 << 6,
+	LETHE_LORA_ALL = 0x7f
+} lethe_lora_target;
+
+typedef struct lethe_lora_options {
+	int rank;         /* r >= 1 */
+	float alpha;      /* > 0; the update is scaled by alpha / rank */
+	float dropout;    /* on the adapters' inputs in training forwards, 0 <= p < 1 (0: off) */
+	unsigned targets; /* a non-empty set of LETHE_LORA_* */
+} lethe_lora_options;
+
+/* Attaches an adapter: A drawn as PEFT draws it (kaiming-uniform with a = sqrt(5), i.e.
+ * U(-1/sqrt(in), 1/sqrt(in))) from a generator seeded with seed, B zero, so that the model's
+ * output is unchanged. Freezes every base tensor (the flags are restored by detach). Dropout
+ * masks come from seed and the count of training forwards (lethe_model_lora_calls()).
+ * LETHE_EINVAL (message on the handle) for bad options or when an adapter is already attached;
+ * LETHE_ENOMEM. */
+LETHE_EXPORT int lethe_model_lora_attach(lethe_model *m, const lethe_lora_options *opt,
+                                         uint64_t seed);
+/* Adds (alpha / rank) B A into every adapted base tensor, then detaches the adapter. LETHE_EINVAL
+ * without an adapter. */
+LETHE_EXPORT int lethe_model_lora_merge(lethe_model *m);
+/* Drops the adapter (a no-op without one) and restores the base's trainable flags as they were
+ * before attaching. */
+LETHE_EXPORT void lethe_model_lora_detach(lethe_model *m);
+/* The attached adapter's options, or NULL without one (owned by the model). */
+LETHE_EXPORT const lethe_lora_options *lethe_model_lora(const lethe_model *m);
+/* The adapter's blocks (owned by the model, valid until detach; NULL without an adapter, and
+ * the moments also on LETHE_ENOMEM), and the number of floats in each. */
+LETHE_EXPORT size_t lethe_model_lora_num_params(const lethe_model *m);
+LETHE_EXPORT float *lethe_model_lora_params(lethe_model *m);
+LETHE_EXPORT float *lethe_model_lora_grads(lethe_model *m);
+LETHE_EXPORT float *lethe_model_lora_adam_m(lethe_model *m);
+LETHE_EXPORT float *lethe_model_lora_adam_v(lethe_model *m);
+/* The adapter's tensors ("layers.3.q.lora_A", rows x cols, offsets into its block), 0 / NULL
+ * without one. */
+LETHE_EXPORT size_t lethe_model_lora_num_tensors(const lethe_model *m);
+LETHE_EXPORT const lethe_tensor_info *lethe_model_lora_tensor(const lethe_model *m, size_t i);
+/* The dropout's state (training forwards so far, and the seed), for checkpoints: restoring both
+ * continues the same sequence of masks. */
+LETHE_EXPORT uint64_t lethe_model_lora_seed(const lethe_model *m);
+LETHE_EXPORT uint64_t lethe_model_lora_calls(const lethe_model *m);
+LETHE_EXPORT void lethe_model_lora_set_calls(lethe_model *m, uint64_t calls);
+/* The adapter's AdamW steps: its bias correction counts from its attachment, not from the
+ * model's lethe_model_steps_taken() (which counts every step). For checkpoints. */
+LETHE_EXPORT uint64_t lethe_model_lora_steps_taken(const lethe_model *m);
+LETHE_EXPORT void lethe_model_lora_set_steps_taken(lethe_model *m, uint64_t steps);
 
 /* Greedy generation with a KV cache for n prompts (each at least one token): up to max_new tokens
  * each, stopping at stop_token (not included in the output) or at the context length.

@@ -114,6 +114,12 @@ LETHE_EXPORT int lethe_runfile_row_methods(lethe_runfile *rf, size_t row, char *
 LETHE_EXPORT const lethe_model_config *lethe_runfile_model_config(const lethe_runfile *rf);
 LETHE_EXPORT int lethe_runfile_tokenizer(lethe_runfile *rf, lethe_tokenizer **out);
 LETHE_EXPORT int lethe_runfile_params(lethe_runfile *rf, size_t row, lethe_model *m);
+/* LoRA: a trained row's adapter (the stage's, as it was at the stage's end), its options into
+ * *opt and whether it was merged into the row's parameters into *merged (either may be NULL);
+ * with params, its block (malloc'd, *n floats, in the order of lethe_model_lora_tensor() of a
+ * model given these options). LETHE_ENOTFOUND when the row has no adapter. */
+LETHE_EXPORT int lethe_runfile_row_adapter(lethe_runfile *rf, size_t row, lethe_lora_options *opt,
+                                           int *merged, float **params, size_t *n);
 /* What `lethe run --resume` continues from: the parameters, the AdamW moments and the step
  * count after the last row, into m. */
 LETHE_EXPORT int lethe_runfile_resume_state(lethe_runfile *rf, lethe_model *m);
