@@ -58,12 +58,48 @@ START_TEST(lower_is_better_and_missing)
 }
 END_TEST
 
+START_TEST(one_scale_per_task_figures)
+{
+	/* The worked example with task 2 on 0-100 (BLEU-like): divided by its scale, every
+	 * measure is the worked example's; per task the new figures by hand. */
+	double S[12];
+	for (int i = 0; i < 12; i++)
+		S[i] = i % 3 == 1 ? 100.0 * R[i] : R[i];
+	const double scale[] = {1, 100, 1};
+	lethe_forgetting f;
+	ck_assert_int_eq(lethe_forgetting_compute_scaled(&f, S, 4, 3, 1, trained, NULL, scale), 0);
+	ck_assert_double_eq_tol(f.acc, 0.81, 1e-12);
+	ck_assert_double_eq_tol(f.bwt, -0.06, 1e-12);
+	ck_assert_double_eq_tol(f.fwt, 0.12, 1e-12);
+	ck_assert_double_eq(f.scale[1], 100.0);
+	ck_assert_double_eq_tol(f.final[1], 0.88, 1e-12);
+	/* relative forgetting: 0.15 / 0.90; task 2 improved: -0.03 / 0.85 */
+	ck_assert_double_eq_tol(f.relative[0], 0.15 / 0.90, 1e-12);
+	ck_assert_double_eq_tol(f.relative[1], -0.03 / 0.85, 1e-12);
+	ck_assert(isnan(f.relative[2]));
+	/* chance-normalised against the baseline row: (0.75 - 0.10) / 0.90 */
+	ck_assert_double_eq_tol(f.normalised[0], 0.65 / 0.90, 1e-12);
+	ck_assert_double_eq_tol(f.normalised[2], (0.80 - 0.09) / 0.91, 1e-12);
+	/* per-task forward transfer: before its stage minus the baseline; none for task 1 */
+	ck_assert(isnan(f.forward[0]));
+	ck_assert_double_eq_tol(f.forward[1], 0.20 - 0.12, 1e-12);
+	ck_assert_double_eq_tol(f.forward[2], 0.25 - 0.09, 1e-12);
+	lethe_forgetting_free(&f);
+	/* Unscaled, the same matrix averages 0.75, 88 and 0.80: the mixed scale the issue shows. */
+	ck_assert_int_eq(lethe_forgetting_compute(&f, S, 4, 3, 1, trained, NULL), 0);
+	ck_assert_double_eq_tol(f.acc, (0.75 + 88 + 0.80) / 3, 1e-12);
+	ck_assert_double_eq(f.scale[1], 1.0);
+	lethe_forgetting_free(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("forgetting");
 	TCase *tc = tcase_create("measures");
 	tcase_add_test(tc, worked_example);
 	tcase_add_test(tc, lower_is_better_and_missing);
+	tcase_add_test(tc, one_scale_per_task_figures);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

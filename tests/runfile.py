@@ -104,7 +104,14 @@ try:
     check(list(fg["trained_row"][()]) == [1, 2, 3, 4], "trained rows %r" % list(fg["trained_row"][()]))
     check(abs(fg["forgetting"][0] - (reviews[1] - reviews[-1])) < 1e-12 and np.isnan(fg["forgetting"][3]),
           "per-task forgetting from the matrix")
-    check(abs(fg.attrs["acc"] - np.nanmean(m[()][-1])) < 1e-12, "ACC")
+    # One scale: translation's BLEU is flagged 0-100 and enters every measure divided by 100.
+    check(list(fg["scale"][()]) == [1, 1, 100, 1], "scales %r" % list(fg["scale"][()]))
+    check(abs(fg.attrs["acc"] - np.nanmean(m[()][-1] / fg["scale"][()])) < 1e-12, "ACC on 0-1")
+    check(abs(fg["learning"][2] - m[3, 2] / 100) < 1e-12 and abs(fg["final"][2] - m[-1, 2] / 100) < 1e-12,
+          "translation's learning and final on 0-1")
+    check(abs(fg["normalised"][0] - (m[-1, 0] - m[0, 0]) / (1 - m[0, 0])) < 1e-12, "chance-normalised")
+    check(abs(fg["forward_transfer"][1] - (m[1, 1] - m[0, 1])) < 1e-12 and np.isnan(fg["forward_transfer"][0]),
+          "per-task forward transfer")
     check("target_nll" in f["matrices"] and f["matrices/target_nll"].attrs["better"] == "lower", "target NLL matrix")
     # Drift, recomputed here from the stored parameters: ||p2 - p1|| / ||p1|| over all groups.
     p1 = f["stages/01_reviews/params"][()].astype(np.float64)

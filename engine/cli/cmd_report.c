@@ -283,6 +283,84 @@ static void extras(FILE *o, enum format fmt, const lethe_report *mx)
 		fputc('}', o);
 }
 
+/* The per-task figures of a lethe_forgetting, in the order reports list them. "transfer" (minus
+ * the forgetting) stays in the run file but is no longer shown: readers took it for forward
+ * transfer, which is now its own column. */
+enum { N_TASK_ARRAYS = 7 };
+static const char *const task_arrays[N_TASK_ARRAYS] = {
+    "learning",         "final",   "forgetting", "relative_forgetting", "normalised",
+    "forward_transfer", "max_drop"};
+static const char *const task_titles[N_TASK_ARRAYS] = {
+    "after its stage", "final", "forgetting", "relative", "normalised", "fwd transfer", "max drop"};
+
+static void task_values(const lethe_forgetting *f, const double *v[N_TASK_ARRAYS])
+{
+	v[0] = f->learning;
+	v[1] = f->final;
+	v[2] = f->forgetting;
+	v[3] = f->relative;
+	v[4] = f->normalised;
+	v[5] = f->forward;
+	v[6] = f->max_drop;
+}
+
+/* Says on which scale the measures are, naming each task whose metric was divided. */
+static void scale_note(FILE *o, int md, const lethe_report *mx)
+{
+	const lethe_forgetting *pm = &mx->pm;
+	if (!pm->scale) {
+		fprintf(o, md ? "Measures on the raw primary metrics (a run file written before "
+		                "lethe put them on one scale).\n\n"
+		              : "  (measures on the raw primary metrics: a run file written before "
+		                "lethe put them on one scale)\n");
+		return;
+	}
+	fprintf(o, md ? "All measures and per-task figures below use each primary metric on 0-1"
+	              : "  All measures and per-task figures below use each primary metric on "
+	                "0-1");
+	int any = 0;
+	for (size_t c = 0; c < mx->cols; c++)
+		if (pm->scale[c] != 1.0) {
+			fprintf(o, "%s%s %s / %g", any ? ", " : " (", mx->col_names[c],
+			        mx->metrics ? mx->metrics[c] : "", pm->scale[c]);
+			any = 1;
+		}
+	fprintf(o, "%s; the matrix above shows raw values.\n%s", any ? ")" : "", md ? "\n" : "");
+}
+
+static void per_task_table(FILE *o, int md, const lethe_report *mx, const lethe_forgetting *f)
+{
+	const double *arr[N_TASK_ARRAYS];
+	task_values(f, arr);
+	if (md) {
+		fprintf(o, "| task |");
+		for (int i = 0; i < N_TASK_ARRAYS; i++)
+			fprintf(o, " %s |", task_titles[i]);
+		fprintf(o, "\n| --- |");
+		for (int i = 0; i < N_TASK_ARRAYS; i++)
+			fprintf(o, " ---: |");
+		fputc('\n', o);
+	} else {
+		fprintf(o, "  %-14s", "task");
+		for (int i = 0; i < N_TASK_ARRAYS; i++)
+			fprintf(o, " %*s", i == 0 ? 15 : 12, task_titles[i]);
+		fputc('\n', o);
+	}
+	for (size_t c = 0; c < mx->cols; c++) {
+		fprintf(o, md ? "| %s |" : "  %-14.14s", mx->col_names[c]);
+		for (int i = 0; i < N_TASK_ARRAYS; i++) {
+			char v[32];
+			double x = arr[i] ? arr[i][c] : NAN;
+			snprintf(v, sizeof(v), isnan(x) ? "-" : (i < 2 ? "%.4f" : "%+.4f"), x);
+			if (md)
+				fprintf(o, " %s |", v);
+			else
+				fprintf(o, " %*s", i == 0 ? 15 : 12, v);
+		}
+		fputc('\n', o);
+	}
+}
+
 static void report(FILE *o, enum format fmt, const lethe_report *mx)
 {
 	if (fmt == HTML) {
@@ -331,10 +409,12 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 			num(o, ms[k]->fwt, fmt);
 			fprintf(o, ", \"chaudhry_forgetting\": ");
 			num(o, ms[k]->chaudhry, fmt);
-			const char *arrays[4] = {"learning", "forgetting", "max_drop", "transfer"};
-			const double *vals[4] = {ms[k]->learning, ms[k]->forgetting,
-			                         ms[k]->max_drop, ms[k]->transfer};
-			for (int a = 0; a < 4; a++) {
+			const char *const *arrays = task_arrays;
+			const double *vals[N_TASK_ARRAYS];
+			task_values(ms[k], vals);
+			for (int a = 0; a < N_TASK_ARRAYS; a++) {
+				if (!vals[a])
+					continue;
 				fprintf(o, ", \"%s\": {", arrays[a]);
 				for (size_t c = 0; c < C; c++) {
 					fputs(c ? ", " : "", o);
@@ -369,11 +449,11 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 				num(o, v[i], fmt);
 				fputc('\n', o);
 			}
-			const char *arrays[4] = {"learning", "forgetting", "max_drop", "transfer"};
-			const double *vals[4] = {ms[k]->learning, ms[k]->forgetting,
-			                         ms[k]->max_drop, ms[k]->transfer};
-			for (int a = 0; a < 4; a++)
-				for (size_t c = 0; c < C; c++) {
+			const char *const *arrays = task_arrays;
+			const double *vals[N_TASK_ARRAYS];
+			task_values(ms[k], vals);
+			for (int a = 0; a < N_TASK_ARRAYS; a++)
+				for (size_t c = 0; vals[a] && c < C; c++) {
 					fprintf(o, "%s,,%s,%s,", keys[k], mx->col_names[c],
 					        arrays[a]);
 					num(o, vals[a][c], fmt);
@@ -443,25 +523,9 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 			           : "  BWT %s   forgetting (Chaudhry) %s   (nats per token; "
 			             "positive forgetting: the loss rose)\n",
 			        b, d);
-		if (md)
-			fprintf(o, "| task | after its stage | forgetting | max drop | transfer "
-			           "|\n| --- | ---: | ---: | ---: | ---: |\n");
-		else
-			fprintf(o, "  %-14s %16s %11s %9s %9s\n", "task", "after its stage",
-			        "forgetting", "max drop", "transfer");
-		for (size_t c = 0; c < C; c++) {
-			char v[4][32];
-			const double *arr[4] = {ms[k]->learning, ms[k]->forgetting, ms[k]->max_drop,
-			                        ms[k]->transfer};
-			for (int i = 0; i < 4; i++)
-				snprintf(v[i], sizeof(v[i]),
-				         isnan(arr[i][c]) ? "-" : (i == 0 ? "%.4f" : "%+.4f"),
-				         arr[i][c]);
-			fprintf(o,
-			        md ? "| %s | %s | %s | %s | %s |\n"
-			           : "  %-14.14s %16s %11s %9s %9s\n",
-			        mx->col_names[c], v[0], v[1], v[2], v[3]);
-		}
+		if (k == 0)
+			scale_note(o, md, mx);
+		per_task_table(o, md, mx, ms[k]);
 	}
 	extras(o, fmt, mx);
 	fprintf(o,

@@ -220,25 +220,37 @@ void lethe_report_html(FILE *o, const lethe_report *rep)
 	}
 	fputs(
 	    "</table>\n<table style=\"margin-top:10px\"><tr><th>task</th><th>metric</th><th>after "
-	    "its stage</th><th>final</th><th>forgetting</th></tr>\n",
+	    "its stage</th><th>final</th><th>forgetting</th><th>relative</th><th>normalised</th>"
+	    "<th>fwd transfer</th></tr>\n",
 	    o);
 	for (size_t c = 0; c < C; c++) {
 		fputs("<tr><td>", o);
 		esc(o, cols[c]);
 		fputs("</td><td>", o);
 		esc(o, metrics ? metrics[c] : "");
-		double vals[3] = {pm->learning ? pm->learning[c] : NAN,
-		                  R ? primary[(R - 1) * C + c] : NAN,
-		                  pm->forgetting ? pm->forgetting[c] : NAN};
-		for (int i = 0; i < 3; i++) {
+		/* On the measures' scale (0-1 for every primary metric); the matrix is raw. */
+		double vals[6] = {pm->learning ? pm->learning[c] : NAN,
+		                  pm->final ? pm->final[c]
+		                  : R       ? primary[(R - 1) * C + c]
+		                            : NAN,
+		                  pm->forgetting ? pm->forgetting[c] : NAN,
+		                  pm->relative ? pm->relative[c] : NAN,
+		                  pm->normalised ? pm->normalised[c] : NAN,
+		                  pm->forward ? pm->forward[c] : NAN};
+		for (int i = 0; i < 6; i++) {
 			fputs("</td><td>", o);
 			isnan(vals[i]) ? fputs("&ndash;", o) : fprintf(o, "%.4f", vals[i]);
 		}
 		fputs("</td></tr>\n", o);
 	}
 	fputs("</table><p class=\"note\">Formulas: docs/forgetting.md. &ndash; marks an undefined "
-	      "value (never 0).</p>\n",
+	      "value (never 0). ",
 	      o);
+	fputs(pm->scale ? "Measures and per-task figures use every primary metric on 0-1 (0-100 "
+	                  "metrics such as BLEU divided by 100); the matrices show raw values."
+	                : "Measures on the raw primary metrics (an older run file).",
+	      o);
+	fputs("</p>\n", o);
 
 	fputs("<h2>Score matrices</h2>\n", o);
 	heatmap(o,

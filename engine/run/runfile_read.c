@@ -1159,6 +1159,30 @@ int lethe_runfile_forgetting(lethe_runfile *rf, const char *which, lethe_forgett
 		PATHF(p, "%s/%s", path, anames[i]);
 		rc = vector(rf, p, CLS_FLOAT, rf->n_cols, "columns", NULL, (void **)arrays[i]);
 	}
+	/* One scale (issue #12): optional, absent from files written before it (then NaN, and
+	 * scale stays NULL: the measures there are on the raw scores). */
+	double **extra[5] = {&out->scale, &out->final, &out->relative, &out->normalised,
+	                     &out->forward};
+	static const char *const enames[5] = {"scale", "final", "relative_forgetting", "normalised",
+	                                      "forward_transfer"};
+	for (int i = 0; rc == 0 && i < 5; i++) {
+		PATHF(p, "%s/%s", path, enames[i]);
+		if (exists(rf->f, p))
+			rc = vector(rf, p, CLS_FLOAT, rf->n_cols, "columns", NULL,
+			            (void **)extra[i]);
+		else if (i > 0) {
+			if (!(*extra[i] = malloc((rf->n_cols + 1) * sizeof(double))))
+				rc = fail(rf, LETHE_ENOMEM, "out of memory");
+			for (size_t c = 0; rc == 0 && c < rf->n_cols; c++)
+				(*extra[i])[c] = NAN;
+		}
+	}
+	PATHF(p, "%s/scale", path);
+	for (size_t c = 0; rc == 0 && out->scale && c < rf->n_cols; c++)
+		if (!(out->scale[c] > 0 && isfinite(out->scale[c])))
+			rc = fail(rf, LETHE_EPARSE,
+			          "dataset '%s' holds %g, expected a positive scale", p,
+			          out->scale[c]);
 	int32_t *tr = NULL;
 	PATHF(p, "%s/trained_row", path);
 	if (rc == 0)

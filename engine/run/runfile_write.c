@@ -569,7 +569,8 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 	double *R = malloc((n_rec * cols + 1) * sizeof(double));
 	int *trained = malloc((cols + 1) * sizeof(int)), *lower = malloc((cols + 1) * sizeof(int));
 	char **names = calloc(cols + 1, sizeof(char *));
-	int rc = R && trained && lower && names ? 0 : -1;
+	double *scale = malloc((cols + 1) * sizeof(double));
+	int rc = R && trained && lower && names && scale ? 0 : -1;
 	for (size_t k = 0; rc == 0 && k < cols; k++) {
 		names[k] = lethe_curriculum_task(c, lethe_curriculum_eval_task(c, k))->name;
 		trained[k] = trained_row(c, lethe_curriculum_eval_task(c, k), n_rec);
@@ -577,8 +578,10 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 	for (int which = 0; rc == 0 && which < 2; which++) {
 		for (size_t i = 0; i < n_rec * cols; i++)
 			R[i] = NAN;
-		for (size_t k = 0; k < cols; k++)
+		for (size_t k = 0; k < cols; k++) {
 			lower[k] = 0;
+			scale[k] = 1.0;
+		}
 		for (size_t r = 0; r < n_rec; r++)
 			for (size_t e = 0; e < rec[r].n_evals; e++) {
 				const lethe_task_eval *ev = &rec[r].evals[e];
@@ -594,11 +597,15 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 						R[r * cols + col] = ev->metric_values[i];
 						lower[col] =
 						    (ev->metric_flags[i] & LETHE_METRIC_LOWER) != 0;
+						/* One scale: a 0-100 metric enters every measure
+						 * divided by 100. */
+						if (ev->metric_flags[i] & LETHE_METRIC_PERCENT)
+							scale[col] = 100.0;
 					}
 			}
 		lethe_forgetting fm;
-		if (lethe_forgetting_compute(&fm, R, n_rec, cols, lethe_curriculum_baseline(c),
-		                             trained, lower)) {
+		if (lethe_forgetting_compute_scaled(
+		        &fm, R, n_rec, cols, lethe_curriculum_baseline(c), trained, lower, scale)) {
 			rc = -1;
 			break;
 		}
@@ -617,6 +624,13 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 			      write_f64(w, m, "max_drop", fm.max_drop, cols) |
 			      write_f64(w, m, "transfer", fm.transfer, cols) |
 			      (tr ? write_i32(w, m, "trained_row", tr, cols) : -1);
+			/* One scale (issue #12): what each task was divided by, and the per-task
+			 * figures on that scale. */
+			rc |= write_f64(w, m, "scale", fm.scale, cols) |
+			      write_f64(w, m, "final", fm.final, cols) |
+			      write_f64(w, m, "relative_forgetting", fm.relative, cols) |
+			      write_f64(w, m, "normalised", fm.normalised, cols) |
+			      write_f64(w, m, "forward_transfer", fm.forward, cols);
 			free(tr);
 			H5Gclose(m);
 		}
@@ -647,7 +661,8 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 		H5Gclose(dg);
 	}
 	/* Forgetting events (Toneva et al. 2019): an example right after one row and wrong after
-	 * the next; right means a per-example primary score of at least 0.5 (BLEU scaled to 0..1).
+	 * the next; right means a per-example primary score of at least 0.5 on 0-1 (a metric
+	 * flagged LETHE_METRIC_PERCENT divided by 100).
 	 * Only for higher-is-better primary metrics. */
 	hid_t evg = rc == 0 ? group(w, g, "events") : -1;
 	for (size_t k = 0; evg >= 0 && k < cols; k++) {
@@ -662,8 +677,8 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 						if (ev->metric_flags[i] & LETHE_METRIC_PRIMARY) {
 							lower_is_better = (ev->metric_flags[i] &
 							                   LETHE_METRIC_LOWER) != 0;
-							scale100 = strcmp(ev->metric_names[i],
-							                  "bleu") == 0;
+							scale100 = (ev->metric_flags[i] &
+							            LETHE_METRIC_PERCENT) != 0;
 						}
 					have = 1;
 				}
@@ -715,6 +730,7 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 	free(trained);
 	free(lower);
 	free(names);
+	free(scale);
 	H5Gclose(g);
 	return rc;
 }

@@ -27,6 +27,15 @@ typedef struct lethe_forgetting {
 	double *max_drop;   /* per task: max over stages before the last of the score - final */
 	double *transfer;   /* per task: final - learning (its BWT term) */
 	int *trained_row;   /* per task: the row right after the stage that trained it, or -1 */
+	/* Added with one scale (issue #12); NaN where undefined. */
+	double *final;      /* per task: the score after the last row */
+	double *relative;   /* per task: forgetting / learning (learning > 0) */
+	double *normalised; /* per task: (final - b) / (1 - b), b the baseline row's score; on 0-1
+	                       higher-is-better scores only */
+	double *forward;    /* per task: its FWT term, the score before its stage minus the
+	                       baseline's (defined when a stage before its own ran) */
+	double *scale;      /* per task: what its scores were divided by (100 for a 0-100 metric,
+	                       else 1); NULL when they were used raw (run files before the scale) */
 } lethe_forgetting;
 
 /* R has rows x cols values, row-major. trained_row[j] is the row right after the stage that
@@ -36,6 +45,12 @@ typedef struct lethe_forgetting {
 LETHE_EXPORT int lethe_forgetting_compute(lethe_forgetting *out, const double *R, size_t rows,
                                           size_t cols, int has_baseline, const int *trained_row,
                                           const int *lower);
+/* The same with R's column j divided by scale[j] first (scale NULL: all 1), so that every
+ * average is over one scale; out->scale keeps a copy. Returns 0 or LETHE_ENOMEM. */
+LETHE_EXPORT int lethe_forgetting_compute_scaled(lethe_forgetting *out, const double *R,
+                                                 size_t rows, size_t cols, int has_baseline,
+                                                 const int *trained_row, const int *lower,
+                                                 const double *scale);
 /* Frees the arrays and sets them to NULL; the struct itself is the caller's. */
 LETHE_EXPORT void lethe_forgetting_free(lethe_forgetting *f);
 

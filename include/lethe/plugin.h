@@ -55,6 +55,10 @@ typedef enum lethe_log_level {
 #define LETHE_METRIC_LOWER 0x1u   /* lower is better (loss, perplexity) */
 #define LETHE_METRIC_PRIMARY 0x2u /* the task's headline metric; exactly one per score() call */
 #define LETHE_METRIC_COUNT 0x4u   /* a count (examples, entities), not a score; from stats() */
+/* On a 0-100 scale (BLEU, chrF): divided by 100 wherever tasks are averaged, so that every
+ * average is over scores on 0-1. Without it a score is taken to be on 0-1 (or unbounded, for a
+ * lower-is-better metric). Added after ABI version 1 shipped; old plugins simply never set it. */
+#define LETHE_METRIC_PERCENT 0x8u
 
 /* Where score() and stats() put named metrics; owned by the host. */
 typedef struct lethe_scores lethe_scores;

@@ -393,9 +393,11 @@ static int translation_score(lethe_task *t, lethe_split split, const lethe_predi
 	if (rc == 0)
 		rc = h->metrics->chrf(&chrf_pp, NULL, (const char *const *)hyps, ref_lists, n_refs,
 		                      n, &cpp);
-	if (rc == 0 && !(rc = h->metric(out, "bleu", bleu.score, LETHE_METRIC_PRIMARY)) &&
-	    !(rc = h->metric(out, "chrf", chrf, 0)) &&
-	    !(rc = h->metric(out, "chrf_pp", chrf_pp, 0)))
+	if (rc == 0 &&
+	    !(rc = h->metric(out, "bleu", bleu.score,
+	                     LETHE_METRIC_PRIMARY | LETHE_METRIC_PERCENT)) &&
+	    !(rc = h->metric(out, "chrf", chrf, LETHE_METRIC_PERCENT)) &&
+	    !(rc = h->metric(out, "chrf_pp", chrf_pp, LETHE_METRIC_PERCENT)))
 		rc = h->metric(out, "bleu/bp", bleu.bp, 0);
 	lethe_bleu_options sentence = {LETHE_BLEU_TOKENIZE_13A, 0, 1};
 	for (size_t i = 0; rc == 0 && per_example && i < n; i++) {
