@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include <lethe/forgetting.h>
+#include <lethe/plugin.h>
 
 static const double R[] = {
     0.10, 0.12, 0.09, /* baseline */
@@ -93,6 +94,51 @@ START_TEST(one_scale_per_task_figures)
 }
 END_TEST
 
+START_TEST(intervals_by_hand)
+{
+	/* Two rows (baseline, one stage) and two tasks. Task 1: two examples scoring 0 and 1 in
+	 * both rows: each resample's mean is 0, 0.5 or 1, each extreme in a quarter of the
+	 * resamples, so the 95% interval is [0, 1]; the difference between the rows is 0 in every
+	 * resample, paired. Task 2: four examples all 0.8 before and 0.6 after: [0.8, 0.8] and
+	 * [0.6, 0.6]. */
+	const double a[] = {0, 1}, b[] = {0.8, 0.8, 0.8, 0.8}, c[] = {0.6, 0.6, 0.6, 0.6};
+	lethe_interval_input in[4] = {{2, 1, LETHE_AGGREGATE_MEAN, a},
+	                              {4, 1, LETHE_AGGREGATE_MEAN, b},
+	                              {2, 1, LETHE_AGGREGATE_MEAN, a},
+	                              {4, 1, LETHE_AGGREGATE_MEAN, c}};
+	const int tr[] = {1, 1};
+	lethe_intervals iv;
+	ck_assert_int_eq(lethe_intervals_compute(&iv, in, 2, 2, 1, tr, NULL, NULL, 1000, 0.95, 7),
+	                 0);
+	ck_assert_double_eq(iv.cells[0], 0.0); /* row 0, task 1: [0, 1] */
+	ck_assert_double_eq(iv.cells[1], 1.0);
+	ck_assert_double_eq_tol(iv.cells[2], 0.8, 1e-12); /* row 0, task 2 */
+	ck_assert_double_eq_tol(iv.cells[3], 0.8, 1e-12);
+	ck_assert_double_eq_tol(iv.cells[6], 0.6, 1e-12); /* row 1, task 2 */
+	/* gain over the baseline (figure 7): task 1 exactly 0 (paired), task 2 -0.2 */
+	const double *gain = iv.per_task + 7 * 2 * 2;
+	ck_assert_double_eq(gain[0], 0.0);
+	ck_assert_double_eq(gain[1], 0.0);
+	ck_assert_double_eq_tol(gain[2], -0.2, 1e-12);
+	ck_assert_double_eq_tol(gain[3], -0.2, 1e-12);
+	/* ACC = mean of the final row: (m + 0.6) / 2 with m in {0, 0.5, 1}: [0.3, 0.8] */
+	ck_assert_double_eq_tol(iv.measures[0][0], 0.3, 1e-12);
+	ck_assert_double_eq_tol(iv.measures[0][1], 0.8, 1e-12);
+	lethe_intervals_free(&iv);
+	/* The combinations by hand: F1 of tp 2, predicted 3, true 4 is 2pr/(p+r) = 4/7;
+	 * exp(3/2); a mean skips NaN. */
+	const double f1[] = {1, 2, 1, 1, 1, 3}, ratio[] = {1, 1, 2, 1}, m[] = {NAN, 0.25, 0.75};
+	lethe_interval_input x = {2, 3, LETHE_AGGREGATE_F1, f1};
+	ck_assert_double_eq_tol(lethe_interval_combine(&x, NULL, 0), 4.0 / 7.0, 1e-15);
+	x = (lethe_interval_input){2, 2, LETHE_AGGREGATE_EXP_RATIO, ratio};
+	ck_assert_double_eq_tol(lethe_interval_combine(&x, NULL, 0), exp(1.5), 1e-12);
+	x = (lethe_interval_input){3, 1, LETHE_AGGREGATE_MEAN, m};
+	ck_assert_double_eq_tol(lethe_interval_combine(&x, NULL, 0), 0.5, 1e-15);
+	const uint32_t idx[] = {0, 1, 1};
+	ck_assert_double_eq_tol(lethe_interval_combine(&x, idx, 3), 0.25, 1e-15);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("forgetting");
@@ -100,6 +146,7 @@ int main(void)
 	tcase_add_test(tc, worked_example);
 	tcase_add_test(tc, lower_is_better_and_missing);
 	tcase_add_test(tc, one_scale_per_task_figures);
+	tcase_add_test(tc, intervals_by_hand);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -133,8 +133,11 @@ try:
     p = subprocess.run([LETHE, "report", "--format", "json", out], capture_output=True, text=True)
     import json
     rep = json.loads(p.stdout)
-    check(rep["tasks"][0] == "reviews" and abs(rep["matrix"][1][0] - reviews[1]) < 1e-12 and rep["primary"]["forgetting"]["summaries"] is None,
-          "report json")
+    check(rep["tasks"][0] == "reviews" and abs(rep["matrix"][1][0]["value"] - reviews[1]) < 1e-12 and
+          rep["primary"]["forgetting"]["summaries"]["value"] is None, "report json")
+    # Intervals: every figure {"value": x, "ci": [low, high]} around the stored point.
+    lo, hi = rep["matrix"][1][0]["ci"]
+    check(lo <= reviews[1] <= hi and len(rep["primary"]["bwt"]["ci"]) == 2, "report json intervals %r" % rep["primary"]["bwt"])
     # The HTML report: one self-contained file, an SVG per chart, nothing loaded from outside.
     html_path = os.path.join(tmp, "report.html")
     p = subprocess.run([LETHE, "report", "--format", "html", "-o", html_path, out], capture_output=True, text=True)

@@ -34,6 +34,13 @@ static int report_read(lethe_report *rep, lethe_runfile *rf)
 	rc = lethe_runfile_matrix(rf, "target_nll", &rep->nll);
 	if (rc && rc != LETHE_ENOTFOUND)
 		return rc;
+	rc = lethe_runfile_intervals(rf, &rep->iv);
+	if (rc && rc != LETHE_ENOTFOUND)
+		return rc;
+	rep->has_iv = rc == 0;
+	rep->stages = lethe_runfile_n_stages(rf);
+	for (size_t r = 0; r < rep->rows; r++)
+		rep->trained_rows += lethe_runfile_row_trained(rf, r) != 0;
 	rep->events = calloc(rep->cols + 1, sizeof(*rep->events));
 	rep->n_events = calloc(rep->cols + 1, sizeof(*rep->n_events));
 	if (!rep->events || !rep->n_events)
@@ -87,6 +94,68 @@ static void report_free(lethe_report *rep)
 	free(rep->n_events);
 	free(rep->loss);
 	free(rep->bounds);
+	lethe_intervals_free(&rep->iv);
+}
+
+/* ---- intervals (issue #12) ------------------------------------------------------------------ */
+
+static const double *defined_ci(const double *ci)
+{
+	return ci && !isnan(ci[0]) && !isnan(ci[1]) ? ci : NULL;
+}
+
+const double *lethe_report_cell_ci(const lethe_report *rep, size_t row, size_t col)
+{
+	return rep->has_iv ? defined_ci(rep->iv.cells + 2 * (row * rep->cols + col)) : NULL;
+}
+
+const double *lethe_report_measure_ci(const lethe_report *rep, int measure)
+{
+	return rep->has_iv ? defined_ci(rep->iv.measures[measure]) : NULL;
+}
+
+const double *lethe_report_task_ci(const lethe_report *rep, size_t figure, size_t col)
+{
+	return rep->has_iv ? defined_ci(rep->iv.per_task + 2 * (figure * rep->cols + col)) : NULL;
+}
+
+int lethe_report_partial(const lethe_report *rep)
+{
+	return rep->trained_rows < rep->stages;
+}
+
+static int partial(const lethe_report *rep)
+{
+	return lethe_report_partial(rep);
+}
+
+int lethe_report_not_learnt(const lethe_report *rep, size_t col)
+{
+	const double *ci = lethe_report_task_ci(rep, 7, col); /* gain */
+	return ci && ci[0] <= 0.0;
+}
+
+/* A figure as JSON: {"value": x, "ci": [low, high]} (ci null when there is no interval). */
+static void json_fig(FILE *o, double v, const double *ci)
+{
+	fputs("{\"value\": ", o);
+	isnan(v) ? fputs("null", o) : fprintf(o, "%.17g", v);
+	if (ci)
+		fprintf(o, ", \"ci\": [%.17g, %.17g]}", ci[0], ci[1]);
+	else
+		fputs(", \"ci\": null}", o);
+}
+
+/* A figure as text: "0.4700 [0.3700, 0.5600]", or "-" when undefined. */
+static void text_fig(char *buf, size_t size, double v, const double *ci, int sign, int digits)
+{
+	if (isnan(v))
+		snprintf(buf, size, "-");
+	else if (ci)
+		snprintf(buf, size, sign ? "%+.*f [%+.*f, %+.*f]" : "%.*f [%.*f, %.*f]", digits, v,
+		         digits, ci[0], digits, ci[1]);
+	else
+		snprintf(buf, size, sign ? "%+.*f" : "%.*f", digits, v);
 }
 
 /* Opens and checks a run file, printing the reader's one-line refusal. */
@@ -295,15 +364,11 @@ static const char *const task_titles[N_TASK_ARRAYS] = {
 
 static void task_values(const lethe_forgetting *f, const double *v[N_TASK_ARRAYS])
 {
-	v[0] = f->learning;
-	v[1] = f->final;
-	v[2] = f->forgetting;
-	v[3] = f->relative;
-	v[4] = f->normalised;
-	v[5] = f->forward;
-	v[6] = f->max_drop;
+	const double *all[LETHE_INTERVAL_TASK_FIGURES];
+	lethe_forgetting_task_figures(f, all);
+	for (int i = 0; i < N_TASK_ARRAYS; i++)
+		v[i] = all[i]; /* the same order; gain is shown as "not learnt" */
 }
-
 /* Says on which scale the measures are, naming each task whose metric was divided. */
 static void scale_note(FILE *o, int md, const lethe_report *mx)
 {
@@ -328,10 +393,14 @@ static void scale_note(FILE *o, int md, const lethe_report *mx)
 	fprintf(o, "%s; the matrix above shows raw values.\n%s", any ? ")" : "", md ? "\n" : "");
 }
 
-static void per_task_table(FILE *o, int md, const lethe_report *mx, const lethe_forgetting *f)
+/* The per-task figures; on the primary metric (ci set) with their intervals, and "not learnt"
+ * in place of the forgetting of a task whose gain over the baseline is not above 0. */
+static void per_task_table(FILE *o, int md, const lethe_report *mx, const lethe_forgetting *f,
+                           int ci)
 {
 	const double *arr[N_TASK_ARRAYS];
 	task_values(f, arr);
+	int width = ci && mx->has_iv ? 24 : 12;
 	if (md) {
 		fprintf(o, "| task |");
 		for (int i = 0; i < N_TASK_ARRAYS; i++)
@@ -343,19 +412,24 @@ static void per_task_table(FILE *o, int md, const lethe_report *mx, const lethe_
 	} else {
 		fprintf(o, "  %-14s", "task");
 		for (int i = 0; i < N_TASK_ARRAYS; i++)
-			fprintf(o, " %*s", i == 0 ? 15 : 12, task_titles[i]);
+			fprintf(o, " %*s", width, task_titles[i]);
 		fputc('\n', o);
 	}
 	for (size_t c = 0; c < mx->cols; c++) {
 		fprintf(o, md ? "| %s |" : "  %-14.14s", mx->col_names[c]);
 		for (int i = 0; i < N_TASK_ARRAYS; i++) {
-			char v[32];
+			char v[96];
 			double x = arr[i] ? arr[i][c] : NAN;
-			snprintf(v, sizeof(v), isnan(x) ? "-" : (i < 2 ? "%.4f" : "%+.4f"), x);
+			if (ci && (i == 2 || i == 3) && !isnan(x) && lethe_report_not_learnt(mx, c))
+				snprintf(v, sizeof(v), "not learnt");
+			else
+				text_fig(v, sizeof(v), x,
+				         ci ? lethe_report_task_ci(mx, (size_t)i, c) : NULL, i >= 2,
+				         ci && mx->has_iv ? 3 : 4);
 			if (md)
 				fprintf(o, " %s |", v);
 			else
-				fprintf(o, " %*s", i == 0 ? 15 : 12, v);
+				fprintf(o, " %*s", width, v);
 		}
 		fputc('\n', o);
 	}
@@ -393,7 +467,7 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 			fputs(r ? ", [" : "[", o);
 			for (size_t c = 0; c < C; c++) {
 				fputs(c ? ", " : "", o);
-				num(o, mx->primary[r * C + c], fmt);
+				json_fig(o, mx->primary[r * C + c], lethe_report_cell_ci(mx, r, c));
 			}
 			fputc(']', o);
 		}
@@ -401,14 +475,17 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 		const lethe_forgetting *ms[2] = {pm, lm};
 		const char *keys[2] = {"primary", "target_nll"};
 		for (int k = 0; k < 2; k++) {
-			fprintf(o, ", \"%s\": {\"acc\": ", keys[k]);
-			num(o, ms[k]->acc, fmt);
-			fprintf(o, ", \"bwt\": ");
-			num(o, ms[k]->bwt, fmt);
-			fprintf(o, ", \"fwt\": ");
-			num(o, ms[k]->fwt, fmt);
-			fprintf(o, ", \"chaudhry_forgetting\": ");
-			num(o, ms[k]->chaudhry, fmt);
+			const char *mnames[4] = {"acc", "bwt", "fwt", "chaudhry_forgetting"};
+			double mv[4] = {ms[k]->acc, ms[k]->bwt, ms[k]->fwt, ms[k]->chaudhry};
+			fprintf(o, ", \"%s\": {", keys[k]);
+			if (k == 0)
+				fprintf(o, "\"scale\": \"%s\", \"partial\": %s, ",
+				        ms[k]->scale ? "0-1" : "raw",
+				        partial(mx) ? "true" : "false");
+			for (int i = 0; i < 4; i++) {
+				fprintf(o, "%s\"%s\": ", i ? ", " : "", mnames[i]);
+				json_fig(o, mv[i], k == 0 ? lethe_report_measure_ci(mx, i) : NULL);
+			}
 			const char *const *arrays = task_arrays;
 			const double *vals[N_TASK_ARRAYS];
 			task_values(ms[k], vals);
@@ -420,7 +497,9 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 					fputs(c ? ", " : "", o);
 					json_str(o, mx->col_names[c]);
 					fputs(": ", o);
-					num(o, vals[a][c], fmt);
+					json_fig(o, vals[a][c],
+					         k == 0 ? lethe_report_task_ci(mx, (size_t)a, c)
+					                : NULL);
 				}
 				fputc('}', o);
 			}
@@ -438,6 +517,11 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 				        mx->metrics ? mx->metrics[c] : "");
 				num(o, mx->primary[r * C + c], fmt);
 				fputc('\n', o);
+				const double *ci = lethe_report_cell_ci(mx, r, c);
+				for (int e = 0; ci && e < 2; e++)
+					fprintf(o, "matrix,%s,%s,%s/%s,%.17g\n", mx->row_names[r],
+					        mx->col_names[c], mx->metrics ? mx->metrics[c] : "",
+					        e ? "high" : "low", ci[e]);
 			}
 		const lethe_forgetting *ms[2] = {pm, lm};
 		const char *keys[2] = {"primary", "target_nll"};
@@ -448,6 +532,10 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 				fprintf(o, "%s,,,%s,", keys[k], names[i]);
 				num(o, v[i], fmt);
 				fputc('\n', o);
+				const double *ci = k == 0 ? lethe_report_measure_ci(mx, i) : NULL;
+				for (int e = 0; ci && e < 2; e++)
+					fprintf(o, "%s,,,%s/%s,%.17g\n", keys[k], names[i],
+					        e ? "high" : "low", ci[e]);
 			}
 			const char *const *arrays = task_arrays;
 			const double *vals[N_TASK_ARRAYS];
@@ -458,12 +546,19 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 					        arrays[a]);
 					num(o, vals[a][c], fmt);
 					fputc('\n', o);
+					const double *ci =
+					    k == 0 ? lethe_report_task_ci(mx, (size_t)a, c) : NULL;
+					for (int e = 0; ci && e < 2; e++)
+						fprintf(o, "%s,,%s,%s/%s,%.17g\n", keys[k],
+						        mx->col_names[c], arrays[a],
+						        e ? "high" : "low", ci[e]);
 				}
 		}
 		extras(o, fmt, mx);
 		return;
 	}
 	int md = fmt == MARKDOWN;
+	int cw = mx->has_iv ? 24 : 14; /* a matrix column's width */
 	fprintf(o, md ? "# Forgetting report: %s\n\n" : "Forgetting report: %s\n\n", name);
 	fprintf(o, md ? "## Score matrix (each task's primary metric)\n\n"
 	              : "Score matrix (each task's primary metric; rows: before training and after "
@@ -480,35 +575,54 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 	} else {
 		fprintf(o, "%-14s", "");
 		for (size_t c = 0; c < C; c++)
-			fprintf(o, " %14.14s", mx->col_names[c]);
+			fprintf(o, " %*.*s", cw, cw, mx->col_names[c]);
 		fprintf(o, "\n%-14s", "");
 		for (size_t c = 0; c < C; c++)
-			fprintf(o, " %14.14s", mx->metrics ? mx->metrics[c] : "");
+			fprintf(o, " %*.*s", cw, cw, mx->metrics ? mx->metrics[c] : "");
 		fputc('\n', o);
 	}
 	for (size_t r = 0; r < R; r++) {
 		fprintf(o, md ? "| %s |" : "%-14.14s", mx->row_names[r]);
 		for (size_t c = 0; c < C; c++) {
-			char buf[32];
-			double v = mx->primary[r * C + c];
-			if (isnan(v))
-				snprintf(buf, sizeof(buf), "-");
+			char buf[96];
+			text_fig(buf, sizeof(buf), mx->primary[r * C + c],
+			         lethe_report_cell_ci(mx, r, c), 0, mx->has_iv ? 3 : 4);
+			if (md)
+				fprintf(o, " %s |", buf);
 			else
-				snprintf(buf, sizeof(buf), "%.4f", v);
-			fprintf(o, md ? " %s |" : " %14s", buf);
+				fprintf(o, " %*s", cw, buf);
 		}
 		fputc('\n', o);
 	}
+	if (mx->has_iv)
+		fprintf(
+		    o,
+		    md ? "\nIntervals: %.0f%% paired bootstrap over the evaluation examples, %zu "
+		         "resamples, seed %llu (docs/forgetting.md).\n"
+		       : "\n  [low, high]: %.0f%% paired bootstrap over the evaluation examples, "
+		         "%zu resamples, seed %llu (docs/forgetting.md)\n",
+		    100 * mx->iv.level, mx->iv.resamples, (unsigned long long)mx->iv.seed);
 	const lethe_forgetting *ms[2] = {pm, lm};
 	const char *titles[2] = {"Measures on the primary metrics",
 	                         "Loss-based: mean target NLL per token (lower is better)"};
 	for (int k = 0; k < 2; k++) {
 		fprintf(o, md ? "\n## %s\n\n" : "\n%s\n", titles[k]);
-		char a[32], b[32], cc[32], d[32];
-		snprintf(a, sizeof(a), isnan(ms[k]->acc) ? "-" : "%.4f", ms[k]->acc);
-		snprintf(b, sizeof(b), isnan(ms[k]->bwt) ? "-" : "%+.4f", ms[k]->bwt);
-		snprintf(cc, sizeof(cc), isnan(ms[k]->fwt) ? "-" : "%+.4f", ms[k]->fwt);
-		snprintf(d, sizeof(d), isnan(ms[k]->chaudhry) ? "-" : "%.4f", ms[k]->chaudhry);
+		char a[96], b[96], cc[96], d[96];
+		const double *none = NULL;
+		text_fig(a, sizeof(a), ms[k]->acc, k ? none : lethe_report_measure_ci(mx, 0), 0, 4);
+		text_fig(b, sizeof(b), ms[k]->bwt, k ? none : lethe_report_measure_ci(mx, 1), 1, 4);
+		text_fig(cc, sizeof(cc), ms[k]->fwt, k ? none : lethe_report_measure_ci(mx, 2), 1,
+		         4);
+		text_fig(d, sizeof(d), ms[k]->chaudhry, k ? none : lethe_report_measure_ci(mx, 3),
+		         0, 4);
+		if (k == 0 && partial(mx))
+			fprintf(
+			    o,
+			    md ? "**Partial run**: %zu of %zu stages; the measures are over the "
+			         "rows so far, not final.\n\n"
+			       : "  PARTIAL: %zu of %zu stages trained; the measures are over the "
+			         "rows so far, not final.\n",
+			    mx->trained_rows, mx->stages);
 		if (k == 0)
 			fprintf(o,
 			        md ? "ACC (final average) %s, BWT %s, FWT %s, forgetting "
@@ -525,7 +639,7 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 			        b, d);
 		if (k == 0)
 			scale_note(o, md, mx);
-		per_task_table(o, md, mx, ms[k]);
+		per_task_table(o, md, mx, ms[k], k == 0);
 	}
 	extras(o, fmt, mx);
 	fprintf(o,

@@ -20,6 +20,8 @@ void lethe_forgetting_free(lethe_forgetting *f)
 	free(f->normalised);
 	free(f->forward);
 	free(f->scale);
+	free(f->gain);
+	f->gain = NULL;
 	f->learning = f->forgetting = f->max_drop = f->transfer = NULL;
 	f->final = f->relative = f->normalised = f->forward = f->scale = NULL;
 	f->trained_row = NULL;
@@ -88,6 +90,7 @@ static int compute(lethe_forgetting *out, const double *R, size_t rows, size_t c
 	out->relative = malloc((cols + 1) * sizeof(double));
 	out->normalised = malloc((cols + 1) * sizeof(double));
 	out->forward = malloc((cols + 1) * sizeof(double));
+	out->gain = malloc((cols + 1) * sizeof(double));
 	out->learning = malloc((cols + 1) * sizeof(double));
 	out->forgetting = malloc((cols + 1) * sizeof(double));
 	out->max_drop = malloc((cols + 1) * sizeof(double));
@@ -96,7 +99,7 @@ static int compute(lethe_forgetting *out, const double *R, size_t rows, size_t c
 	out->n_tasks = cols;
 	if (!out->learning || !out->forgetting || !out->max_drop || !out->transfer ||
 	    !out->trained_row || !out->final || !out->relative || !out->normalised ||
-	    !out->forward) {
+	    !out->forward || !out->gain) {
 		lethe_forgetting_free(out);
 		return LETHE_ENOMEM;
 	}
@@ -106,6 +109,7 @@ static int compute(lethe_forgetting *out, const double *R, size_t rows, size_t c
 		double s = lower && lower[j] ? -1.0 : 1.0;
 		out->learning[j] = out->forgetting[j] = out->max_drop[j] = out->transfer[j] = NAN;
 		out->final[j] = out->relative[j] = out->normalised[j] = out->forward[j] = NAN;
+		out->gain[j] = NAN;
 		out->trained_row[j] = trained_row ? trained_row[j] : -1;
 		if (rows <= first)
 			continue;
@@ -118,6 +122,8 @@ static int compute(lethe_forgetting *out, const double *R, size_t rows, size_t c
 		int t = trained_row ? trained_row[j] : -1;
 		if (t >= (int)first && (size_t)t < rows) {
 			out->learning[j] = R[(size_t)t * cols + j];
+			if (has_baseline)
+				out->gain[j] = s * (out->learning[j] - R[j]);
 			if ((size_t)t < rows - 1) {
 				/* Trained before the last stage: what happened to it since. */
 				out->transfer[j] = s * (final - out->learning[j]);

@@ -7,4 +7,4 @@ engine_liblethe_la_SOURCES += \
 	%reldir%/runfile.h %reldir%/runfile_format.h \
 	%reldir%/runfile_write.c %reldir%/runfile_read.c \
 	%reldir%/runner.c %reldir%/runner.h \
-	%reldir%/forgetting.c
+	%reldir%/forgetting.c %reldir%/intervals.c
