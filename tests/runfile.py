@@ -126,6 +126,11 @@ try:
         b = f["stages/%02d_%s/eval/reviews/score" % (i + 1, rows[i + 1])][()]
         ev += int(((a >= 0.5) & (b < 0.5)).sum())
     check(f["forgetting/events/reviews"].attrs["events"] == ev > 0, "events %r vs %r" % (f["forgetting/events/reviews"].attrs["events"], ev))
+    # Counted only from the row that trained the task: translation (row 3) has one pair of rows.
+    a = f["stages/03_translation/eval/translation/score"][()] / 100
+    b = f["stages/04_summaries/eval/translation/score"][()] / 100
+    want = int(((a >= 0.5) & (b < 0.5)).sum())
+    check(f["forgetting/events/translation"].attrs["events"] == want, "translation events %r vs %r" % (f["forgetting/events/translation"].attrs["events"], want))
     f.close()
     # lethe report reads the same file.
     p = subprocess.run([LETHE, "report", out], capture_output=True, text=True)

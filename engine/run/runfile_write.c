@@ -731,9 +731,9 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 		H5Gclose(dg);
 	}
 	/* Forgetting events (Toneva et al. 2019): an example right after one row and wrong after
-	 * the next; right means a per-example primary score of at least 0.5 on 0-1 (a metric
-	 * flagged LETHE_METRIC_PERCENT divided by 100).
-	 * Only for higher-is-better primary metrics. */
+	 * the next, counted from the row that trained the task; right means a per-example primary
+	 * score of at least 0.5 on 0-1 (a metric flagged LETHE_METRIC_PERCENT divided by 100). Only
+	 * for higher-is-better primary metrics. */
 	hid_t evg = rc == 0 ? group(w, g, "events") : -1;
 	for (size_t k = 0; evg >= 0 && k < cols; k++) {
 		size_t task = lethe_curriculum_eval_task(c, k), n = 0;
@@ -758,7 +758,10 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 		const double *prev = NULL;
 		size_t prev_n = 0;
 		int64_t total = 0, examples = 0;
-		for (size_t r = lethe_curriculum_baseline(c) ? 1 : 0; count && r < n_rec; r++) {
+		/* Honest cells (issue #12): only from the row right after the stage that trained
+		 * the task; a task no stage trained has no events. */
+		for (size_t r = trained[k] >= 0 ? (size_t)trained[k] : n_rec; count && r < n_rec;
+		     r++) {
 			const double *cur = NULL;
 			size_t cur_n = 0;
 			for (size_t e = 0; e < rec[r].n_evals; e++)
