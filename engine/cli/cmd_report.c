@@ -4,11 +4,13 @@
  * metric and target NLL), as text, Markdown, CSV or JSON; and `lethe compare`, the same measures
  * of several runs side by side. Both read only run files.
  */
+#include <dirent.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "report_html.h"
@@ -732,7 +734,9 @@ static void compare_help(FILE *f)
 	       "Puts runs side by side (sequential against mixed, against replay, ...): one row "
 	       "per run,\n"
 	       "one column per measure, on the primary metrics and on the target NLL. Runs should\n"
-	       "evaluate the same tasks; a difference is reported on stderr.\n\n"
+	       "evaluate the same tasks; a difference is reported on stderr.\n"
+	       "A directory (lethe sweep's) makes every argument a group of seeds: per measure\n"
+	       "the mean, its 95%% t-interval and Welch's p-value between the first two groups.\n\n"
 	       "  -f, --format FORMAT  text (default), markdown, csv, json or html\n"
 	       "  -o, --output FILE    write to FILE instead of standard output\n"
 	       "  -h, --help           show this help\n");
@@ -749,6 +753,322 @@ static double mean_defined(const double *v, size_t n)
 			k++;
 		}
 	return k ? s / (double)k : NAN;
+}
+
+/* ---- compare: groups of seeds (issue #12) -------------------------------------------------- */
+
+/* The measures compare shows, per run; 0 or the exit status of a refusal. */
+enum { N_MEASURES = 7 };
+static const char *const measure_names[N_MEASURES] = {"ACC",
+                                                      "BWT",
+                                                      "FWT",
+                                                      "forgetting (Chaudhry)",
+                                                      "forgetting (per task, mean)",
+                                                      "NLL BWT",
+                                                      "NLL forgetting (mean)"};
+/* Higher is better for ACC, BWT, FWT and the NLL BWT; lower for the forgettings. */
+static const int measure_higher[N_MEASURES] = {1, 1, 1, 0, 0, 1, 0};
+
+static int run_measures(const char *path, double v[N_MEASURES])
+{
+	lethe_runfile *rf = open_run(path);
+	if (!rf)
+		return LETHE_EXIT_USAGE;
+	lethe_forgetting pm = {0}, lm = {0};
+	int rc;
+	if ((rc = lethe_runfile_forgetting(rf, "primary", &pm)) ||
+	    (rc = lethe_runfile_forgetting(rf, "target_nll", &lm))) {
+		lethe_cli_error("%s",
+		                rc == LETHE_ENOMEM ? "out of memory" : lethe_runfile_errmsg(rf));
+		lethe_forgetting_free(&pm);
+		lethe_runfile_free(rf);
+		return rc == LETHE_ENOMEM ? LETHE_EXIT_FAILED : LETHE_EXIT_USAGE;
+	}
+	size_t nc = lethe_runfile_n_columns(rf);
+	double x[N_MEASURES] = {pm.acc,
+	                        pm.bwt,
+	                        pm.fwt,
+	                        pm.chaudhry,
+	                        mean_defined(pm.forgetting, nc),
+	                        lm.bwt,
+	                        mean_defined(lm.forgetting, nc)};
+	memcpy(v, x, sizeof(x));
+	lethe_forgetting_free(&pm);
+	lethe_forgetting_free(&lm);
+	lethe_runfile_free(rf);
+	return 0;
+}
+
+typedef struct group {
+	char *name;
+	size_t n_runs;
+	double *v;                /* n_runs x N_MEASURES */
+	double mean[N_MEASURES];  /* over the runs where the measure is defined */
+	double ci[N_MEASURES][2]; /* t-based 95% interval of the mean, NaN under 2 runs */
+	size_t n[N_MEASURES];     /* runs with the measure defined */
+} group;
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A directory's *.h5 files in name order (a sweep's seed-N.h5), or the one file. */
+static int group_read(group *g, const char *path)
+{
+	struct stat st;
+	char **files = NULL;
+	size_t n = 0;
+	g->name = strdup(path);
+	if (!g->name)
+		return LETHE_EXIT_FAILED;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			size_t len = strlen(e->d_name);
+			if (len < 4 || strcmp(e->d_name + len - 3, ".h5") != 0)
+				continue;
+			char **grown = realloc(files, (n + 1) * sizeof(*files));
+			char *full = malloc(strlen(path) + len + 2);
+			if (!grown || !full) {
+				free(full);
+				files = grown ? grown : files;
+				break;
+			}
+			files = grown;
+			sprintf(full, "%s/%s", path, e->d_name);
+			files[n++] = full;
+		}
+		if (d)
+			closedir(d);
+		if (n == 0) {
+			lethe_cli_error("compare: %s: a directory without run files (*.h5)", path);
+			free(files);
+			return LETHE_EXIT_USAGE;
+		}
+		qsort(files, n, sizeof(*files), cmp_str);
+	} else {
+		files = malloc(sizeof(*files));
+		if (!files || !(files[0] = strdup(path))) {
+			free(files);
+			return LETHE_EXIT_FAILED;
+		}
+		n = 1;
+	}
+	int status = (g->v = calloc(n * N_MEASURES + 1, sizeof(double))) ? 0 : LETHE_EXIT_FAILED;
+	for (size_t i = 0; status == 0 && i < n; i++)
+		status = run_measures(files[i], g->v + i * N_MEASURES);
+	for (size_t i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+	g->n_runs = n;
+	for (int k = 0; status == 0 && k < N_MEASURES; k++) {
+		double sum = 0, sq = 0;
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++) {
+			double x = g->v[i * N_MEASURES + k];
+			if (!isnan(x))
+				sum += x, m++;
+		}
+		g->n[k] = m;
+		g->mean[k] = m ? sum / (double)m : NAN;
+		for (size_t i = 0; i < n; i++) {
+			double x = g->v[i * N_MEASURES + k];
+			if (!isnan(x))
+				sq += (x - g->mean[k]) * (x - g->mean[k]);
+		}
+		double half = m >= 2 ? lethe_t_quantile(0.975, (double)(m - 1)) *
+		                           sqrt(sq / (double)(m - 1)) / sqrt((double)m)
+		                     : NAN;
+		g->ci[k][0] = g->mean[k] - half;
+		g->ci[k][1] = g->mean[k] + half;
+	}
+	return status;
+}
+
+/* Welch's p-value between the first two groups for measure k; NaN when either has fewer than
+ * two defined runs (too few seeds) or both have no variance. */
+static double group_p(const group *a, const group *b, int k)
+{
+	double *x = malloc((a->n_runs + 1) * sizeof(double)),
+	       *y = malloc((b->n_runs + 1) * sizeof(double));
+	size_t nx = 0, ny = 0;
+	for (size_t i = 0; x && i < a->n_runs; i++)
+		if (!isnan(a->v[i * N_MEASURES + k]))
+			x[nx++] = a->v[i * N_MEASURES + k];
+	for (size_t i = 0; y && i < b->n_runs; i++)
+		if (!isnan(b->v[i * N_MEASURES + k]))
+			y[ny++] = b->v[i * N_MEASURES + k];
+	double t, df, p = NAN;
+	if (x && y && (nx < 2 || ny < 2 || lethe_welch_t_test(&t, &df, &p, x, nx, y, ny)))
+		p = NAN;
+	free(x);
+	free(y);
+	return p;
+}
+
+/* The best group of measure k when its interval overlaps no other group's; -1 otherwise. */
+static int group_best(const group *g, size_t n, int k)
+{
+	int best = -1;
+	for (size_t i = 0; i < n; i++)
+		if (!isnan(g[i].mean[k]) &&
+		    (best < 0 || (measure_higher[k] ? g[i].mean[k] > g[best].mean[k]
+		                                    : g[i].mean[k] < g[best].mean[k])))
+			best = (int)i;
+	if (best < 0 || n < 2 || isnan(g[best].ci[k][0]))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if ((int)i == best || isnan(g[i].mean[k]))
+			continue;
+		if (isnan(g[i].ci[k][0]) ||
+		    !(g[i].ci[k][1] < g[best].ci[k][0] || g[i].ci[k][0] > g[best].ci[k][1]))
+			return -1;
+	}
+	return best;
+}
+
+static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
+{
+	double p[N_MEASURES];
+	int best[N_MEASURES];
+	for (int k = 0; k < N_MEASURES; k++) {
+		p[k] = n >= 2 ? group_p(&g[0], &g[1], k) : NAN;
+		best[k] = group_best(g, n, k);
+	}
+	int few = n >= 2 && (g[0].n_runs < 2 || g[1].n_runs < 2);
+	if (fmt == JSON) {
+		fputs("{\"groups\": [", o);
+		for (size_t i = 0; i < n; i++) {
+			fputs(i ? ", {\"group\": " : "{\"group\": ", o);
+			json_str(o, g[i].name);
+			fprintf(o, ", \"runs\": %zu, \"measures\": {", g[i].n_runs);
+			for (int k = 0; k < N_MEASURES; k++) {
+				fputs(k ? ", " : "", o);
+				json_str(o, measure_names[k]);
+				fputs(": {\"mean\": ", o);
+				num(o, g[i].mean[k], fmt);
+				if (isnan(g[i].ci[k][0]))
+					fputs(", \"ci\": null", o);
+				else
+					fprintf(o, ", \"ci\": [%.17g, %.17g]", g[i].ci[k][0],
+					        g[i].ci[k][1]);
+				fprintf(o, ", \"n\": %zu, \"best\": %s}", g[i].n[k],
+				        best[k] == (int)i ? "true" : "false");
+			}
+			fputs("}}", o);
+		}
+		fputs("], \"p_value\": {", o);
+		for (int k = 0; k < N_MEASURES; k++) {
+			fputs(k ? ", " : "", o);
+			json_str(o, measure_names[k]);
+			fputs(": ", o);
+			num(o, p[k], fmt);
+		}
+		fprintf(o, "}, \"too_few_seeds\": %s}\n", few ? "true" : "false");
+		return 0;
+	}
+	if (fmt == CSV) {
+		fputs("group,runs,measure,mean,low,high,n,best\n", o);
+		for (size_t i = 0; i < n; i++)
+			for (int k = 0; k < N_MEASURES; k++) {
+				fprintf(o, "%s,%zu,%s,", g[i].name, g[i].n_runs, measure_names[k]);
+				num(o, g[i].mean[k], fmt);
+				fputc(',', o);
+				num(o, g[i].ci[k][0], fmt);
+				fputc(',', o);
+				num(o, g[i].ci[k][1], fmt);
+				fprintf(o, ",%zu,%d\n", g[i].n[k], best[k] == (int)i);
+			}
+		for (int k = 0; n >= 2 && k < N_MEASURES; k++) {
+			fprintf(o, "p_value,,%s,", measure_names[k]);
+			num(o, p[k], fmt);
+			fputs(",,,,\n", o);
+		}
+		return 0;
+	}
+	/* text, markdown, html: one line per measure, one column per group. */
+	int md = fmt == MARKDOWN, html = fmt == HTML;
+	if (html)
+		fputs(
+		    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lethe "
+		    "compare</title><style>body{font-family:sans-serif;margin:24px}table{border-"
+		    "collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px "
+		    "10px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
+		    ".best{background:#d7f5d7}</style></head><body>\n<h1>Groups of seeds "
+		    "compared</h1>\n<table><tr><th>measure</th>",
+		    o);
+	else
+		fprintf(o, md ? "| measure |" : "%-28s", md ? "" : "measure");
+	for (size_t i = 0; i < n; i++) {
+		char head[300];
+		snprintf(head, sizeof(head), "%s (%zu run%s)", g[i].name, g[i].n_runs,
+		         g[i].n_runs == 1 ? "" : "s");
+		if (html) {
+			fputs("<th>", o);
+			for (const char *q = head; *q; q++)
+				*q == '<'   ? fputs("&lt;", o)
+				: *q == '&' ? fputs("&amp;", o)
+				            : fputc(*q, o);
+			fputs("</th>", o);
+		} else
+			fprintf(o, md ? " %s |" : " %28.28s", head);
+	}
+	if (n >= 2)
+		fprintf(o,
+		        html ? "<th>p (Welch, first two)</th>"
+		        : md ? " p (Welch) |"
+		             : " %10s",
+		        "p (Welch)");
+	fputs(html ? "</tr>\n" : "\n", o);
+	if (md) {
+		fputs("| --- |", o);
+		for (size_t i = 0; i < n + (n >= 2); i++)
+			fputs(" ---: |", o);
+		fputc('\n', o);
+	}
+	for (int k = 0; k < N_MEASURES; k++) {
+		if (html)
+			fprintf(o, "<tr><td>%s</td>", measure_names[k]);
+		else
+			fprintf(o, md ? "| %s |" : "%-28s", measure_names[k]);
+		for (size_t i = 0; i < n; i++) {
+			char buf[96];
+			if (isnan(g[i].mean[k]))
+				snprintf(buf, sizeof(buf), "-");
+			else if (isnan(g[i].ci[k][0]))
+				snprintf(buf, sizeof(buf), "%.4f", g[i].mean[k]);
+			else
+				snprintf(buf, sizeof(buf), "%s%.4f [%.4f, %.4f]",
+				         best[k] == (int)i && !html ? "*" : "", g[i].mean[k],
+				         g[i].ci[k][0], g[i].ci[k][1]);
+			if (html)
+				fprintf(o, "<td%s>%s</td>",
+				        best[k] == (int)i ? " class=\"best\"" : "", buf);
+			else
+				fprintf(o, md ? " %s |" : " %28s", buf);
+		}
+		if (n >= 2) {
+			char buf[32];
+			snprintf(buf, sizeof(buf), isnan(p[k]) ? "-" : "%.4g", p[k]);
+			fprintf(o, html ? "<td>%s</td>" : md ? " %s |" : " %10s", buf);
+		}
+		fputs(html ? "</tr>\n" : "\n", o);
+	}
+	const char *note =
+	    "Mean over seeds [95% t-interval of the mean]; measures on 0-1 "
+	    "(docs/forgetting.md). Best (*, green) only where its interval overlaps no other "
+	    "group's; p: Welch's t-test between the first two groups.";
+	fprintf(o, html ? "</table>\n<p>%s</p>\n" : "\n%s\n", note);
+	if (few)
+		fprintf(o, html ? "<p>Too few seeds for a p-value: each group needs at least 2 "
+		                  "runs.</p>\n"
+		                : "Too few seeds for a p-value or an interval: each group needs at "
+		                  "least 2 runs.\n");
+	if (html)
+		fputs("</body></html>\n", o);
+	return 0;
 }
 
 int lethe_cmd_compare(int argc, char **argv)
@@ -785,6 +1105,33 @@ int lethe_cmd_compare(int argc, char **argv)
 	if (n < 1) {
 		lethe_cli_error("compare: expected run files");
 		return LETHE_EXIT_USAGE;
+	}
+	/* A directory among the arguments: every argument is a group of seeds. */
+	int groups = 0;
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+		groups |= stat(argv[optind + i], &st) == 0 && S_ISDIR(st.st_mode);
+	}
+	if (groups) {
+		group *g = calloc((size_t)n, sizeof(*g));
+		int gs = g ? LETHE_EXIT_OK : LETHE_EXIT_FAILED;
+		for (int i = 0; gs == LETHE_EXIT_OK && i < n; i++)
+			gs = group_read(&g[i], argv[optind + i]);
+		lethe_cli_out gout = {NULL, NULL, NULL};
+		if (gs == LETHE_EXIT_OK &&
+		    lethe_cli_out_open(&gout, output, (const char *const *)(argv + optind), n) != 0)
+			gs = LETHE_EXIT_USAGE;
+		if (gs == LETHE_EXIT_OK) {
+			compare_groups(gout.f, fmt, g, (size_t)n);
+			if (lethe_cli_out_close(&gout, 1) != 0)
+				gs = LETHE_EXIT_FAILED;
+		}
+		for (int i = 0; g && i < n; i++) {
+			free(g[i].name);
+			free(g[i].v);
+		}
+		free(g);
+		return gs;
 	}
 	static const char *const cols[] = {"ACC",
 	                                   "BWT",
