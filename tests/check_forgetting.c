@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include <lethe/forgetting.h>
+#include <lethe/lethe.h>
 #include <lethe/plugin.h>
 
 static const double R[] = {
@@ -125,6 +126,18 @@ START_TEST(intervals_by_hand)
 	ck_assert_double_eq_tol(iv.measures[0][0], 0.3, 1e-12);
 	ck_assert_double_eq_tol(iv.measures[0][1], 0.8, 1e-12);
 	lethe_intervals_free(&iv);
+	/* A task without statistics (a plugin without primary_stats): its cells and figures have
+	 * no interval (NaN), the other task's are unchanged. */
+	in[1].stats = in[3].stats = NULL;
+	ck_assert_int_eq(lethe_intervals_compute(&iv, in, 2, 2, 1, tr, NULL, NULL, 1000, 0.95, 7),
+	                 0);
+	ck_assert(isnan(iv.cells[2]) && isnan(iv.cells[3]) && isnan(iv.cells[7]));
+	ck_assert_double_eq(iv.cells[1], 1.0);
+	ck_assert(isnan(iv.per_task[7 * 2 * 2 + 2])); /* task 2's gain */
+	ck_assert_double_eq(iv.per_task[7 * 2 * 2], 0.0);
+	lethe_intervals_free(&iv);
+	ck_assert_int_eq(lethe_intervals_compute(&iv, in, 2, 2, 1, tr, NULL, NULL, 0, 0.95, 7),
+	                 LETHE_EINVAL);
 	/* The combinations by hand: F1 of tp 2, predicted 3, true 4 is 2pr/(p+r) = 4/7;
 	 * exp(3/2); a mean skips NaN. */
 	const double f1[] = {1, 2, 1, 1, 1, 3}, ratio[] = {1, 1, 2, 1}, m[] = {NAN, 0.25, 0.75};
