@@ -1001,6 +1001,11 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 		    o);
 	else
 		fprintf(o, md ? "| measure |" : "%-28s", md ? "" : "measure");
+	int w = 28; /* a group's column: as wide as its longest heading */
+	for (size_t i = 0; i < n; i++) {
+		int len = (int)strlen(g[i].name) + 12;
+		w = len > w && len < 280 ? len : w;
+	}
 	for (size_t i = 0; i < n; i++) {
 		char head[300];
 		snprintf(head, sizeof(head), "%s (%zu run%s)", g[i].name, g[i].n_runs,
@@ -1012,8 +1017,10 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 				: *q == '&' ? fputs("&amp;", o)
 				            : fputc(*q, o);
 			fputs("</th>", o);
-		} else
-			fprintf(o, md ? " %s |" : " %28.28s", head);
+		} else if (md)
+			fprintf(o, " %s |", head);
+		else
+			fprintf(o, " %*s", w, head);
 	}
 	if (n >= 2)
 		fprintf(o,
@@ -1046,8 +1053,10 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 			if (html)
 				fprintf(o, "<td%s>%s</td>",
 				        best[k] == (int)i ? " class=\"best\"" : "", buf);
+			else if (md)
+				fprintf(o, " %s |", buf);
 			else
-				fprintf(o, md ? " %s |" : " %28s", buf);
+				fprintf(o, " %*s", w, buf);
 		}
 		if (n >= 2) {
 			char buf[32];
