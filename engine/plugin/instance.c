@@ -150,7 +150,9 @@ int lethe_instance_select(lethe_instance *inst, lethe_split split, const size_t 
 	reset_error(inst);
 	if (bad_split(inst, split))
 		return LETHE_EINVAL;
-	if (!inst->ops->select)
+	/* The registry's copy of the descriptor is zero-filled past the plugin's struct_size. */
+	const lethe_plugin *p = inst->info->plugin;
+	if (!p->select)
 		return lethe_errbuf__set(&inst->err, LETHE_EUNSUPPORTED,
 		                         "plugin '%s' cannot keep a subset of its examples (it has "
 		                         "no select operation)",
@@ -167,7 +169,7 @@ int lethe_instance_select(lethe_instance *inst, lethe_split split, const size_t 
 			                         i, idx[i] >= size ? "out of range" : "repeated");
 		}
 	free(seen);
-	int rc = checked(inst, inst->ops->select(inst->task, split, idx, n), "select");
+	int rc = checked(inst, p->select(inst->task, split, idx, n), "select");
 	if (rc == 0)
 		inst->size[split] = n;
 	return rc;

@@ -141,12 +141,6 @@ typedef struct lethe_plugin_ops {
 	/* Optional (NULL: not supported). Counts describing a loaded split (examples, tokens,
 	 * entities, ...), added with LETHE_METRIC_COUNT. */
 	int (*stats)(lethe_task *task, lethe_split split, lethe_scores *out);
-	/* Optional (NULL: not supported; appended in lethe 0.3, zero for older plugins). Keeps
-	 * only examples idx[0..n) of a loaded split, in that order: example i becomes the one that
-	 * was idx[i]. The host passes distinct indices in range. What the engine evaluates
-	 * (eval_limit's random sample) and trains on (train_limit) is chosen through it; without
-	 * it, the first N examples are used. */
-	int (*select)(lethe_task *task, lethe_split split, const size_t *idx, size_t n);
 } lethe_plugin_ops;
 
 /* How per-example sufficient statistics of the primary metric combine into it, so that the host
@@ -183,6 +177,12 @@ typedef struct lethe_plugin {
 	int (*primary_stats)(lethe_task *task, lethe_split split,
 	                     const lethe_prediction *predictions, size_t n, double *stats,
 	                     size_t *k, lethe_aggregate *aggregate);
+	/* Appended after primary_stats, read likewise (NULL for older plugins). Optional (NULL:
+	 * the engine uses a split's first N examples). Keeps only examples idx[0..n) of a loaded
+	 * split, in that order: example i becomes the one that was idx[i]. The host passes distinct
+	 * indices in range. What the engine evaluates (eval_limit's random sample) and trains on
+	 * (train_limit) is chosen through it. */
+	int (*select)(lethe_task *task, lethe_split split, const size_t *idx, size_t n);
 } lethe_plugin;
 
 typedef const lethe_plugin *(*lethe_plugin_entry_fn)(void);

@@ -698,9 +698,9 @@ static const lethe_plugin ner_plugin = {
             .predict = ner_predict,
             .score = ner_score,
             .stats = ner_stats,
-            .select = ner_select,
         },
     .primary_stats = ner_primary_stats,
+    .select = ner_select,
 };
 
 LETHE_PLUGIN_DECLARE(ner_plugin)

@@ -579,9 +579,9 @@ static const lethe_plugin sentiment_plugin = {
             .predict = sentiment_predict,
             .score = sentiment_score,
             .stats = sentiment_stats,
-            .select = sentiment_select,
         },
     .primary_stats = sentiment_primary_stats,
+    .select = sentiment_select,
 };
 
 LETHE_PLUGIN_DECLARE(sentiment_plugin)

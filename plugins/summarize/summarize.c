@@ -473,9 +473,9 @@ static const lethe_plugin summarize_plugin = {
             .predict = summarize_predict,
             .score = summarize_score,
             .stats = summarize_stats,
-            .select = summarize_select,
         },
     .primary_stats = summarize_primary_stats,
+    .select = summarize_select,
 };
 
 LETHE_PLUGIN_DECLARE(summarize_plugin)

@@ -392,9 +392,9 @@ static const lethe_plugin text_plugin = {
             .predict = text_predict,
             .score = text_score,
             .stats = text_stats,
-            .select = text_select,
         },
     .primary_stats = text_primary_stats,
+    .select = text_select,
 };
 
 LETHE_PLUGIN_DECLARE(text_plugin)

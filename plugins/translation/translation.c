@@ -473,9 +473,9 @@ static const lethe_plugin translation_plugin = {
             .predict = translation_predict,
             .score = translation_score,
             .stats = translation_stats,
-            .select = translation_select,
         },
     .primary_stats = translation_primary_stats,
+    .select = translation_select,
 };
 
 LETHE_PLUGIN_DECLARE(translation_plugin)
