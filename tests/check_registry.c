@@ -120,7 +120,7 @@ START_TEST(refuses_small_descriptor)
 	char suffix[256];
 	snprintf(suffix, sizeof(suffix),
 	         ": plugin descriptor is 16 bytes, smaller than the %zu bytes of ABI version 1",
-	         sizeof(lethe_plugin));
+	         offsetof(lethe_plugin, primary_stats));
 	refused(plugin("bad_size"), LETHE_EVERSION, suffix);
 }
 END_TEST

@@ -103,7 +103,7 @@ START_TEST(scores_like_sacrebleu)
 	ck_assert_int_eq(lethe_metrics()->bleu(&want, hyps, refs, nr, 3, NULL), 0);
 	unsigned flags;
 	ck_assert_double_eq_tol(mock_scores_get(&s, "bleu", &flags), want.score, 1e-12);
-	ck_assert_uint_eq(flags, LETHE_METRIC_PRIMARY);
+	ck_assert_uint_eq(flags, LETHE_METRIC_PRIMARY | LETHE_METRIC_PERCENT);
 	ck_assert_double_eq_tol(per[0], 100.0, 1e-9);
 	mock_scores_get(&s, "chrf", NULL);
 	mock_scores_get(&s, "chrf_pp", NULL);

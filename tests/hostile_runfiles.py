@@ -81,6 +81,14 @@ def strings(n):
 
 MUTATIONS = [
     # (name, function, strings the message must hold)
+    ("stats 5x7", lambda f: replace(f, "stages/01_one/eval/reviews/stats", np.zeros((5, 7))),
+     ["stages/01_one/eval/reviews/stats", "5x7"]),
+    ("aggregate 9", lambda f: f["stages/01_one/eval/reviews"].attrs.__setitem__("aggregate", np.int64(9)),
+     ["stages/01_one/eval/reviews", "aggregate"]),
+    ("interval cells 2x2x2", lambda f: replace(f, "intervals/primary/cells", np.zeros((2, 2, 2))),
+     ["intervals/primary/cells", "2x2x2"]),
+    ("interval acc of 3", lambda f: replace(f, "intervals/primary/acc", np.zeros(3)), ["intervals/primary/acc"]),
+    ("missing interval of learning", lambda f: f.__delitem__("intervals/primary/learning"), ["intervals/primary/learning"]),
     ("primary 400x400", lambda f: replace(f, "matrices/primary", np.zeros((400, 400))), ["matrices/primary", "400x400"]),
     ("learning of 200000", lambda f: replace(f, "forgetting/primary/learning", np.zeros(200000)),
      ["forgetting/primary/learning", "200000"]),

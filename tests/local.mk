@@ -168,6 +168,12 @@ EXTRA_DIST += %reldir%/l2c_tokenizer.py
 # Bootstrap resampling, percentiles, Welch's t-test and BLEU from statistics (tests/stats.py).
 check_PROGRAMS += %reldir%/stats_tool
 TESTS += %reldir%/stats.py
+# The paired bootstrap of the run file against a Python reimplementation (issue #12).
+TESTS += %reldir%/intervals.py
+EXTRA_DIST += %reldir%/intervals.py
+# lethe sweep and compare on groups of seeds, end to end (issue #12).
+TESTS += %reldir%/sweep.py
+EXTRA_DIST += %reldir%/sweep.py
 %canon_reldir%_stats_tool_SOURCES = %reldir%/stats_tool.c
 %canon_reldir%_stats_tool_LDADD = engine/liblethe.la $(LIBM)
 EXTRA_DIST += %reldir%/stats.py

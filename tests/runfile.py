@@ -104,7 +104,14 @@ try:
     check(list(fg["trained_row"][()]) == [1, 2, 3, 4], "trained rows %r" % list(fg["trained_row"][()]))
     check(abs(fg["forgetting"][0] - (reviews[1] - reviews[-1])) < 1e-12 and np.isnan(fg["forgetting"][3]),
           "per-task forgetting from the matrix")
-    check(abs(fg.attrs["acc"] - np.nanmean(m[()][-1])) < 1e-12, "ACC")
+    # One scale: translation's BLEU is flagged 0-100 and enters every measure divided by 100.
+    check(list(fg["scale"][()]) == [1, 1, 100, 1], "scales %r" % list(fg["scale"][()]))
+    check(abs(fg.attrs["acc"] - np.nanmean(m[()][-1] / fg["scale"][()])) < 1e-12, "ACC on 0-1")
+    check(abs(fg["learning"][2] - m[3, 2] / 100) < 1e-12 and abs(fg["final"][2] - m[-1, 2] / 100) < 1e-12,
+          "translation's learning and final on 0-1")
+    check(abs(fg["normalised"][0] - (m[-1, 0] - m[0, 0]) / (1 - m[0, 0])) < 1e-12, "chance-normalised")
+    check(abs(fg["forward_transfer"][1] - (m[1, 1] - m[0, 1])) < 1e-12 and np.isnan(fg["forward_transfer"][0]),
+          "per-task forward transfer")
     check("target_nll" in f["matrices"] and f["matrices/target_nll"].attrs["better"] == "lower", "target NLL matrix")
     # Drift, recomputed here from the stored parameters: ||p2 - p1|| / ||p1|| over all groups.
     p1 = f["stages/01_reviews/params"][()].astype(np.float64)
@@ -119,6 +126,11 @@ try:
         b = f["stages/%02d_%s/eval/reviews/score" % (i + 1, rows[i + 1])][()]
         ev += int(((a >= 0.5) & (b < 0.5)).sum())
     check(f["forgetting/events/reviews"].attrs["events"] == ev > 0, "events %r vs %r" % (f["forgetting/events/reviews"].attrs["events"], ev))
+    # Counted only from the row that trained the task: translation (row 3) has one pair of rows.
+    a = f["stages/03_translation/eval/translation/score"][()] / 100
+    b = f["stages/04_summaries/eval/translation/score"][()] / 100
+    want = int(((a >= 0.5) & (b < 0.5)).sum())
+    check(f["forgetting/events/translation"].attrs["events"] == want, "translation events %r vs %r" % (f["forgetting/events/translation"].attrs["events"], want))
     f.close()
     # lethe report reads the same file.
     p = subprocess.run([LETHE, "report", out], capture_output=True, text=True)
@@ -126,8 +138,11 @@ try:
     p = subprocess.run([LETHE, "report", "--format", "json", out], capture_output=True, text=True)
     import json
     rep = json.loads(p.stdout)
-    check(rep["tasks"][0] == "reviews" and abs(rep["matrix"][1][0] - reviews[1]) < 1e-12 and rep["primary"]["forgetting"]["summaries"] is None,
-          "report json")
+    check(rep["tasks"][0] == "reviews" and abs(rep["matrix"][1][0]["value"] - reviews[1]) < 1e-12 and
+          rep["primary"]["forgetting"]["summaries"]["value"] is None, "report json")
+    # Intervals: every figure {"value": x, "ci": [low, high]} around the stored point.
+    lo, hi = rep["matrix"][1][0]["ci"]
+    check(lo <= reviews[1] <= hi and len(rep["primary"]["bwt"]["ci"]) == 2, "report json intervals %r" % rep["primary"]["bwt"])
     # The HTML report: one self-contained file, an SVG per chart, nothing loaded from outside.
     html_path = os.path.join(tmp, "report.html")
     p = subprocess.run([LETHE, "report", "--format", "html", "-o", html_path, out], capture_output=True, text=True)

@@ -21,6 +21,7 @@ int lethe_cmd_inspect(int argc, char **argv);
 int lethe_cmd_score(int argc, char **argv);
 int lethe_cmd_validate(int argc, char **argv);
 int lethe_cmd_run(int argc, char **argv);
+int lethe_cmd_sweep(int argc, char **argv);
 int lethe_cmd_report(int argc, char **argv);
 int lethe_cmd_compare(int argc, char **argv);
 int lethe_cmd_tokenize(int argc, char **argv);

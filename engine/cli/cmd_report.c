@@ -4,11 +4,13 @@
  * metric and target NLL), as text, Markdown, CSV or JSON; and `lethe compare`, the same measures
  * of several runs side by side. Both read only run files.
  */
+#include <dirent.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "report_html.h"
@@ -84,6 +86,13 @@ static int report_read(lethe_report *rep, lethe_runfile *rf)
 	rc = lethe_runfile_matrix(rf, "target_nll", &rep->nll);
 	if (rc && rc != LETHE_ENOTFOUND)
 		return rc;
+	rc = lethe_runfile_intervals(rf, &rep->iv);
+	if (rc && rc != LETHE_ENOTFOUND)
+		return rc;
+	rep->has_iv = rc == 0;
+	rep->stages = lethe_runfile_n_stages(rf);
+	for (size_t r = 0; r < rep->rows; r++)
+		rep->trained_rows += lethe_runfile_row_trained(rf, r) != 0;
 	rep->events = calloc(rep->cols + 1, sizeof(*rep->events));
 	rep->n_events = calloc(rep->cols + 1, sizeof(*rep->n_events));
 	if (!rep->events || !rep->n_events)
@@ -145,6 +154,68 @@ static void report_free(lethe_report *rep)
 	for (size_t r = 0; rep->row_labels && r < rep->rows; r++)
 		free(rep->row_labels[r]);
 	free(rep->row_labels);
+	lethe_intervals_free(&rep->iv);
+}
+
+/* ---- intervals (issue #12) ------------------------------------------------------------------ */
+
+static const double *defined_ci(const double *ci)
+{
+	return ci && !isnan(ci[0]) && !isnan(ci[1]) ? ci : NULL;
+}
+
+const double *lethe_report_cell_ci(const lethe_report *rep, size_t row, size_t col)
+{
+	return rep->has_iv ? defined_ci(rep->iv.cells + 2 * (row * rep->cols + col)) : NULL;
+}
+
+const double *lethe_report_measure_ci(const lethe_report *rep, int measure)
+{
+	return rep->has_iv ? defined_ci(rep->iv.measures[measure]) : NULL;
+}
+
+const double *lethe_report_task_ci(const lethe_report *rep, size_t figure, size_t col)
+{
+	return rep->has_iv ? defined_ci(rep->iv.per_task + 2 * (figure * rep->cols + col)) : NULL;
+}
+
+int lethe_report_partial(const lethe_report *rep)
+{
+	return rep->trained_rows < rep->stages;
+}
+
+static int partial(const lethe_report *rep)
+{
+	return lethe_report_partial(rep);
+}
+
+int lethe_report_not_learnt(const lethe_report *rep, size_t col)
+{
+	const double *ci = lethe_report_task_ci(rep, 7, col); /* gain */
+	return ci && ci[0] <= 0.0;
+}
+
+/* A figure as JSON: {"value": x, "ci": [low, high]} (ci null when there is no interval). */
+static void json_fig(FILE *o, double v, const double *ci)
+{
+	fputs("{\"value\": ", o);
+	isnan(v) ? fputs("null", o) : fprintf(o, "%.17g", v);
+	if (ci)
+		fprintf(o, ", \"ci\": [%.17g, %.17g]}", ci[0], ci[1]);
+	else
+		fputs(", \"ci\": null}", o);
+}
+
+/* A figure as text: "0.4700 [0.3700, 0.5600]", or "-" when undefined. */
+static void text_fig(char *buf, size_t size, double v, const double *ci, int sign, int digits)
+{
+	if (isnan(v))
+		snprintf(buf, size, "-");
+	else if (ci)
+		snprintf(buf, size, sign ? "%+.*f [%+.*f, %+.*f]" : "%.*f [%.*f, %.*f]", digits, v,
+		         digits, ci[0], digits, ci[1]);
+	else
+		snprintf(buf, size, sign ? "%+.*f" : "%.*f", digits, v);
 }
 
 /* Opens and checks a run file, printing the reader's one-line refusal. */
@@ -378,6 +449,89 @@ static void extras(FILE *o, enum format fmt, const lethe_report *mx)
 	print_methods(o, fmt, mx);
 }
 
+/* The per-task figures of a lethe_forgetting, in the order reports list them. "transfer" (minus
+ * the forgetting) stays in the run file but is no longer shown: readers took it for forward
+ * transfer, which is now its own column. */
+enum { N_TASK_ARRAYS = 7 };
+static const char *const task_arrays[N_TASK_ARRAYS] = {
+    "learning",         "final",   "forgetting", "relative_forgetting", "normalised",
+    "forward_transfer", "max_drop"};
+static const char *const task_titles[N_TASK_ARRAYS] = {
+    "after its stage", "final", "forgetting", "relative", "normalised", "fwd transfer", "max drop"};
+
+static void task_values(const lethe_forgetting *f, const double *v[N_TASK_ARRAYS])
+{
+	const double *all[LETHE_INTERVAL_TASK_FIGURES];
+	lethe_forgetting_task_figures(f, all);
+	for (int i = 0; i < N_TASK_ARRAYS; i++)
+		v[i] = all[i]; /* the same order; gain is shown as "not learnt" */
+}
+/* Says on which scale the measures are, naming each task whose metric was divided. */
+static void scale_note(FILE *o, int md, const lethe_report *mx)
+{
+	const lethe_forgetting *pm = &mx->pm;
+	if (!pm->scale) {
+		fprintf(o, md ? "Measures on the raw primary metrics (a run file written before "
+		                "lethe put them on one scale).\n\n"
+		              : "  (measures on the raw primary metrics: a run file written before "
+		                "lethe put them on one scale)\n");
+		return;
+	}
+	fprintf(o, md ? "All measures and per-task figures below use each primary metric on 0-1"
+	              : "  All measures and per-task figures below use each primary metric on "
+	                "0-1");
+	int any = 0;
+	for (size_t c = 0; c < mx->cols; c++)
+		if (pm->scale[c] != 1.0) {
+			fprintf(o, "%s%s %s / %g", any ? ", " : " (", mx->col_names[c],
+			        mx->metrics ? mx->metrics[c] : "", pm->scale[c]);
+			any = 1;
+		}
+	fprintf(o, "%s; the matrix above shows raw values.\n%s", any ? ")" : "", md ? "\n" : "");
+}
+
+/* The per-task figures; on the primary metric (ci set) with their intervals, and "not learnt"
+ * in place of the forgetting of a task whose gain over the baseline is not above 0. */
+static void per_task_table(FILE *o, int md, const lethe_report *mx, const lethe_forgetting *f,
+                           int ci)
+{
+	const double *arr[N_TASK_ARRAYS];
+	task_values(f, arr);
+	int width = ci && mx->has_iv ? 24 : 12;
+	if (md) {
+		fprintf(o, "| task |");
+		for (int i = 0; i < N_TASK_ARRAYS; i++)
+			fprintf(o, " %s |", task_titles[i]);
+		fprintf(o, "\n| --- |");
+		for (int i = 0; i < N_TASK_ARRAYS; i++)
+			fprintf(o, " ---: |");
+		fputc('\n', o);
+	} else {
+		fprintf(o, "  %-14s", "task");
+		for (int i = 0; i < N_TASK_ARRAYS; i++)
+			fprintf(o, " %*s", width, task_titles[i]);
+		fputc('\n', o);
+	}
+	for (size_t c = 0; c < mx->cols; c++) {
+		fprintf(o, md ? "| %s |" : "  %-14.14s", mx->col_names[c]);
+		for (int i = 0; i < N_TASK_ARRAYS; i++) {
+			char v[96];
+			double x = arr[i] ? arr[i][c] : NAN;
+			if (ci && (i == 2 || i == 3) && !isnan(x) && lethe_report_not_learnt(mx, c))
+				snprintf(v, sizeof(v), "not learnt");
+			else
+				text_fig(v, sizeof(v), x,
+				         ci ? lethe_report_task_ci(mx, (size_t)i, c) : NULL, i >= 2,
+				         ci && mx->has_iv ? 3 : 4);
+			if (md)
+				fprintf(o, " %s |", v);
+			else
+				fprintf(o, " %*s", width, v);
+		}
+		fputc('\n', o);
+	}
+}
+
 static void report(FILE *o, enum format fmt, const lethe_report *mx)
 {
 	if (fmt == HTML) {
@@ -410,7 +564,7 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 			fputs(r ? ", [" : "[", o);
 			for (size_t c = 0; c < C; c++) {
 				fputs(c ? ", " : "", o);
-				num(o, mx->primary[r * C + c], fmt);
+				json_fig(o, mx->primary[r * C + c], lethe_report_cell_ci(mx, r, c));
 			}
 			fputc(']', o);
 		}
@@ -418,24 +572,31 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 		const lethe_forgetting *ms[2] = {pm, lm};
 		const char *keys[2] = {"primary", "target_nll"};
 		for (int k = 0; k < 2; k++) {
-			fprintf(o, ", \"%s\": {\"acc\": ", keys[k]);
-			num(o, ms[k]->acc, fmt);
-			fprintf(o, ", \"bwt\": ");
-			num(o, ms[k]->bwt, fmt);
-			fprintf(o, ", \"fwt\": ");
-			num(o, ms[k]->fwt, fmt);
-			fprintf(o, ", \"chaudhry_forgetting\": ");
-			num(o, ms[k]->chaudhry, fmt);
-			const char *arrays[4] = {"learning", "forgetting", "max_drop", "transfer"};
-			const double *vals[4] = {ms[k]->learning, ms[k]->forgetting,
-			                         ms[k]->max_drop, ms[k]->transfer};
-			for (int a = 0; a < 4; a++) {
+			const char *mnames[4] = {"acc", "bwt", "fwt", "chaudhry_forgetting"};
+			double mv[4] = {ms[k]->acc, ms[k]->bwt, ms[k]->fwt, ms[k]->chaudhry};
+			fprintf(o, ", \"%s\": {", keys[k]);
+			if (k == 0)
+				fprintf(o, "\"scale\": \"%s\", \"partial\": %s, ",
+				        ms[k]->scale ? "0-1" : "raw",
+				        partial(mx) ? "true" : "false");
+			for (int i = 0; i < 4; i++) {
+				fprintf(o, "%s\"%s\": ", i ? ", " : "", mnames[i]);
+				json_fig(o, mv[i], k == 0 ? lethe_report_measure_ci(mx, i) : NULL);
+			}
+			const char *const *arrays = task_arrays;
+			const double *vals[N_TASK_ARRAYS];
+			task_values(ms[k], vals);
+			for (int a = 0; a < N_TASK_ARRAYS; a++) {
+				if (!vals[a])
+					continue;
 				fprintf(o, ", \"%s\": {", arrays[a]);
 				for (size_t c = 0; c < C; c++) {
 					fputs(c ? ", " : "", o);
 					json_str(o, mx->col_names[c]);
 					fputs(": ", o);
-					num(o, vals[a][c], fmt);
+					json_fig(o, vals[a][c],
+					         k == 0 ? lethe_report_task_ci(mx, (size_t)a, c)
+					                : NULL);
 				}
 				fputc('}', o);
 			}
@@ -453,6 +614,11 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 				        mx->metrics ? mx->metrics[c] : "");
 				num(o, mx->primary[r * C + c], fmt);
 				fputc('\n', o);
+				const double *ci = lethe_report_cell_ci(mx, r, c);
+				for (int e = 0; ci && e < 2; e++)
+					fprintf(o, "matrix,%s,%s,%s/%s,%.17g\n", mx->row_names[r],
+					        mx->col_names[c], mx->metrics ? mx->metrics[c] : "",
+					        e ? "high" : "low", ci[e]);
 			}
 		const lethe_forgetting *ms[2] = {pm, lm};
 		const char *keys[2] = {"primary", "target_nll"};
@@ -463,16 +629,26 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 				fprintf(o, "%s,,,%s,", keys[k], names[i]);
 				num(o, v[i], fmt);
 				fputc('\n', o);
+				const double *ci = k == 0 ? lethe_report_measure_ci(mx, i) : NULL;
+				for (int e = 0; ci && e < 2; e++)
+					fprintf(o, "%s,,,%s/%s,%.17g\n", keys[k], names[i],
+					        e ? "high" : "low", ci[e]);
 			}
-			const char *arrays[4] = {"learning", "forgetting", "max_drop", "transfer"};
-			const double *vals[4] = {ms[k]->learning, ms[k]->forgetting,
-			                         ms[k]->max_drop, ms[k]->transfer};
-			for (int a = 0; a < 4; a++)
-				for (size_t c = 0; c < C; c++) {
+			const char *const *arrays = task_arrays;
+			const double *vals[N_TASK_ARRAYS];
+			task_values(ms[k], vals);
+			for (int a = 0; a < N_TASK_ARRAYS; a++)
+				for (size_t c = 0; vals[a] && c < C; c++) {
 					fprintf(o, "%s,,%s,%s,", keys[k], mx->col_names[c],
 					        arrays[a]);
 					num(o, vals[a][c], fmt);
 					fputc('\n', o);
+					const double *ci =
+					    k == 0 ? lethe_report_task_ci(mx, (size_t)a, c) : NULL;
+					for (int e = 0; ci && e < 2; e++)
+						fprintf(o, "%s,,%s,%s/%s,%.17g\n", keys[k],
+						        mx->col_names[c], arrays[a],
+						        e ? "high" : "low", ci[e]);
 				}
 		}
 		extras(o, fmt, mx);
@@ -480,6 +656,7 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 	}
 	int md = fmt == MARKDOWN;
 	int lw = mx->row_labels ? 26 : 14; /* row labels with a method (LoRA) are longer */
+	int cw = mx->has_iv ? 24 : 14; /* a matrix column's width */
 	fprintf(o, md ? "# Forgetting report: %s\n\n" : "Forgetting report: %s\n\n", name);
 	fprintf(o, md ? "## Score matrix (each task's primary metric)\n\n"
 	              : "Score matrix (each task's primary metric; rows: before training and after "
@@ -496,10 +673,10 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 	} else {
 		fprintf(o, "%-*s", lw, "");
 		for (size_t c = 0; c < C; c++)
-			fprintf(o, " %14.14s", mx->col_names[c]);
+			fprintf(o, " %*.*s", cw, cw, mx->col_names[c]);
 		fprintf(o, "\n%-*s", lw, "");
 		for (size_t c = 0; c < C; c++)
-			fprintf(o, " %14.14s", mx->metrics ? mx->metrics[c] : "");
+			fprintf(o, " %*.*s", cw, cw, mx->metrics ? mx->metrics[c] : "");
 		fputc('\n', o);
 	}
 	for (size_t r = 0; r < R; r++) {
@@ -508,26 +685,45 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 		else
 			fprintf(o, "%-*.*s", lw, lw, mx->row_names[r]);
 		for (size_t c = 0; c < C; c++) {
-			char buf[32];
-			double v = mx->primary[r * C + c];
-			if (isnan(v))
-				snprintf(buf, sizeof(buf), "-");
+			char buf[96];
+			text_fig(buf, sizeof(buf), mx->primary[r * C + c],
+			         lethe_report_cell_ci(mx, r, c), 0, mx->has_iv ? 3 : 4);
+			if (md)
+				fprintf(o, " %s |", buf);
 			else
-				snprintf(buf, sizeof(buf), "%.4f", v);
-			fprintf(o, md ? " %s |" : " %14s", buf);
+				fprintf(o, " %*s", cw, buf);
 		}
 		fputc('\n', o);
 	}
+	if (mx->has_iv)
+		fprintf(
+		    o,
+		    md ? "\nIntervals: %.0f%% paired bootstrap over the evaluation examples, %zu "
+		         "resamples, seed %llu (docs/forgetting.md).\n"
+		       : "\n  [low, high]: %.0f%% paired bootstrap over the evaluation examples, "
+		         "%zu resamples, seed %llu (docs/forgetting.md)\n",
+		    100 * mx->iv.level, mx->iv.resamples, (unsigned long long)mx->iv.seed);
 	const lethe_forgetting *ms[2] = {pm, lm};
 	const char *titles[2] = {"Measures on the primary metrics",
 	                         "Loss-based: mean target NLL per token (lower is better)"};
 	for (int k = 0; k < 2; k++) {
 		fprintf(o, md ? "\n## %s\n\n" : "\n%s\n", titles[k]);
-		char a[32], b[32], cc[32], d[32];
-		snprintf(a, sizeof(a), isnan(ms[k]->acc) ? "-" : "%.4f", ms[k]->acc);
-		snprintf(b, sizeof(b), isnan(ms[k]->bwt) ? "-" : "%+.4f", ms[k]->bwt);
-		snprintf(cc, sizeof(cc), isnan(ms[k]->fwt) ? "-" : "%+.4f", ms[k]->fwt);
-		snprintf(d, sizeof(d), isnan(ms[k]->chaudhry) ? "-" : "%.4f", ms[k]->chaudhry);
+		char a[96], b[96], cc[96], d[96];
+		const double *none = NULL;
+		text_fig(a, sizeof(a), ms[k]->acc, k ? none : lethe_report_measure_ci(mx, 0), 0, 4);
+		text_fig(b, sizeof(b), ms[k]->bwt, k ? none : lethe_report_measure_ci(mx, 1), 1, 4);
+		text_fig(cc, sizeof(cc), ms[k]->fwt, k ? none : lethe_report_measure_ci(mx, 2), 1,
+		         4);
+		text_fig(d, sizeof(d), ms[k]->chaudhry, k ? none : lethe_report_measure_ci(mx, 3),
+		         0, 4);
+		if (k == 0 && partial(mx))
+			fprintf(
+			    o,
+			    md ? "**Partial run**: %zu of %zu stages; the measures are over the "
+			         "rows so far, not final.\n\n"
+			       : "  PARTIAL: %zu of %zu stages trained; the measures are over the "
+			         "rows so far, not final.\n",
+			    mx->trained_rows, mx->stages);
 		if (k == 0)
 			fprintf(o,
 			        md ? "ACC (final average) %s, BWT %s, FWT %s, forgetting "
@@ -542,25 +738,9 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 			           : "  BWT %s   forgetting (Chaudhry) %s   (nats per token; "
 			             "positive forgetting: the loss rose)\n",
 			        b, d);
-		if (md)
-			fprintf(o, "| task | after its stage | forgetting | max drop | transfer "
-			           "|\n| --- | ---: | ---: | ---: | ---: |\n");
-		else
-			fprintf(o, "  %-14s %16s %11s %9s %9s\n", "task", "after its stage",
-			        "forgetting", "max drop", "transfer");
-		for (size_t c = 0; c < C; c++) {
-			char v[4][32];
-			const double *arr[4] = {ms[k]->learning, ms[k]->forgetting, ms[k]->max_drop,
-			                        ms[k]->transfer};
-			for (int i = 0; i < 4; i++)
-				snprintf(v[i], sizeof(v[i]),
-				         isnan(arr[i][c]) ? "-" : (i == 0 ? "%.4f" : "%+.4f"),
-				         arr[i][c]);
-			fprintf(o,
-			        md ? "| %s | %s | %s | %s | %s |\n"
-			           : "  %-14.14s %16s %11s %9s %9s\n",
-			        mx->col_names[c], v[0], v[1], v[2], v[3]);
-		}
+		if (k == 0)
+			scale_note(o, md, mx);
+		per_task_table(o, md, mx, ms[k], k == 0);
 	}
 	extras(o, fmt, mx);
 	fprintf(o,
@@ -665,7 +845,9 @@ static void compare_help(FILE *f)
 	       "Puts runs side by side (sequential against mixed, against replay, ...): one row "
 	       "per run,\n"
 	       "one column per measure, on the primary metrics and on the target NLL. Runs should\n"
-	       "evaluate the same tasks; a difference is reported on stderr.\n\n"
+	       "evaluate the same tasks; a difference is reported on stderr.\n"
+	       "A directory (lethe sweep's) makes every argument a group of seeds: per measure\n"
+	       "the mean, its 95%% t-interval and Welch's p-value between the first two groups.\n\n"
 	       "  -f, --format FORMAT  text (default), markdown, csv, json or html\n"
 	       "  -o, --output FILE    write to FILE instead of standard output\n"
 	       "  -h, --help           show this help\n");
@@ -682,6 +864,331 @@ static double mean_defined(const double *v, size_t n)
 			k++;
 		}
 	return k ? s / (double)k : NAN;
+}
+
+/* ---- compare: groups of seeds (issue #12) -------------------------------------------------- */
+
+/* The measures compare shows, per run; 0 or the exit status of a refusal. */
+enum { N_MEASURES = 7 };
+static const char *const measure_names[N_MEASURES] = {"ACC",
+                                                      "BWT",
+                                                      "FWT",
+                                                      "forgetting (Chaudhry)",
+                                                      "forgetting (per task, mean)",
+                                                      "NLL BWT",
+                                                      "NLL forgetting (mean)"};
+/* Higher is better for ACC, BWT, FWT and the NLL BWT; lower for the forgettings. */
+static const int measure_higher[N_MEASURES] = {1, 1, 1, 0, 0, 1, 0};
+
+static int run_measures(const char *path, double v[N_MEASURES])
+{
+	lethe_runfile *rf = open_run(path);
+	if (!rf)
+		return LETHE_EXIT_USAGE;
+	lethe_forgetting pm = {0}, lm = {0};
+	int rc;
+	if ((rc = lethe_runfile_forgetting(rf, "primary", &pm)) ||
+	    (rc = lethe_runfile_forgetting(rf, "target_nll", &lm))) {
+		lethe_cli_error("%s",
+		                rc == LETHE_ENOMEM ? "out of memory" : lethe_runfile_errmsg(rf));
+		lethe_forgetting_free(&pm);
+		lethe_runfile_free(rf);
+		return rc == LETHE_ENOMEM ? LETHE_EXIT_FAILED : LETHE_EXIT_USAGE;
+	}
+	size_t nc = lethe_runfile_n_columns(rf);
+	double x[N_MEASURES] = {pm.acc,
+	                        pm.bwt,
+	                        pm.fwt,
+	                        pm.chaudhry,
+	                        mean_defined(pm.forgetting, nc),
+	                        lm.bwt,
+	                        mean_defined(lm.forgetting, nc)};
+	memcpy(v, x, sizeof(x));
+	lethe_forgetting_free(&pm);
+	lethe_forgetting_free(&lm);
+	lethe_runfile_free(rf);
+	return 0;
+}
+
+typedef struct group {
+	char *name;
+	size_t n_runs;
+	double *v;                /* n_runs x N_MEASURES */
+	double mean[N_MEASURES];  /* over the runs where the measure is defined */
+	double ci[N_MEASURES][2]; /* t-based 95% interval of the mean, NaN under 2 runs */
+	size_t n[N_MEASURES];     /* runs with the measure defined */
+} group;
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A directory's *.h5 files in name order (a sweep's seed-N.h5), or the one file. */
+static int group_read(group *g, const char *path)
+{
+	struct stat st;
+	char **files = NULL;
+	size_t n = 0;
+	g->name = strdup(path);
+	if (!g->name)
+		return LETHE_EXIT_FAILED;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			size_t len = strlen(e->d_name);
+			if (len < 4 || strcmp(e->d_name + len - 3, ".h5") != 0)
+				continue;
+			char **grown = realloc(files, (n + 1) * sizeof(*files));
+			char *full = malloc(strlen(path) + len + 2);
+			if (!grown || !full) {
+				free(full);
+				files = grown ? grown : files;
+				break;
+			}
+			files = grown;
+			sprintf(full, "%s/%s", path, e->d_name);
+			files[n++] = full;
+		}
+		if (d)
+			closedir(d);
+		if (n == 0) {
+			lethe_cli_error("compare: %s: a directory without run files (*.h5)", path);
+			free(files);
+			return LETHE_EXIT_USAGE;
+		}
+		qsort(files, n, sizeof(*files), cmp_str);
+	} else {
+		files = malloc(sizeof(*files));
+		if (!files || !(files[0] = strdup(path))) {
+			free(files);
+			return LETHE_EXIT_FAILED;
+		}
+		n = 1;
+	}
+	int status = (g->v = calloc(n * N_MEASURES + 1, sizeof(double))) ? 0 : LETHE_EXIT_FAILED;
+	for (size_t i = 0; status == 0 && i < n; i++)
+		status = run_measures(files[i], g->v + i * N_MEASURES);
+	for (size_t i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+	g->n_runs = n;
+	for (int k = 0; status == 0 && k < N_MEASURES; k++) {
+		double sum = 0, sq = 0;
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++) {
+			double x = g->v[i * N_MEASURES + k];
+			if (!isnan(x))
+				sum += x, m++;
+		}
+		g->n[k] = m;
+		g->mean[k] = m ? sum / (double)m : NAN;
+		for (size_t i = 0; i < n; i++) {
+			double x = g->v[i * N_MEASURES + k];
+			if (!isnan(x))
+				sq += (x - g->mean[k]) * (x - g->mean[k]);
+		}
+		double half = m >= 2 ? lethe_t_quantile(0.975, (double)(m - 1)) *
+		                           sqrt(sq / (double)(m - 1)) / sqrt((double)m)
+		                     : NAN;
+		g->ci[k][0] = g->mean[k] - half;
+		g->ci[k][1] = g->mean[k] + half;
+	}
+	return status;
+}
+
+/* Welch's p-value between the first two groups for measure k; NaN when either has fewer than
+ * two defined runs (too few seeds) or both have no variance. */
+static double group_p(const group *a, const group *b, int k)
+{
+	double *x = malloc((a->n_runs + 1) * sizeof(double)),
+	       *y = malloc((b->n_runs + 1) * sizeof(double));
+	size_t nx = 0, ny = 0;
+	for (size_t i = 0; x && i < a->n_runs; i++)
+		if (!isnan(a->v[i * N_MEASURES + k]))
+			x[nx++] = a->v[i * N_MEASURES + k];
+	for (size_t i = 0; y && i < b->n_runs; i++)
+		if (!isnan(b->v[i * N_MEASURES + k]))
+			y[ny++] = b->v[i * N_MEASURES + k];
+	double t, df, p = NAN;
+	if (x && y && (nx < 2 || ny < 2 || lethe_welch_t_test(&t, &df, &p, x, nx, y, ny)))
+		p = NAN;
+	free(x);
+	free(y);
+	return p;
+}
+
+/* The best group of measure k when its interval overlaps no other group's; -1 otherwise. */
+static int group_best(const group *g, size_t n, int k)
+{
+	int best = -1;
+	for (size_t i = 0; i < n; i++)
+		if (!isnan(g[i].mean[k]) &&
+		    (best < 0 || (measure_higher[k] ? g[i].mean[k] > g[best].mean[k]
+		                                    : g[i].mean[k] < g[best].mean[k])))
+			best = (int)i;
+	if (best < 0 || n < 2 || isnan(g[best].ci[k][0]))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if ((int)i == best || isnan(g[i].mean[k]))
+			continue;
+		if (isnan(g[i].ci[k][0]) ||
+		    !(g[i].ci[k][1] < g[best].ci[k][0] || g[i].ci[k][0] > g[best].ci[k][1]))
+			return -1;
+	}
+	return best;
+}
+
+static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
+{
+	double p[N_MEASURES];
+	int best[N_MEASURES];
+	for (int k = 0; k < N_MEASURES; k++) {
+		p[k] = n >= 2 ? group_p(&g[0], &g[1], k) : NAN;
+		best[k] = group_best(g, n, k);
+	}
+	int few = n >= 2 && (g[0].n_runs < 2 || g[1].n_runs < 2);
+	if (fmt == JSON) {
+		fputs("{\"groups\": [", o);
+		for (size_t i = 0; i < n; i++) {
+			fputs(i ? ", {\"group\": " : "{\"group\": ", o);
+			json_str(o, g[i].name);
+			fprintf(o, ", \"runs\": %zu, \"measures\": {", g[i].n_runs);
+			for (int k = 0; k < N_MEASURES; k++) {
+				fputs(k ? ", " : "", o);
+				json_str(o, measure_names[k]);
+				fputs(": {\"mean\": ", o);
+				num(o, g[i].mean[k], fmt);
+				if (isnan(g[i].ci[k][0]))
+					fputs(", \"ci\": null", o);
+				else
+					fprintf(o, ", \"ci\": [%.17g, %.17g]", g[i].ci[k][0],
+					        g[i].ci[k][1]);
+				fprintf(o, ", \"n\": %zu, \"best\": %s}", g[i].n[k],
+				        best[k] == (int)i ? "true" : "false");
+			}
+			fputs("}}", o);
+		}
+		fputs("], \"p_value\": {", o);
+		for (int k = 0; k < N_MEASURES; k++) {
+			fputs(k ? ", " : "", o);
+			json_str(o, measure_names[k]);
+			fputs(": ", o);
+			num(o, p[k], fmt);
+		}
+		fprintf(o, "}, \"too_few_seeds\": %s}\n", few ? "true" : "false");
+		return 0;
+	}
+	if (fmt == CSV) {
+		fputs("group,runs,measure,mean,low,high,n,best\n", o);
+		for (size_t i = 0; i < n; i++)
+			for (int k = 0; k < N_MEASURES; k++) {
+				fprintf(o, "%s,%zu,%s,", g[i].name, g[i].n_runs, measure_names[k]);
+				num(o, g[i].mean[k], fmt);
+				fputc(',', o);
+				num(o, g[i].ci[k][0], fmt);
+				fputc(',', o);
+				num(o, g[i].ci[k][1], fmt);
+				fprintf(o, ",%zu,%d\n", g[i].n[k], best[k] == (int)i);
+			}
+		for (int k = 0; n >= 2 && k < N_MEASURES; k++) {
+			fprintf(o, "p_value,,%s,", measure_names[k]);
+			num(o, p[k], fmt);
+			fputs(",,,,\n", o);
+		}
+		return 0;
+	}
+	/* text, markdown, html: one line per measure, one column per group. */
+	int md = fmt == MARKDOWN, html = fmt == HTML;
+	if (html)
+		fputs(
+		    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lethe "
+		    "compare</title><style>body{font-family:sans-serif;margin:24px}table{border-"
+		    "collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px "
+		    "10px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
+		    ".best{background:#d7f5d7}</style></head><body>\n<h1>Groups of seeds "
+		    "compared</h1>\n<table><tr><th>measure</th>",
+		    o);
+	else
+		fprintf(o, md ? "| measure |" : "%-28s", md ? "" : "measure");
+	int w = 28; /* a group's column: as wide as its longest heading */
+	for (size_t i = 0; i < n; i++) {
+		int len = (int)strlen(g[i].name) + 12;
+		w = len > w && len < 280 ? len : w;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char head[300];
+		snprintf(head, sizeof(head), "%s (%zu run%s)", g[i].name, g[i].n_runs,
+		         g[i].n_runs == 1 ? "" : "s");
+		if (html) {
+			fputs("<th>", o);
+			for (const char *q = head; *q; q++)
+				*q == '<'   ? fputs("&lt;", o)
+				: *q == '&' ? fputs("&amp;", o)
+				            : fputc(*q, o);
+			fputs("</th>", o);
+		} else if (md)
+			fprintf(o, " %s |", head);
+		else
+			fprintf(o, " %*s", w, head);
+	}
+	if (n >= 2)
+		fprintf(o,
+		        html ? "<th>p (Welch, first two)</th>"
+		        : md ? " p (Welch) |"
+		             : " %10s",
+		        "p (Welch)");
+	fputs(html ? "</tr>\n" : "\n", o);
+	if (md) {
+		fputs("| --- |", o);
+		for (size_t i = 0; i < n + (n >= 2); i++)
+			fputs(" ---: |", o);
+		fputc('\n', o);
+	}
+	for (int k = 0; k < N_MEASURES; k++) {
+		if (html)
+			fprintf(o, "<tr><td>%s</td>", measure_names[k]);
+		else
+			fprintf(o, md ? "| %s |" : "%-28s", measure_names[k]);
+		for (size_t i = 0; i < n; i++) {
+			char buf[96];
+			if (isnan(g[i].mean[k]))
+				snprintf(buf, sizeof(buf), "-");
+			else if (isnan(g[i].ci[k][0]))
+				snprintf(buf, sizeof(buf), "%.4f", g[i].mean[k]);
+			else
+				snprintf(buf, sizeof(buf), "%s%.4f [%.4f, %.4f]",
+				         best[k] == (int)i && !html ? "*" : "", g[i].mean[k],
+				         g[i].ci[k][0], g[i].ci[k][1]);
+			if (html)
+				fprintf(o, "<td%s>%s</td>",
+				        best[k] == (int)i ? " class=\"best\"" : "", buf);
+			else if (md)
+				fprintf(o, " %s |", buf);
+			else
+				fprintf(o, " %*s", w, buf);
+		}
+		if (n >= 2) {
+			char buf[32];
+			snprintf(buf, sizeof(buf), isnan(p[k]) ? "-" : "%.4g", p[k]);
+			fprintf(o, html ? "<td>%s</td>" : md ? " %s |" : " %10s", buf);
+		}
+		fputs(html ? "</tr>\n" : "\n", o);
+	}
+	const char *note =
+	    "Mean over seeds [95% t-interval of the mean]; measures on 0-1 "
+	    "(docs/forgetting.md). Best (*, green) only where its interval overlaps no other "
+	    "group's; p: Welch's t-test between the first two groups.";
+	fprintf(o, html ? "</table>\n<p>%s</p>\n" : "\n%s\n", note);
+	if (few)
+		fprintf(o, html ? "<p>Too few seeds for a p-value: each group needs at least 2 "
+		                  "runs.</p>\n"
+		                : "Too few seeds for a p-value or an interval: each group needs at "
+		                  "least 2 runs.\n");
+	if (html)
+		fputs("</body></html>\n", o);
+	return 0;
 }
 
 int lethe_cmd_compare(int argc, char **argv)
@@ -718,6 +1225,33 @@ int lethe_cmd_compare(int argc, char **argv)
 	if (n < 1) {
 		lethe_cli_error("compare: expected run files");
 		return LETHE_EXIT_USAGE;
+	}
+	/* A directory among the arguments: every argument is a group of seeds. */
+	int groups = 0;
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+		groups |= stat(argv[optind + i], &st) == 0 && S_ISDIR(st.st_mode);
+	}
+	if (groups) {
+		group *g = calloc((size_t)n, sizeof(*g));
+		int gs = g ? LETHE_EXIT_OK : LETHE_EXIT_FAILED;
+		for (int i = 0; gs == LETHE_EXIT_OK && i < n; i++)
+			gs = group_read(&g[i], argv[optind + i]);
+		lethe_cli_out gout = {NULL, NULL, NULL};
+		if (gs == LETHE_EXIT_OK &&
+		    lethe_cli_out_open(&gout, output, (const char *const *)(argv + optind), n) != 0)
+			gs = LETHE_EXIT_USAGE;
+		if (gs == LETHE_EXIT_OK) {
+			compare_groups(gout.f, fmt, g, (size_t)n);
+			if (lethe_cli_out_close(&gout, 1) != 0)
+				gs = LETHE_EXIT_FAILED;
+		}
+		for (int i = 0; g && i < n; i++) {
+			free(g[i].name);
+			free(g[i].v);
+		}
+		free(g);
+		return gs;
 	}
 	static const char *const cols[] = {"ACC",
 	                                   "BWT",

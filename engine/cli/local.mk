@@ -8,6 +8,7 @@ engine_lethe_SOURCES += \
 	%reldir%/cmd_score.c \
 	%reldir%/cmd_validate.c \
 	%reldir%/cmd_run.c \
+	%reldir%/cmd_sweep.c \
 	%reldir%/cmd_report.c \
 	%reldir%/cmd_tokenize.c \
 	%reldir%/cmd_generate.c \

@@ -20,6 +20,7 @@ struct command {
 
 static const struct command commands[] = {
     {"run", lethe_cmd_run, "train a curriculum stage by stage and write its run file"},
+    {"sweep", lethe_cmd_sweep, "run a curriculum once per seed into a directory of run files"},
     {"compare", lethe_cmd_compare, "put several runs' forgetting measures side by side"},
     {"report", lethe_cmd_report, "print a run's score matrix and forgetting measures"},
     {"validate", lethe_cmd_validate,

@@ -93,9 +93,10 @@ static void heatmap(FILE *o, const char *title, const double *v, size_t R, size_
 }
 
 /* Lines of series[s][0..n) against x = 0..n-1, labelled by xlabels, one colour per series. */
+/* ci, when not NULL: n x 2 [low, high] of series 0, drawn as whiskers (NaN: none). */
 static void lines(FILE *o, const char *title, const double *const *series, const char *const *names,
                   size_t S, size_t n, const char *const *xlabels, const double *vlines,
-                  size_t n_vlines, const char *ylabel)
+                  size_t n_vlines, const char *ylabel, const double *ci)
 {
 	int W = 640, H = 260, L = 56, Rm = 150, T = 20, B = 46;
 	double lo = INFINITY, hi = -INFINITY;
@@ -105,6 +106,11 @@ static void lines(FILE *o, const char *title, const double *const *series, const
 				lo = fmin(lo, series[s][i]);
 				hi = fmax(hi, series[s][i]);
 			}
+	for (size_t i = 0; ci && i < 2 * n; i++)
+		if (isfinite(ci[i])) {
+			lo = fmin(lo, ci[i]);
+			hi = fmax(hi, ci[i]);
+		}
 	if (!(hi > lo)) {
 		lo = isfinite(lo) ? lo - 1 : 0;
 		hi = lo + 2;
@@ -159,6 +165,21 @@ static void lines(FILE *o, const char *title, const double *const *series, const
 				fprintf(o, "%.1f,%.1f ", L + i * dx,
 				        T + ph - ph * (series[s][i] - lo) / (hi - lo));
 		fputs("\"/>\n", o);
+		/* Whiskers: the interval of each point, with caps. */
+		for (size_t i = 0; s == 0 && ci && i < n; i++) {
+			if (!isfinite(ci[2 * i]) || !isfinite(ci[2 * i + 1]))
+				continue;
+			double x = L + i * dx, y0 = T + ph - ph * (ci[2 * i] - lo) / (hi - lo),
+			       y1 = T + ph - ph * (ci[2 * i + 1] - lo) / (hi - lo);
+			fprintf(
+			    o,
+			    "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>"
+			    "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>"
+			    "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
+			    "stroke=\"%s\"/>\n",
+			    x, x, y0, y1, col, x - 4, x + 4, y0, y0, col, x - 4, x + 4, y1, y1,
+			    col);
+		}
 		if (xlabels)
 			for (size_t i = 0; i < n; i++)
 				if (!isnan(series[s][i]))
@@ -214,31 +235,55 @@ void lethe_report_html(FILE *o, const lethe_report *rep)
 	for (int i = 0; i < 4; i++) {
 		fprintf(o, "<tr><td>%s</td><td>", labels[i]);
 		isnan(a[i]) ? fputs("&ndash;", o) : fprintf(o, "%.4f", a[i]);
+		const double *mci = lethe_report_measure_ci(rep, i);
+		if (mci && !isnan(a[i]))
+			fprintf(o, " [%.4f, %.4f]", mci[0], mci[1]);
 		fputs("</td><td>", o);
 		isnan(b[i]) ? fputs("&ndash;", o) : fprintf(o, "%.4f", b[i]);
 		fputs("</td></tr>\n", o);
 	}
 	fputs(
 	    "</table>\n<table style=\"margin-top:10px\"><tr><th>task</th><th>metric</th><th>after "
-	    "its stage</th><th>final</th><th>forgetting</th></tr>\n",
+	    "its stage</th><th>final</th><th>forgetting</th><th>relative</th><th>normalised</th>"
+	    "<th>fwd transfer</th></tr>\n",
 	    o);
 	for (size_t c = 0; c < C; c++) {
 		fputs("<tr><td>", o);
 		esc(o, cols[c]);
 		fputs("</td><td>", o);
 		esc(o, metrics ? metrics[c] : "");
-		double vals[3] = {pm->learning ? pm->learning[c] : NAN,
-		                  R ? primary[(R - 1) * C + c] : NAN,
-		                  pm->forgetting ? pm->forgetting[c] : NAN};
-		for (int i = 0; i < 3; i++) {
+		/* On the measures' scale (0-1 for every primary metric); the matrix is raw. */
+		double vals[6] = {pm->learning ? pm->learning[c] : NAN,
+		                  pm->final ? pm->final[c]
+		                  : R       ? primary[(R - 1) * C + c]
+		                            : NAN,
+		                  pm->forgetting ? pm->forgetting[c] : NAN,
+		                  pm->relative ? pm->relative[c] : NAN,
+		                  pm->normalised ? pm->normalised[c] : NAN,
+		                  pm->forward ? pm->forward[c] : NAN};
+		for (int i = 0; i < 6; i++) {
 			fputs("</td><td>", o);
-			isnan(vals[i]) ? fputs("&ndash;", o) : fprintf(o, "%.4f", vals[i]);
+			const double *tci = lethe_report_task_ci(rep, (size_t)i, c);
+			if ((i == 2 || i == 3) && !isnan(vals[i]) &&
+			    lethe_report_not_learnt(rep, c))
+				fputs("not learnt", o);
+			else if (isnan(vals[i]))
+				fputs("&ndash;", o);
+			else if (tci)
+				fprintf(o, "%.3f [%.3f, %.3f]", vals[i], tci[0], tci[1]);
+			else
+				fprintf(o, "%.4f", vals[i]);
 		}
 		fputs("</td></tr>\n", o);
 	}
 	fputs("</table><p class=\"note\">Formulas: docs/forgetting.md. &ndash; marks an undefined "
-	      "value (never 0).</p>\n",
+	      "value (never 0). ",
 	      o);
+	fputs(pm->scale ? "Measures and per-task figures use every primary metric on 0-1 (0-100 "
+	                  "metrics such as BLEU divided by 100); the matrices show raw values."
+	                : "Measures on the raw primary metrics (an older run file).",
+	      o);
+	fputs("</p>\n", o);
 
 	/* Methods against forgetting (docs/methods.md): each stage that used any, beside its name.
 	 */
@@ -279,8 +324,16 @@ void lethe_report_html(FILE *o, const lethe_report *rep)
 		snprintf(title, sizeof(title), "%s: %s", cols[c], metrics ? metrics[c] : "");
 		const double *series[1] = {s};
 		const char *nm[1] = {cols[c]};
+		double *ci = rep->has_iv ? malloc((2 * R + 1) * sizeof(double)) : NULL;
+		for (size_t r = 0; ci && r < R; r++) {
+			const double *x = lethe_report_cell_ci(rep, r, c);
+			ci[2 * r] = x ? x[0] : NAN;
+			ci[2 * r + 1] = x ? x[1] : NAN;
+		}
 		if (s)
-			lines(o, title, series, nm, 1, R, rows, NULL, 0, metrics ? metrics[c] : "");
+			lines(o, title, series, nm, 1, R, rows, NULL, 0, metrics ? metrics[c] : "",
+			      ci);
+		free(ci);
 		free(s);
 	}
 
@@ -292,7 +345,7 @@ void lethe_report_html(FILE *o, const lethe_report *rep)
 		const double *series[1] = {loss};
 		const char *nm[1] = {"loss"};
 		lines(o, "Training loss per optimizer step (dashed: stage boundaries)", series, nm,
-		      1, n_loss, NULL, bounds, n_bounds, "loss");
+		      1, n_loss, NULL, bounds, n_bounds, "loss", NULL);
 	}
 
 	const double *drift = rep->rel_init;
@@ -309,7 +362,7 @@ void lethe_report_html(FILE *o, const lethe_report *rep)
 			fputs("<h2>Parameter drift</h2>\n", o);
 			lines(o, "Relative L2 change since the initial model, per parameter group",
 			      (const double *const *)s, groups, 5, R, rows, NULL, 0,
-			      "relative change");
+			      "relative change", NULL);
 		}
 		for (int g = 0; g < 5; g++)
 			free(s[g]);

@@ -26,7 +26,20 @@ typedef struct lethe_report {
 	char **methods;    /* per row: its methods against forgetting (docs/methods.md), or NULL */
 	char **row_labels; /* LoRA: "name [lora r8]" per row when a row has an adapter (row_names
 	                      then points here), else NULL */
+	size_t stages, trained_rows; /* the curriculum's stages and the rows trained so far */
+	lethe_intervals iv; /* the primary metric's intervals; has_iv 0 when the file has none */
+	int has_iv;
 } lethe_report;
+
+/* The interval of a figure, or NULL when there is none: a primary matrix cell, a measure (0
+ * ACC, 1 BWT, 2 FWT, 3 Chaudhry) and per-task figure k (lethe_interval_task_figure()). */
+const double *lethe_report_cell_ci(const lethe_report *rep, size_t row, size_t col);
+const double *lethe_report_measure_ci(const lethe_report *rep, int measure);
+const double *lethe_report_task_ci(const lethe_report *rep, size_t figure, size_t col);
+/* Whether the run is partial: fewer trained rows than the curriculum has stages. */
+int lethe_report_partial(const lethe_report *rep);
+/* Whether task col was "not learnt": the interval of its gain over the baseline reaches 0. */
+int lethe_report_not_learnt(const lethe_report *rep, size_t col);
 
 void lethe_report_html(FILE *o, const lethe_report *rep);
 

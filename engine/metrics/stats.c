@@ -157,6 +157,27 @@ static void mean_var(const double *x, size_t n, double *mean, double *var)
 	*var = ss / (double)(n - 1);
 }
 
+double lethe_t_quantile(double p, double df)
+{
+	if (!(p > 0 && p < 1) || !(df > 0))
+		return NAN;
+	if (p == 0.5)
+		return 0.0;
+	/* Upper tail of |t| >= x is I_{df/(df+x^2)}(df/2, 1/2) / 2, decreasing in x: bisect. */
+	double tail = p > 0.5 ? 1.0 - p : p, lo = 0.0, hi = 1.0;
+	while (0.5 * beta_inc(df / 2.0, 0.5, df / (df + hi * hi)) > tail && hi < 1e300)
+		hi *= 2.0;
+	for (int i = 0; i < 200; i++) {
+		double mid = 0.5 * (lo + hi);
+		if (0.5 * beta_inc(df / 2.0, 0.5, df / (df + mid * mid)) > tail)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	double x = 0.5 * (lo + hi);
+	return p > 0.5 ? x : -x;
+}
+
 int lethe_welch_t_test(double *t, double *df, double *p, const double *a, size_t na,
                        const double *b, size_t nb)
 {

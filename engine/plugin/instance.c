@@ -150,7 +150,9 @@ int lethe_instance_select(lethe_instance *inst, lethe_split split, const size_t 
 	reset_error(inst);
 	if (bad_split(inst, split))
 		return LETHE_EINVAL;
-	if (!inst->ops->select)
+	/* The registry's copy of the descriptor is zero-filled past the plugin's struct_size. */
+	const lethe_plugin *p = inst->info->plugin;
+	if (!p->select)
 		return lethe_errbuf__set(&inst->err, LETHE_EUNSUPPORTED,
 		                         "plugin '%s' cannot keep a subset of its examples (it has "
 		                         "no select operation)",
@@ -167,7 +169,7 @@ int lethe_instance_select(lethe_instance *inst, lethe_split split, const size_t 
 			                         i, idx[i] >= size ? "out of range" : "repeated");
 		}
 	free(seen);
-	int rc = checked(inst, inst->ops->select(inst->task, split, idx, n), "select");
+	int rc = checked(inst, p->select(inst->task, split, idx, n), "select");
 	if (rc == 0)
 		inst->size[split] = n;
 	return rc;
@@ -231,6 +233,40 @@ int lethe_instance_score(lethe_instance *inst, lethe_split split,
 		    "plugin '%s': score() flagged %zu metrics as primary; exactly one is required",
 		    inst->info->name, primaries);
 	}
+	return 0;
+}
+
+int lethe_instance_primary_stats(lethe_instance *inst, lethe_split split,
+                                 const lethe_prediction *predictions, size_t n, double *stats,
+                                 size_t *k, lethe_aggregate *aggregate)
+{
+	reset_error(inst);
+	if (bad_split(inst, split))
+		return LETHE_EINVAL;
+	/* The registry's copy of the descriptor is zero-filled past the plugin's struct_size. */
+	const lethe_plugin *p = inst->info->plugin;
+	if (!p->primary_stats)
+		return lethe_errbuf__set(&inst->err, LETHE_EUNSUPPORTED,
+		                         "plugin '%s' does not report sufficient statistics",
+		                         inst->info->name);
+	if (n > inst->size[split])
+		return lethe_errbuf__set(&inst->err, LETHE_EINVAL,
+		                         "task '%s': %zu predictions for %zu loaded examples",
+		                         inst->info->name, n, inst->size[split]);
+	*k = 0;
+	*aggregate = LETHE_AGGREGATE_MEAN;
+	int rc =
+	    checked(inst, p->primary_stats(inst->task, split, predictions, n, stats, k, aggregate),
+	            "primary_stats");
+	if (rc)
+		return rc;
+	static const size_t want[4] = {1, 3, 10, 2};
+	if ((unsigned)*aggregate > LETHE_AGGREGATE_EXP_RATIO || *k != want[*aggregate])
+		return lethe_errbuf__set(
+		    &inst->err, LETHE_EINVAL,
+		    "plugin '%s': primary_stats() answered aggregate %d with %zu "
+		    "statistics per example",
+		    inst->info->name, (int)*aggregate, *k);
 	return 0;
 }
 

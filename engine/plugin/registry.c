@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <stddef.h>
+
 #include <lethe/lethe.h>
 
 #include "util/errbuf.h"
@@ -28,7 +30,7 @@
 
 /* The descriptor size of ABI version 1. When lethe_plugin grows, this stays the old size so that
  * plugins built against the older header (same ABI version) keep loading. */
-#define DESCRIPTOR_V1_SIZE sizeof(lethe_plugin)
+#define DESCRIPTOR_V1_SIZE offsetof(lethe_plugin, primary_stats)
 
 struct entry {
 	lethe_plugin_info info;

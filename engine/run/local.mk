@@ -9,5 +9,5 @@ engine_liblethe_la_SOURCES += \
 	%reldir%/runner.c %reldir%/runner.h \
 	%reldir%/sample.c %reldir%/sample.h \
 	%reldir%/runlog.c %reldir%/runlog.h \
-	%reldir%/forgetting.c \
+	%reldir%/forgetting.c %reldir%/intervals.c \
 	%reldir%/methods.c %reldir%/methods.h %reldir%/replay.c %reldir%/replay.h

@@ -28,6 +28,12 @@ typedef struct lethe_task_eval {
 	char **metric_names;
 	double *metric_values;
 	unsigned *metric_flags;
+	/* The primary metric's sufficient statistics per example (plugin.h, primary_stats): n x
+	 * n_stats values, combined by aggregate (a lethe_aggregate); NULL when the plugin has
+	 * none. */
+	double *stats;
+	size_t n_stats;
+	int aggregate;
 } lethe_task_eval;
 
 /* One row of the score matrices: the baseline or a stage. */

@@ -575,6 +575,39 @@ static int check_matrices(lethe_runfile *rf)
 	return rc;
 }
 
+/* Optional (issue #12): an evaluation's sufficient statistics of the primary metric,
+ * /stages/<row>/eval/<task>/stats, n x k with k fixed by the group's attribute 'aggregate'.
+ * Nothing (0, *out NULL) when absent; out NULL: check only. */
+static int eval_stats(lethe_runfile *rf, const char *path, size_t n, double **out, size_t *k,
+                      int *aggregate)
+{
+	char p[900];
+	PATHF(p, "%s/stats", path);
+	if (!exists(rf->f, p))
+		return 0;
+	static const hsize_t want_k[4] = {1, 3, 10, 2};
+	int64_t agg = -1;
+	hid_t g;
+	int rc = open_group(rf, path, &g);
+	if (rc == 0) {
+		rc = attr_i64(rf, g, path, "aggregate", &agg);
+		H5Gclose(g);
+	}
+	if (rc == 0 && (agg < 0 || agg > 3))
+		rc = fail(rf, LETHE_EPARSE,
+		          "group '%s': attribute 'aggregate' is %lld, expected 0 to 3", path,
+		          (long long)agg);
+	hsize_t want[2] = {n, rc == 0 ? want_k[agg] : 0};
+	if (rc == 0)
+		rc =
+		    dataset(rf, p, CLS_FLOAT, 2, want, "examples x statistics", NULL, (void **)out);
+	if (rc == 0 && k) {
+		*k = (size_t)want[1];
+		*aggregate = (int)agg;
+	}
+	return rc;
+}
+
 static int check_eval(lethe_runfile *rf, const char *path, size_t col)
 {
 	hid_t g;
@@ -613,6 +646,8 @@ static int check_eval(lethe_runfile *rf, const char *path, size_t col)
 	PATHF(p, "%s/metric_flags", path);
 	if (rc == 0)
 		rc = vector(rf, p, CLS_INT, k, "metric_names", NULL, NULL);
+	if (rc == 0)
+		rc = eval_stats(rf, path, n, NULL, NULL, NULL);
 	return rc;
 }
 
@@ -721,6 +756,13 @@ static int check_forgetting(lethe_runfile *rf)
 		if (rc == 0)
 			rc = lethe_runfile_events(rf, c, &counts, &n); /* the counts' values too */
 		free(counts);
+	}
+	/* Intervals (issue #12): optional, checked whole when present. */
+	if (rc == 0 && exists(rf->f, "intervals")) {
+		lethe_intervals iv;
+		if ((rc = lethe_runfile_intervals(rf, &iv)) == LETHE_ENOTFOUND)
+			rc = fail(rf, LETHE_EPARSE, "group 'intervals' has no group 'primary'");
+		lethe_intervals_free(&iv);
 	}
 	return rc;
 }
@@ -1049,6 +1091,11 @@ const char *lethe_runfile_matrix_name(const lethe_runfile *rf, size_t i)
 {
 	return i < rf->n_matrices ? rf->matrices[i] : NULL;
 }
+size_t lethe_runfile_n_stages(const lethe_runfile *rf)
+{
+	return rf ? rf->n_stages : 0;
+}
+
 int lethe_runfile_row_trained(const lethe_runfile *rf, size_t row)
 {
 	return row < rf->n_rows ? rf->trained[row] : 0;
@@ -1084,6 +1131,7 @@ void lethe_runfile_eval_clear(lethe_runfile_eval *ev)
 	free(ev->nll);
 	free(ev->n_tokens);
 	free(ev->score);
+	free(ev->stats);
 	free_strings(ev->predictions, ev->n);
 	free_strings(ev->metric_names, ev->n_metrics);
 	free(ev->metric_values);
@@ -1139,6 +1187,8 @@ int lethe_runfile_read_eval(lethe_runfile *rf, size_t row, size_t column, lethe_
 	for (size_t i = 0; rc == 0 && i < k; i++)
 		out->metric_flags[i] = (unsigned)flags[i];
 	free(flags);
+	if (rc == 0)
+		rc = eval_stats(rf, path, out->n, &out->stats, &out->n_stats, &out->aggregate);
 	if (rc)
 		lethe_runfile_eval_clear(out);
 	return rc;
@@ -1170,6 +1220,30 @@ int lethe_runfile_forgetting(lethe_runfile *rf, const char *which, lethe_forgett
 		PATHF(p, "%s/%s", path, anames[i]);
 		rc = vector(rf, p, CLS_FLOAT, rf->n_cols, "columns", NULL, (void **)arrays[i]);
 	}
+	/* One scale (issue #12): optional, absent from files written before it (then NaN, and
+	 * scale stays NULL: the measures there are on the raw scores). */
+	double **extra[6] = {&out->scale,      &out->final,   &out->relative,
+	                     &out->normalised, &out->forward, &out->gain};
+	static const char *const enames[6] = {
+	    "scale", "final", "relative_forgetting", "normalised", "forward_transfer", "gain"};
+	for (int i = 0; rc == 0 && i < 6; i++) {
+		PATHF(p, "%s/%s", path, enames[i]);
+		if (exists(rf->f, p))
+			rc = vector(rf, p, CLS_FLOAT, rf->n_cols, "columns", NULL,
+			            (void **)extra[i]);
+		else if (i > 0) {
+			if (!(*extra[i] = malloc((rf->n_cols + 1) * sizeof(double))))
+				rc = fail(rf, LETHE_ENOMEM, "out of memory");
+			for (size_t c = 0; rc == 0 && c < rf->n_cols; c++)
+				(*extra[i])[c] = NAN;
+		}
+	}
+	PATHF(p, "%s/scale", path);
+	for (size_t c = 0; rc == 0 && out->scale && c < rf->n_cols; c++)
+		if (!(out->scale[c] > 0 && isfinite(out->scale[c])))
+			rc = fail(rf, LETHE_EPARSE,
+			          "dataset '%s' holds %g, expected a positive scale", p,
+			          out->scale[c]);
 	int32_t *tr = NULL;
 	PATHF(p, "%s/trained_row", path);
 	if (rc == 0)
@@ -1187,6 +1261,70 @@ int lethe_runfile_forgetting(lethe_runfile *rf, const char *which, lethe_forgett
 	free(tr);
 	if (rc)
 		lethe_forgetting_free(out);
+	return rc;
+}
+
+int lethe_runfile_intervals(lethe_runfile *rf, lethe_intervals *out)
+{
+	memset(out, 0, sizeof(*out));
+	int rc = usable(rf);
+	if (rc)
+		return rc;
+	static const char path[] = "intervals/primary";
+	if (!exists(rf->f, path))
+		return LETHE_ENOTFOUND;
+	char p[300];
+	hid_t g;
+	if ((rc = open_group(rf, path, &g)))
+		return rc;
+	int64_t resamples = 0, seed = 0;
+	double level = NAN;
+	rc = attr_i64(rf, g, path, "resamples", &resamples);
+	if (rc == 0)
+		rc = attr_i64(rf, g, path, "seed", &seed);
+	if (rc == 0)
+		rc = attr_scalar(rf, g, path, "level", CLS_FLOAT, &level);
+	H5Gclose(g);
+	if (rc == 0 && (resamples < 1 || !(level > 0 && level < 1)))
+		rc = fail(rf, LETHE_EPARSE,
+		          "group '%s': resamples %lld, level %g: expected >= 1 and "
+		          "a level in (0, 1)",
+		          path, (long long)resamples, level);
+	if (rc)
+		return rc;
+	out->rows = rf->n_rows;
+	out->cols = rf->n_cols;
+	out->resamples = (size_t)resamples;
+	out->level = level;
+	out->seed = (uint64_t)seed;
+	hsize_t d3[3] = {rf->n_rows, rf->n_cols, 2}, d2[2] = {rf->n_cols, 2};
+	PATHF(p, "%s/cells", path);
+	rc = dataset(rf, p, CLS_FLOAT, 3, d3, "rows x columns x 2", NULL, (void **)&out->cells);
+	static const char *const mnames[4] = {"acc", "bwt", "fwt", "chaudhry"};
+	for (int i = 0; rc == 0 && i < 4; i++) {
+		double *v = NULL;
+		PATHF(p, "%s/%s", path, mnames[i]);
+		rc = vector(rf, p, CLS_FLOAT, 2, "low, high", NULL, (void **)&v);
+		if (rc == 0) {
+			out->measures[i][0] = v[0];
+			out->measures[i][1] = v[1];
+		}
+		free(v);
+	}
+	size_t F = LETHE_INTERVAL_TASK_FIGURES;
+	if (rc == 0 && !(out->per_task = malloc((F * rf->n_cols * 2 + 1) * sizeof(double))))
+		rc = fail(rf, LETHE_ENOMEM, "out of memory");
+	for (size_t k = 0; rc == 0 && k < F; k++) {
+		double *v = NULL;
+		PATHF(p, "%s/%s", path, lethe_interval_task_figure(k));
+		rc = dataset(rf, p, CLS_FLOAT, 2, d2, "columns x 2", NULL, (void **)&v);
+		if (rc == 0)
+			memcpy(out->per_task + k * rf->n_cols * 2, v,
+			       rf->n_cols * 2 * sizeof(double));
+		free(v);
+	}
+	if (rc)
+		lethe_intervals_free(out);
 	return rc;
 }
 
@@ -1668,6 +1806,9 @@ int lethe_runfile__records(lethe_runfile *rf, const lethe_curriculum *c, lethe_s
 			t->metric_names = ev.metric_names;
 			t->metric_values = ev.metric_values;
 			t->metric_flags = ev.metric_flags;
+			t->stats = ev.stats;
+			t->n_stats = ev.n_stats;
+			t->aggregate = ev.aggregate;
 		}
 	}
 	return rc;

@@ -44,6 +44,7 @@ void lethe_stage_record_clear(lethe_stage_record *r)
 		free(ev->nll);
 		free(ev->n_tokens);
 		free(ev->score);
+		free(ev->stats);
 	}
 	free(r->evals);
 	free(r->name);
@@ -277,6 +278,13 @@ static int write_eval(wr *w, hid_t loc, const lethe_curriculum *c, const lethe_t
 	free(flags);
 	rc |= attr_str(w, g, "plugin", lethe_curriculum_task(c, ev->task)->plugin);
 	rc |= attr_i64(w, g, "examples", (int64_t)ev->n);
+	if (ev->stats && ev->n) {
+		/* Intervals (issue #12): what the bootstrap recomputes the primary metric from. */
+		hsize_t d[2] = {ev->n, ev->n_stats};
+		rc |=
+		    write_data(w, g, "stats", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d, ev->stats) |
+		    attr_i64(w, g, "aggregate", ev->aggregate);
+	}
 	H5Gclose(g);
 	return rc;
 }
@@ -790,6 +798,65 @@ static int trained_row(const lethe_curriculum *c, size_t task, size_t n_rec)
 	return -1;
 }
 
+/* Intervals (issue #12): the number of bootstrap resamples and the level. */
+#define RF_RESAMPLES 1000
+#define RF_LEVEL 0.95
+
+/* /intervals/primary: the paired bootstrap (intervals.c) of every cell of the primary matrix
+ * and of every measure and per-task figure of /forgetting/primary, each [low, high]. Written
+ * only when some task has sufficient statistics. */
+static int write_intervals(wr *w, hid_t f, const lethe_curriculum *c, const lethe_stage_record *rec,
+                           size_t n_rec, const int *trained, const int *lower, const double *scale)
+{
+	size_t cols = lethe_curriculum_eval_count(c);
+	lethe_interval_input *in = calloc(n_rec * cols + 1, sizeof(*in));
+	if (!in)
+		return -1;
+	int any = 0;
+	for (size_t r = 0; r < n_rec; r++)
+		for (size_t e = 0; e < rec[r].n_evals; e++) {
+			const lethe_task_eval *ev = &rec[r].evals[e];
+			size_t col;
+			for (col = 0; col < cols && lethe_curriculum_eval_task(c, col) != ev->task;
+			     col++)
+				;
+			if (col == cols || !ev->stats)
+				continue;
+			in[r * cols + col] =
+			    (lethe_interval_input){ev->n, ev->n_stats, ev->aggregate, ev->stats};
+			any = 1;
+		}
+	lethe_intervals iv;
+	uint64_t seed = lethe_curriculum_seed(c);
+	if (!any || lethe_intervals_compute(&iv, in, n_rec, cols, lethe_curriculum_baseline(c),
+	                                    trained, lower, scale, RF_RESAMPLES, RF_LEVEL, seed)) {
+		free(in);
+		return any ? -1 : 0;
+	}
+	free(in);
+	hid_t top = group(w, f, "intervals");
+	hid_t g = top >= 0 ? group(w, top, "primary") : -1;
+	int rc = g < 0 ? -1 : 0;
+	if (g >= 0) {
+		hsize_t d3[3] = {n_rec, cols, 2}, d1[1] = {2}, d2[2] = {cols, 2};
+		static const char *const mnames[4] = {"acc", "bwt", "fwt", "chaudhry"};
+		rc |= write_data(w, g, "cells", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, d3, iv.cells);
+		for (int i = 0; i < 4; i++)
+			rc |= write_data(w, g, mnames[i], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d1,
+			                 iv.measures[i]);
+		for (size_t k = 0; k < LETHE_INTERVAL_TASK_FIGURES; k++)
+			rc |= write_data(w, g, lethe_interval_task_figure(k), H5T_IEEE_F64LE,
+			                 H5T_NATIVE_DOUBLE, 2, d2, iv.per_task + k * cols * 2);
+		rc |= attr_i64(w, g, "resamples", RF_RESAMPLES) |
+		      attr_f64(w, g, "level", RF_LEVEL) | attr_i64(w, g, "seed", (int64_t)seed);
+		H5Gclose(g);
+	}
+	if (top >= 0)
+		H5Gclose(top);
+	lethe_intervals_free(&iv);
+	return rc;
+}
+
 /* /forgetting/<name>: the measures of forgetting.h for the primary metric and the target NLL. */
 static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
                             const lethe_stage_record *rec, size_t n_rec)
@@ -801,7 +868,8 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 	double *R = malloc((n_rec * cols + 1) * sizeof(double));
 	int *trained = malloc((cols + 1) * sizeof(int)), *lower = malloc((cols + 1) * sizeof(int));
 	char **names = calloc(cols + 1, sizeof(char *));
-	int rc = R && trained && lower && names ? 0 : -1;
+	double *scale = malloc((cols + 1) * sizeof(double));
+	int rc = R && trained && lower && names && scale ? 0 : -1;
 	for (size_t k = 0; rc == 0 && k < cols; k++) {
 		names[k] = lethe_curriculum_task(c, lethe_curriculum_eval_task(c, k))->name;
 		trained[k] = trained_row(c, lethe_curriculum_eval_task(c, k), n_rec);
@@ -809,8 +877,10 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 	for (int which = 0; rc == 0 && which < 2; which++) {
 		for (size_t i = 0; i < n_rec * cols; i++)
 			R[i] = NAN;
-		for (size_t k = 0; k < cols; k++)
+		for (size_t k = 0; k < cols; k++) {
 			lower[k] = 0;
+			scale[k] = 1.0;
+		}
 		for (size_t r = 0; r < n_rec; r++)
 			for (size_t e = 0; e < rec[r].n_evals; e++) {
 				const lethe_task_eval *ev = &rec[r].evals[e];
@@ -826,11 +896,15 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 						R[r * cols + col] = ev->metric_values[i];
 						lower[col] =
 						    (ev->metric_flags[i] & LETHE_METRIC_LOWER) != 0;
+						/* One scale: a 0-100 metric enters every measure
+						 * divided by 100. */
+						if (ev->metric_flags[i] & LETHE_METRIC_PERCENT)
+							scale[col] = 100.0;
 					}
 			}
 		lethe_forgetting fm;
-		if (lethe_forgetting_compute(&fm, R, n_rec, cols, lethe_curriculum_baseline(c),
-		                             trained, lower)) {
+		if (lethe_forgetting_compute_scaled(
+		        &fm, R, n_rec, cols, lethe_curriculum_baseline(c), trained, lower, scale)) {
 			rc = -1;
 			break;
 		}
@@ -849,6 +923,16 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 			      write_f64(w, m, "max_drop", fm.max_drop, cols) |
 			      write_f64(w, m, "transfer", fm.transfer, cols) |
 			      (tr ? write_i32(w, m, "trained_row", tr, cols) : -1);
+			/* One scale (issue #12): what each task was divided by, and the per-task
+			 * figures on that scale. */
+			rc |= write_f64(w, m, "scale", fm.scale, cols) |
+			      write_f64(w, m, "final", fm.final, cols) |
+			      write_f64(w, m, "relative_forgetting", fm.relative, cols) |
+			      write_f64(w, m, "normalised", fm.normalised, cols) |
+			      write_f64(w, m, "forward_transfer", fm.forward, cols) |
+			      write_f64(w, m, "gain", fm.gain, cols);
+			if (which == 0)
+				rc |= write_intervals(w, f, c, rec, n_rec, trained, lower, scale);
 			free(tr);
 			H5Gclose(m);
 		}
@@ -879,8 +963,9 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 		H5Gclose(dg);
 	}
 	/* Forgetting events (Toneva et al. 2019): an example right after one row and wrong after
-	 * the next; right means a per-example primary score of at least 0.5 (BLEU scaled to 0..1).
-	 * Only for higher-is-better primary metrics. */
+	 * the next, counted from the row that trained the task; right means a per-example primary
+	 * score of at least 0.5 on 0-1 (a metric flagged LETHE_METRIC_PERCENT divided by 100). Only
+	 * for higher-is-better primary metrics. */
 	hid_t evg = rc == 0 ? group(w, g, "events") : -1;
 	for (size_t k = 0; evg >= 0 && k < cols; k++) {
 		size_t task = lethe_curriculum_eval_task(c, k), n = 0;
@@ -894,8 +979,8 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 						if (ev->metric_flags[i] & LETHE_METRIC_PRIMARY) {
 							lower_is_better = (ev->metric_flags[i] &
 							                   LETHE_METRIC_LOWER) != 0;
-							scale100 = strcmp(ev->metric_names[i],
-							                  "bleu") == 0;
+							scale100 = (ev->metric_flags[i] &
+							            LETHE_METRIC_PERCENT) != 0;
 						}
 					have = 1;
 				}
@@ -905,7 +990,10 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 		const double *prev = NULL;
 		size_t prev_n = 0;
 		int64_t total = 0, examples = 0;
-		for (size_t r = lethe_curriculum_baseline(c) ? 1 : 0; count && r < n_rec; r++) {
+		/* Honest cells (issue #12): only from the row right after the stage that trained
+		 * the task; a task no stage trained has no events. */
+		for (size_t r = trained[k] >= 0 ? (size_t)trained[k] : n_rec; count && r < n_rec;
+		     r++) {
 			const double *cur = NULL;
 			size_t cur_n = 0;
 			for (size_t e = 0; e < rec[r].n_evals; e++)
@@ -947,6 +1035,7 @@ static int write_forgetting(wr *w, hid_t f, const lethe_curriculum *c,
 	free(trained);
 	free(lower);
 	free(names);
+	free(scale);
 	H5Gclose(g);
 	return rc;
 }

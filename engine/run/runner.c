@@ -432,6 +432,32 @@ static int evaluate_task(run *r, size_t t, lethe_task_eval *ev)
 	                               ev->score)))
 		rc = fail(r, LETHE_EINVAL, "task '%s': %s", task->name,
 		          lethe_instance_errmsg(task->instance));
+	/* Intervals (issue #12): the primary metric's sufficient statistics per example, when the
+	 * plugin gives them. */
+	if (rc == 0 && n > 0) {
+		double *st = calloc(n * LETHE_STATS_MAX, sizeof(double));
+		size_t k = 0;
+		lethe_aggregate agg = LETHE_AGGREGATE_MEAN;
+		int src = st ? lethe_instance_primary_stats(task->instance, LETHE_SPLIT_EVAL, preds,
+		                                            n, st, &k, &agg)
+		             : LETHE_ENOMEM;
+		if (src == 0) {
+			/* Compact rows of k values. */
+			for (size_t i = 0; i < n; i++)
+				for (size_t j = 0; j < k; j++)
+					st[i * k + j] = st[i * LETHE_STATS_MAX + j];
+			ev->stats = st;
+			ev->n_stats = k;
+			ev->aggregate = (int)agg;
+		} else {
+			free(st);
+			if (src != LETHE_EUNSUPPORTED)
+				rc = src == LETHE_ENOMEM
+				         ? LETHE_ENOMEM
+				         : fail(r, LETHE_EINVAL, "task '%s': %s", task->name,
+				                lethe_instance_errmsg(task->instance));
+		}
+	}
 	/* The engine's own measure for every task: mean target NLL per token, for loss-based
 	 * forgetting. */
 	if (rc == 0 && n > 0) {

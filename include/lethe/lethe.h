@@ -116,6 +116,12 @@ LETHE_EXPORT int lethe_instance_score(lethe_instance *inst, lethe_split split,
  * otherwise); LETHE_EUNSUPPORTED when the plugin has no select operation. */
 LETHE_EXPORT int lethe_instance_select(lethe_instance *inst, lethe_split split, const size_t *idx,
                                        size_t n);
+/* The per-example sufficient statistics of the primary metric (plugin.h, primary_stats): stats
+ * holds n x LETHE_STATS_MAX values. LETHE_EUNSUPPORTED when the plugin has no primary_stats;
+ * LETHE_EINVAL when it answers an unknown aggregate or a k that does not fit it. */
+LETHE_EXPORT int lethe_instance_primary_stats(lethe_instance *inst, lethe_split split,
+                                              const lethe_prediction *predictions, size_t n,
+                                              double *stats, size_t *k, lethe_aggregate *aggregate);
 /* LETHE_EUNSUPPORTED when the plugin has no stats operation. */
 LETHE_EXPORT int lethe_instance_stats(lethe_instance *inst, lethe_split split, lethe_scores *out);
 /* Minimum level of plugin log messages printed on stderr (default LETHE_LOG_INFO); -1: none. */

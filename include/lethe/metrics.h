@@ -174,6 +174,11 @@ LETHE_EXPORT int lethe_bootstrap_mean_ci(double ci[2], const double *x, size_t n
 LETHE_EXPORT int lethe_welch_t_test(double *t, double *df, double *p, const double *a, size_t na,
                                     const double *b, size_t nb);
 
+/* The p-quantile (0 < p < 1) of Student's t distribution with df > 0 degrees of freedom, as
+ * scipy.stats.t.ppf(p, df) (to about 1e-12 relative); NaN outside the domain. For intervals over
+ * seeds: mean +- t_quantile(0.975, n - 1) * sd / sqrt(n). */
+LETHE_EXPORT double lethe_t_quantile(double p, double df);
+
 /* The table liblethe hands to plugins. */
 LETHE_EXPORT const lethe_metrics_api *lethe_metrics(void);
 

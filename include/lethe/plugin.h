@@ -55,6 +55,10 @@ typedef enum lethe_log_level {
 #define LETHE_METRIC_LOWER 0x1u   /* lower is better (loss, perplexity) */
 #define LETHE_METRIC_PRIMARY 0x2u /* the task's headline metric; exactly one per score() call */
 #define LETHE_METRIC_COUNT 0x4u   /* a count (examples, entities), not a score; from stats() */
+/* On a 0-100 scale (BLEU, chrF): divided by 100 wherever tasks are averaged, so that every
+ * average is over scores on 0-1. Without it a score is taken to be on 0-1 (or unbounded, for a
+ * lower-is-better metric). Added after ABI version 1 shipped; old plugins simply never set it. */
+#define LETHE_METRIC_PERCENT 0x8u
 
 /* Where score() and stats() put named metrics; owned by the host. */
 typedef struct lethe_scores lethe_scores;
@@ -137,13 +141,24 @@ typedef struct lethe_plugin_ops {
 	/* Optional (NULL: not supported). Counts describing a loaded split (examples, tokens,
 	 * entities, ...), added with LETHE_METRIC_COUNT. */
 	int (*stats)(lethe_task *task, lethe_split split, lethe_scores *out);
-	/* Optional (NULL: not supported; appended in lethe 0.3, zero for older plugins). Keeps
-	 * only examples idx[0..n) of a loaded split, in that order: example i becomes the one that
-	 * was idx[i]. The host passes distinct indices in range. What the engine evaluates
-	 * (eval_limit's random sample) and trains on (train_limit) is chosen through it; without
-	 * it, the first N examples are used. */
-	int (*select)(lethe_task *task, lethe_split split, const size_t *idx, size_t n);
 } lethe_plugin_ops;
+
+/* How per-example sufficient statistics of the primary metric combine into it, so that the host
+ * can recompute the metric on a bootstrap resample of the examples (corpus-level metrics such as
+ * BLEU are not the mean of a per-example score). Sums are over the resampled examples. */
+typedef enum lethe_aggregate {
+	LETHE_AGGREGATE_MEAN = 0, /* k = 1: the mean of the defined (non-NaN) values */
+	LETHE_AGGREGATE_F1 = 1,   /* k = 3: tp, predicted, true; F1 of precision tp/predicted and
+	                             recall tp/true (0 where undefined), as seqeval */
+	LETHE_AGGREGATE_BLEU = 2, /* k = 10: matching n-grams (n = 1..4), hypothesis n-grams
+	                             (n = 1..4), hypothesis length, reference length: sacrebleu's
+	                             corpus BLEU (exponential smoothing), 0-100 */
+	LETHE_AGGREGATE_EXP_RATIO = 3 /* k = 2: exp(sum a / sum b), e.g. perplexity from the
+	                                 summed NLL and the token count */
+} lethe_aggregate;
+
+/* The most statistics per example primary_stats() may write. */
+#define LETHE_STATS_MAX 16
 
 /* The descriptor a plugin returns. Grows only at the end. */
 typedef struct lethe_plugin {
@@ -153,6 +168,21 @@ typedef struct lethe_plugin {
 	const char *version;
 	const char *description; /* one line */
 	lethe_plugin_ops ops;
+	/* Appended after ABI version 1 shipped: the host reads it only when struct_size covers it
+	 * (an older plugin's descriptor is read as NULL here). Optional (NULL: no intervals for
+	 * this task). For the same predictions as score(), writes each example's sufficient
+	 * statistics of the primary metric into stats (n rows of LETHE_STATS_MAX values, the
+	 * first *k used), *k and how they combine, *aggregate: combined over all n examples they
+	 * must give the primary metric score() reports. */
+	int (*primary_stats)(lethe_task *task, lethe_split split,
+	                     const lethe_prediction *predictions, size_t n, double *stats,
+	                     size_t *k, lethe_aggregate *aggregate);
+	/* Appended after primary_stats, read likewise (NULL for older plugins). Optional (NULL:
+	 * the engine uses a split's first N examples). Keeps only examples idx[0..n) of a loaded
+	 * split, in that order: example i becomes the one that was idx[i]. The host passes distinct
+	 * indices in range. What the engine evaluates (eval_limit's random sample) and trains on
+	 * (train_limit) is chosen through it. */
+	int (*select)(lethe_task *task, lethe_split split, const size_t *idx, size_t n);
 } lethe_plugin;
 
 typedef const lethe_plugin *(*lethe_plugin_entry_fn)(void);

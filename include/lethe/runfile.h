@@ -52,6 +52,9 @@ LETHE_EXPORT const char *lethe_runfile_name(const lethe_runfile *rf);
 /* Rows: "baseline" (when the curriculum has one), then each completed stage, in order. */
 LETHE_EXPORT size_t lethe_runfile_n_rows(const lethe_runfile *rf);
 LETHE_EXPORT const char *const *lethe_runfile_row_names(const lethe_runfile *rf);
+/* The curriculum's stages (/curriculum/stages): more than the trained rows when the run is
+ * partial (stopped before its last stage). */
+LETHE_EXPORT size_t lethe_runfile_n_stages(const lethe_runfile *rf);
 /* Columns: the evaluated tasks; per column its plugin, its primary metric's name and whether
  * that metric is lower-is-better (1) or higher-is-better (0). */
 LETHE_EXPORT size_t lethe_runfile_n_columns(const lethe_runfile *rf);
@@ -78,6 +81,11 @@ typedef struct lethe_runfile_eval {
 	char **metric_names;    /* names */
 	double *metric_values;  /* values */
 	unsigned *metric_flags; /* LETHE_METRIC_LOWER, LETHE_METRIC_PRIMARY */
+	/* The primary metric's sufficient statistics (lethe/plugin.h, primary_stats): n x n_stats
+	 * values combined by aggregate (a lethe_aggregate); NULL when the file holds none. */
+	double *stats;
+	size_t n_stats;
+	int aggregate;
 } lethe_runfile_eval;
 
 LETHE_EXPORT int lethe_runfile_read_eval(lethe_runfile *rf, size_t row, size_t column,
@@ -89,6 +97,11 @@ LETHE_EXPORT void lethe_runfile_eval_clear(lethe_runfile_eval *ev);
  * columns. Free with lethe_forgetting_free(). */
 LETHE_EXPORT int lethe_runfile_forgetting(lethe_runfile *rf, const char *which,
                                           lethe_forgetting *out);
+/* The stored intervals of the primary metric's cells, measures and per-task figures
+ * (/intervals/primary, docs/forgetting.md), as a lethe_intervals of lethe/forgetting.h (free with
+ * lethe_intervals_free()). LETHE_ENOTFOUND when the file has none (written before intervals, or
+ * no plugin of it gives sufficient statistics). */
+LETHE_EXPORT int lethe_runfile_intervals(lethe_runfile *rf, lethe_intervals *out);
 /* Parameter drift per row and group: kind is "l2_previous", "relative_previous", "l2_initial"
  * or "relative_initial"; *out holds rows x LETHE_RUNFILE_DRIFT_GROUPS values, NaN for rows not
  * trained. */

@@ -522,6 +522,30 @@ static int instruct_score(lethe_task *t, lethe_split split, const lethe_predicti
 	return rc;
 }
 
+/* The primary metric's per-example statistic, for the bootstrap: ROUGE-L F, averaged. */
+static int instruct_primary_stats(lethe_task *t, lethe_split split, const lethe_prediction *preds,
+                                  size_t n, double *stats, size_t *k, lethe_aggregate *aggregate)
+{
+	const struct split_data *s = &t->splits[split];
+	*k = 1;
+	*aggregate = LETHE_AGGREGATE_MEAN;
+	lethe_pu_buf text = {0};
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *ref = s->pool.buf + s->items[i].target;
+		text.n = 0;
+		if ((rc = lethe_pu_buf_add(&text, preds[i].text ? preds[i].text : "",
+		                           preds[i].text ? preds[i].text_len : 0)))
+			break;
+		lethe_rouge_score sc;
+		if ((rc = t->host->metrics->rouge(&sc, text.s ? text.s : "", &ref, 1, t->stem)))
+			break;
+		stats[i * LETHE_STATS_MAX] = sc.rougeL.fmeasure;
+	}
+	lethe_pu_buf_free(&text);
+	return rc;
+}
+
 static int instruct_stats(lethe_task *t, lethe_split split, lethe_scores *out)
 {
 	const struct split_data *s = &t->splits[split];
@@ -562,8 +586,9 @@ static const lethe_plugin instruct_plugin = {
             .predict = instruct_predict,
             .score = instruct_score,
             .stats = instruct_stats,
-            .select = instruct_select,
         },
+    .primary_stats = instruct_primary_stats,
+    .select = instruct_select,
 };
 
 LETHE_PLUGIN_DECLARE(instruct_plugin)

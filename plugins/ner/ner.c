@@ -546,8 +546,11 @@ static int add_typed(const lethe_host *h, lethe_scores *out, const char *kind, c
 	return h->metric(out, name, v, 0);
 }
 
-static int ner_score(lethe_task *t, lethe_split split, const lethe_prediction *preds, size_t n,
-                     lethe_scores *out, double *per_example)
+/* score() and primary_stats() in one: out NULL adds no metric; stats (n x LETHE_STATS_MAX),
+ * when not NULL, receives each sentence's entity counts (tp, predicted, true): sentences are
+ * joined with an "O" between them, so the corpus counts are their sums. */
+static int score_impl(lethe_task *t, lethe_split split, const lethe_prediction *preds, size_t n,
+                      lethe_scores *out, double *per_example, double *stats)
 {
 	const lethe_host *h = t->host;
 	const struct split_data *s = &t->splits[split];
@@ -573,13 +576,13 @@ static int ner_score(lethe_task *t, lethe_split split, const lethe_prediction *p
 		off += sent->n_tokens;
 	}
 	lethe_seqeval_result *r = NULL;
-	if (rc == 0)
+	if (rc == 0 && out)
 		rc = h->metrics->seqeval(&r, (const char *const *const *)gold,
 		                         (const char *const *const *)pred, lens, n);
-	if (rc == 0 && !(rc = h->metric(out, "f1", r->micro.f1, LETHE_METRIC_PRIMARY)) &&
+	if (rc == 0 && r && !(rc = h->metric(out, "f1", r->micro.f1, LETHE_METRIC_PRIMARY)) &&
 	    !(rc = h->metric(out, "precision", r->micro.precision, 0)))
 		rc = h->metric(out, "recall", r->micro.recall, 0);
-	for (size_t k = 0; rc == 0 && k < r->n_types; k++) {
+	for (size_t k = 0; rc == 0 && r && k < r->n_types; k++) {
 		const lethe_entity_score *e = &r->types[k];
 		if (!(rc = add_typed(h, out, "f1", e->type, e->f1)) &&
 		    !(rc = add_typed(h, out, "precision", e->type, e->precision)))
@@ -588,12 +591,19 @@ static int ner_score(lethe_task *t, lethe_split split, const lethe_prediction *p
 	if (r)
 		h->metrics->seqeval_free(r);
 	/* Per sentence: its own entity F1, NaN when neither side has an entity. */
-	for (size_t i = 0; rc == 0 && per_example && i < n; i++) {
+	for (size_t i = 0; rc == 0 && (per_example || stats) && i < n; i++) {
 		lethe_seqeval_result *one = NULL;
 		if ((rc = h->metrics->seqeval(&one, (const char *const *const *)&gold[i],
 		                              (const char *const *const *)&pred[i], &lens[i], 1)))
 			break;
-		per_example[i] = one->micro.n_true || one->micro.n_pred ? one->micro.f1 : NAN;
+		if (per_example)
+			per_example[i] =
+			    one->micro.n_true || one->micro.n_pred ? one->micro.f1 : NAN;
+		if (stats) {
+			stats[i * LETHE_STATS_MAX] = (double)one->micro.tp;
+			stats[i * LETHE_STATS_MAX + 1] = (double)one->micro.n_pred;
+			stats[i * LETHE_STATS_MAX + 2] = (double)one->micro.n_true;
+		}
 		h->metrics->seqeval_free(one);
 	}
 	free(gold);
@@ -602,6 +612,20 @@ static int ner_score(lethe_task *t, lethe_split split, const lethe_prediction *p
 	free(lens);
 	free(store);
 	return rc;
+}
+
+static int ner_score(lethe_task *t, lethe_split split, const lethe_prediction *preds, size_t n,
+                     lethe_scores *out, double *per_example)
+{
+	return score_impl(t, split, preds, n, out, per_example, NULL);
+}
+
+static int ner_primary_stats(lethe_task *t, lethe_split split, const lethe_prediction *preds,
+                             size_t n, double *stats, size_t *k, lethe_aggregate *aggregate)
+{
+	*k = 3;
+	*aggregate = LETHE_AGGREGATE_F1;
+	return score_impl(t, split, preds, n, NULL, NULL, stats);
 }
 
 static int ner_stats(lethe_task *t, lethe_split split, lethe_scores *out)
@@ -674,8 +698,9 @@ static const lethe_plugin ner_plugin = {
             .predict = ner_predict,
             .score = ner_score,
             .stats = ner_stats,
-            .select = ner_select,
         },
+    .primary_stats = ner_primary_stats,
+    .select = ner_select,
 };
 
 LETHE_PLUGIN_DECLARE(ner_plugin)

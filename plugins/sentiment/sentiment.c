@@ -518,6 +518,25 @@ static int sentiment_score(lethe_task *t, lethe_split split, const lethe_predict
 	return rc;
 }
 
+/* Accuracy is the mean of per-example correctness. */
+static int sentiment_primary_stats(lethe_task *t, lethe_split split, const lethe_prediction *preds,
+                                   size_t n, double *stats, size_t *k, lethe_aggregate *aggregate)
+{
+	const struct split_data *s = &t->splits[split];
+	for (size_t i = 0; i < n; i++) {
+		if (preds[i].choice >= t->n_labels) {
+			t->host->error(t->host->ctx,
+			               "prediction %zu: choice %zu out of range (%zu labels)", i,
+			               preds[i].choice, t->n_labels);
+			return LETHE_EINVAL;
+		}
+		stats[i * LETHE_STATS_MAX] = (size_t)s->label[i] == preds[i].choice ? 1.0 : 0.0;
+	}
+	*k = 1;
+	*aggregate = LETHE_AGGREGATE_MEAN;
+	return 0;
+}
+
 static int sentiment_stats(lethe_task *t, lethe_split split, lethe_scores *out)
 {
 	const struct split_data *s = &t->splits[split];
@@ -560,8 +579,9 @@ static const lethe_plugin sentiment_plugin = {
             .predict = sentiment_predict,
             .score = sentiment_score,
             .stats = sentiment_stats,
-            .select = sentiment_select,
         },
+    .primary_stats = sentiment_primary_stats,
+    .select = sentiment_select,
 };
 
 LETHE_PLUGIN_DECLARE(sentiment_plugin)

@@ -381,8 +381,10 @@ static void accumulate(lethe_prf *sum, const lethe_prf *s)
 	sum->fmeasure += s->fmeasure;
 }
 
-static int summarize_score(lethe_task *t, lethe_split split, const lethe_prediction *preds,
-                           size_t n, lethe_scores *out, double *per_example)
+/* score() and primary_stats() in one: out NULL adds no metric; stats (n x LETHE_STATS_MAX),
+ * when not NULL, receives each example's ROUGE-L F (the primary metric is their mean). */
+static int score_impl(lethe_task *t, lethe_split split, const lethe_prediction *preds, size_t n,
+                      lethe_scores *out, double *per_example, double *stats)
 {
 	const lethe_host *h = t->host;
 	const struct split_data *s = &t->splits[split];
@@ -412,13 +414,30 @@ static int summarize_score(lethe_task *t, lethe_split split, const lethe_predict
 		accumulate(&rls, &sc.rougeLsum);
 		if (per_example)
 			per_example[i] = sc.rougeL.fmeasure;
+		if (stats)
+			stats[i * LETHE_STATS_MAX] = sc.rougeL.fmeasure;
 	}
 	lethe_pu_buf_free(&text);
-	if (rc == 0 && !(rc = add_prf(h, out, "rougeL", &rl, (double)n, LETHE_METRIC_PRIMARY)) &&
+	if (rc == 0 && out &&
+	    !(rc = add_prf(h, out, "rougeL", &rl, (double)n, LETHE_METRIC_PRIMARY)) &&
 	    !(rc = add_prf(h, out, "rouge1", &r1, (double)n, 0)) &&
 	    !(rc = add_prf(h, out, "rouge2", &r2, (double)n, 0)))
 		rc = add_prf(h, out, "rougeLsum", &rls, (double)n, 0);
 	return rc;
+}
+
+static int summarize_score(lethe_task *t, lethe_split split, const lethe_prediction *preds,
+                           size_t n, lethe_scores *out, double *per_example)
+{
+	return score_impl(t, split, preds, n, out, per_example, NULL);
+}
+
+static int summarize_primary_stats(lethe_task *t, lethe_split split, const lethe_prediction *preds,
+                                   size_t n, double *stats, size_t *k, lethe_aggregate *aggregate)
+{
+	*k = 1;
+	*aggregate = LETHE_AGGREGATE_MEAN;
+	return score_impl(t, split, preds, n, NULL, NULL, stats);
 }
 
 static int summarize_stats(lethe_task *t, lethe_split split, lethe_scores *out)
@@ -454,8 +473,9 @@ static const lethe_plugin summarize_plugin = {
             .predict = summarize_predict,
             .score = summarize_score,
             .stats = summarize_stats,
-            .select = summarize_select,
         },
+    .primary_stats = summarize_primary_stats,
+    .select = summarize_select,
 };
 
 LETHE_PLUGIN_DECLARE(summarize_plugin)

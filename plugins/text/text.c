@@ -303,6 +303,21 @@ static int text_predict(lethe_task *t, lethe_predict_spec *out)
 	return 0;
 }
 
+/* Perplexity from sufficient statistics: each example's summed NLL and its token count. */
+static int text_primary_stats(lethe_task *t, lethe_split split, const lethe_prediction *preds,
+                              size_t n, double *stats, size_t *k, lethe_aggregate *aggregate)
+{
+	(void)t;
+	(void)split;
+	for (size_t i = 0; i < n; i++) {
+		stats[i * LETHE_STATS_MAX] = preds[i].nll;
+		stats[i * LETHE_STATS_MAX + 1] = (double)preds[i].n_tokens;
+	}
+	*k = 2;
+	*aggregate = LETHE_AGGREGATE_EXP_RATIO;
+	return 0;
+}
+
 /* Corpus perplexity is exp(total NLL / total tokens), token-weighted like every LM evaluation;
  * bits per byte divides by bytes instead, so it compares across tokenizers. */
 static int text_score(lethe_task *t, lethe_split split, const lethe_prediction *preds, size_t n,
@@ -377,8 +392,9 @@ static const lethe_plugin text_plugin = {
             .predict = text_predict,
             .score = text_score,
             .stats = text_stats,
-            .select = text_select,
         },
+    .primary_stats = text_primary_stats,
+    .select = text_select,
 };
 
 LETHE_PLUGIN_DECLARE(text_plugin)

@@ -354,8 +354,10 @@ static int translation_predict(lethe_task *t, lethe_predict_spec *out)
 	return 0;
 }
 
-static int translation_score(lethe_task *t, lethe_split split, const lethe_prediction *preds,
-                             size_t n, lethe_scores *out, double *per_example)
+/* score() and primary_stats() in one: out NULL adds no metric (and skips the corpus scores);
+ * stats (n x LETHE_STATS_MAX), when not NULL, receives each segment's BLEU statistics. */
+static int score_impl(lethe_task *t, lethe_split split, const lethe_prediction *preds, size_t n,
+                      lethe_scores *out, double *per_example, double *stats)
 {
 	const lethe_host *h = t->host;
 	const struct split_data *s = &t->splits[split];
@@ -385,25 +387,37 @@ static int translation_score(lethe_task *t, lethe_split split, const lethe_predi
 	lethe_chrf_options co = {6, 0, 2.0, 0, 0}, cpp = {6, 2, 2.0, 0, 0};
 	lethe_bleu_score bleu;
 	double chrf = 0, chrf_pp = 0;
-	if (rc == 0)
+	if (rc == 0 && out)
 		rc = h->metrics->bleu(&bleu, (const char *const *)hyps, ref_lists, n_refs, n, &bo);
-	if (rc == 0)
+	if (rc == 0 && out)
 		rc = h->metrics->chrf(&chrf, NULL, (const char *const *)hyps, ref_lists, n_refs, n,
 		                      &co);
-	if (rc == 0)
+	if (rc == 0 && out)
 		rc = h->metrics->chrf(&chrf_pp, NULL, (const char *const *)hyps, ref_lists, n_refs,
 		                      n, &cpp);
-	if (rc == 0 && !(rc = h->metric(out, "bleu", bleu.score, LETHE_METRIC_PRIMARY)) &&
-	    !(rc = h->metric(out, "chrf", chrf, 0)) &&
-	    !(rc = h->metric(out, "chrf_pp", chrf_pp, 0)))
+	if (rc == 0 && out &&
+	    !(rc = h->metric(out, "bleu", bleu.score,
+	                     LETHE_METRIC_PRIMARY | LETHE_METRIC_PERCENT)) &&
+	    !(rc = h->metric(out, "chrf", chrf, LETHE_METRIC_PERCENT)) &&
+	    !(rc = h->metric(out, "chrf_pp", chrf_pp, LETHE_METRIC_PERCENT)))
 		rc = h->metric(out, "bleu/bp", bleu.bp, 0);
 	lethe_bleu_options sentence = {LETHE_BLEU_TOKENIZE_13A, 0, 1};
-	for (size_t i = 0; rc == 0 && per_example && i < n; i++) {
+	for (size_t i = 0; rc == 0 && (per_example || stats) && i < n; i++) {
 		lethe_bleu_score one;
 		if ((rc = h->metrics->bleu(&one, (const char *const *)&hyps[i], &ref_lists[i],
 		                           &n_refs[i], 1, &sentence)))
 			break;
-		per_example[i] = one.score;
+		if (per_example)
+			per_example[i] = one.score;
+		/* The counts do not depend on effective_order, only the sentence score does. */
+		for (int g = 0; stats && g < 4; g++) {
+			stats[i * LETHE_STATS_MAX + g] = (double)one.counts[g];
+			stats[i * LETHE_STATS_MAX + 4 + g] = (double)one.totals[g];
+		}
+		if (stats) {
+			stats[i * LETHE_STATS_MAX + 8] = (double)one.sys_len;
+			stats[i * LETHE_STATS_MAX + 9] = (double)one.ref_len;
+		}
 	}
 	for (size_t i = 0; hyps && i < n; i++)
 		free(hyps[i]);
@@ -412,6 +426,21 @@ static int translation_score(lethe_task *t, lethe_split split, const lethe_predi
 	free(ref_lists);
 	free(n_refs);
 	return rc;
+}
+
+static int translation_score(lethe_task *t, lethe_split split, const lethe_prediction *preds,
+                             size_t n, lethe_scores *out, double *per_example)
+{
+	return score_impl(t, split, preds, n, out, per_example, NULL);
+}
+
+static int translation_primary_stats(lethe_task *t, lethe_split split,
+                                     const lethe_prediction *preds, size_t n, double *stats,
+                                     size_t *k, lethe_aggregate *aggregate)
+{
+	*k = 10;
+	*aggregate = LETHE_AGGREGATE_BLEU;
+	return score_impl(t, split, preds, n, NULL, NULL, stats);
 }
 
 static int translation_stats(lethe_task *t, lethe_split split, lethe_scores *out)
@@ -444,8 +473,9 @@ static const lethe_plugin translation_plugin = {
             .predict = translation_predict,
             .score = translation_score,
             .stats = translation_stats,
-            .select = translation_select,
         },
+    .primary_stats = translation_primary_stats,
+    .select = translation_select,
 };
 
 LETHE_PLUGIN_DECLARE(translation_plugin)
