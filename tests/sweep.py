@@ -29,6 +29,11 @@ SRC = os.environ["LETHE_SRCDIR"]
 passed = failed = 0
 
 
+
+def runs(d):
+    """The run files of a sweep's folder (each has its live log, RUN.h5.log.jsonl, beside it)."""
+    return [n for n in os.listdir(d) if n.endswith(".h5")] if os.path.isdir(d) else []
+
 def check(ok, what):
     global passed, failed
     if ok:
@@ -64,11 +69,11 @@ output: runs/%(name)s.h5
         open(os.path.join(tmp, name + ".yaml"), "w").write(base % {"name": name, "q": q, "second": second})
     p = lethe(["sweep", "--seeds", "1-3", "--jobs", "2", os.path.join(tmp, "seq.yaml")])
     seq = os.path.join(tmp, "runs", "seq")
-    check(p.returncode == 0 and sorted(os.listdir(seq)) == ["seed-1.h5", "seed-2.h5", "seed-3.h5"],
+    check(p.returncode == 0 and sorted(runs(seq)) == ["seed-1.h5", "seed-2.h5", "seed-3.h5"],
           "sweep seq: exit %d, %s %r" % (p.returncode, p.stderr, os.listdir(seq) if os.path.isdir(seq) else None))
     replay = os.path.join(tmp, "groups", "replay")
     p = lethe(["sweep", "--seeds", "1,2-3", "--out", replay, os.path.join(tmp, "replay.yaml")])
-    check(p.returncode == 0 and len(os.listdir(replay)) == 3, "sweep replay --out: %s" % p.stderr)
+    check(p.returncode == 0 and len(runs(replay)) == 3, "sweep replay --out: %s" % p.stderr)
     seeds = [int(h5py.File(os.path.join(seq, "seed-%d.h5" % i), "r").attrs["seed"]) for i in (1, 2, 3)]
     check(seeds == [1, 2, 3], "each run file has its seed: %r" % seeds)
     p = lethe(["sweep", "--seeds", "1-3", os.path.join(tmp, "seq.yaml")])
@@ -79,7 +84,7 @@ output: runs/%(name)s.h5
     # Groups: recompute with scipy from the stored measures.
     def measures(d):
         out = []
-        for n in sorted(os.listdir(d)):
+        for n in sorted(runs(d)):
             with h5py.File(os.path.join(d, n), "r") as f:
                 a = f["forgetting/primary"].attrs
                 out.append([a["acc"], a["bwt"], a["chaudhry"]])

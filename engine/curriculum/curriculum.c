@@ -912,6 +912,22 @@ static void read_stages(ctx *x, const lethe_ynode *stages, const lethe_train_set
 static void check_adapter_sequence(ctx *x, const lethe_ynode *stages)
 {
 	const lethe_curriculum *c = x->c;
+	/* The regularisers act on the base parameters, which an adapter freezes (and LwF's
+	 * teacher would be built without the adapter): refused rather than silently doing
+	 * nothing. */
+	static const char *const reg_names[] = {"none", "l2", "ewc", "lwf"};
+	for (size_t i = 0; i < c->n_stages && i < stages->n; i++) {
+		const lethe_train_settings *t = &c->stages[i].train;
+		if (!t->adapter_rank || t->regularize.kind == LETHE_REG_NONE ||
+		    t->regularize.lambda <= 0)
+			continue;
+		const lethe_ynode *n = lethe_yaml_get(stages->items[i], "regularize");
+		error_at(
+		    x, n ? n : stages->items[i],
+		    "stage '%s': regularize (%s) does not cover LoRA adapters yet: its penalty "
+		    "acts on the base weights, which the adapter freezes; use one or the other",
+		    c->stages[i].name ? c->stages[i].name : "?", reg_names[t->regularize.kind]);
+	}
 	for (size_t i = 1; i < c->n_stages && i < stages->n; i++) {
 		const lethe_train_settings *a = &c->stages[i - 1].train, *b = &c->stages[i].train;
 		if (!a->adapter_rank || a->adapter_merge)

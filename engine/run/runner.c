@@ -734,6 +734,17 @@ static int adapter_begin(run *r, size_t si)
 			            "stage '%s': an unmerged adapter is still attached", st->name);
 		return 0;
 	}
+	if (lethe_model_lora(r->m) && ts->reset_optimizer) {
+		/* reset_optimizer covers the adapter the previous stage left: its moments and
+		 * its step count start again, as the base's do (methods.c). */
+		float *mo = lethe_model_lora_adam_m(r->m), *ve = lethe_model_lora_adam_v(r->m);
+		size_t n = lethe_model_lora_num_params(r->m);
+		if (mo && ve) {
+			memset(mo, 0, n * sizeof(float));
+			memset(ve, 0, n * sizeof(float));
+		}
+		lethe_model_lora_set_steps_taken(r->m, 0);
+	}
 	if (!lethe_model_lora(r->m)) {
 		lethe_lora_options o = {ts->adapter_rank, (float)ts->adapter_alpha,
 		                        (float)ts->adapter_dropout, ts->adapter_targets};
