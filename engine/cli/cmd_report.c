@@ -656,7 +656,7 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 	}
 	int md = fmt == MARKDOWN;
 	int lw = mx->row_labels ? 26 : 14; /* row labels with a method (LoRA) are longer */
-	int cw = mx->has_iv ? 24 : 14; /* a matrix column's width */
+	int cw = mx->has_iv ? 24 : 14;     /* a matrix column's width */
 	fprintf(o, md ? "# Forgetting report: %s\n\n" : "Forgetting report: %s\n\n", name);
 	fprintf(o, md ? "## Score matrix (each task's primary metric)\n\n"
 	              : "Score matrix (each task's primary metric; rows: before training and after "
