@@ -232,3 +232,7 @@ TESTS += %reldir%/check_methods %reldir%/methods.py
 %canon_reldir%_check_methods_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 %canon_reldir%_check_methods_LDADD = engine/liblethe.la $(CHECK_LIBS) $(LIBM)
 EXTRA_DIST += %reldir%/methods.py
+
+# Reports of awkward task names: CSV quoting, UTF-8 columns, shortest decimals.
+TESTS += %reldir%/report_names.py
+EXTRA_DIST += %reldir%/report_names.py

@@ -15,6 +15,72 @@
 #include "cli.h"
 #include "report_html.h"
 
+/* v as the shortest decimal that reads back to the same double (0.47, not 0.46999999999999997),
+ * for CSV and JSON. */
+static const char *exact(double v)
+{
+	static char buf[4][40];
+	static int k;
+	char *b = buf[k++ & 3];
+	for (int p = 1; p <= 17; p++) {
+		snprintf(b, sizeof(buf[0]), "%.*g", p, v);
+		if (strtod(b, NULL) == v)
+			break;
+	}
+	return b;
+}
+
+/* A CSV field: as it is, or quoted (RFC 4180: in double quotes, quotes doubled) when it holds a
+ * comma, a quote or a line break. */
+static const char *csvq(const char *s)
+{
+	static char buf[4][2048];
+	static int k;
+	if (!s || !strpbrk(s, ",\"\r\n"))
+		return s ? s : "";
+	char *b = buf[k++ & 3], *e = b + sizeof(buf[0]) - 2;
+	*b = '"';
+	char *w = b + 1;
+	for (; *s && w < e - 1; s++) {
+		if (*s == '"')
+			*w++ = '"';
+		*w++ = *s;
+	}
+	*w++ = '"';
+	*w = '\0';
+	return b;
+}
+
+/* s in a column of width characters (code points, not bytes): cut at a character boundary so a
+ * multi-byte name never loses half a character, padded with spaces on the right (left < 0) or the
+ * left (left > 0). */
+static const char *col(const char *s, int width, int left)
+{
+	static char buf[4][512];
+	static int k;
+	char *b = buf[k++ & 3];
+	size_t n = 0, chars = 0;
+	s = s ? s : "";
+	while (s[n] && (int)chars < width && n + 4 < sizeof(buf[0]) - (size_t)width - 1) {
+		size_t len = 1;
+		while (((unsigned char)s[n + len] & 0xC0) == 0x80)
+			len++;
+		n += len;
+		chars++;
+	}
+	size_t pad = chars < (size_t)width ? (size_t)width - chars : 0, at = 0;
+	if (left > 0)
+		for (; at < pad; at++)
+			b[at] = ' ';
+	memcpy(b + at, s, n);
+	at += n;
+	if (left < 0)
+		for (size_t i = 0; i < pad; i++)
+			b[at++] = ' ';
+	b[at] = '\0';
+	return b;
+}
+
 /* ---- methods against forgetting (docs/methods.md) ----------------------------------------- */
 
 /* Each row's methods line (NULL when it used none). */
@@ -199,9 +265,9 @@ int lethe_report_not_learnt(const lethe_report *rep, size_t col)
 static void json_fig(FILE *o, double v, const double *ci)
 {
 	fputs("{\"value\": ", o);
-	isnan(v) ? fputs("null", o) : fprintf(o, "%.17g", v);
+	isnan(v) ? fputs("null", o) : fputs(exact(v), o);
 	if (ci)
-		fprintf(o, ", \"ci\": [%.17g, %.17g]}", ci[0], ci[1]);
+		fprintf(o, ", \"ci\": [%s, %s]}", exact(ci[0]), exact(ci[1]));
 	else
 		fputs(", \"ci\": null}", o);
 }
@@ -251,7 +317,7 @@ static void num(FILE *o, double v, enum format fmt)
 	if (isnan(v))
 		fputs(fmt == JSON ? "null" : fmt == CSV ? "" : "-", o);
 	else if (fmt == JSON || fmt == CSV)
-		fprintf(o, "%.17g", v);
+		fputs(exact(v), o);
 	else
 		fprintf(o, "%.4f", v);
 }
@@ -298,7 +364,7 @@ static void print_methods(FILE *o, enum format fmt, const lethe_report *mx)
 			fputs(": ", o);
 			json_str(o, m);
 		} else if (fmt == CSV)
-			fprintf(o, "methods,%s,,methods,\"%s\"\n", mx->row_names[r], m);
+			fprintf(o, "methods,%s,,methods,%s\n", csvq(mx->row_names[r]), csvq(m));
 		else
 			fprintf(o, md ? "| %s | %s |\n" : "  %-14s %s\n", mx->row_names[r], m);
 		first = 0;
@@ -342,10 +408,10 @@ static void extras(FILE *o, enum format fmt, const lethe_report *mx)
 				for (size_t r = 0; r < R; r++)
 					for (size_t i = 0; i < G; i++) {
 						fprintf(o, "drift,%s,,relative_previous/%s,",
-						        mx->row_names[r], groups[i]);
+						        csvq(mx->row_names[r]), groups[i]);
 						num(o, rel_prev[r * G + i], fmt);
 						fprintf(o, "\ndrift,%s,,relative_initial/%s,",
-						        mx->row_names[r], groups[i]);
+						        csvq(mx->row_names[r]), groups[i]);
 						num(o, rel_init[r * G + i], fmt);
 						fputc('\n', o);
 					}
@@ -365,7 +431,9 @@ static void extras(FILE *o, enum format fmt, const lethe_report *mx)
 				}
 				fputc('\n', o);
 				for (size_t r = 0; r < R; r++) {
-					fprintf(o, md ? "| %s |" : "%-14.14s", mx->row_names[r]);
+					fprintf(o, md ? "| %s |" : "%s",
+					        md ? mx->row_names[r]
+					           : col(mx->row_names[r], 14, -1));
 					for (size_t i = 0; i < G; i++) {
 						char buf[48];
 						if (isnan(rel_prev[r * G + i]))
@@ -433,12 +501,12 @@ static void extras(FILE *o, enum format fmt, const lethe_report *mx)
 			} else if (fmt == CSV) {
 				fprintf(
 				    o, "events,,%s,events,%ld\nevents,,%s,examples_forgotten,%ld\n",
-				    task, total, task, examples);
+				    csvq(task), total, csvq(task), examples);
 			} else {
 				fprintf(o,
-				        md ? "| %s | %ld | %ld | %s |\n"
-				           : "  %-14.14s %7ld %9ld  %s\n",
-				        task, total, examples, top[0] ? top : "-");
+				        md ? "| %s | %ld | %ld | %s |\n" : "  %s %7ld %9ld  %s\n",
+				        md ? task : col(task, 14, -1), total, examples,
+				        top[0] ? top : "-");
 			}
 			first = 0;
 		}
@@ -513,7 +581,8 @@ static void per_task_table(FILE *o, int md, const lethe_report *mx, const lethe_
 		fputc('\n', o);
 	}
 	for (size_t c = 0; c < mx->cols; c++) {
-		fprintf(o, md ? "| %s |" : "  %-14.14s", mx->col_names[c]);
+		fprintf(o, md ? "| %s |" : "  %s",
+		        md ? mx->col_names[c] : col(mx->col_names[c], 14, -1));
 		for (int i = 0; i < N_TASK_ARRAYS; i++) {
 			char v[96];
 			double x = arr[i] ? arr[i][c] : NAN;
@@ -610,15 +679,17 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 		fprintf(o, "section,row,task,metric,value\n");
 		for (size_t r = 0; r < R; r++)
 			for (size_t c = 0; c < C; c++) {
-				fprintf(o, "matrix,%s,%s,%s,", mx->row_names[r], mx->col_names[c],
-				        mx->metrics ? mx->metrics[c] : "");
+				fprintf(o, "matrix,%s,%s,%s,", csvq(mx->row_names[r]),
+				        csvq(mx->col_names[c]),
+				        csvq(mx->metrics ? mx->metrics[c] : ""));
 				num(o, mx->primary[r * C + c], fmt);
 				fputc('\n', o);
 				const double *ci = lethe_report_cell_ci(mx, r, c);
 				for (int e = 0; ci && e < 2; e++)
-					fprintf(o, "matrix,%s,%s,%s/%s,%.17g\n", mx->row_names[r],
-					        mx->col_names[c], mx->metrics ? mx->metrics[c] : "",
-					        e ? "high" : "low", ci[e]);
+					fprintf(o, "matrix,%s,%s,%s/%s,%s\n",
+					        csvq(mx->row_names[r]), csvq(mx->col_names[c]),
+					        mx->metrics ? mx->metrics[c] : "",
+					        e ? "high" : "low", exact(ci[e]));
 			}
 		const lethe_forgetting *ms[2] = {pm, lm};
 		const char *keys[2] = {"primary", "target_nll"};
@@ -631,24 +702,24 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 				fputc('\n', o);
 				const double *ci = k == 0 ? lethe_report_measure_ci(mx, i) : NULL;
 				for (int e = 0; ci && e < 2; e++)
-					fprintf(o, "%s,,,%s/%s,%.17g\n", keys[k], names[i],
-					        e ? "high" : "low", ci[e]);
+					fprintf(o, "%s,,,%s/%s,%s\n", keys[k], names[i],
+					        e ? "high" : "low", exact(ci[e]));
 			}
 			const char *const *arrays = task_arrays;
 			const double *vals[N_TASK_ARRAYS];
 			task_values(ms[k], vals);
 			for (int a = 0; a < N_TASK_ARRAYS; a++)
 				for (size_t c = 0; vals[a] && c < C; c++) {
-					fprintf(o, "%s,,%s,%s,", keys[k], mx->col_names[c],
+					fprintf(o, "%s,,%s,%s,", keys[k], csvq(mx->col_names[c]),
 					        arrays[a]);
 					num(o, vals[a][c], fmt);
 					fputc('\n', o);
 					const double *ci =
 					    k == 0 ? lethe_report_task_ci(mx, (size_t)a, c) : NULL;
 					for (int e = 0; ci && e < 2; e++)
-						fprintf(o, "%s,,%s,%s/%s,%.17g\n", keys[k],
-						        mx->col_names[c], arrays[a],
-						        e ? "high" : "low", ci[e]);
+						fprintf(o, "%s,,%s,%s/%s,%s\n", keys[k],
+						        csvq(mx->col_names[c]), arrays[a],
+						        e ? "high" : "low", exact(ci[e]));
 				}
 		}
 		extras(o, fmt, mx);
@@ -673,17 +744,17 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 	} else {
 		fprintf(o, "%-*s", lw, "");
 		for (size_t c = 0; c < C; c++)
-			fprintf(o, " %*.*s", cw, cw, mx->col_names[c]);
+			fprintf(o, " %s", col(mx->col_names[c], cw, 1));
 		fprintf(o, "\n%-*s", lw, "");
 		for (size_t c = 0; c < C; c++)
-			fprintf(o, " %*.*s", cw, cw, mx->metrics ? mx->metrics[c] : "");
+			fprintf(o, " %s", col(mx->metrics ? mx->metrics[c] : "", cw, 1));
 		fputc('\n', o);
 	}
 	for (size_t r = 0; r < R; r++) {
 		if (md)
 			fprintf(o, "| %s |", mx->row_names[r]);
 		else
-			fprintf(o, "%-*.*s", lw, lw, mx->row_names[r]);
+			fputs(col(mx->row_names[r], lw, -1), o);
 		for (size_t c = 0; c < C; c++) {
 			char buf[96];
 			text_fig(buf, sizeof(buf), mx->primary[r * C + c],
@@ -1063,8 +1134,8 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 				if (isnan(g[i].ci[k][0]))
 					fputs(", \"ci\": null", o);
 				else
-					fprintf(o, ", \"ci\": [%.17g, %.17g]", g[i].ci[k][0],
-					        g[i].ci[k][1]);
+					fprintf(o, ", \"ci\": [%s, %s]", exact(g[i].ci[k][0]),
+					        exact(g[i].ci[k][1]));
 				fprintf(o, ", \"n\": %zu, \"best\": %s}", g[i].n[k],
 				        best[k] == (int)i ? "true" : "false");
 			}
@@ -1084,7 +1155,8 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 		fputs("group,runs,measure,mean,low,high,n,best\n", o);
 		for (size_t i = 0; i < n; i++)
 			for (int k = 0; k < N_MEASURES; k++) {
-				fprintf(o, "%s,%zu,%s,", g[i].name, g[i].n_runs, measure_names[k]);
+				fprintf(o, "%s,%zu,%s,", csvq(g[i].name), g[i].n_runs,
+				        measure_names[k]);
 				num(o, g[i].mean[k], fmt);
 				fputc(',', o);
 				num(o, g[i].ci[k][0], fmt);
@@ -1385,10 +1457,10 @@ int lethe_cmd_compare(int argc, char **argv)
 		} else if (fmt == CSV) {
 			fputs("run", o);
 			for (int k = 0; k < NCOL; k++)
-				fprintf(o, ",%s", cols[k]);
+				fprintf(o, ",%s", csvq(cols[k]));
 			fputc('\n', o);
 			for (int i = 0; i < n; i++) {
-				fputs(names[i], o);
+				fputs(csvq(names[i]), o);
 				for (int k = 0; k < NCOL; k++) {
 					fputc(',', o);
 					num(o, v[(size_t)i * NCOL + k], fmt);
