@@ -118,7 +118,7 @@ output: runs/%(name)s.h5
         check(not (overlap and (ga["best"] or gb["best"])), "best despite overlapping intervals: %s" % name)
     check(cmp.get("too_few_seeds") is False, "enough seeds")
     p = lethe(["compare", seq, os.path.join(replay, "seed-1.h5")])
-    check(p.returncode == 0 and "Too few seeds" in p.stdout and "p (Welch)" in p.stdout, "one run: %r" % p.stdout)
+    check(p.returncode == 0 and "Too few seeds" in p.stdout and "p (1 vs 2)" in p.stdout, "one run: %r" % p.stdout)
     for fmt in ("markdown", "csv", "html"):
         p = lethe(["compare", "--format", fmt, seq, replay])
         check(p.returncode == 0 and "ACC" in p.stdout, "compare %s: %s" % (fmt, p.stderr))

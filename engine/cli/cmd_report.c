@@ -1208,9 +1208,9 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 	if (n >= 2)
 		fprintf(o,
 		        html ? "<th>p (Welch, first two)</th>"
-		        : md ? " p (Welch) |"
+		        : md ? " p (Welch, first two) |"
 		             : " %10s",
-		        "p (Welch)");
+		        "p (1 vs 2)");
 	fputs(html ? "</tr>\n" : "\n", o);
 	if (md) {
 		fputs("| --- |", o);

@@ -4,6 +4,7 @@
  * file:line:column: message. Exit status 2 when there is any.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,10 +190,31 @@ int lethe_cmd_validate(int argc, char **argv)
 				}
 				printf("; lr %g %s, batch %ld", s->train.lr,
 				       schedule_name(s->train.schedule), s->train.batch);
+				/* What an epoch means in optimizer steps, as the runner counts
+				 * them: the stage's tasks' training examples (after train_limit)
+				 * over batch x grad_accum. */
+				size_t examples = 0;
+				for (size_t k = 0; k < s->n_tasks; k++) {
+					const lethe_cur_task *t =
+					    lethe_curriculum_task(cur, s->tasks[k]);
+					size_t n = t->n_train;
+					if (t->train_limit > 0 && (size_t)t->train_limit < n)
+						n = (size_t)t->train_limit;
+					examples += n;
+				}
+				double per_step =
+				    (double)s->train.batch * (double)s->train.grad_accum;
 				if (s->train.steps)
 					printf(", %ld steps\n", s->train.steps);
+				else if (load_data && examples)
+					printf(", %g epoch%s = %.0f steps of %.0f examples (%zu "
+					       "examples)\n",
+					       s->train.epochs, s->train.epochs == 1 ? "" : "s",
+					       ceil(s->train.epochs * (double)examples / per_step),
+					       per_step, examples);
 				else
-					printf(", %g epochs\n", s->train.epochs);
+					printf(", %g epoch%s\n", s->train.epochs,
+					       s->train.epochs == 1 ? "" : "s");
 			}
 			printf("output: %s\n", lethe_curriculum_output(cur));
 		}
