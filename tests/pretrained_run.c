@@ -1,7 +1,7 @@
 /*
  * pretrained_run.c: a test driver for lethe_model_open(): loads MODEL (a Hugging Face directory
- * or a llama2.c checkpoint; or, ending in .h5, a run file's last trained row, through the run-file
- * reader) and answers one command per line of standard input:
+ * or a llama2.c checkpoint; or, ending in .h5, a run file's last trained row with its unmerged
+ * adapter, through the run-file reader) and answers one command per line of standard input:
  *   logits ID...          -> the logits of every position, one line per position (%.9g)
  *   generate N ID...      -> N greedy tokens after the prompt (KV-cache decoding)
  *   grad ID...            -> the loss and the gradient's squared norm of next-token prediction
@@ -35,11 +35,9 @@ int main(int argc, char **argv)
 		lethe_runfile *rf;
 		size_t row = 0;
 		int rc = lethe_runfile_open(&rf, argv[1]);
-		for (size_t i = 0; !rc && i < lethe_runfile_n_rows(rf); i++)
-			if (lethe_runfile_row_trained(rf, i))
-				row = i;
-		if (rc || lethe_model_new(&m, lethe_runfile_model_config(rf), 0) ||
-		    lethe_runfile_params(rf, row, m)) {
+		if (rc || lethe_runfile_find_stage(rf, NULL, &row) ||
+		    lethe_model_new(&m, lethe_runfile_model_config(rf), 0) ||
+		    lethe_runfile_row_model(rf, row, m)) {
 			fprintf(stderr, "%s\n", lethe_runfile_errmsg(rf));
 			return 2;
 		}

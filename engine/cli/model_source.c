@@ -24,44 +24,14 @@ static int is_hdf5(const char *path)
 	return n == 8 && memcmp(b, sig, 8) == 0;
 }
 
-/* LoRA: a row whose adapter was not merged holds the base alone in its parameters; the model of
- * that row is the base with the adapter attached. */
-static int row_adapter(lethe_runfile *rf, size_t row, lethe_model *m)
-{
-	lethe_lora_options o;
-	int merged = 0;
-	float *p = NULL;
-	size_t n = 0;
-	int rc = lethe_runfile_row_adapter(rf, row, &o, &merged, &p, &n);
-	if (rc == LETHE_ENOTFOUND || (rc == 0 && merged))
-		rc = 0;
-	else if (rc == 0 && (rc = lethe_model_lora_attach(m, &o, 0)) == 0)
-		memcpy(lethe_model_lora_params(m), p, n * sizeof(float));
-	free(p);
-	return rc;
-}
-
 /* A run file's model of row stage (NULL: its last trained row). */
 static int from_run(const char *path, const char *stage, lethe_tokenizer **tok, lethe_model **m)
 {
 	lethe_runfile *rf;
+	size_t row = 0;
 	int rc = lethe_runfile_open(&rf, path);
-	size_t row = 0, n = rc ? 0 : lethe_runfile_n_rows(rf);
-	const char *const *rows = rc ? NULL : lethe_runfile_row_names(rf);
-	if (rc)
+	if (rc || (rc = lethe_runfile_find_stage(rf, stage, &row)))
 		goto fail;
-	int found = 0;
-	for (size_t i = 0; i < n; i++)
-		if (lethe_runfile_row_trained(rf, i) && (!stage || strcmp(rows[i], stage) == 0))
-			row = i, found = 1;
-	if (!found) {
-		if (stage)
-			lethe_cli_error("%s: no trained stage '%s'", path, stage);
-		else
-			lethe_cli_error("%s: no trained stage yet", path);
-		lethe_runfile_free(rf);
-		return LETHE_ENOTFOUND;
-	}
 	if (tok && (rc = lethe_runfile_tokenizer(rf, tok)))
 		goto fail;
 	if (m) {
@@ -71,7 +41,7 @@ static int from_run(const char *path, const char *stage, lethe_tokenizer **tok, 
 			lethe_runfile_free(rf);
 			return rc;
 		}
-		if ((rc = lethe_runfile_params(rf, row, *m)) || (rc = row_adapter(rf, row, *m)))
+		if ((rc = lethe_runfile_row_model(rf, row, *m)))
 			goto fail;
 	}
 	lethe_runfile_free(rf);

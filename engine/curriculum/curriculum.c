@@ -999,19 +999,12 @@ static void from_run_file(ctx *x, const lethe_ynode *from, const lethe_ynode *st
 		lethe_runfile_free(rf);
 		return;
 	}
-	const char *const *rows = lethe_runfile_row_names(rf);
-	size_t row = 0, found = 0;
-	for (size_t i = 0; i < lethe_runfile_n_rows(rf); i++)
-		if (lethe_runfile_row_trained(rf, i) && (!name || strcmp(rows[i], name) == 0))
-			row = i, found = 1;
+	size_t row = 0;
 	lethe_tokenizer *tok = NULL;
-	if (!found) {
-		if (name)
-			error_at(x, stage, "model stage: %s has no trained stage '%s'",
-			         c->model_from, name);
-		else
-			error_at(x, from, "model from: %s has no trained stage yet", c->model_from);
-	} else if (!(c->model_from_stage = strdup(rows[row])))
+	if (lethe_runfile_find_stage(rf, name, &row))
+		error_at(x, name ? stage : from, "model %s: %s", name ? "stage" : "from",
+		         lethe_runfile_errmsg(rf));
+	else if (!(c->model_from_stage = strdup(lethe_runfile_row_names(rf)[row])))
 		x->oom = 1;
 	else if (lethe_runfile_tokenizer(rf, &tok))
 		error_at(x, from, "model from: %s", lethe_runfile_errmsg(rf));

@@ -1980,3 +1980,38 @@ int lethe_runfile_row_adapter(lethe_runfile *rf, size_t row, lethe_lora_options 
 		*merged = mg != 0;
 	return rc;
 }
+
+int lethe_runfile_find_stage(lethe_runfile *rf, const char *stage, size_t *row)
+{
+	int rc = usable(rf);
+	if (rc)
+		return rc;
+	int found = 0;
+	for (size_t i = 0; i < rf->n_rows; i++)
+		if (rf->trained[i] && (!stage || strcmp(rf->rows[i], stage) == 0))
+			*row = i, found = 1;
+	if (found)
+		return 0;
+	if (stage)
+		return fail(rf, LETHE_ENOTFOUND, "no trained stage '%s'", stage);
+	return fail(rf, LETHE_ENOTFOUND, "no trained stage yet");
+}
+
+int lethe_runfile_row_model(lethe_runfile *rf, size_t row, lethe_model *m)
+{
+	int rc = lethe_runfile_params(rf, row, m);
+	lethe_lora_options o;
+	int merged = 0;
+	float *p = NULL;
+	size_t n = 0;
+	int ar = rc ? 0 : lethe_runfile_row_adapter(rf, row, &o, &merged, &p, &n);
+	if (ar == 0 && p && !merged) {
+		if ((ar = lethe_model_lora_attach(m, &o, 0)) == 0)
+			memcpy(lethe_model_lora_params(m), p, n * sizeof(float));
+		else
+			fail(rf, ar, "stage '%s': its adapter: %s", rf->rows[row],
+			     lethe_model_errmsg(m));
+	}
+	free(p);
+	return rc ? rc : ar == LETHE_ENOTFOUND ? 0 : ar;
+}

@@ -1262,16 +1262,12 @@ static int framing_tokens(run *r)
 static int from_run_file(run *r, const char *path, const char *stage, int context, int tokenizer)
 {
 	lethe_runfile *rf;
+	size_t row = 0;
 	int rc = lethe_runfile_open(&rf, path);
-	size_t row = 0, found = 0;
-	const char *const *rows = rc ? NULL : lethe_runfile_row_names(rf);
-	for (size_t i = 0; !rc && i < lethe_runfile_n_rows(rf); i++)
-		if (lethe_runfile_row_trained(rf, i) && strcmp(rows[i], stage) == 0)
-			row = i, found = 1;
-	if (!rc && !found) {
+	if (!rc && (rc = lethe_runfile_find_stage(rf, stage, &row))) {
+		fail(r, rc, "%s (changed since validation?)", lethe_runfile_errmsg(rf));
 		lethe_runfile_free(rf);
-		return fail(r, LETHE_ENOTFOUND,
-		            "%s: no trained stage '%s' (changed since validation?)", path, stage);
+		return rc;
 	}
 	if (!rc && tokenizer)
 		rc = lethe_runfile_tokenizer(rf, &r->tok);
@@ -1284,28 +1280,14 @@ static int from_run_file(run *r, const char *path, const char *stage, int contex
 			return fail(r, rc, "%s: %s", path,
 			            r->m ? lethe_model_errmsg(r->m) : "out of memory");
 		}
-		rc = lethe_runfile_params(rf, row, r->m);
 		/* A LoRA adapter the row left unmerged is part of its model: merged in here, so
 		 * the new run starts from what that row evaluated. */
-		lethe_lora_options o;
-		int merged = 0;
-		float *p = NULL;
-		size_t n = 0;
-		int ar = rc ? 0 : lethe_runfile_row_adapter(rf, row, &o, &merged, &p, &n);
-		if (ar == 0 && p && !merged) {
-			if ((ar = lethe_model_lora_attach(r->m, &o, 0)) == 0) {
-				memcpy(lethe_model_lora_params(r->m), p, n * sizeof(float));
-				ar = lethe_model_lora_merge(r->m);
-			}
-			if (ar) {
-				free(p);
-				lethe_runfile_free(rf);
-				return fail(r, ar, "%s: stage '%s': its adapter: %s", path, stage,
-				            lethe_model_errmsg(r->m));
-			}
-		} else if (ar && ar != LETHE_ENOTFOUND)
-			rc = ar;
-		free(p);
+		if ((rc = lethe_runfile_row_model(rf, row, r->m)) == 0 && lethe_model_lora(r->m) &&
+		    (rc = lethe_model_lora_merge(r->m))) {
+			lethe_runfile_free(rf);
+			return fail(r, rc, "%s: stage '%s': merging its adapter: %s", path, stage,
+			            lethe_model_errmsg(r->m));
+		}
 	}
 	if (rc) {
 		rc = rc == LETHE_ENOMEM ? rc : LETHE_EPARSE;

@@ -127,6 +127,13 @@ LETHE_EXPORT int lethe_runfile_row_methods(lethe_runfile *rf, size_t row, char *
 LETHE_EXPORT const lethe_model_config *lethe_runfile_model_config(const lethe_runfile *rf);
 LETHE_EXPORT int lethe_runfile_tokenizer(lethe_runfile *rf, lethe_tokenizer **out);
 LETHE_EXPORT int lethe_runfile_params(lethe_runfile *rf, size_t row, lethe_model *m);
+/* The row of the trained stage named stage (NULL: the last trained row) into *row;
+ * LETHE_ENOTFOUND, with the reason in lethe_runfile_errmsg(), when there is none. */
+LETHE_EXPORT int lethe_runfile_find_stage(lethe_runfile *rf, const char *stage, size_t *row);
+/* A trained row's model into m (made from lethe_runfile_model_config()): its parameters and,
+ * when its stage left a LoRA adapter unmerged, that adapter attached, so that m computes what the
+ * row evaluated. */
+LETHE_EXPORT int lethe_runfile_row_model(lethe_runfile *rf, size_t row, lethe_model *m);
 /* LoRA: a trained row's adapter (the stage's, as it was at the stage's end), its options into
  * *opt and whether it was merged into the row's parameters into *merged (either may be NULL);
  * with params, its block (malloc'd, *n floats, in the order of lethe_model_lora_tensor() of a
