@@ -38,6 +38,8 @@
 #include <lethe/model.h>
 
 #include "model_internal.h"
+#include "util/errbuf.h"
+#include "util/text.h"
 
 #define SPLIT_PATTERN                                                                              \
 	" ?[^\\x00-\\x2F\\x3A-\\x40\\x5B-\\x60\\x7B-\\x7F]+"                                       \
@@ -510,37 +512,17 @@ static int copy_tokenizer(exporter *e, const char *src)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char path[PATH_MAX + 64];
 		snprintf(path, sizeof(path), "%s/%s", src, names[i]);
-		FILE *f = fopen(path, "rb");
-		if (!f) {
-			if (errno == ENOENT)
-				continue;
-			return fail(e, LETHE_EIO, "%s: %s", path, strerror(errno));
-		}
-		char *buf = NULL;
-		size_t n = 0, cap = 0;
-		int ok = 1;
-		for (;;) {
-			if (n == cap) {
-				char *b = realloc(buf, cap = cap ? 2 * cap : 65536);
-				if (!b) {
-					ok = 0;
-					break;
-				}
-				buf = b;
-			}
-			size_t k = fread(buf + n, 1, cap - n, f);
-			n += k;
-			if (k == 0)
-				break;
-		}
-		int bad = ferror(f);
-		fclose(f);
-		if (!ok || bad) {
-			free(buf);
-			return ok ? fail(e, LETHE_EIO, "%s: read error", path)
-			          : fail(e, LETHE_ENOMEM, "out of memory");
-		}
-		int rc = write_file(e, names[i], buf, n);
+		lethe_errbuf err = {0};
+		char *buf;
+		size_t n;
+		int rc = lethe_text__read_file(&err, path, &buf, &n);
+		if (rc == LETHE_ENOTFOUND)
+			continue;
+		if (rc == LETHE_EPARSE) /* an empty file: copied empty */
+			buf = NULL, n = 0, rc = 0;
+		if (rc)
+			return fail(e, rc, "%s", err.msg);
+		rc = write_file(e, names[i], buf ? buf : "", n);
 		free(buf);
 		if (rc)
 			return rc;
