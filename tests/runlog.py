@@ -97,6 +97,17 @@ recs2 = [json.loads(line) for line in open(out + ".log.jsonl")]
 check(len(recs2) > len(recs) and recs2[len(recs)]["event"] == "start" and recs2[len(recs)]["resumed"] is True,
       "resume did not append a start record")
 
+# Bad log options: an unknown format is a usage error; a log that cannot be created stops the
+# run before anything is written, naming the log.
+bad = os.path.join(tmp, "bad.h5")
+p = run(bad, "--log-format", "xml")
+check(p.returncode == 2 and "--log-format" in p.stderr and "xml" in p.stderr and not os.path.exists(bad),
+      "--log-format xml: %d %r" % (p.returncode, p.stderr))
+nolog = os.path.join(tmp, "missing", "l.jsonl")
+p = run(bad, "--log", nolog)
+check(p.returncode != 0 and nolog in p.stderr and not os.path.exists(bad),
+      "--log into a missing folder: %d %r" % (p.returncode, p.stderr))
+
 # --follow: a run in progress, followed to its end.
 out4 = os.path.join(tmp, "f.h5")
 bg = subprocess.Popen([LETHE, "run", "--quiet", "-o", out4, cur], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
