@@ -200,6 +200,119 @@ static int report_read(lethe_report *rep, lethe_runfile *rf)
 	return label_methods(rep, rf);
 }
 
+/* ---- what only the HTML report and the SVG figures show (report_html.c) --------------------- */
+
+/* Up to this many examples per task: the most-forgotten first, then the first ones. */
+enum { HTML_EXAMPLES = 3 };
+
+static void report_free_html(lethe_report *rep)
+{
+	free(rep->trained);
+	for (size_t c = 0; rep->examples && c < rep->cols; c++) {
+		lethe_report_examples *ex = &rep->examples[c];
+		for (size_t i = 0; ex->text && i < ex->n * rep->rows; i++)
+			free(ex->text[i]);
+		free(ex->text);
+		free(ex->score);
+		free(ex->index);
+		free(ex->events);
+	}
+	free(rep->examples);
+}
+
+/* Which examples of column c to show: the HTML_EXAMPLES with the most events (ties: the lower
+ * index), then the first ones. */
+static size_t pick_examples(const lethe_report *rep, size_t c, size_t n, size_t *idx)
+{
+	size_t k = 0;
+	const int32_t *ev = rep->events ? rep->events[c] : NULL;
+	size_t n_ev = ev ? rep->n_events[c] : 0;
+	while (k < HTML_EXAMPLES && k < n) {
+		size_t best = n;
+		for (size_t i = 0; i < n_ev && i < n; i++) {
+			int taken = 0;
+			for (size_t j = 0; j < k; j++)
+				taken |= idx[j] == i;
+			if (!taken && ev[i] > 0 && (best == n || ev[i] > ev[best]))
+				best = i;
+		}
+		if (best == n)
+			break;
+		idx[k++] = best;
+	}
+	for (size_t i = 0; k < HTML_EXAMPLES && i < n; i++) {
+		int taken = 0;
+		for (size_t j = 0; j < k; j++)
+			taken |= idx[j] == i;
+		if (!taken)
+			idx[k++] = i;
+	}
+	return k;
+}
+
+/* The metric directions, the trained rows and a few examples' predictions per task. 0, or the
+ * reader's error code. */
+static int report_read_html(lethe_report *rep, lethe_runfile *rf)
+{
+	size_t R = rep->rows, C = rep->cols;
+	rep->lower = lethe_runfile_column_lower(rf);
+	rep->trained = calloc(R + 1, sizeof(int));
+	rep->examples = calloc(C + 1, sizeof(*rep->examples));
+	if (!rep->trained || !rep->examples)
+		return LETHE_ENOMEM;
+	for (size_t r = 0; r < R; r++)
+		rep->trained[r] = lethe_runfile_row_trained(rf, r) != 0;
+	rep->has_baseline = R > 0 && !rep->trained[0];
+	for (size_t c = 0; c < C; c++) {
+		lethe_report_examples *ex = &rep->examples[c];
+		for (size_t r = 0; r < R; r++) {
+			lethe_runfile_eval ev = {0};
+			int rc = lethe_runfile_read_eval(rf, r, c, &ev);
+			if (rc == LETHE_ENOTFOUND)
+				continue;
+			if (rc)
+				return rc;
+			if (!ex->index) { /* the first evaluated row decides which examples */
+				size_t idx[HTML_EXAMPLES];
+				ex->n = pick_examples(rep, c, ev.n, idx);
+				ex->index = calloc(ex->n + 1, sizeof(size_t));
+				ex->events = calloc(ex->n + 1, sizeof(int32_t));
+				ex->text = calloc(ex->n * R + 1, sizeof(char *));
+				ex->score = malloc((ex->n * R + 1) * sizeof(double));
+				if (!ex->index || !ex->events || !ex->text || !ex->score) {
+					lethe_runfile_eval_clear(&ev);
+					return LETHE_ENOMEM;
+				}
+				for (size_t i = 0; i < ex->n; i++) {
+					ex->index[i] = idx[i];
+					ex->events[i] = rep->events && rep->events[c] &&
+					                        idx[i] < rep->n_events[c]
+					                    ? rep->events[c][idx[i]]
+					                    : 0;
+				}
+				for (size_t i = 0; i < ex->n * R; i++)
+					ex->score[i] = NAN;
+			}
+			for (size_t i = 0; i < ex->n; i++) {
+				size_t e = ex->index[i];
+				if (e >= ev.n) /* another row evaluated fewer examples */
+					continue;
+				ex->score[i * R + r] = ev.score ? ev.score[e] : NAN;
+				if (ev.predictions && ev.predictions[e]) {
+					const char *t = ev.predictions[e];
+					if (!(ex->text[i * R + r] =
+					          lethe_cli_utf8_lossy(t, strlen(t)))) {
+						lethe_runfile_eval_clear(&ev);
+						return LETHE_ENOMEM;
+					}
+				}
+			}
+			lethe_runfile_eval_clear(&ev);
+		}
+	}
+	return 0;
+}
+
 static void report_free(lethe_report *rep)
 {
 	free(rep->primary);
@@ -221,6 +334,7 @@ static void report_free(lethe_report *rep)
 		free(rep->row_labels[r]);
 	free(rep->row_labels);
 	lethe_intervals_free(&rep->iv);
+	report_free_html(rep);
 }
 
 /* ---- intervals (issue #12) ------------------------------------------------------------------ */
@@ -822,7 +936,8 @@ static void help(FILE *f)
 {
 	fprintf(
 	    f,
-	    "Usage: lethe report [--format text|markdown|csv|json|html] [-o FILE] RUN.h5\n\n"
+	    "Usage: lethe report [--format text|markdown|csv|json|html] [-o FILE] RUN.h5\n"
+	    "       lethe report --figure NAME [--format svg] [-o FILE] RUN.h5\n\n"
 	    "Prints a run's score matrix (each task's primary metric, before training and after "
 	    "each\n"
 	    "stage) and its forgetting measures: ACC, backward and forward transfer, Chaudhry's\n"
@@ -832,6 +947,9 @@ static void help(FILE *f)
 	    "self-contained file\n"
 	    "                       with SVG charts)\n"
 	    "  -o, --output FILE    write to FILE instead of standard output\n"
+	    "      --figure NAME    one chart as a standalone SVG file (--format svg): matrix,\n"
+	    "                       nll, tasks, forgetting, events, loss or drift; list: the "
+	    "names\n"
 	    "      --follow         a run going on: its live log (RUN.h5.log.jsonl), printed "
 	    "again as\n"
 	    "                       it grows until the run ends\n"
@@ -839,28 +957,87 @@ static void help(FILE *f)
 	    "  -h, --help           show this help\n");
 }
 
+/* ---- lethe report --figure NAME --format svg ----------------------------------------------- */
+
+/* The figure names, comma-separated, for messages. */
+static void figure_list(char *buf, size_t size)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; lethe_report_figure_name(i); i++) {
+		size_t used = strlen(buf);
+		snprintf(buf + used, size - used, "%s%s", i ? ", " : "",
+		         lethe_report_figure_name(i));
+	}
+}
+
+/* Checks --figure and --format svg together: an exit status when done (--figure list, or a
+ * refusal), -1 to go on and write the figure. */
+static int figure_usage(const char *figure, int svg, int fmt_given)
+{
+	char names[256];
+	figure_list(names, sizeof(names));
+	if (figure && strcmp(figure, "list") == 0) {
+		for (size_t i = 0; lethe_report_figure_name(i); i++)
+			printf("%s\n", lethe_report_figure_name(i));
+		return LETHE_EXIT_OK;
+	}
+	if (!figure) {
+		lethe_cli_error("report: --format svg draws one figure: give --figure NAME (%s)",
+		                names);
+		return LETHE_EXIT_USAGE;
+	}
+	if (fmt_given && !svg) {
+		lethe_cli_error("report: --figure writes SVG: give --format svg or no --format");
+		return LETHE_EXIT_USAGE;
+	}
+	for (size_t i = 0; lethe_report_figure_name(i); i++)
+		if (strcmp(figure, lethe_report_figure_name(i)) == 0)
+			return -1;
+	lethe_cli_error("report: --figure: no figure '%s' (figures: %s)", figure, names);
+	return LETHE_EXIT_USAGE;
+}
+
+static int write_figure(const lethe_report *rep, const char *figure, const char *output,
+                        const char *input)
+{
+	lethe_cli_out out;
+	const char *inputs[1] = {input};
+	if (lethe_cli_out_open(&out, output, inputs, 1) != 0)
+		return LETHE_EXIT_USAGE;
+	const char *why = NULL;
+	int rc = lethe_report_figure(out.f, rep, figure, &why);
+	if (rc == -2)
+		lethe_cli_error("%s: figure '%s': %s", input, figure, why);
+	else if (rc)
+		lethe_cli_error("out of memory");
+	if (lethe_cli_out_close(&out, rc == 0) != 0 || rc)
+		return rc == -2 ? LETHE_EXIT_USAGE : LETHE_EXIT_FAILED;
+	return LETHE_EXIT_OK;
+}
+
 int lethe_cmd_report(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"format", required_argument, NULL, 'f'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"follow", no_argument, NULL, 'F'},
-	    {"once", no_argument, NULL, '1'},
-	    {"log", required_argument, NULL, 'L'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
+	    {"follow", no_argument, NULL, 'F'},       {"once", no_argument, NULL, '1'},
+	    {"log", required_argument, NULL, 'L'},    {"figure", required_argument, NULL, 'G'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	enum format fmt = TEXT;
-	const char *output = NULL, *log = NULL;
-	int c, follow = 0, once = 0;
+	const char *output = NULL, *log = NULL, *figure = NULL;
+	int c, follow = 0, once = 0, svg = 0, fmt_given = 0;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":f:o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			if (parse_format("report", optarg, &fmt))
+			fmt_given = 1;
+			if (strcmp(optarg, "svg") == 0) /* a figure's format only (--figure) */
+				svg = 1;
+			else if (parse_format("report", optarg, &fmt))
 				return LETHE_EXIT_USAGE;
 			break;
+		case 'G': figure = optarg; break;
 		case 'o': output = optarg; break;
 		case 'F': follow = 1; break;
 		case '1': once = 1; break; /* --follow without waiting: for tests */
@@ -875,6 +1052,11 @@ int lethe_cmd_report(int argc, char **argv)
 			return LETHE_EXIT_USAGE;
 		}
 	}
+	if (figure || svg) {
+		int rc = figure_usage(figure, svg, fmt_given);
+		if (rc >= 0)
+			return rc;
+	}
 	if (argc - optind != 1) {
 		lethe_cli_error("report: expected one run file");
 		return LETHE_EXIT_USAGE;
@@ -887,10 +1069,14 @@ int lethe_cmd_report(int argc, char **argv)
 	lethe_report rep;
 	int status = LETHE_EXIT_USAGE;
 	int rc = report_read(&rep, rf);
+	if (rc == 0 && (fmt == HTML || figure))
+		rc = report_read_html(&rep, rf);
 	if (rc) {
 		lethe_cli_error("%s",
 		                rc == LETHE_ENOMEM ? "out of memory" : lethe_runfile_errmsg(rf));
 		status = rc == LETHE_ENOMEM ? LETHE_EXIT_FAILED : LETHE_EXIT_USAGE;
+	} else if (figure) {
+		status = write_figure(&rep, figure, output, argv[optind]);
 	} else {
 		lethe_cli_out out;
 		const char *inputs[1] = {argv[optind]};

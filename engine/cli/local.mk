@@ -16,4 +16,5 @@ engine_lethe_SOURCES += \
 	%reldir%/follow.c \
 	%reldir%/model_source.c \
 	%reldir%/output.c \
-	%reldir%/report_html.c %reldir%/report_html.h
+	%reldir%/report_html.c %reldir%/report_html.h \
+	%reldir%/svg.c %reldir%/svg.h

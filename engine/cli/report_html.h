@@ -29,7 +29,22 @@ typedef struct lethe_report {
 	size_t stages, trained_rows; /* the curriculum's stages and the rows trained so far */
 	lethe_intervals iv; /* the primary metric's intervals; has_iv 0 when the file has none */
 	int has_iv;
+	/* ---- read for the HTML report and SVG figures only (lethe_report_read_html()) ---- */
+	const int *lower; /* per column: its primary metric is lower-is-better */
+	int *trained;     /* per row: whether a stage trained it (0: the baseline) */
+	int has_baseline; /* row 0 is the untrained baseline */
+	struct lethe_report_examples *examples; /* per column, or NULL */
 } lethe_report;
+
+/* A few examples of one task (column): what the model predicted for each after every row. The
+ * run file keeps predictions and per-example scores, not prompts or targets. */
+typedef struct lethe_report_examples {
+	size_t n;        /* examples shown */
+	size_t *index;   /* each one's index in the task's evaluated examples */
+	int32_t *events; /* its forgetting events (0 when none are stored) */
+	char **text;     /* n x rows predictions (valid UTF-8); NULL where the file has none */
+	double *score;   /* n x rows per-example primary score (raw); NaN where not evaluated */
+} lethe_report_examples;
 
 /* The interval of a figure, or NULL when there is none: a primary matrix cell, a measure (0
  * ACC, 1 BWT, 2 FWT, 3 Chaudhry) and per-task figure k (lethe_interval_task_figure()). */
@@ -42,5 +57,11 @@ int lethe_report_partial(const lethe_report *rep);
 int lethe_report_not_learnt(const lethe_report *rep, size_t col);
 
 void lethe_report_html(FILE *o, const lethe_report *rep);
+
+/* The figures `lethe report --figure NAME --format svg` writes, by name; NULL past the last. */
+const char *lethe_report_figure_name(size_t i);
+/* Writes figure name as a standalone SVG file's text. 0, or -1 when there is no such figure,
+ * -2 when this run file has nothing to draw it from (message in why). */
+int lethe_report_figure(FILE *o, const lethe_report *rep, const char *name, const char **why);
 
 #endif
