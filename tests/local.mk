@@ -234,5 +234,5 @@ TESTS += %reldir%/check_methods %reldir%/methods.py
 EXTRA_DIST += %reldir%/methods.py
 
 # Reports of awkward task names: CSV quoting, UTF-8 columns, shortest decimals.
-TESTS += %reldir%/report_names.py
-EXTRA_DIST += %reldir%/report_names.py
+TESTS += %reldir%/report_names.py %reldir%/report_html.py
+EXTRA_DIST += %reldir%/report_names.py %reldir%/report_html.py

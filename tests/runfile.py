@@ -152,27 +152,50 @@ try:
     class Tags(HTMLParser):
         def __init__(self):
             super().__init__()
-            self.stack, self.svgs, self.bad = [], 0, 0
+            self.stack, self.svgs, self.bad, self.classes = [], 0, 0, []
 
         def handle_starttag(self, tag, attrs):
             if tag == "svg":
                 self.svgs += 1
             if any(k in ("src", "href") for k, _ in attrs):
                 self.bad += 1
-            if tag not in ("meta", "rect", "line", "circle", "polyline", "br"):
+            self.classes.append(dict(attrs).get("class") or "")
+            if tag not in ("meta", "rect", "line", "circle", "polyline", "path", "br"):
                 self.stack.append(tag)
 
+        def handle_startendtag(self, tag, attrs):
+            self.classes.append(dict(attrs).get("class") or "")
+
         def handle_endtag(self, tag):
-            if tag in ("rect", "line", "circle", "polyline"):
+            if tag in ("rect", "line", "circle", "polyline", "path", "br"):
                 return
             if not self.stack or self.stack.pop() != tag:
                 self.bad += 1
 
     t = Tags()
     t.feed(html)
-    # 2 heatmaps + 4 task charts + the loss curve + drift.
-    check(p.returncode == 0 and t.svgs == 8 and t.bad == 0 and not t.stack and "http" not in html,
+    # 2 heatmaps + all tasks + forgetting + 4 task panels + events + the loss curve + drift.
+    check(p.returncode == 0 and t.svgs == 11 and t.bad == 0 and not t.stack and "http" not in html,
           "HTML report: %d svgs, %d problems, unclosed %r" % (t.svgs, t.bad, t.stack))
+    # Intervals as whiskers (all tasks: 4 x 5 cells at most; forgetting: 4 bars) and bands (the panels),
+    # one colour bar per heatmap, and every stage name on the x axes.
+    check(24 >= t.classes.count("whisker") >= 12 and t.classes.count("band") >= 4 and
+          t.classes.count("colour-bar") == 2, "HTML intervals: %d whiskers, %d bands" %
+          (t.classes.count("whisker"), t.classes.count("band")))
+    check(all(html.count('class="x-tick">%s<' % r) >= 6 for r in rows), "stage names on every x axis")
+    # One figure for a paper: a standalone SVG that parses as XML.
+    import xml.etree.ElementTree as ET
+    svg_path = os.path.join(tmp, "tasks.svg")
+    p = subprocess.run([LETHE, "report", "--figure", "tasks", "--format", "svg", "-o", svg_path, out],
+                       capture_output=True, text=True)
+    try:
+        root = ET.parse(svg_path).getroot() if p.returncode == 0 else None
+    except ET.ParseError:
+        root = None
+    ns = "{http://www.w3.org/2000/svg}"
+    check(root is not None and [e.get("class") for e in root.iter(ns + "path")].count("series") == 4 and
+          [e.text for e in root.iter(ns + "text") if e.get("class") == "x-tick"] == rows,
+          "figure tasks: %r" % p.stderr)
     # Reports are published by rename, never over one of their inputs or over a non-file.
     before = open(out, "rb").read()
     p = subprocess.run([LETHE, "report", "-o", out, out], capture_output=True, text=True)
@@ -201,7 +224,9 @@ try:
     p = subprocess.run([LETHE, "compare", out, replay], capture_output=True, text=True)
     check(p.returncode == 0 and "replay.h5" in p.stdout and "ACC" in p.stdout, "compare text")
     p = subprocess.run([LETHE, "compare", "--format", "html", out, replay], capture_output=True, text=True)
-    check(p.returncode == 0 and p.stdout.count("<tr>") == 3 and 'class="best"' in p.stdout, "compare html")
+    # Per-task columns; the replay run is best where its bootstrap interval is apart (ACC, Chaudhry).
+    check(p.returncode == 0 and "Per task: forgetting" in p.stdout and p.stdout.count("<th>reviews</th>") == 2 and
+          p.stdout.count('class="best"') >= 2, "compare html")
     p = subprocess.run([LETHE, "report", os.path.join(SRC, "README.md")], capture_output=True, text=True)
     check(p.returncode == 2 and "not a readable HDF5 file" in p.stderr, "report on a non-HDF5 file")
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "compare_html.h"
 #include "report_html.h"
 
 /* v as the shortest decimal that reads back to the same double (0.47, not 0.46999999999999997),
@@ -1490,6 +1491,9 @@ int lethe_cmd_compare(int argc, char **argv)
 		struct stat st;
 		groups |= stat(argv[optind + i], &st) == 0 && S_ISDIR(st.st_mode);
 	}
+	if (fmt == HTML) /* compare_html.c: per-task columns, groups or runs with their intervals */
+		return lethe_compare_html(output, (const char *const *)(argv + optind), (size_t)n,
+		                          groups);
 	if (groups) {
 		group *g = calloc((size_t)n, sizeof(*g));
 		int gs = g ? LETHE_EXIT_OK : LETHE_EXIT_FAILED;
@@ -1578,55 +1582,7 @@ int lethe_cmd_compare(int argc, char **argv)
 		status = LETHE_EXIT_USAGE;
 	FILE *o = out.f;
 	if (o) {
-		if (fmt == HTML) {
-			fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
-			      "charset=\"utf-8\"><title>lethe compare</title>"
-			      "<style>body{font-family:sans-serif;margin:24px}table{border-"
-			      "collapse:collapse;font-size:13px}"
-			      "td,th{border:1px solid #ccc;padding:4px "
-			      "10px;text-align:right}th{background:#f3f3f3}"
-			      "td:first-child{text-align:left}.best{background:#d7f5d7}</style></"
-			      "head><body>\n"
-			      "<h1>Runs compared</h1>\n<table><tr><th>run</th>",
-			      o);
-			for (int k = 0; k < NCOL; k++)
-				fprintf(o, "<th>%s</th>", cols[k]);
-			fputs("</tr>\n", o);
-			/* Mark the best run per column: highest ACC/BWT/FWT, lowest forgetting. */
-			int best[NCOL];
-			for (int k = 0; k < NCOL; k++) {
-				best[k] = -1;
-				int higher = k <= 2 || k == 5;
-				for (int i = 0; i < n; i++) {
-					double x = v[(size_t)i * NCOL + k];
-					if (!isnan(x) &&
-					    (best[k] < 0 ||
-					     (higher ? x > v[(size_t)best[k] * NCOL + k]
-					             : x < v[(size_t)best[k] * NCOL + k])))
-						best[k] = i;
-				}
-			}
-			for (int i = 0; i < n; i++) {
-				fputs("<tr><td>", o);
-				for (const char *p = names[i]; *p; p++)
-					*p == '<'   ? fputs("&lt;", o)
-					: *p == '&' ? fputs("&amp;", o)
-					            : fputc(*p, o);
-				fputs("</td>", o);
-				for (int k = 0; k < NCOL; k++) {
-					double x = v[(size_t)i * NCOL + k];
-					fprintf(o, "<td%s>",
-					        best[k] == i && n > 1 ? " class=\"best\"" : "");
-					isnan(x) ? fputs("&ndash;", o) : fprintf(o, "%.4f", x);
-					fputs("</td>", o);
-				}
-				fputs("</tr>\n", o);
-			}
-			fputs("</table>\n<p>Green: the best run per column (higher ACC, BWT and "
-			      "FWT; lower forgetting). "
-			      "Formulas: docs/forgetting.md.</p>\n</body></html>\n",
-			      o);
-		} else if (fmt == JSON) {
+		if (fmt == JSON) {
 			fputs("[", o);
 			for (int i = 0; i < n; i++) {
 				fputs(i ? ", {\"run\": " : "{\"run\": ", o);

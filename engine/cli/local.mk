@@ -17,4 +17,5 @@ engine_lethe_SOURCES += \
 	%reldir%/model_source.c \
 	%reldir%/output.c \
 	%reldir%/report_html.c %reldir%/report_html.h \
-	%reldir%/svg.c %reldir%/svg.h
+	%reldir%/svg.c %reldir%/svg.h \
+	%reldir%/compare_html.c %reldir%/compare_html.h
