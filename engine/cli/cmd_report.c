@@ -1358,19 +1358,9 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 		}
 		return 0;
 	}
-	/* text, markdown, html: one line per measure, one column per group. */
-	int md = fmt == MARKDOWN, html = fmt == HTML;
-	if (html)
-		fputs(
-		    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lethe "
-		    "compare</title><style>body{font-family:sans-serif;margin:24px}table{border-"
-		    "collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px "
-		    "10px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
-		    ".best{background:#d7f5d7}</style></head><body>\n<h1>Groups of seeds "
-		    "compared</h1>\n<table><tr><th>measure</th>",
-		    o);
-	else
-		fprintf(o, md ? "| measure |" : "%-28s", md ? "" : "measure");
+	/* text and markdown: one line per measure, one column per group (HTML: compare_html.c). */
+	int md = fmt == MARKDOWN;
+	fprintf(o, md ? "| measure |" : "%-28s", md ? "" : "measure");
 	int w = 28; /* a group's column: as wide as its longest heading */
 	for (size_t i = 0; i < n; i++) {
 		int len = (int)strlen(g[i].name) + 12;
@@ -1380,25 +1370,14 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 		char head[300];
 		snprintf(head, sizeof(head), "%s (%zu run%s)", g[i].name, g[i].n_runs,
 		         g[i].n_runs == 1 ? "" : "s");
-		if (html) {
-			fputs("<th>", o);
-			for (const char *q = head; *q; q++)
-				*q == '<'   ? fputs("&lt;", o)
-				: *q == '&' ? fputs("&amp;", o)
-				            : fputc(*q, o);
-			fputs("</th>", o);
-		} else if (md)
+		if (md)
 			fprintf(o, " %s |", head);
 		else
 			fprintf(o, " %*s", w, head);
 	}
 	if (n >= 2)
-		fprintf(o,
-		        html ? "<th>p (Welch, first two)</th>"
-		        : md ? " p (Welch, first two) |"
-		             : " %10s",
-		        "p (1 vs 2)");
-	fputs(html ? "</tr>\n" : "\n", o);
+		fprintf(o, md ? " p (Welch, first two) |" : " %10s", "p (1 vs 2)");
+	fputc('\n', o);
 	if (md) {
 		fputs("| --- |", o);
 		for (size_t i = 0; i < n + (n >= 2); i++)
@@ -1406,10 +1385,7 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 		fputc('\n', o);
 	}
 	for (int k = 0; k < N_MEASURES; k++) {
-		if (html)
-			fprintf(o, "<tr><td>%s</td>", measure_names[k]);
-		else
-			fprintf(o, md ? "| %s |" : "%-28s", measure_names[k]);
+		fprintf(o, md ? "| %s |" : "%-28s", measure_names[k]);
 		for (size_t i = 0; i < n; i++) {
 			char buf[96];
 			if (isnan(g[i].mean[k]))
@@ -1418,12 +1394,9 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 				snprintf(buf, sizeof(buf), "%.4f", g[i].mean[k]);
 			else
 				snprintf(buf, sizeof(buf), "%s%.4f [%.4f, %.4f]",
-				         best[k] == (int)i && !html ? "*" : "", g[i].mean[k],
-				         g[i].ci[k][0], g[i].ci[k][1]);
-			if (html)
-				fprintf(o, "<td%s>%s</td>",
-				        best[k] == (int)i ? " class=\"best\"" : "", buf);
-			else if (md)
+				         best[k] == (int)i ? "*" : "", g[i].mean[k], g[i].ci[k][0],
+				         g[i].ci[k][1]);
+			if (md)
 				fprintf(o, " %s |", buf);
 			else
 				fprintf(o, " %*s", w, buf);
@@ -1431,22 +1404,19 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 		if (n >= 2) {
 			char buf[32];
 			snprintf(buf, sizeof(buf), isnan(p[k]) ? "-" : "%.4g", p[k]);
-			fprintf(o, html ? "<td>%s</td>" : md ? " %s |" : " %10s", buf);
+			fprintf(o, md ? " %s |" : " %10s", buf);
 		}
-		fputs(html ? "</tr>\n" : "\n", o);
+		fputc('\n', o);
 	}
 	const char *note =
 	    "Mean over seeds [95% t-interval of the mean]; measures on 0-1 "
 	    "(docs/forgetting.md). Best (*, green) only where its interval overlaps no other "
 	    "group's; p: Welch's t-test between the first two groups.";
-	fprintf(o, html ? "</table>\n<p>%s</p>\n" : "\n%s\n", note);
+	fprintf(o, "\n%s\n", note);
 	if (few)
-		fprintf(o, html ? "<p>Too few seeds for a p-value: each group needs at least 2 "
-		                  "runs.</p>\n"
-		                : "Too few seeds for a p-value or an interval: each group needs at "
-		                  "least 2 runs.\n");
-	if (html)
-		fputs("</body></html>\n", o);
+		fputs("Too few seeds for a p-value or an interval: each group needs at least 2 "
+		      "runs.\n",
+		      o);
 	return 0;
 }
 
