@@ -690,7 +690,9 @@ void lethe_report_html(FILE *o, const lethe_report *rep)
 	        rep->cols, rep->cols == 1 ? "" : "s", rep->rows, rep->rows == 1 ? "" : "s",
 	        rep->has_baseline ? "the baseline before training, then " : "", rep->trained_rows,
 	        rep->stages, rep->stages == 1 ? "" : "s");
-	fputs(". Each figure is also `lethe report --figure NAME --format svg`.</p>\n", o);
+	fputs(". Each chart is also a standalone SVG: <code>lethe report --figure NAME --format "
+	      "svg</code>.</p>\n",
+	      o);
 
 	measures_html(o, rep);
 	methods_html(o, rep);

@@ -552,7 +552,7 @@ void lethe_svg_heatmap(FILE *o, const lethe_heatmap *h, int standalone)
 	int cw = 7 * (int)longest_name(h->col_names, C) + 20;
 	int sub = (int)(6.5 * (double)longest_name(h->col_sub, C)) + 16;
 	cw = sub > cw ? sub : cw;
-	cw = cw < (h->ci ? 124 : 84) ? (h->ci ? 124 : 84) : cw > 220 ? 220 : cw;
+	cw = cw < 124 ? 124 : cw > 220 ? 220 : cw; /* room for "[0.000, 0.000]" */
 	int rh = h->ci ? 40 : 28;
 	int left = 7 * (int)longest_name(h->row_names, R) + 20;
 	left = left < 70 ? 70 : left > 280 ? 280 : left;
