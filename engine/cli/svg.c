@@ -12,6 +12,8 @@
 #include "svg.h"
 
 #define FONT "DejaVu Sans, Helvetica, Arial, sans-serif"
+/* Ticks per axis at most: a range too narrow for its magnitude (1e20 + 0.2 steps) cannot loop. */
+#define MAX_TICKS 40
 
 /* The length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one (a stray
  * continuation byte, an overlong form, a surrogate, past U+10FFFF, cut short). */
@@ -110,7 +112,7 @@ const char *lethe_svg_colour(size_t i)
 	return set[i % (sizeof(set) / sizeof(set[0]))];
 }
 
-static int finite(double v)
+static int real(double v)
 {
 	return !isnan(v) && !isinf(v);
 }
@@ -200,7 +202,8 @@ static void y_axis(FILE *o, int L, int T, double pw, double ph, double lo, doubl
                    const char *label)
 {
 	double first, step = nice_step(lo, hi, 5, &first);
-	for (double v = first; v <= hi + step * 1e-6; v += step) {
+	for (double v = first, i = 0; v <= hi + step * 1e-6 && i < MAX_TICKS;
+	     v = first + step * ++i) {
 		double y = T + ph - ph * (v - lo) / (hi - lo);
 		char buf[32];
 		tick_label(buf, sizeof(buf), v, step);
@@ -290,41 +293,41 @@ void lethe_svg_line_chart(FILE *o, const lethe_line_chart *c, const lethe_chart_
 	if (c->x_ticks) {
 		xlo = c->n_x_ticks > 1 ? -0.25 : -1;
 		xhi = c->n_x_ticks > 1 ? (double)c->n_x_ticks - 0.75 : 1;
-	} else if (!finite(xlo) || !finite(xhi)) {
+	} else if (!real(xlo) || !real(xhi)) {
 		double a = INFINITY, b = -INFINITY;
 		for (size_t k = 0; k < n_series; k++)
 			for (size_t i = 0; i < s[k].n; i++) {
 				double x = s[k].x ? s[k].x[i] : (double)i;
-				if (finite(x)) {
+				if (real(x)) {
 					a = fmin(a, x);
 					b = fmax(b, x);
 				}
 			}
-		if (!finite(xlo))
-			xlo = finite(a) ? a : 0;
-		if (!finite(xhi))
-			xhi = finite(b) ? b : 1;
+		if (!real(xlo))
+			xlo = real(a) ? a : 0;
+		if (!real(xhi))
+			xhi = real(b) ? b : 1;
 	}
 	if (!(xhi > xlo))
 		xhi = xlo + 1;
-	if (!finite(ylo) || !finite(yhi)) {
+	if (!real(ylo) || !real(yhi)) {
 		double a = INFINITY, b = -INFINITY;
 		for (size_t k = 0; k < n_series; k++) {
 			for (size_t i = 0; i < s[k].n; i++) {
 				double v[3] = {s[k].y[i], s[k].ci ? s[k].ci[2 * i] : NAN,
 				               s[k].ci ? s[k].ci[2 * i + 1] : NAN};
 				for (int j = 0; j < 3; j++)
-					if (finite(v[j])) {
+					if (real(v[j])) {
 						a = fmin(a, v[j]);
 						b = fmax(b, v[j]);
 					}
 			}
-			if (finite(s[k].reference)) {
+			if (real(s[k].reference)) {
 				a = fmin(a, s[k].reference);
 				b = fmax(b, s[k].reference);
 			}
 		}
-		if (!finite(a)) {
+		if (!real(a)) {
 			a = 0;
 			b = 1;
 		} else if (!(b > a)) {
@@ -335,9 +338,9 @@ void lethe_svg_line_chart(FILE *o, const lethe_line_chart *c, const lethe_chart_
 			a -= pad;
 			b += pad;
 		}
-		if (!finite(ylo))
+		if (!real(ylo))
 			ylo = a;
-		if (!finite(yhi))
+		if (!real(yhi))
 			yhi = b;
 	}
 	if (!(yhi > ylo))
@@ -351,7 +354,8 @@ void lethe_svg_line_chart(FILE *o, const lethe_line_chart *c, const lethe_chart_
 		x_categories(o, c->x_ticks, c->n_x_ticks, X(0), X(1) - X(0), T + ph + 16);
 	else {
 		double first, step = nice_step(xlo, xhi, (int)(pw / 80), &first);
-		for (double v = first; v <= xhi + step * 1e-6; v += step) {
+		for (double v = first, i = 0; v <= xhi + step * 1e-6 && i < MAX_TICKS;
+		     v = first + step * ++i) {
 			char buf[32];
 			tick_label(buf, sizeof(buf), v, step);
 			fprintf(o,
@@ -367,7 +371,7 @@ void lethe_svg_line_chart(FILE *o, const lethe_line_chart *c, const lethe_chart_
 		        "font-size=\"12\" class=\"axis-label\"", c->x_label);
 	/* Vertical marks (stage boundaries) and their labels. */
 	for (size_t i = 0; i < c->n_marks; i++) {
-		if (!finite(c->marks[i]) || c->marks[i] < xlo || c->marks[i] > xhi)
+		if (!real(c->marks[i]) || c->marks[i] < xlo || c->marks[i] > xhi)
 			continue;
 		fprintf(o,
 		        "<line class=\"mark\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%.1f\" "
@@ -384,7 +388,7 @@ void lethe_svg_line_chart(FILE *o, const lethe_line_chart *c, const lethe_chart_
 	}
 	/* Reference lines first, so that data draws over them. */
 	for (size_t k = 0; k < n_series; k++)
-		if (finite(s[k].reference))
+		if (real(s[k].reference))
 			fprintf(o,
 			        "<line class=\"reference\" x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" "
 			        "y2=\"%.1f\" stroke=\"%s\" stroke-width=\"1.2\" "
@@ -398,7 +402,7 @@ void lethe_svg_line_chart(FILE *o, const lethe_line_chart *c, const lethe_chart_
 		/* Bands: one polygon per run of defined intervals. */
 		for (size_t i = 0; c->bands && e->ci && i < e->n;) {
 			size_t j = i;
-			while (j < e->n && finite(e->ci[2 * j]) && finite(e->ci[2 * j + 1]))
+			while (j < e->n && real(e->ci[2 * j]) && real(e->ci[2 * j + 1]))
 				j++;
 			if (j > i) {
 				fprintf(
@@ -421,7 +425,7 @@ void lethe_svg_line_chart(FILE *o, const lethe_line_chart *c, const lethe_chart_
 		int pen = 0;
 		for (size_t i = 0; i < e->n; i++) {
 			double x = e->x ? e->x[i] : (double)i;
-			if (!finite(e->y[i]) || !finite(x)) {
+			if (!real(e->y[i]) || !real(x)) {
 				pen = 0;
 				continue;
 			}
@@ -432,7 +436,7 @@ void lethe_svg_line_chart(FILE *o, const lethe_line_chart *c, const lethe_chart_
 		lethe_svg_esc(o, e->name);
 		fputs("</title></path>\n", o);
 		for (size_t i = 0; !c->bands && e->ci && i < e->n; i++) {
-			if (!finite(e->ci[2 * i]) || !finite(e->ci[2 * i + 1]))
+			if (!real(e->ci[2 * i]) || !real(e->ci[2 * i + 1]))
 				continue;
 			double x =
 			    SX(i) + (n_series > 1 ? 3.0 * ((double)k - (n_series - 1) / 2.0) : 0);
@@ -444,7 +448,7 @@ void lethe_svg_line_chart(FILE *o, const lethe_line_chart *c, const lethe_chart_
 			        col, x, y0, x, y1, x - 4, y0, x + 4, y0, x - 4, y1, x + 4, y1);
 		}
 		for (size_t i = 0; c->markers && i < e->n; i++)
-			if (finite(e->y[i]))
+			if (real(e->y[i]))
 				fprintf(o,
 				        "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.2\" fill=\"%s\" "
 				        "stroke=\"#ffffff\" stroke-width=\"0.8\"/>\n",
@@ -490,7 +494,7 @@ void lethe_svg_bar_chart(FILE *o, const lethe_bar_chart *c, int standalone)
 	for (size_t i = 0; i < c->n; i++) {
 		double v[3] = {c->v[i], c->ci ? c->ci[2 * i] : NAN, c->ci ? c->ci[2 * i + 1] : NAN};
 		for (int j = 0; j < 3; j++)
-			if (finite(v[j])) {
+			if (real(v[j])) {
 				lo = fmin(lo, v[j]);
 				hi = fmax(hi, v[j]);
 			}
@@ -513,7 +517,7 @@ void lethe_svg_bar_chart(FILE *o, const lethe_bar_chart *c, int standalone)
 		const char *col = lethe_svg_colour(i);
 		double v = c->v[i];
 		const char *label = c->text ? c->text[i] : NULL;
-		if (finite(v) && !label) {
+		if (real(v) && !label) {
 			double y0 = Y(0), y1 = Y(v);
 			fprintf(o,
 			        "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
@@ -521,7 +525,7 @@ void lethe_svg_bar_chart(FILE *o, const lethe_bar_chart *c, int standalone)
 			        x - bw / 2, fmin(y0, y1), bw, fabs(y1 - y0), col);
 		}
 		const double *ci = c->ci ? c->ci + 2 * i : NULL;
-		if (ci && finite(ci[0]) && finite(ci[1]) && !label)
+		if (ci && real(ci[0]) && real(ci[1]) && !label)
 			fprintf(o,
 			        "<path class=\"whisker\" stroke=\"#222222\" stroke-width=\"1.3\" "
 			        "fill=\"none\" d=\"M%.1f,%.1f L%.1f,%.1f M%.1f,%.1f L%.1f,%.1f "
@@ -531,13 +535,13 @@ void lethe_svg_bar_chart(FILE *o, const lethe_bar_chart *c, int standalone)
 		char buf[48];
 		if (label)
 			snprintf(buf, sizeof(buf), "%s", label);
-		else if (finite(v))
+		else if (real(v))
 			snprintf(buf, sizeof(buf), "%.3g", v);
 		else
 			snprintf(buf, sizeof(buf), "\xe2\x80\x93"); /* – */
-		double ty = label || !finite(v) ? Y(0) - 6
-		            : v >= 0 ? fmin(Y(v), ci && finite(ci[1]) ? Y(ci[1]) : Y(v)) - 5
-		                     : Y(0) - 5;
+		double ty = label || !real(v) ? Y(0) - 6
+		            : v >= 0          ? fmin(Y(v), ci && real(ci[1]) ? Y(ci[1]) : Y(v)) - 5
+		                              : Y(0) - 5;
 		text_at(o, x, ty, "middle", "font-size=\"11\" class=\"value\"", buf);
 	}
 	x_categories(o, c->names, c->n, L + dx / 2, dx, T + ph + 16);
@@ -586,7 +590,7 @@ void lethe_svg_heatmap(FILE *o, const lethe_heatmap *h, int standalone)
 		for (size_t c = 0; c < C; c++) {
 			double v = h->v[r * C + c];
 			int X = left + (int)c * cw, Y = top + (int)r * rh;
-			if (!finite(v)) {
+			if (!real(v)) {
 				fprintf(o,
 				        "<rect class=\"cell\" x=\"%d\" y=\"%d\" width=\"%d\" "
 				        "height=\"%d\" fill=\"#eeeeee\"/><text x=\"%d\" y=\"%d\" "
@@ -603,7 +607,7 @@ void lethe_svg_heatmap(FILE *o, const lethe_heatmap *h, int standalone)
 			        "fill=\"%s\"/>",
 			        X, Y, cw - 2, rh - 2, fill);
 			const double *ci = h->ci ? h->ci + 2 * (r * C + c) : NULL;
-			int has_ci = ci && finite(ci[0]) && finite(ci[1]);
+			int has_ci = ci && real(ci[0]) && real(ci[1]);
 			fprintf(o,
 			        "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\" "
 			        "font-weight=\"bold\" fill=\"%s\">%.*f</text>",
@@ -633,7 +637,8 @@ void lethe_svg_heatmap(FILE *o, const lethe_heatmap *h, int standalone)
 	        "stroke=\"#555555\"/>\n",
 	        bx, by, bar_h);
 	double first, step = nice_step(lo, hi, 5, &first);
-	for (double v = first; v <= hi + step * 1e-6; v += step) {
+	for (double v = first, i = 0; v <= hi + step * 1e-6 && i < MAX_TICKS;
+	     v = first + step * ++i) {
 		double y = by + bar_h - bar_h * (v - lo) / (hi - lo);
 		char buf[32];
 		tick_label(buf, sizeof(buf), v, step);
