@@ -68,6 +68,25 @@ static void metric_label(char *buf, size_t size, const lethe_report *rep, size_t
 		         rep->lower && rep->lower[c] ? " (lower is better)" : "");
 }
 
+/* Whether column c is on 0-1 once scaled (a higher-is-better metric whose every value and
+ * interval lies in [0, 1]): such columns share one colour scale and one axis; others (perplexity)
+ * are shown in their own units. */
+static int on_unit(const lethe_report *rep, size_t c)
+{
+	if (rep->lower && rep->lower[c])
+		return 0;
+	const double eps = 1e-9;
+	for (size_t r = 0; r < rep->rows; r++) {
+		double s = col_scale(rep, c), x = rep->primary[r * rep->cols + c] / s;
+		const double *ci = lethe_report_cell_ci(rep, r, c);
+		if (defined(x) && (x < -eps || x > 1 + eps))
+			return 0;
+		if (ci && (ci[0] / s < -eps || ci[1] / s > 1 + eps))
+			return 0;
+	}
+	return 1;
+}
+
 /* ---- the figures ----------------------------------------------------------------------------- */
 
 static int fig_matrix(FILE *o, const lethe_report *rep, int standalone)
@@ -78,18 +97,24 @@ static int fig_matrix(FILE *o, const lethe_report *rep, int standalone)
 		free(subs);
 		return -1;
 	}
-	for (size_t c = 0; c < rep->cols; c++)
+	unsigned char *plain = calloc(rep->cols + 1, 1);
+	int any_plain = 0;
+	for (size_t c = 0; c < rep->cols; c++) {
 		if ((subs[c] = malloc(96)))
 			metric_label(subs[c], 96, rep, c);
-		else
-			subs[c] = NULL;
+		if (plain)
+			any_plain |= plain[c] = !on_unit(rep, c);
+	}
 	lethe_heatmap h = {
 	    .title = "Primary metric per task after each stage (one 0-1 scale)",
 	    .legend = "score on 0-1 (0-100 metrics / 100)",
-	    .note = rep->has_iv ? "Cells: value [95% paired-bootstrap interval]; rows: before "
-	                          "training and after each stage; \xe2\x80\x93: not evaluated."
-	                        : "Rows: before training and after each stage; \xe2\x80\x93: not "
-	                          "evaluated.",
+	    .note = any_plain ? "Grey columns are not on 0-1 (e.g. perplexity): their values are "
+	                        "raw and not coloured; \xe2\x80\x93: not evaluated."
+	            : rep->has_iv ? "Cells: value [95% paired-bootstrap interval]; rows: before "
+	                            "training and after each stage; \xe2\x80\x93: not evaluated."
+	                          : "Rows: before training and after each stage; \xe2\x80\x93: not "
+	                            "evaluated.",
+	    .plain = plain,
 	    .rows = rep->rows,
 	    .cols = rep->cols,
 	    .v = v,
@@ -100,7 +125,7 @@ static int fig_matrix(FILE *o, const lethe_report *rep, int standalone)
 	    .lo = 0,
 	    .hi = 1,
 	    .digits = 3};
-	int ok = 1;
+	int ok = plain != NULL;
 	for (size_t c = 0; c < rep->cols; c++)
 		ok &= subs[c] != NULL;
 	if (ok)
@@ -108,6 +133,7 @@ static int fig_matrix(FILE *o, const lethe_report *rep, int standalone)
 	for (size_t c = 0; c < rep->cols; c++)
 		free(subs[c]);
 	free(subs);
+	free(plain);
 	free(v);
 	free(ci);
 	return ok ? 0 : -1;
@@ -161,9 +187,16 @@ static int fig_tasks(FILE *o, const lethe_report *rep, size_t only, int standalo
 		free(ci);
 		return -1;
 	}
+	/* All tasks share the 0-1 axis: those on 0-1, or every one (on their range) when none is.
+	 */
+	int unit = only != (size_t)-1 ? on_unit(rep, only) : 0;
+	for (size_t c = 0; only == (size_t)-1 && c < C; c++)
+		unit |= on_unit(rep, c);
 	size_t n = 0;
 	for (size_t c = 0; c < C; c++) {
 		if (only != (size_t)-1 && c != only)
+			continue;
+		if (only == (size_t)-1 && unit && !on_unit(rep, c))
 			continue;
 		for (size_t r = 0; r < R; r++) {
 			cv[c * R + r] = v[r * C + c];
@@ -183,7 +216,7 @@ static int fig_tasks(FILE *o, const lethe_report *rep, size_t only, int standalo
 	char title[256], ylabel[128];
 	if (only == (size_t)-1) {
 		snprintf(title, sizeof(title), "Each task after each stage");
-		snprintf(ylabel, sizeof(ylabel), "score on 0-1");
+		snprintf(ylabel, sizeof(ylabel), unit ? "score on 0-1" : "score");
 	} else {
 		metric_label(ylabel, sizeof(ylabel), rep, only);
 		snprintf(title, sizeof(title), "%s", rep->col_names[only]);
@@ -196,8 +229,8 @@ static int fig_tasks(FILE *o, const lethe_report *rep, size_t only, int standalo
 	        : (ci ? "Whiskers: 95% intervals." : NULL);
 	lethe_line_chart ch = {.title = title,
 	                       .y_label = ylabel,
-	                       .y_lo = 0,
-	                       .y_hi = 1,
+	                       .y_lo = unit ? 0 : NAN,
+	                       .y_hi = unit ? 1 : NAN,
 	                       .x_ticks = rep->row_names,
 	                       .n_x_ticks = R,
 	                       .markers = 1,
@@ -232,7 +265,9 @@ static int fig_forgetting(FILE *o, const lethe_report *rep, int standalone)
 		const double *x = lethe_report_task_ci(rep, 2, c);
 		ci[2 * c] = x ? x[0] : NAN;
 		ci[2 * c + 1] = x ? x[1] : NAN;
-		if (defined(v[c]) && lethe_report_not_learnt(rep, c))
+		if (!on_unit(rep, c))
+			text[c] = "not on 0-1";
+		else if (defined(v[c]) && lethe_report_not_learnt(rep, c))
 			text[c] = "not learnt";
 		else if (!defined(v[c]))
 			text[c] = "undefined";
@@ -473,8 +508,8 @@ static void measures_html(FILE *o, const lethe_report *rep)
 		        "<p class=\"banner\"><b>Partial run</b>: %zu of %zu stages trained; the "
 		        "measures are over the rows so far, not final.</p>\n",
 		        rep->trained_rows, rep->stages);
-	fputs("<div class=\"scroll\"><table><tr><th>measure</th><th>on the primary metrics "
-	      "(0-1)</th><th>on the target NLL (nats per token)</th></tr>\n",
+	fputs("<div class=\"scroll\"><table><tr><th>measure</th><th>on the primary "
+	      "metrics</th><th>on the target NLL (nats per token)</th></tr>\n",
 	      o);
 	static const char *const labels[4] = {"ACC (average final score)",
 	                                      "BWT (backward transfer)", "FWT (forward transfer)",

@@ -157,11 +157,15 @@ static void svg_open(FILE *o, int W, int H, int standalone, const char *title)
 {
 	if (standalone)
 		fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", o);
+	/* In a page, CSS widens a chart to its column, but not past 1.5 times its own size. */
+	char style[48] = "";
+	if (!standalone)
+		snprintf(style, sizeof(style), "style=\"max-width:%dpx\" ", W * 3 / 2);
 	fprintf(o,
-	        "<svg %sclass=\"chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+	        "<svg %s%sclass=\"chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
 	        "font-family=\"%s\" font-size=\"12\" role=\"img\">\n",
-	        standalone ? "xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" " : "", W, H, W,
-	        H, FONT);
+	        standalone ? "xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" " : "", style, W,
+	        H, W, H, FONT);
 	if (title) {
 		fputs("<title>", o);
 		lethe_svg_esc(o, title);
@@ -563,6 +567,10 @@ void lethe_svg_heatmap(FILE *o, const lethe_heatmap *h, int standalone)
 	int top = (h->title ? 34 : 8) + 18 + (h->col_sub ? 16 : 0) + 4;
 	int bar_h = (int)R * rh < 120 ? 120 : (int)R * rh;
 	int W = left + (int)C * cw + 100, H = top + bar_h + 12 + (h->note ? 20 : 0);
+	int wt = h->title ? 8 * (int)chars(h->title) + 16 : 0,
+	    wn = 13 * (int)chars(h->note) / 2 + 16;
+	W = wt > W ? wt : W; /* room for the title and the note */
+	W = wn > W ? wn : W;
 	svg_open(o, W, H, standalone, h->title);
 	double lo = h->lo, hi = h->hi > h->lo ? h->hi : h->lo + 1;
 	for (size_t c = 0; c < C; c++) {
@@ -602,6 +610,10 @@ void lethe_svg_heatmap(FILE *o, const lethe_heatmap *h, int standalone)
 			char fill[8];
 			int white = lethe_svg_viridis(h->reverse ? 1 - t : t, fill);
 			const char *ink = white ? "#ffffff" : "#111111";
+			if (h->plain && h->plain[c]) {
+				snprintf(fill, sizeof(fill), "#f2f2f2");
+				ink = "#111111";
+			}
 			fprintf(o,
 			        "<rect class=\"cell\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
 			        "fill=\"%s\"/>",
@@ -653,7 +665,7 @@ void lethe_svg_heatmap(FILE *o, const lethe_heatmap *h, int standalone)
 		        "<text x=\"%.1f\" y=\"%.1f\" transform=\"rotate(-90 %.1f %.1f)\" "
 		        "text-anchor=\"middle\" font-size=\"11\" class=\"legend\">",
 		        cx, cy, cx, cy);
-		lethe_svg_esc_cut(o, h->legend, 40);
+		lethe_svg_esc_cut(o, h->legend, (size_t)bar_h / 6); /* no longer than the bar */
 		fputs("</text>\n", o);
 	}
 	fputs("</g>\n", o);

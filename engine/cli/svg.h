@@ -86,6 +86,8 @@ typedef struct lethe_heatmap {
 	const char *const *row_names, *const *col_names, *const *col_sub;
 	double lo, hi;
 	int reverse, digits;
+	const unsigned char *plain; /* per column: 1 draws it uncoloured (values not on the
+	                               scale, e.g. perplexity); NULL: none */
 } lethe_heatmap;
 void lethe_svg_heatmap(FILE *o, const lethe_heatmap *h, int standalone);
 
