@@ -1,7 +1,7 @@
 /*
  * compare_html.c: the HTML form of `lethe compare`: runs, or groups of seeds (a directory of
  * run files, lethe sweep's), side by side. Per group and figure: the mean over its runs with
- * the 95% t-interval of the mean and n (a group of one run: the run's value with its
+ * the 95% t-interval of the mean and n (runs compared one by one: each run's value with its
  * paired-bootstrap interval from the run file), Welch's p-value between the first two groups,
  * and "best" marked only where the best group's interval overlaps no other group's. Figures:
  * the measures the text form shows, and per task (matched by name) the final score and the
@@ -197,8 +197,9 @@ done:
 	return status;
 }
 
-/* Each group's per-figure mean, interval and n. */
-static void summarise(compare *cmp, cgroup *g)
+/* Each group's per-figure mean, interval and n: over the seeds (2 runs or more), or, for the
+ * runs compared one by one (bootstrap set), each run's paired-bootstrap interval. */
+static void summarise(compare *cmp, cgroup *g, int bootstrap)
 {
 	for (size_t f = 0; f < cmp->F; f++) {
 		double sum = 0, sq = 0;
@@ -221,7 +222,7 @@ static void summarise(compare *cmp, cgroup *g)
 			              sqrt(sq / (double)(m - 1)) / sqrt((double)m);
 			g->ci[2 * f] = g->mean[f] - half;
 			g->ci[2 * f + 1] = g->mean[f] + half;
-		} else if (g->n_runs == 1 && m == 1) {
+		} else if (bootstrap && g->n_runs == 1 && m == 1) {
 			g->ci[2 * f] = g->bci[2 * f];
 			g->ci[2 * f + 1] = g->bci[2 * f + 1];
 		}
@@ -387,11 +388,10 @@ static void write_page(FILE *o, const compare *cmp, int groups)
 	}
 	fputs("<p class=\"note\">", o);
 	if (groups)
-		fputs(
-		    "Each cell: the mean over the group's runs, [the 95% t-interval of the "
-		    "mean], n runs where it is defined (a group of one run: its value and "
-		    "paired-bootstrap interval). p: Welch's t-test between the first two groups. ",
-		    o);
+		fputs("Each cell: the mean over the group's runs, [the 95% t-interval of the "
+		      "mean], n runs where it is defined (a group of one run: its value, without "
+		      "an interval). p: Welch's t-test between the first two groups. ",
+		      o);
 	else
 		fputs("Each cell: the run's value [its 95% paired-bootstrap interval over the "
 		      "evaluation examples, where the run file has one]. ",
@@ -451,7 +451,7 @@ int lethe_compare_html(const char *output, const char *const *args, size_t n, in
 		for (size_t k = 0; status == LETHE_EXIT_OK && k < nf; k++)
 			status = read_run(&cmp, files[k], g->v + k * F, g->bci + 2 * k * F);
 		if (status == LETHE_EXIT_OK)
-			summarise(&cmp, g);
+			summarise(&cmp, g, !groups);
 		for (size_t k = 0; files && k < nf; k++)
 			free(files[k]);
 		free(files);
