@@ -107,7 +107,7 @@ static int fig_matrix(FILE *o, const lethe_report *rep, int standalone)
 	}
 	lethe_heatmap h = {
 	    .title = "Primary metric per task after each stage (one 0-1 scale)",
-	    .legend = "score on 0-1 (0-100 metrics / 100)",
+	    .legend = "score on 0-1",
 	    .note = any_plain ? "Grey columns are not on 0-1 (e.g. perplexity): their values are "
 	                        "raw and not coloured; \xe2\x80\x93: not evaluated."
 	            : rep->has_iv ? "Cells: value [95% paired-bootstrap interval]; rows: before "
@@ -152,7 +152,7 @@ static int fig_nll(FILE *o, const lethe_report *rep, int standalone)
 		hi = 1;
 	}
 	lethe_heatmap h = {.title = "Target NLL per token after each stage (lower is better)",
-	                   .legend = "nats per target token (bright: lower)",
+	                   .legend = "nats per token (bright: lower)",
 	                   .note = "One colour scale over the whole matrix; bright is better.",
 	                   .rows = rep->rows,
 	                   .cols = rep->cols,
@@ -596,7 +596,7 @@ static void methods_html(FILE *o, const lethe_report *rep)
 		any |= rep->methods[r] != NULL;
 	if (!any)
 		return;
-	fputs("<h2 id=\"methods\">Methods against forgetting</h2>\n<table><tr><th>stage</th><th "
+	fputs("<h2>Methods against forgetting</h2>\n<table><tr><th>stage</th><th "
 	      "style=\"text-align:left\">methods</th></tr>\n",
 	      o);
 	for (size_t r = 0; r < rep->rows; r++) {
