@@ -152,7 +152,7 @@ static int fig_nll(FILE *o, const lethe_report *rep, int standalone)
 		hi = 1;
 	}
 	lethe_heatmap h = {.title = "Target NLL per token after each stage (lower is better)",
-	                   .legend = "nats per token (bright: lower)",
+	                   .legend = "nats per token",
 	                   .note = "One colour scale over the whole matrix; bright is better.",
 	                   .rows = rep->rows,
 	                   .cols = rep->cols,
