@@ -29,6 +29,16 @@ typedef struct lethe_report {
 	size_t stages, trained_rows; /* the curriculum's stages and the rows trained so far */
 	lethe_intervals iv; /* the primary metric's intervals; has_iv 0 when the file has none */
 	int has_iv;
+	/* Within-stage curves (evaluate: {every: N}; lethe_runfile_eval_curve()): n_points points
+	 * in row then step order, point i of row point_row[i] after point_step[i] optimizer steps
+	 * of it, with point_value[i * cols + c] each column's primary metric (NaN: undefined) on
+	 * point_examples[row * cols + c] examples; all NULL when the run has none. */
+	size_t n_points;
+	size_t *point_row;
+	int *point_step;
+	double *point_value;
+	size_t *point_examples;
+	int *loss_weighting; /* per row, its lethe_loss_weighting */
 } lethe_report;
 
 /* The interval of a figure, or NULL when there is none: a primary matrix cell, a measure (0

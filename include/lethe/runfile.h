@@ -122,6 +122,21 @@ LETHE_EXPORT int lethe_runfile_curve(lethe_runfile *rf, size_t row, const char *
  * (and *out NULL) when it used none. */
 LETHE_EXPORT int lethe_runfile_row_methods(lethe_runfile *rf, size_t row, char **out);
 
+/* Within-stage curves (evaluate: {every: N}, docs/run-file.md): a trained row's points for one
+ * column (task), in step order: (*steps)[i] optimizer steps into the stage and (*values)[i] the
+ * task's primary metric then (NaN: undefined), on the first lethe_runfile_eval_curve_examples()
+ * evaluation examples; *n points. The stage's end is the row itself (its matrix cell), never a
+ * point. LETHE_ENOTFOUND (NULL, NULL, 0) when the row has none. The caller frees both arrays. */
+LETHE_EXPORT int lethe_runfile_eval_curve(lethe_runfile *rf, size_t row, size_t column, int **steps,
+                                          double **values, size_t *n);
+/* The number of evaluation examples the row's curve points of column were computed on;
+ * LETHE_ENOTFOUND when the row has no points. */
+LETHE_EXPORT int lethe_runfile_eval_curve_examples(lethe_runfile *rf, size_t row, size_t column,
+                                                   size_t *examples);
+/* A row's loss weighting (loss_weighting, docs/curriculum.md): LETHE_LOSS_WEIGHTING_TOKEN or
+ * LETHE_LOSS_WEIGHTING_EXAMPLE; TOKEN for an untrained row and for files that say nothing. */
+LETHE_EXPORT int lethe_runfile_row_loss_weighting(const lethe_runfile *rf, size_t row);
+
 /* The model: its configuration, the tokenizer it was trained with, and a trained row's
  * parameters read into m (a model made with this configuration). */
 LETHE_EXPORT const lethe_model_config *lethe_runfile_model_config(const lethe_runfile *rf);
