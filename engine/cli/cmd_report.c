@@ -191,6 +191,21 @@ static int read_eval_curves(lethe_report *rep, lethe_runfile *rf)
 	return 0;
 }
 
+/* ---- the target NLL's intervals (issue #12): computed from the stored per-example NLL ---- */
+
+static const double *defined_ci(const double *ci);
+
+static const double *nll_measure_ci(const lethe_report *rep, int measure)
+{
+	return rep->has_nll_iv ? defined_ci(rep->nll_iv.measures[measure]) : NULL;
+}
+
+static const double *nll_task_ci(const lethe_report *rep, size_t figure, size_t col)
+{
+	return rep->has_nll_iv ? defined_ci(rep->nll_iv.per_task + 2 * (figure * rep->cols + col))
+	                       : NULL;
+}
+
 static void eval_curves_free(lethe_report *rep)
 {
 	free(rep->point_row);
@@ -198,6 +213,7 @@ static void eval_curves_free(lethe_report *rep)
 	free(rep->point_value);
 	free(rep->point_examples);
 	free(rep->loss_weighting);
+	lethe_intervals_free(&rep->nll_iv);
 }
 
 static int report_read(lethe_report *rep, lethe_runfile *rf)
@@ -266,6 +282,9 @@ static int report_read(lethe_report *rep, lethe_runfile *rf)
 	}
 	if ((rc = read_eval_curves(rep, rf)))
 		return rc;
+	if ((rc = lethe_runfile_nll_intervals(rf, &rep->nll_iv)))
+		return rc;
+	rep->has_nll_iv = 1;
 	return label_methods(rep, rf);
 }
 
@@ -826,7 +845,9 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 				        partial(mx) ? "true" : "false");
 			for (int i = 0; i < 4; i++) {
 				fprintf(o, "%s\"%s\": ", i ? ", " : "", mnames[i]);
-				json_fig(o, mv[i], k == 0 ? lethe_report_measure_ci(mx, i) : NULL);
+				json_fig(o, mv[i],
+				         k == 0 ? lethe_report_measure_ci(mx, i)
+				                : nll_measure_ci(mx, i));
 			}
 			const char *const *arrays = task_arrays;
 			const double *vals[N_TASK_ARRAYS];
@@ -841,7 +862,7 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 					fputs(": ", o);
 					json_fig(o, vals[a][c],
 					         k == 0 ? lethe_report_task_ci(mx, (size_t)a, c)
-					                : NULL);
+					                : nll_task_ci(mx, (size_t)a, c));
 				}
 				fputc('}', o);
 			}
@@ -876,7 +897,8 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 				fprintf(o, "%s,,,%s,", keys[k], names[i]);
 				num(o, v[i], fmt);
 				fputc('\n', o);
-				const double *ci = k == 0 ? lethe_report_measure_ci(mx, i) : NULL;
+				const double *ci =
+				    k == 0 ? lethe_report_measure_ci(mx, i) : nll_measure_ci(mx, i);
 				for (int e = 0; ci && e < 2; e++)
 					fprintf(o, "%s,,,%s/%s,%s\n", keys[k], names[i],
 					        e ? "high" : "low", exact(ci[e]));
@@ -891,7 +913,8 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 					num(o, vals[a][c], fmt);
 					fputc('\n', o);
 					const double *ci =
-					    k == 0 ? lethe_report_task_ci(mx, (size_t)a, c) : NULL;
+					    k == 0 ? lethe_report_task_ci(mx, (size_t)a, c)
+					           : nll_task_ci(mx, (size_t)a, c);
 					for (int e = 0; ci && e < 2; e++)
 						fprintf(o, "%s,,%s,%s/%s,%s\n", keys[k],
 						        csvq(mx->col_names[c]), arrays[a],
@@ -958,11 +981,12 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 		char a[96], b[96], cc[96], d[96];
 		const double *none = NULL;
 		text_fig(a, sizeof(a), ms[k]->acc, k ? none : lethe_report_measure_ci(mx, 0), 0, 4);
-		text_fig(b, sizeof(b), ms[k]->bwt, k ? none : lethe_report_measure_ci(mx, 1), 1, 4);
+		text_fig(b, sizeof(b), ms[k]->bwt,
+		         k ? nll_measure_ci(mx, 1) : lethe_report_measure_ci(mx, 1), 1, 4);
 		text_fig(cc, sizeof(cc), ms[k]->fwt, k ? none : lethe_report_measure_ci(mx, 2), 1,
 		         4);
-		text_fig(d, sizeof(d), ms[k]->chaudhry, k ? none : lethe_report_measure_ci(mx, 3),
-		         0, 4);
+		text_fig(d, sizeof(d), ms[k]->chaudhry,
+		         k ? nll_measure_ci(mx, 3) : lethe_report_measure_ci(mx, 3), 0, 4);
 		if (k == 0 && partial(mx))
 			fprintf(
 			    o,

@@ -39,6 +39,9 @@ typedef struct lethe_report {
 	double *point_value;
 	size_t *point_examples;
 	int *loss_weighting; /* per row, its lethe_loss_weighting */
+	/* The target NLL's intervals (lethe_runfile_nll_intervals()); has_nll_iv 0 when none. */
+	lethe_intervals nll_iv;
+	int has_nll_iv;
 } lethe_report;
 
 /* The interval of a figure, or NULL when there is none: a primary matrix cell, a measure (0

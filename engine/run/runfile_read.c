@@ -1406,6 +1406,50 @@ int lethe_runfile_forgetting(lethe_runfile *rf, const char *which, lethe_forgett
 	return rc;
 }
 
+int lethe_runfile_nll_intervals(lethe_runfile *rf, lethe_intervals *out)
+{
+	memset(out, 0, sizeof(*out));
+	int rc = usable(rf);
+	if (rc)
+		return rc;
+	size_t R = rf->n_rows, C = rf->n_cols;
+	lethe_interval_input *in = calloc(R * C + 1, sizeof(*in));
+	int *lower = malloc((C + 1) * sizeof(int));
+	lethe_forgetting fm = {0};
+	if (!in || !lower)
+		rc = fail(rf, LETHE_ENOMEM, "out of memory");
+	for (size_t c = 0; rc == 0 && c < C; c++)
+		lower[c] = 1;
+	/* Each cell's statistics: per example its summed NLL and its target tokens. */
+	for (size_t r = 0; rc == 0 && r < R; r++)
+		for (size_t c = 0; rc == 0 && c < C; c++) {
+			lethe_runfile_eval ev;
+			if ((rc = lethe_runfile_read_eval(rf, r, c, &ev)))
+				break;
+			double *st = malloc((2 * ev.n + 1) * sizeof(double));
+			if (!st)
+				rc = fail(rf, LETHE_ENOMEM, "out of memory");
+			for (size_t i = 0; st && i < ev.n; i++) {
+				st[2 * i] = ev.nll[i];
+				st[2 * i + 1] = ev.n_tokens[i];
+			}
+			in[r * C + c] = (lethe_interval_input){ev.n, 2, LETHE_INTERVAL_RATIO, st};
+			lethe_runfile_eval_clear(&ev);
+		}
+	if (rc == 0)
+		rc = lethe_runfile_forgetting(rf, "target_nll", &fm);
+	int has_baseline = R > 0 && !rf->trained[0];
+	if (rc == 0 && (rc = lethe_intervals_compute(out, in, R, C, has_baseline, fm.trained_row,
+	                                             lower, NULL, 1000, 0.95, (uint64_t)rf->seed)))
+		rc = fail(rf, rc, "%s", rc == LETHE_ENOMEM ? "out of memory" : "bootstrap failed");
+	for (size_t i = 0; in && i < R * C; i++)
+		free((void *)in[i].stats);
+	free(in);
+	free(lower);
+	lethe_forgetting_free(&fm);
+	return rc;
+}
+
 int lethe_runfile_intervals(lethe_runfile *rf, lethe_intervals *out)
 {
 	memset(out, 0, sizeof(*out));

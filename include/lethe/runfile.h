@@ -102,6 +102,13 @@ LETHE_EXPORT int lethe_runfile_forgetting(lethe_runfile *rf, const char *which,
  * lethe_intervals_free()). LETHE_ENOTFOUND when the file has none (written before intervals, or
  * no plugin of it gives sufficient statistics). */
 LETHE_EXPORT int lethe_runfile_intervals(lethe_runfile *rf, lethe_intervals *out);
+/* The same paired bootstrap for the target NLL (mean NLL per token, /forgetting/target_nll),
+ * computed on reading from the per-example NLL and token counts every evaluation stores (nothing
+ * extra is stored): the resamples, level and seed of /intervals/primary (1000, 0.95, the run's
+ * seed), so a column's resamples are the same examples as its primary metric's. Cells on the raw
+ * NLL, measures and per-task figures as /forgetting/target_nll (lower is better). Free with
+ * lethe_intervals_free(). */
+LETHE_EXPORT int lethe_runfile_nll_intervals(lethe_runfile *rf, lethe_intervals *out);
 /* Parameter drift per row and group: kind is "l2_previous", "relative_previous", "l2_initial"
  * or "relative_initial"; *out holds rows x LETHE_RUNFILE_DRIFT_GROUPS values, NaN for rows not
  * trained. */
