@@ -2,7 +2,8 @@
  * check_model.c: the transformer and its training step: gradients against central finite
  * differences for every tensor, a model that overfits one batch, KV-cache generation equal to the
  * argmax of full forward passes, bit-identical parameters from the same seed, frozen groups,
- * non-finite values refused, schedules and presets.
+ * non-finite values refused, schedules and presets, and the example-weighted loss and its
+ * gradient.
  */
 #include <check.h>
 #include <math.h>
@@ -96,6 +97,86 @@ START_TEST(gradients_match_finite_differences)
 		}
 	}
 	ck_assert_int_eq(checked, 6 * (int)lethe_model_num_tensors(m));
+	lethe_model_free(m);
+}
+END_TEST
+
+/* loss_weighting: example (docs/curriculum.md): the loss is the mean over sequences of each
+ * sequence's mean target NLL, computed by hand from the per-sequence NLL of a token-weighted
+ * forward, and its gradient matches central finite differences (same tolerance as above) on a
+ * batch whose sequences have 5, 1 and 6 targets; with equal target counts the two weightings
+ * give the same loss. */
+START_TEST(example_loss_weighting)
+{
+	lethe_model_config c = tiny_config(8);
+	lethe_model *m;
+	ck_assert_int_eq(lethe_model_new(&m, &c, 7), 0);
+	float *p = lethe_model_params(m);
+	for (size_t i = 0; i < lethe_model_num_params(m); i++)
+		p[i] *= 10.0f;
+	for (size_t t = 0; t < lethe_model_num_tensors(m); t++)
+		if (lethe_model_tensor(m, t)->cols == 1)
+			for (size_t k = 0; k < lethe_model_tensor(m, t)->size; k++)
+				p[lethe_model_tensor(m, t)->offset + k] =
+				    1.0f + 0.1f * (float)((k * 7) % 5) / 5.0f;
+	enum { B = 3, T = 8 };
+	int32_t tok[B * T], tgt[B * T];
+	make_batch(B, T, c.vocab, tok, tgt, 5);
+	static const int first[B] = {2, 6, 1}, last[B] = {6, 6, 6}; /* 5, 1, 6 targets */
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < T; t++)
+			tgt[b * T + t] = t >= first[b] && t <= last[b] ? tok[b * T + t + 1] : -1;
+	lethe_batch batch = {B, T, tok, tgt};
+	double nll[B];
+	int counts[B];
+	float token_loss, loss;
+	ck_assert_int_eq(lethe_model_forward(m, &batch, 0, &token_loss, nll, counts), 0);
+	double want = 0;
+	for (int b = 0; b < B; b++) {
+		ck_assert_int_eq(counts[b], last[b] - first[b] + 1);
+		want += nll[b] / counts[b] / B;
+	}
+	lethe_model_set_loss_weighting(m, LETHE_LOSS_WEIGHTING_EXAMPLE);
+	ck_assert_int_eq(lethe_model_forward(m, &batch, 0, &loss, NULL, NULL), 0);
+	ck_assert_msg(fabs(loss - want) <= 1e-5 * fabs(want), "example loss %.8g, by hand %.8g",
+	              (double)loss, want);
+	ck_assert_msg(fabs(loss - token_loss) > 1e-3, "the weightings should differ here");
+
+	lethe_model_zero_grad(m);
+	ck_assert_int_eq(lethe_model_forward(m, &batch, 1, &loss, NULL, NULL), 0);
+	ck_assert_int_eq(lethe_model_backward(m), 0);
+	float *g = lethe_model_grads(m);
+	for (size_t t = 0; t < lethe_model_num_tensors(m); t++) {
+		const lethe_tensor_info *ti = lethe_model_tensor(m, t);
+		for (int k = 0; k < 6; k++) {
+			size_t i = ti->offset;
+			if (ti->group == LETHE_GROUP_EMBEDDINGS)
+				i += (size_t)tok[2 + k] * ti->cols + (size_t)(k * 5) % ti->cols;
+			else
+				i += ((size_t)k * 2654435761u) % ti->size;
+			float saved = p[i], h = 1e-2f;
+			p[i] = saved + h;
+			double up = batch_loss(m, &batch);
+			p[i] = saved - h;
+			double down = batch_loss(m, &batch);
+			p[i] = saved;
+			double numeric = (up - down) / (2.0 * h), analytic = g[i];
+			double tol = 2e-2 * fmax(fabs(analytic), fabs(numeric)) + 2e-4;
+			ck_assert_msg(fabs(analytic - numeric) <= tol,
+			              "%s[%zu]: analytic %.6g, numeric %.6g", ti->name,
+			              i - ti->offset, analytic, numeric);
+		}
+	}
+
+	/* Equal target counts: the mean of means is the token mean. */
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < T; t++)
+			tgt[b * T + t] = t >= 2 && t <= 5 ? tok[b * T + t + 1] : -1;
+	ck_assert_int_eq(lethe_model_forward(m, &batch, 0, &loss, NULL, NULL), 0);
+	lethe_model_set_loss_weighting(m, LETHE_LOSS_WEIGHTING_TOKEN);
+	ck_assert_int_eq(lethe_model_forward(m, &batch, 0, &token_loss, NULL, NULL), 0);
+	ck_assert_msg(fabs(loss - token_loss) <= 1e-6 * fabs(token_loss), "%.8g vs %.8g",
+	              (double)loss, (double)token_loss);
 	lethe_model_free(m);
 }
 END_TEST
@@ -458,6 +539,7 @@ int main(void)
 	TCase *tc = tcase_create("model");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, gradients_match_finite_differences);
+	tcase_add_test(tc, example_loss_weighting);
 	tcase_add_test(tc, untied_head_and_frozen_groups);
 	tcase_add_test(tc, overfits_one_batch);
 	tcase_add_loop_test(tc, kv_cache_generation_matches_full_forward, 0, 2);

@@ -8,7 +8,9 @@ perplexity: corpus metrics recomputed from summed statistics). Checked here:
    statistics are those of the metric the plugin reports);
 2. /intervals/primary: every cell's interval, ACC's and BWT's, recomputed in Python with the same
    resamples (SplitMix64 indices, seed + column) and numpy's percentiles;
-3. `lethe report --format json` gives each figure as {"value": x, "ci": [low, high]}.
+3. `lethe report --format json` gives each figure as {"value": x, "ci": [low, high]};
+4. the target NLL's intervals (computed by the reader from the stored per-example NLL and token
+   counts, with the same resamples): BWT and a task's forgetting, recomputed in Python.
 """
 import json
 import math
@@ -184,6 +186,23 @@ output: intervals.h5
         point = fg["forgetting"][0]
         check(iv["forgetting"][0][0] <= point + 1e-12 and point <= iv["forgetting"][0][1] + 1e-12, "the interval holds the point")
         stored_acc, acc_ci = fg.attrs["acc"], iv["acc"][()]
+        # 4. The target NLL (lethe_runfile_nll_intervals(), computed on reading): the same
+        # resamples of each column's examples, sum NLL / sum tokens, every task lower-is-better.
+        ftn = f["forgetting/target_nll"]
+        Nb = np.full((B, R, C), np.nan)
+        for c in range(C):
+            ev = [f["stages/%02d_%s/eval/%s" % (r, rows[r], cols[c])] for r in range(R)]
+            nll = [g["nll"][()] for g in ev]
+            tok = [g["n_tokens"][()].astype(float) for g in ev]
+            idx = indices(len(nll[0]), B, seed + c)
+            for b in range(B):
+                for r in range(R):
+                    Nb[b, r, c] = nll[r][idx[b]].sum() / tok[r][idx[b]].sum()
+        ntrained = ftn["trained_row"][()]
+        terms = [-(Nb[:, -1, c] - Nb[:, ntrained[c], c]) for c in range(C) if 0 < ntrained[c] < R - 1]
+        nll_bwt = pct(np.nanmean(np.array(terms), axis=0))
+        nll_fr = pct(Nb[:, -1, 0] - Nb[:, ntrained[0], 0])  # reviews, lower is better
+        nll_point = ftn.attrs["bwt"]
     # 3. The report's JSON.
     p = subprocess.run([LETHE, "report", "--format", "json", out], capture_output=True, text=True)
     rep = json.loads(p.stdout) if p.returncode == 0 else {}
@@ -192,6 +211,12 @@ output: intervals.h5
     cell = rep.get("matrix", [[{}]])[1][0]
     check(abs(cell.get("value", -1) - m[1, 0]) < 1e-12 and np.allclose(cell.get("ci"), cells[1, 0]), "report json cell %r" % cell)
     check(rep.get("primary", {}).get("scale") == "0-1", "report json scale")
+    tb = rep.get("target_nll", {}).get("bwt", {})
+    check(abs(tb.get("value", -1) - nll_point) < 1e-12 and tb.get("ci") is not None and np.allclose(tb["ci"], nll_bwt, rtol=1e-9),
+          "target NLL BWT interval %r vs %r" % (tb, nll_bwt))
+    tf = rep.get("target_nll", {}).get("forgetting", {}).get(cols[0], {})
+    check(tf.get("ci") is not None and np.allclose(tf["ci"], nll_fr, rtol=1e-9, atol=1e-12),
+          "target NLL forgetting interval of %s: %r vs %r" % (cols[0], tf, nll_fr))
     p = subprocess.run([LETHE, "report", out], capture_output=True, text=True)
     check(p.returncode == 0 and "[low, high]: 95% paired bootstrap" in p.stdout, "report text: %s" % p.stderr)
 finally:

@@ -236,3 +236,8 @@ EXTRA_DIST += %reldir%/methods.py
 # Reports of awkward task names: CSV quoting, UTF-8 columns, shortest decimals.
 TESTS += %reldir%/report_names.py %reldir%/report_html.py
 EXTRA_DIST += %reldir%/report_names.py %reldir%/report_html.py
+
+# Within-stage curves and loss weighting (issue #12 items 5-6): curve points, resume, report,
+# and loss_weighting: token bit-identical to no key.
+TESTS += %reldir%/curves.py
+EXTRA_DIST += %reldir%/curves.py

@@ -112,7 +112,7 @@ stages:
     # Figures: the list, each as XML, and refusals.
     p = subprocess.run([LETHE, "report", "--figure", "list", run], capture_output=True, text=True)
     names = p.stdout.split()
-    check(p.returncode == 0 and names == ["matrix", "nll", "tasks", "forgetting", "events", "loss", "drift"],
+    check(p.returncode == 0 and names == ["matrix", "nll", "tasks", "forgetting", "events", "loss", "drift", "curves"],
           "--figure list: %r" % p.stdout)
     p = subprocess.run([LETHE, "report", "--figure", "pie", "--format", "svg", run], capture_output=True, text=True)
     check(p.returncode == 2 and "no figure 'pie'" in p.stderr and "matrix, nll, tasks" in p.stderr,
@@ -122,7 +122,12 @@ stages:
     p = subprocess.run([LETHE, "report", "--figure", "tasks", "--format", "json", run], capture_output=True, text=True)
     check(p.returncode == 2 and "--format svg" in p.stderr, "--figure with --format json: %r" % p.stderr)
     rows = ["baseline", S1, S2]
+    # A run without evaluate: {every: N} has no within-stage curves: that figure is refused.
+    p = subprocess.run([LETHE, "report", "--figure", "curves", "--format", "svg", run], capture_output=True, text=True)
+    check(p.returncode == 2 and "no within-stage curves" in p.stderr, "--figure curves without curves: %r" % p.stderr)
     for name in names:
+        if name == "curves":
+            continue  # tests/curves.py draws it
         svg = os.path.join(tmp, name + ".svg")
         p = subprocess.run([LETHE, "report", "--figure", name, "--format", "svg", "-o", svg, run],
                            capture_output=True, text=True)

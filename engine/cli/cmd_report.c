@@ -134,6 +134,89 @@ static int label_methods(lethe_report *rep, lethe_runfile *rf)
 
 /* Reads everything a report shows; the reader checks every dataset first. 0, or the reader's
  * error code with its message on rf. */
+/* ---- within-stage curves and loss weighting (issue #12) ------------------------------------ */
+
+/* The rows' loss weighting and their within-stage curve points (lethe_report's fields). */
+static int read_eval_curves(lethe_report *rep, lethe_runfile *rf)
+{
+	size_t R = rep->rows, C = rep->cols;
+	if (!(rep->loss_weighting = calloc(R + 1, sizeof(int))))
+		return LETHE_ENOMEM;
+	for (size_t r = 0; r < R; r++) {
+		rep->loss_weighting[r] = lethe_runfile_row_loss_weighting(rf, r);
+		for (size_t c = 0; c < C; c++) {
+			int *st = NULL;
+			double *v = NULL;
+			size_t n = 0, ex = 0;
+			int rc = lethe_runfile_eval_curve(rf, r, c, &st, &v, &n);
+			if (rc == LETHE_ENOTFOUND)
+				break;
+			if (rc == 0)
+				rc = lethe_runfile_eval_curve_examples(rf, r, c, &ex);
+			size_t p0 = rep->n_points;
+			if (rc == 0 && c == 0) { /* the row's points: room for every column */
+				size_t *pr = realloc(rep->point_row, (p0 + n + 1) * sizeof(size_t));
+				if (pr)
+					rep->point_row = pr;
+				int *ps = pr ? realloc(rep->point_step, (p0 + n + 1) * sizeof(int))
+				             : NULL;
+				if (ps)
+					rep->point_step = ps;
+				double *pv = ps ? realloc(rep->point_value,
+				                          (p0 + n + 1) * (C + 1) * sizeof(double))
+				                : NULL;
+				if (pv)
+					rep->point_value = pv;
+				if (!rep->point_examples)
+					rep->point_examples = calloc(R * C + 1, sizeof(size_t));
+				rc = pv && rep->point_examples ? 0 : LETHE_ENOMEM;
+				for (size_t i = 0; rc == 0 && i < n; i++) {
+					rep->point_row[p0 + i] = r;
+					rep->point_step[p0 + i] = st[i];
+				}
+				if (rc == 0)
+					rep->n_points += n;
+			}
+			/* The row's first n points start at n_points - n. */
+			size_t first = rep->n_points - n;
+			for (size_t i = 0; rc == 0 && i < n; i++)
+				rep->point_value[(first + i) * C + c] = v[i];
+			if (rc == 0)
+				rep->point_examples[r * C + c] = ex;
+			free(st);
+			free(v);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* ---- the target NLL's intervals (issue #12): computed from the stored per-example NLL ---- */
+
+static const double *defined_ci(const double *ci);
+
+static const double *nll_measure_ci(const lethe_report *rep, int measure)
+{
+	return rep->has_nll_iv ? defined_ci(rep->nll_iv.measures[measure]) : NULL;
+}
+
+static const double *nll_task_ci(const lethe_report *rep, size_t figure, size_t col)
+{
+	return rep->has_nll_iv ? defined_ci(rep->nll_iv.per_task + 2 * (figure * rep->cols + col))
+	                       : NULL;
+}
+
+static void eval_curves_free(lethe_report *rep)
+{
+	free(rep->point_row);
+	free(rep->point_step);
+	free(rep->point_value);
+	free(rep->point_examples);
+	free(rep->loss_weighting);
+	lethe_intervals_free(&rep->nll_iv);
+}
+
 static int report_read(lethe_report *rep, lethe_runfile *rf)
 {
 	memset(rep, 0, sizeof(*rep));
@@ -172,9 +255,12 @@ static int report_read(lethe_report *rep, lethe_runfile *rf)
 	if ((rc = read_methods(rep, rf)))
 		return rc;
 	/* The training loss, all rows end to end; a boundary before each row after the first. */
+	if (!(rep->row_step0 = calloc(rep->rows + 1, sizeof(size_t))))
+		return LETHE_ENOMEM;
 	for (size_t r = 0; r < rep->rows; r++) {
 		float *v = NULL;
 		size_t k = 0;
+		rep->row_step0[r] = rep->n_loss;
 		rc = lethe_runfile_curve(rf, r, "loss", &v, &k);
 		if (rc == LETHE_ENOTFOUND)
 			continue;
@@ -198,6 +284,11 @@ static int report_read(lethe_report *rep, lethe_runfile *rf)
 		rep->n_loss += k;
 		free(v);
 	}
+	if ((rc = read_eval_curves(rep, rf)))
+		return rc;
+	if ((rc = lethe_runfile_nll_intervals(rf, &rep->nll_iv)))
+		return rc;
+	rep->has_nll_iv = 1;
 	return label_methods(rep, rf);
 }
 
@@ -328,6 +419,7 @@ static void report_free(lethe_report *rep)
 	free(rep->n_events);
 	free(rep->loss);
 	free(rep->bounds);
+	free(rep->row_step0);
 	for (size_t r = 0; rep->methods && r < rep->rows; r++)
 		free(rep->methods[r]);
 	free(rep->methods);
@@ -336,6 +428,7 @@ static void report_free(lethe_report *rep)
 	free(rep->row_labels);
 	lethe_intervals_free(&rep->iv);
 	report_free_html(rep);
+	eval_curves_free(rep);
 }
 
 /* ---- intervals (issue #12) ------------------------------------------------------------------ */
@@ -488,6 +581,111 @@ static void print_methods(FILE *o, enum format fmt, const lethe_report *mx)
 		fputc('}', o);
 }
 
+/* The within-stage curves (evaluate: {every: N}) and the stages that weigh the loss per example;
+ * nothing when the run has neither. JSON: "loss_weighting": {stage: "example"} and "curves":
+ * {task: [{"stage", "step", "value", "examples"}]}; CSV: rows "curve,STAGE,TASK,METRIC@STEP,
+ * VALUE" and "loss_weighting,STAGE,,example,"; text: a table per stage, steps down. */
+static void print_eval_curves(FILE *o, enum format fmt, const lethe_report *mx)
+{
+	size_t R = mx->rows, C = mx->cols;
+	int md = fmt == MARKDOWN, any = 0;
+	for (size_t r = 0; mx->loss_weighting && r < R; r++)
+		if (mx->loss_weighting[r] == LETHE_LOSS_WEIGHTING_EXAMPLE) {
+			if (fmt == JSON)
+				fputs(any ? ", " : ", \"loss_weighting\": {", o);
+			else if (fmt == CSV)
+				fprintf(o, "loss_weighting,%s,,example,\n", csvq(mx->row_names[r]));
+			else if (!any)
+				fprintf(
+				    o,
+				    md ? "\nLoss weighting **example** (each example's mean token "
+				         "loss, averaged over examples) in:"
+				       : "\nLoss weighting: example (each example's mean token "
+				         "loss, averaged over examples) in stages");
+			if (fmt == JSON) {
+				json_str(o, mx->row_names[r]);
+				fputs(": \"example\"", o);
+			} else if (fmt != CSV)
+				fprintf(o, "%s %s", any ? "," : "", mx->row_names[r]);
+			any = 1;
+		}
+	if (any)
+		fputs(fmt == JSON ? "}" : fmt == CSV ? "" : "\n", o);
+	if (!mx->n_points)
+		return;
+	if (fmt == JSON) {
+		fputs(", \"curves\": {", o);
+		for (size_t c = 0; c < C; c++) {
+			fputs(c ? ", " : "", o);
+			json_str(o, mx->col_names[c]);
+			fputs(": [", o);
+			for (size_t i = 0; i < mx->n_points; i++) {
+				size_t r = mx->point_row[i];
+				fputs(i ? ", {\"stage\": " : "{\"stage\": ", o);
+				json_str(o, mx->row_names[r]);
+				fprintf(o, ", \"step\": %d, \"value\": ", mx->point_step[i]);
+				num(o, mx->point_value[i * C + c], fmt);
+				fprintf(o, ", \"examples\": %zu}", mx->point_examples[r * C + c]);
+			}
+			fputc(']', o);
+		}
+		fputc('}', o);
+		return;
+	}
+	if (fmt == CSV) {
+		for (size_t i = 0; i < mx->n_points; i++)
+			for (size_t c = 0; c < C; c++) {
+				fprintf(o, "curve,%s,", csvq(mx->row_names[mx->point_row[i]]));
+				fprintf(o, "%s,", csvq(mx->col_names[c]));
+				char metric[300];
+				snprintf(metric, sizeof(metric), "%s@%d",
+				         mx->metrics ? mx->metrics[c] : "", mx->point_step[i]);
+				fprintf(o, "%s,", csvq(metric));
+				num(o, mx->point_value[i * C + c], fmt);
+				fputc('\n', o);
+			}
+		return;
+	}
+	fprintf(o, md ? "\n## Within-stage curves\n\nEach task's primary metric every few "
+	                "optimizer steps inside a stage (the stage's end is its row of the "
+	                "matrix).\n"
+	              : "\nWithin-stage curves (each task's primary metric every few optimizer "
+	                "steps inside a stage;\nthe stage's end is its row of the matrix)\n");
+	for (size_t i = 0; i < mx->n_points; i++) {
+		size_t r = mx->point_row[i];
+		if (i == 0 || mx->point_row[i - 1] != r) {
+			fprintf(o,
+			        md ? "\n### %s (examples:" : "  %s (examples:", mx->row_names[r]);
+			for (size_t c = 0; c < C; c++)
+				fprintf(o, " %s %zu", mx->col_names[c],
+				        mx->point_examples[r * C + c]);
+			fputs(md ? ")\n\n| step |" : ")\n", o);
+			if (!md)
+				fprintf(o, "  %6s", "step");
+			for (size_t c = 0; c < C; c++)
+				fprintf(o, md ? " %s |" : " %s",
+				        md ? mx->col_names[c] : col(mx->col_names[c], 14, 1));
+			if (md) {
+				fputs("\n| ---: |", o);
+				for (size_t c = 0; c < C; c++)
+					fputs(" ---: |", o);
+			}
+			fputc('\n', o);
+		}
+		fprintf(o, md ? "| %d |" : "  %6d", mx->point_step[i]);
+		for (size_t c = 0; c < C; c++) {
+			double v = mx->point_value[i * C + c];
+			if (md)
+				fputs(" ", o);
+			if (isnan(v))
+				fprintf(o, md ? "- |" : " %14s", "-");
+			else
+				fprintf(o, md ? "%.4f |" : " %14.4f", v);
+		}
+		fputc('\n', o);
+	}
+}
+
 static void extras(FILE *o, enum format fmt, const lethe_report *mx)
 {
 	int md = fmt == MARKDOWN;
@@ -630,6 +828,7 @@ static void extras(FILE *o, enum format fmt, const lethe_report *mx)
 	if (fmt == JSON)
 		fputc('}', o);
 	print_methods(o, fmt, mx);
+	print_eval_curves(o, fmt, mx);
 }
 
 /* The per-task figures of a lethe_forgetting, in the order reports list them. "transfer" (minus
@@ -765,7 +964,9 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 				        partial(mx) ? "true" : "false");
 			for (int i = 0; i < 4; i++) {
 				fprintf(o, "%s\"%s\": ", i ? ", " : "", mnames[i]);
-				json_fig(o, mv[i], k == 0 ? lethe_report_measure_ci(mx, i) : NULL);
+				json_fig(o, mv[i],
+				         k == 0 ? lethe_report_measure_ci(mx, i)
+				                : nll_measure_ci(mx, i));
 			}
 			const char *const *arrays = task_arrays;
 			const double *vals[N_TASK_ARRAYS];
@@ -780,7 +981,7 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 					fputs(": ", o);
 					json_fig(o, vals[a][c],
 					         k == 0 ? lethe_report_task_ci(mx, (size_t)a, c)
-					                : NULL);
+					                : nll_task_ci(mx, (size_t)a, c));
 				}
 				fputc('}', o);
 			}
@@ -815,7 +1016,8 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 				fprintf(o, "%s,,,%s,", keys[k], names[i]);
 				num(o, v[i], fmt);
 				fputc('\n', o);
-				const double *ci = k == 0 ? lethe_report_measure_ci(mx, i) : NULL;
+				const double *ci =
+				    k == 0 ? lethe_report_measure_ci(mx, i) : nll_measure_ci(mx, i);
 				for (int e = 0; ci && e < 2; e++)
 					fprintf(o, "%s,,,%s/%s,%s\n", keys[k], names[i],
 					        e ? "high" : "low", exact(ci[e]));
@@ -830,7 +1032,8 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 					num(o, vals[a][c], fmt);
 					fputc('\n', o);
 					const double *ci =
-					    k == 0 ? lethe_report_task_ci(mx, (size_t)a, c) : NULL;
+					    k == 0 ? lethe_report_task_ci(mx, (size_t)a, c)
+					           : nll_task_ci(mx, (size_t)a, c);
 					for (int e = 0; ci && e < 2; e++)
 						fprintf(o, "%s,,%s,%s/%s,%s\n", keys[k],
 						        csvq(mx->col_names[c]), arrays[a],
@@ -897,11 +1100,12 @@ static void report(FILE *o, enum format fmt, const lethe_report *mx)
 		char a[96], b[96], cc[96], d[96];
 		const double *none = NULL;
 		text_fig(a, sizeof(a), ms[k]->acc, k ? none : lethe_report_measure_ci(mx, 0), 0, 4);
-		text_fig(b, sizeof(b), ms[k]->bwt, k ? none : lethe_report_measure_ci(mx, 1), 1, 4);
+		text_fig(b, sizeof(b), ms[k]->bwt,
+		         k ? nll_measure_ci(mx, 1) : lethe_report_measure_ci(mx, 1), 1, 4);
 		text_fig(cc, sizeof(cc), ms[k]->fwt, k ? none : lethe_report_measure_ci(mx, 2), 1,
 		         4);
-		text_fig(d, sizeof(d), ms[k]->chaudhry, k ? none : lethe_report_measure_ci(mx, 3),
-		         0, 4);
+		text_fig(d, sizeof(d), ms[k]->chaudhry,
+		         k ? nll_measure_ci(mx, 3) : lethe_report_measure_ci(mx, 3), 0, 4);
 		if (k == 0 && partial(mx))
 			fprintf(
 			    o,

@@ -36,6 +36,21 @@ static const char *schedule_name(lethe_schedule s)
 	                                    : "cosine";
 }
 
+/* A stage's within-stage curves and loss weighting, one indented line each, when set. */
+static void print_curve_settings(const lethe_train_settings *t)
+{
+	if (t->eval_every && t->curve_limit)
+		printf("  evaluated every %ld steps inside the stage, on the first %ld evaluation "
+		       "examples of each task\n",
+		       t->eval_every, t->curve_limit);
+	else if (t->eval_every)
+		printf("  evaluated every %ld steps inside the stage, on all evaluation examples\n",
+		       t->eval_every);
+	if (t->loss_weighting == LETHE_LOSS_WEIGHTING_EXAMPLE)
+		printf("  loss weighting: example (each example's mean token loss, averaged over "
+		       "examples)\n");
+}
+
 static int by_string(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -215,6 +230,7 @@ int lethe_cmd_validate(int argc, char **argv)
 				else
 					printf(", %g epoch%s\n", s->train.epochs,
 					       s->train.epochs == 1 ? "" : "s");
+				print_curve_settings(&s->train);
 			}
 			printf("output: %s\n", lethe_curriculum_output(cur));
 		}

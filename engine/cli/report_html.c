@@ -371,6 +371,85 @@ static int fig_loss(FILE *o, const lethe_report *rep, int standalone)
 	return 0;
 }
 
+/* Within-stage curves (evaluate: {every: N}): each task on 0-1 against the optimizer step of
+ * the whole run, from its baseline through every curve point to each stage's end (the row's
+ * score), with a mark where each stage begins: the "stability gap" of an old task shows as a dip
+ * just after a mark. Tasks not on 0-1 are left out, as on the tasks chart. */
+static int fig_curves(FILE *o, const lethe_report *rep, int standalone)
+{
+	size_t R = rep->rows, C = rep->cols, nb = rep->n_bounds + 1;
+	size_t per = rep->n_points + R + 1; /* points of one task at most */
+	double *x = malloc((C * per + 1) * sizeof(double));
+	double *y = malloc((C * per + 1) * sizeof(double));
+	double *marks = malloc((nb + 1) * sizeof(double));
+	const char **labels = calloc(nb + 1, sizeof(char *));
+	lethe_chart_series *s = calloc(C + 1, sizeof(*s));
+	int rc = -1;
+	if (!x || !y || !marks || !labels || !s || !rep->row_step0)
+		goto out;
+	marks[0] = 0.5;
+	for (size_t i = 0; i < rep->n_bounds; i++)
+		marks[i + 1] = rep->bounds[i] + 1;
+	size_t k = 0;
+	for (size_t r = 0; r < R && k < nb; r++)
+		if (rep->trained ? rep->trained[r] : r > 0)
+			labels[k++] = rep->row_names[r];
+	size_t ns = 0;
+	for (size_t c = 0; c < C; c++) {
+		if (!on_unit(rep, c))
+			continue;
+		double sc = col_scale(rep, c), *xs = x + ns * per, *ys = y + ns * per;
+		size_t n = 0, i = 0;
+		for (size_t r = 0; r < R; r++) {
+			int trained = rep->trained ? rep->trained[r] : r > 0;
+			if (!trained && r != 0)
+				continue;
+			for (; i < rep->n_points && rep->point_row[i] < r; i++)
+				;
+			for (; i < rep->n_points && rep->point_row[i] == r; i++) {
+				xs[n] = (double)(rep->row_step0[r] + (size_t)rep->point_step[i]);
+				ys[n++] = rep->point_value[i * C + c] / sc;
+			}
+			/* The row itself: the baseline at step 0, a stage's end after its last
+			 * step. */
+			size_t end = r + 1 < R ? rep->row_step0[r + 1] : rep->n_loss;
+			xs[n] = trained ? (double)end : 0;
+			ys[n++] = rep->primary[r * C + c] / sc;
+		}
+		s[ns++] = (lethe_chart_series){
+		    .name = rep->col_names[c],
+		    .n = n,
+		    .x = xs,
+		    .y = ys,
+		    .reference = rep->has_baseline && R ? rep->primary[c] / sc : NAN};
+	}
+	lethe_line_chart ch = {
+	    .title = "Each task within the stages",
+	    .x_label = "optimizer step (all stages end to end)",
+	    .y_label = "score on 0-1",
+	    .y_lo = 0,
+	    .y_hi = 1,
+	    .x_lo = 0,
+	    .x_hi = (double)rep->n_loss + 0.5,
+	    .marks = marks,
+	    .mark_labels = labels,
+	    .n_marks = nb,
+	    .markers = 1,
+	    .note = "Points every evaluate.every steps (on curve_limit examples) and at each "
+	            "stage's end (its row); dashed verticals: where each stage begins.",
+	    .width = 760,
+	    .height = 340};
+	lethe_svg_line_chart(o, &ch, s, ns, standalone);
+	rc = 0;
+out:
+	free(x);
+	free(y);
+	free(marks);
+	free(labels);
+	free(s);
+	return rc;
+}
+
 static int fig_drift(FILE *o, const lethe_report *rep, int standalone)
 {
 	static const char *const groups[5] = {"embeddings", "attention", "mlp", "norms", "all"};
@@ -402,7 +481,7 @@ static int fig_drift(FILE *o, const lethe_report *rep, int standalone)
  */
 
 static const char *const figure_names[] = {"matrix", "nll",  "tasks", "forgetting",
-                                           "events", "loss", "drift"};
+                                           "events", "loss", "drift", "curves"};
 #define N_FIGURES (sizeof(figure_names) / sizeof(figure_names[0]))
 
 const char *lethe_report_figure_name(size_t i)
@@ -434,6 +513,13 @@ int lethe_report_figure(FILE *o, const lethe_report *rep, const char *name, cons
 			return -2;
 		}
 		return fig_loss(o, rep, 1) ? -3 : 0;
+	}
+	if (strcmp(name, "curves") == 0) {
+		if (!rep->n_points) {
+			*why = "this run file has no within-stage curves (evaluate: {every: N})";
+			return -2;
+		}
+		return fig_curves(o, rep, 1) ? -3 : 0;
 	}
 	if (strcmp(name, "drift") == 0) {
 		if (!rep->rel_init) {
@@ -753,6 +839,8 @@ void lethe_report_html(FILE *o, const lethe_report *rep)
 		fputs("</figure>\n", o);
 	}
 	fputs("</div>\n", o);
+	if (rep->n_points)
+		fig_html(o, fig_curves, rep, "curves");
 
 	events_html(o, rep);
 

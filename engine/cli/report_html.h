@@ -23,6 +23,8 @@ typedef struct lethe_report {
 	size_t *n_events;
 	double *loss, *bounds; /* every row's training loss end to end; stage boundaries */
 	size_t n_loss, n_bounds;
+	size_t *row_step0; /* per row: optimizer steps of the rows before it (x of its first step
+	                      minus one on the loss chart); NULL when no row trained */
 	char **methods;    /* per row: its methods against forgetting (docs/methods.md), or NULL */
 	char **row_labels; /* LoRA: "name [lora r8]" per row when a row has an adapter (row_names
 	                      then points here), else NULL */
@@ -34,6 +36,19 @@ typedef struct lethe_report {
 	int *trained;     /* per row: whether a stage trained it (0: the baseline) */
 	int has_baseline; /* row 0 is the untrained baseline */
 	struct lethe_report_examples *examples; /* per column, or NULL */
+	/* Within-stage curves (evaluate: {every: N}; lethe_runfile_eval_curve()): n_points points
+	 * in row then step order, point i of row point_row[i] after point_step[i] optimizer steps
+	 * of it, with point_value[i * cols + c] each column's primary metric (NaN: undefined) on
+	 * point_examples[row * cols + c] examples; all NULL when the run has none. */
+	size_t n_points;
+	size_t *point_row;
+	int *point_step;
+	double *point_value;
+	size_t *point_examples;
+	int *loss_weighting; /* per row, its lethe_loss_weighting */
+	/* The target NLL's intervals (lethe_runfile_nll_intervals()); has_nll_iv 0 when none. */
+	lethe_intervals nll_iv;
+	int has_nll_iv;
 } lethe_report;
 
 /* A few examples of one task (column): what the model predicted for each after every row. The

@@ -335,8 +335,10 @@ static char *get_path(ctx *x, const lethe_ynode *n, const char *what)
  */
 
 static const char *const train_keys[] = {
-    "optimizer", "lr",     "schedule",        "batch",      "grad_accum", "epochs",  "steps",
-    "clip",      "freeze", "reset_optimizer", "regularize", "replay",     "adapter", NULL};
+    "optimizer",  "lr",     "schedule", "batch",    "grad_accum",
+    "epochs",     "steps",  "clip",     "freeze",   "reset_optimizer",
+    "regularize", "replay", "adapter",  "evaluate", "loss_weighting",
+    NULL};
 static const char *const group_names[] = {"embeddings", "attention", "mlp", "norms", NULL};
 
 /* ---- methods against forgetting (docs/methods.md) ----------------------------------------- */
@@ -549,6 +551,40 @@ static void read_adapter(ctx *x, const lethe_ynode *v, const char *where, lethe_
 	s->adapter_merge = merge;
 }
 
+/* ---- within-stage curves and loss weighting (issue #12) ----------------------------------- */
+
+/* evaluate: {every: N, curve_limit: M} and loss_weighting: token | example, in train: or a
+ * stage. A stage's evaluate map replaces the defaults' as a whole (every: 0 turns it off). */
+static void read_curve_settings(ctx *x, const lethe_ynode *map, const char *where,
+                                lethe_train_settings *s)
+{
+	const lethe_ynode *v, *o;
+	if ((v = lethe_yaml_get(map, "evaluate")) && want(x, v, LETHE_YMAP, "evaluate")) {
+		static const char *const keys[] = {"every", "curve_limit", NULL};
+		char what[300];
+		snprintf(what, sizeof(what), "%s evaluate", where);
+		check_keys(x, v, what, keys);
+		long every = 0, limit = 0;
+		if (!(o = lethe_yaml_get(v, "every")))
+			error_at(x, v,
+			         "%s: missing key 'every' (evaluate every N optimizer steps inside "
+			         "the stage; 0: only at its end)",
+			         what);
+		else
+			get_long(x, o, "evaluate every", 0, 1000000000L, &every);
+		if ((o = lethe_yaml_get(v, "curve_limit")))
+			get_long(x, o, "evaluate curve_limit", 1, 1000000000L, &limit);
+		s->eval_every = every;
+		s->curve_limit = limit;
+	}
+	if ((v = lethe_yaml_get(map, "loss_weighting"))) {
+		static const char *const names[] = {"token", "example", NULL};
+		int w;
+		if (get_choice(x, v, "loss_weighting", names, &w))
+			s->loss_weighting = (lethe_loss_weighting)w;
+	}
+}
+
 /* Reads the training keys present in map into s (others untouched). */
 static void read_train(ctx *x, const lethe_ynode *map, const char *where, lethe_train_settings *s)
 {
@@ -608,6 +644,7 @@ static void read_train(ctx *x, const lethe_ynode *map, const char *where, lethe_
 	read_methods(x, map, where, s);
 	if ((v = lethe_yaml_get(map, "adapter")))
 		read_adapter(x, v, where, s);
+	read_curve_settings(x, map, where, s);
 	if ((v = lethe_yaml_get(map, "freeze")) && v->type == LETHE_YMAP)
 		read_freeze_map(x, v, where, s);
 	else if ((v = lethe_yaml_get(map, "freeze")) && want(x, v, LETHE_YSEQ, "freeze")) {
@@ -832,6 +869,8 @@ static void read_stages(ctx *x, const lethe_ynode *stages, const lethe_train_set
 	                                   "regularize",
 	                                   "replay",
 	                                   "adapter",
+	                                   "evaluate",
+	                                   "loss_weighting",
 	                                   NULL};
 	c->stages = calloc(stages->n ? stages->n : 1, sizeof(*c->stages));
 	if (!c->stages) {
@@ -952,8 +991,17 @@ static void read_evaluate(ctx *x, const lethe_ynode *ev)
 	c->baseline = 1;
 	const lethe_ynode *tasks = NULL;
 	if (ev && want(x, ev, LETHE_YMAP, "evaluate")) {
-		static const char *const keys[] = {"tasks", "baseline", NULL};
+		static const char *const keys[] = {"tasks", "baseline", "every", "curve_limit",
+		                                   NULL};
 		check_keys(x, ev, "evaluate", keys);
+		/* Within-stage curves are a training setting, per stage (read_curve_settings). */
+		for (const char *const *k = keys + 2; *k; k++)
+			if (lethe_yaml_get(ev, *k))
+				error_at(
+				    x, key_node(ev, *k),
+				    "evaluate: '%s' belongs in train: (evaluate: {every: N, "
+				    "curve_limit: M}) or in a stage, not in the top-level evaluate",
+				    *k);
 		const lethe_ynode *b = lethe_yaml_get(ev, "baseline");
 		if (b)
 			get_bool(x, b, "baseline", &c->baseline);

@@ -222,6 +222,7 @@ void lethe_model_free(lethe_model *m)
 		return;
 	free_activations(m);
 	lethe_model__lora_free(m);
+	free(m->row_w);
 	free(m->params);
 	free(m->grads);
 	free(m->adam_m);
@@ -543,7 +544,7 @@ static void ce_range(void *arg, int thread, size_t begin, size_t end)
 	}
 }
 
-/* dlogits in place: (softmax - onehot) / NT. */
+/* dlogits in place: (softmax - onehot) / NT, or times the row's weight with EXAMPLE weighting. */
 static void dlogits_range(void *arg, int thread, size_t begin, size_t end)
 {
 	(void)thread;
@@ -552,6 +553,7 @@ static void dlogits_range(void *arg, int thread, size_t begin, size_t end)
 	int V = m->cfg.vocab;
 	float inv_nt = 1.0f / (float)m->n_targets;
 	for (size_t k = begin; k < end; k++) {
+		float w = m->row_w_on ? m->row_w[k] : inv_nt;
 		float *row = m->logits + k * V, mx = row[0];
 		for (int i = 1; i < V; i++)
 			mx = row[i] > mx ? row[i] : mx;
@@ -560,11 +562,61 @@ static void dlogits_range(void *arg, int thread, size_t begin, size_t end)
 			row[i] = lethe_expf(row[i] - mx);
 		for (int i = 0; i < V; i++)
 			sum += row[i];
-		float s = inv_nt / sum;
+		float s = w / sum;
 		for (int i = 0; i < V; i++)
 			row[i] *= s;
-		row[m->targets[m->target_rows[k]]] -= inv_nt;
+		row[m->targets[m->target_rows[k]]] -= w;
 	}
+}
+
+/* ---- loss weighting (lethe_model_set_loss_weighting) ---------------------------------------- */
+
+void lethe_model_set_loss_weighting(lethe_model *m, lethe_loss_weighting w)
+{
+	m->loss_weighting = w;
+}
+
+/* EXAMPLE weighting after a training forward: each targeted row's weight into row_w, 1 / (S n_b)
+ * for a row of sequence b with n_b targets, S the sequences with targets, and *mean the loss
+ * (1/S) sum_b (sum of b's row losses) / n_b. Row order and sums in double, as the token mean. */
+static int example_weights(lethe_model *m, float *mean)
+{
+	int B = m->B, T = m->T, NT = m->n_targets;
+	if ((size_t)NT > m->row_w_cap) {
+		float *w = realloc(m->row_w, (size_t)NT * sizeof(float));
+		if (!w) {
+			snprintf(m->errmsg, sizeof(m->errmsg), "out of memory");
+			return LETHE_ENOMEM;
+		}
+		m->row_w = w;
+		m->row_w_cap = (size_t)NT;
+	}
+	int *n = calloc((size_t)B, sizeof(int));
+	double *sum = calloc((size_t)B, sizeof(double));
+	if (!n || !sum) {
+		free(n);
+		free(sum);
+		snprintf(m->errmsg, sizeof(m->errmsg), "out of memory");
+		return LETHE_ENOMEM;
+	}
+	for (int k = 0; k < NT; k++) {
+		n[m->target_rows[k] / T]++;
+		sum[m->target_rows[k] / T] += m->s_lp[k];
+	}
+	int S = 0;
+	double total = 0.0;
+	for (int b = 0; b < B; b++)
+		if (n[b]) {
+			S++;
+			total += sum[b] / n[b];
+		}
+	for (int k = 0; k < NT; k++)
+		m->row_w[k] = (float)(1.0 / ((double)S * (double)n[m->target_rows[k] / T]));
+	*mean = (float)(total / S);
+	m->row_w_on = 1;
+	free(n);
+	free(sum);
+	return 0;
 }
 
 int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, float *loss,
@@ -653,6 +705,10 @@ int lethe_model__forward(lethe_model *m, const lethe_batch *batch, int train, fl
 		}
 	}
 	float mean = NT > 0 ? (float)(total / NT) : 0.0f;
+	m->row_w_on = 0;
+	if (NT > 0 && m->loss_weighting == LETHE_LOSS_WEIGHTING_EXAMPLE &&
+	    (rc = example_weights(m, &mean)))
+		return rc;
 	if (loss)
 		*loss = mean;
 	if (!isfinite(mean)) {

@@ -83,6 +83,14 @@ struct lethe_model {
 	size_t lora_cap_bt;
 	float *s_lora_u, *s_lora_x,
 	    *s_lora_du; /* (L, LORA_TARGETS, BT, r), (BT, max in), (BT, r) */
+
+	/* loss_weighting (lethe_model_set_loss_weighting): with EXAMPLE, a training forward sets
+	 * row_w (NT) to each targeted row's weight in the loss, 1 / (sequences x the row's
+	 * sequence's targets), and backward scales by it instead of 1 / NT. */
+	lethe_loss_weighting loss_weighting;
+	float *row_w;
+	size_t row_w_cap;
+	int row_w_on;
 };
 
 /* lethe_model_new() with the random initialisation skipped when init is 0 (the parameters are

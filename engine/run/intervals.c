@@ -74,6 +74,7 @@ double lethe_interval_combine(const lethe_interval_input *in, const uint32_t *id
 		return b.score;
 	}
 	case LETHE_AGGREGATE_EXP_RATIO: return sum[1] > 0 ? exp(sum[0] / sum[1]) : NAN;
+	case LETHE_INTERVAL_RATIO: return sum[1] > 0 ? sum[0] / sum[1] : NAN; /* target NLL */
 	default: return NAN;
 	}
 }

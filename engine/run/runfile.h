@@ -62,6 +62,14 @@ typedef struct lethe_stage_record {
 	size_t n_adapter;
 	lethe_lora_options adapter_opt;
 	int adapter_merged;
+	/* ---- within-stage curves (evaluate: {every: N}, docs/run-file.md) ---- */
+	/* n_curve points: after curve_steps[p] optimizer steps, curve_values[p * n_curve_tasks + k]
+	 * is the k-th evaluated task's primary metric on its first curve_examples[k] evaluation
+	 * examples (all owned; NULL when the stage has none). */
+	size_t n_curve, n_curve_tasks;
+	int32_t *curve_steps, *curve_examples;
+	double *curve_values;
+	int loss_weighting; /* the stage's lethe_loss_weighting, kept with the row */
 } lethe_stage_record;
 
 void lethe_stage_record_clear(lethe_stage_record *r);

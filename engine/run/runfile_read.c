@@ -46,6 +46,7 @@ struct lethe_runfile {
 	size_t n_stages;
 	int has_moments;
 	int64_t seed, data_seed; /* data_seed: seed when the file has none */
+	int *weighting;          /* per row: its lethe_loss_weighting (NULL: all token) */
 };
 
 #define ANY ((hsize_t)-1)
@@ -651,6 +652,144 @@ static int check_eval(lethe_runfile *rf, const char *path, size_t col)
 	return rc;
 }
 
+/* ---- within-stage curves and loss weighting (docs/run-file.md) ----------------------------- */
+
+static int usable(lethe_runfile *rf);
+
+/* A trained row's eval_curve group, when it has one: steps [P] (each 1 to the row's steps - 1,
+ * increasing), primary [P x columns], examples [columns]; with out, steps and values are read
+ * (*p: P). */
+static int row_curve(lethe_runfile *rf, size_t row, int32_t **steps, double **values,
+                     int32_t **examples, size_t *p)
+{
+	char path[600], q[900];
+	rf_row_group(path, sizeof(path), row, rf->rows[row]);
+	hsize_t n = 0;
+	int32_t *st = NULL;
+	PATHF(q, "%s/eval_curve/steps", path);
+	int rc = vector(rf, q, CLS_INT, ANY, NULL, &n, (void **)&st);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (st[i] < 1 || (size_t)st[i] >= rf->steps[row] || (i && st[i] <= st[i - 1]))
+			rc = fail(rf, LETHE_EPARSE,
+			          "dataset '%s' holds step %d at %zu, expected increasing steps "
+			          "from 1 to %zu (inside the stage)",
+			          q, (int)st[i], i, rf->steps[row] ? rf->steps[row] - 1 : 0);
+	hsize_t want[2] = {n, rf->n_cols};
+	PATHF(q, "%s/eval_curve/primary", path);
+	if (rc == 0)
+		rc = dataset(rf, q, CLS_FLOAT, 2, want, "points x columns", NULL, (void **)values);
+	PATHF(q, "%s/eval_curve/examples", path);
+	if (rc == 0)
+		rc = vector(rf, q, CLS_INT, rf->n_cols, "columns", NULL, (void **)examples);
+	for (size_t c = 0; rc == 0 && examples && c < rf->n_cols; c++)
+		if ((*examples)[c] < 0)
+			rc = fail(rf, LETHE_EPARSE, "dataset '%s' holds a negative count", q);
+	if (rc == 0 && steps)
+		*steps = st;
+	else
+		free(st);
+	*p = rc ? 0 : (size_t)n;
+	return rc;
+}
+
+static int check_row_curves(lethe_runfile *rf, size_t row)
+{
+	char path[600], q[900];
+	rf_row_group(path, sizeof(path), row, rf->rows[row]);
+	hid_t g;
+	int rc = open_group(rf, path, &g);
+	if (rc)
+		return rc;
+	if (H5Aexists(g, "loss_weighting") > 0) {
+		char *w = NULL;
+		rc = attr_scalar(rf, g, path, "loss_weighting", CLS_STRING, &w);
+		if (rc == 0 && strcmp(w, "example") && strcmp(w, "token"))
+			rc = fail(rf, LETHE_EPARSE,
+			          "attribute 'loss_weighting' of '%s' is '%s', expected token or "
+			          "example",
+			          path, w);
+		if (rc == 0 && !rf->weighting &&
+		    !(rf->weighting = calloc(rf->n_rows + 1, sizeof(int))))
+			rc = fail(rf, LETHE_ENOMEM, "out of memory");
+		if (rc == 0)
+			rf->weighting[row] = strcmp(w, "example") == 0
+			                         ? LETHE_LOSS_WEIGHTING_EXAMPLE
+			                         : LETHE_LOSS_WEIGHTING_TOKEN;
+		free(w);
+	}
+	H5Gclose(g);
+	PATHF(q, "%s/eval_curve", path);
+	size_t p;
+	if (rc == 0 && exists(rf->f, q))
+		rc = row_curve(rf, row, NULL, NULL, NULL, &p);
+	return rc;
+}
+
+int lethe_runfile_eval_curve(lethe_runfile *rf, size_t row, size_t column, int **steps,
+                             double **values, size_t *n)
+{
+	*steps = NULL;
+	*values = NULL;
+	*n = 0;
+	int rc = usable(rf);
+	if (rc)
+		return rc;
+	if (row >= rf->n_rows || column >= rf->n_cols)
+		return fail(rf, LETHE_EINVAL, "no row %zu or column %zu", row, column);
+	char path[600], q[900];
+	rf_row_group(path, sizeof(path), row, rf->rows[row]);
+	PATHF(q, "%s/eval_curve", path);
+	if (!rf->trained[row] || !exists(rf->f, q))
+		return LETHE_ENOTFOUND;
+	int32_t *st = NULL;
+	double *all = NULL;
+	size_t p = 0;
+	if ((rc = row_curve(rf, row, &st, &all, NULL, &p)))
+		return rc;
+	double *v = malloc((p + 1) * sizeof(double));
+	if (!v) {
+		free(st);
+		free(all);
+		return fail(rf, LETHE_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < p; i++)
+		v[i] = all[i * rf->n_cols + column];
+	free(all);
+	*steps = (int *)st;
+	*values = v;
+	*n = p;
+	return 0;
+}
+
+int lethe_runfile_eval_curve_examples(lethe_runfile *rf, size_t row, size_t column,
+                                      size_t *examples)
+{
+	*examples = 0;
+	int rc = usable(rf);
+	if (rc)
+		return rc;
+	if (row >= rf->n_rows || column >= rf->n_cols)
+		return fail(rf, LETHE_EINVAL, "no row %zu or column %zu", row, column);
+	char path[600], q[900];
+	rf_row_group(path, sizeof(path), row, rf->rows[row]);
+	PATHF(q, "%s/eval_curve", path);
+	if (!rf->trained[row] || !exists(rf->f, q))
+		return LETHE_ENOTFOUND;
+	int32_t *ex = NULL;
+	size_t p = 0;
+	if ((rc = row_curve(rf, row, NULL, NULL, &ex, &p)))
+		return rc;
+	*examples = (size_t)ex[column];
+	free(ex);
+	return 0;
+}
+
+int lethe_runfile_row_loss_weighting(const lethe_runfile *rf, size_t row)
+{
+	return rf && rf->weighting && row < rf->n_rows ? rf->weighting[row]
+	                                               : LETHE_LOSS_WEIGHTING_TOKEN;
+}
+
 static int check_rows(lethe_runfile *rf)
 {
 	rf->trained = calloc(rf->n_rows + 1, sizeof(int));
@@ -691,6 +830,8 @@ static int check_rows(lethe_runfile *rf)
 				PATHF(p, "%s/curves/%s", path, curves[i]);
 				rc = vector(rf, p, CLS_FLOAT, rf->steps[r], "steps", NULL, NULL);
 			}
+			if (rc == 0)
+				rc = check_row_curves(rf, r);
 		}
 		PATHF(p, "%s/drift", path);
 		if (rc == 0 && exists(rf->f, p)) {
@@ -1027,6 +1168,7 @@ void lethe_runfile_free(lethe_runfile *rf)
 	free(rf->lower);
 	free(rf->trained);
 	free(rf->steps);
+	free(rf->weighting);
 	free(rf);
 }
 
@@ -1261,6 +1403,50 @@ int lethe_runfile_forgetting(lethe_runfile *rf, const char *which, lethe_forgett
 	free(tr);
 	if (rc)
 		lethe_forgetting_free(out);
+	return rc;
+}
+
+int lethe_runfile_nll_intervals(lethe_runfile *rf, lethe_intervals *out)
+{
+	memset(out, 0, sizeof(*out));
+	int rc = usable(rf);
+	if (rc)
+		return rc;
+	size_t R = rf->n_rows, C = rf->n_cols;
+	lethe_interval_input *in = calloc(R * C + 1, sizeof(*in));
+	int *lower = malloc((C + 1) * sizeof(int));
+	lethe_forgetting fm = {0};
+	if (!in || !lower)
+		rc = fail(rf, LETHE_ENOMEM, "out of memory");
+	for (size_t c = 0; rc == 0 && c < C; c++)
+		lower[c] = 1;
+	/* Each cell's statistics: per example its summed NLL and its target tokens. */
+	for (size_t r = 0; rc == 0 && r < R; r++)
+		for (size_t c = 0; rc == 0 && c < C; c++) {
+			lethe_runfile_eval ev;
+			if ((rc = lethe_runfile_read_eval(rf, r, c, &ev)))
+				break;
+			double *st = malloc((2 * ev.n + 1) * sizeof(double));
+			if (!st)
+				rc = fail(rf, LETHE_ENOMEM, "out of memory");
+			for (size_t i = 0; st && i < ev.n; i++) {
+				st[2 * i] = ev.nll[i];
+				st[2 * i + 1] = ev.n_tokens[i];
+			}
+			in[r * C + c] = (lethe_interval_input){ev.n, 2, LETHE_INTERVAL_RATIO, st};
+			lethe_runfile_eval_clear(&ev);
+		}
+	if (rc == 0)
+		rc = lethe_runfile_forgetting(rf, "target_nll", &fm);
+	int has_baseline = R > 0 && !rf->trained[0];
+	if (rc == 0 && (rc = lethe_intervals_compute(out, in, R, C, has_baseline, fm.trained_row,
+	                                             lower, NULL, 1000, 0.95, (uint64_t)rf->seed)))
+		rc = fail(rf, rc, "%s", rc == LETHE_ENOMEM ? "out of memory" : "bootstrap failed");
+	for (size_t i = 0; in && i < R * C; i++)
+		free((void *)in[i].stats);
+	free(in);
+	free(lower);
+	lethe_forgetting_free(&fm);
 	return rc;
 }
 

@@ -53,6 +53,9 @@ void lethe_stage_record_clear(lethe_stage_record *r)
 	free(r->grad_norm);
 	free(r->penalty);
 	free(r->adapter);
+	free(r->curve_steps);
+	free(r->curve_examples);
+	free(r->curve_values);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -412,6 +415,30 @@ static int write_resume_adapter(wr *w, hid_t resume, lethe_model *m)
 	return rc;
 }
 
+/* ---- within-stage curves and loss weighting (docs/run-file.md) ----------------------------- */
+
+/* A trained row's eval_curve group (evaluate: {every: N}): steps [P], primary [P x columns],
+ * examples [columns]; and its loss_weighting attribute when not the default token. Nothing for
+ * a stage without them, so other rows are unchanged byte for byte. */
+static int write_row_curves(wr *w, hid_t g, const lethe_stage_record *r)
+{
+	int rc = 0;
+	if (r->loss_weighting == LETHE_LOSS_WEIGHTING_EXAMPLE)
+		rc |= attr_str(w, g, "loss_weighting", "example");
+	if (!r->n_curve)
+		return rc;
+	hid_t cg = group(w, g, "eval_curve");
+	if (cg < 0)
+		return -1;
+	hsize_t d[2] = {r->n_curve, r->n_curve_tasks};
+	rc |=
+	    write_i32(w, cg, "steps", r->curve_steps, r->n_curve) |
+	    write_data(w, cg, "primary", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d, r->curve_values) |
+	    write_i32(w, cg, "examples", r->curve_examples, r->n_curve_tasks);
+	H5Gclose(cg);
+	return rc;
+}
+
 static int write_row(wr *w, hid_t stages, const lethe_curriculum *c, lethe_model *m,
                      const lethe_stage_record *r, size_t row)
 {
@@ -456,6 +483,7 @@ static int write_row(wr *w, hid_t stages, const lethe_curriculum *c, lethe_model
 			H5Gclose(cg);
 		}
 		rc |= write_stage_methods(w, g, c, row);
+		rc |= write_row_curves(w, g, r);
 	}
 	hid_t eg = group(w, g, "eval");
 	rc |= eg < 0 ? -1 : 0;
@@ -532,6 +560,14 @@ char *lethe_runfile__stage_settings(const lethe_curriculum *c, size_t stage)
 		              s->train.adapter_rank, s->train.adapter_alpha,
 		              s->train.adapter_dropout, s->train.adapter_targets,
 		              s->train.adapter_merge);
+	/* Within-stage curves and loss weighting: only when set, likewise. */
+	if (s->train.eval_every && k < (int)sizeof(buf))
+		k += snprintf(buf + k, sizeof(buf) - (size_t)k,
+		              ", \"evaluate\": {\"every\": %ld, \"curve_limit\": %ld}",
+		              s->train.eval_every, s->train.curve_limit);
+	if (s->train.loss_weighting == LETHE_LOSS_WEIGHTING_EXAMPLE && k < (int)sizeof(buf))
+		k +=
+		    snprintf(buf + k, sizeof(buf) - (size_t)k, ", \"loss_weighting\": \"example\"");
 	if (k < (int)sizeof(buf))
 		snprintf(buf + k, sizeof(buf) - (size_t)k, "}");
 	return strdup(buf);

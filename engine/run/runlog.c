@@ -6,6 +6,8 @@
  *    "penalty": ...}                                 (penalty only with a regulariser)
  *   {"event": "eval", "row": 1, "stage": "reviews", "task": "entities", "metric": "f1",
  *    "value": ..., "primary": true}
+ *   {"event": "curve", "row": 1, "stage": "reviews", "step": 50, "task": "entities",
+ *    "metric": "f1", "value": ..., "examples": 100}  (evaluate: {every: N}, inside a stage)
  *   {"event": "end", "status": "ok", "time": ...}
  * or CSV with the columns event,row,stage,step,steps,loss,lr,grad_norm,tokens_per_s,seconds,
  * task,metric,value (a step's per-task losses as one row each with metric "task_loss"). Numbers
@@ -216,6 +218,35 @@ void lethe_runlog__eval(lethe_runlog *l, size_t row, const char *stage, const ch
 		fputs(", \"value\": ", l->f);
 		num(l, value);
 		fprintf(l->f, ", \"primary\": %s}\n", primary ? "true" : "false");
+	}
+	flush(l);
+}
+
+void lethe_runlog__curve(lethe_runlog *l, size_t row, const char *stage, size_t step,
+                         const char *task, const char *metric, double value, size_t examples)
+{
+	if (!l || !l->f)
+		return;
+	if (l->csv) {
+		fprintf(l->f, "curve,%zu,", row);
+		str(l, stage);
+		fprintf(l->f, ",%zu,,,,,,,", step);
+		str(l, task);
+		fputc(',', l->f);
+		str(l, metric);
+		fputc(',', l->f);
+		num(l, value);
+		fputc('\n', l->f);
+	} else {
+		fprintf(l->f, "{\"event\": \"curve\", \"row\": %zu, \"stage\": ", row);
+		str(l, stage);
+		fprintf(l->f, ", \"step\": %zu, \"task\": ", step);
+		str(l, task);
+		fputs(", \"metric\": ", l->f);
+		str(l, metric);
+		fputs(", \"value\": ", l->f);
+		num(l, value);
+		fprintf(l->f, ", \"examples\": %zu}\n", examples);
 	}
 	flush(l);
 }

@@ -26,6 +26,10 @@ void lethe_runlog__step(lethe_runlog *l, size_t row, const char *stage, size_t s
 /* One metric of one task after row. */
 void lethe_runlog__eval(lethe_runlog *l, size_t row, const char *stage, const char *task,
                         const char *metric, double value, int primary);
+/* One within-stage evaluation (evaluate: {every: N}) of one task's primary metric after step
+ * (1-based) of stage (row), on its first examples evaluation examples. */
+void lethe_runlog__curve(lethe_runlog *l, size_t row, const char *stage, size_t step,
+                         const char *task, const char *metric, double value, size_t examples);
 /* The end: "ok" or the failure's message. NULL-safe. */
 void lethe_runlog__close(lethe_runlog *l, const char *status);
 

@@ -775,6 +775,67 @@ static int adapter_end(run *r, size_t si, lethe_stage_record *rec)
 	return ts->adapter_merge ? lethe_model_lora_merge(r->m) : 0;
 }
 
+/* ---- within-stage curves (evaluate: {every: N, curve_limit: M}) -----------------------------
+ * Every N optimizer steps inside a stage (not at its end: that is the stage's row), every
+ * evaluated task's primary metric on the first M examples of its (sampled) evaluation set,
+ * through evaluate_task() as a row's evaluation. Nothing here changes the training: the model
+ * is only read, and the sample streams are untouched, so the rows are those of a run without
+ * curves. A resumed run retrains a stage from its start and so recomputes its points. */
+static int curve_point(run *r, size_t si, lethe_stage_record *rec, size_t step)
+{
+	const lethe_train_settings *ts = &lethe_curriculum_stage(r->c, si)->train;
+	size_t ne = lethe_curriculum_eval_count(r->c), p = rec->n_curve;
+	int32_t *steps = realloc(rec->curve_steps, (p + 1) * sizeof(int32_t));
+	if (steps)
+		rec->curve_steps = steps;
+	double *values = realloc(rec->curve_values, (p + 1) * (ne + 1) * sizeof(double));
+	if (values)
+		rec->curve_values = values;
+	if (!rec->curve_examples)
+		rec->curve_examples = calloc(ne + 1, sizeof(int32_t));
+	if (!steps || !values || !rec->curve_examples)
+		return LETHE_ENOMEM;
+	rec->n_curve_tasks = ne;
+	size_t truncated = r->truncated; /* counted when trained on, not here */
+	int rc = 0;
+	for (size_t k = 0; rc == 0 && k < ne; k++) {
+		size_t t = lethe_curriculum_eval_task(r->c, k);
+		task_data *d = &r->data[t];
+		size_t all = d->n[LETHE_SPLIT_EVAL];
+		if (ts->curve_limit > 0 && (size_t)ts->curve_limit < all)
+			d->n[LETHE_SPLIT_EVAL] = (size_t)ts->curve_limit; /* the first M */
+		lethe_stage_record one = {0}; /* for lethe_stage_record_clear() */
+		if (!(one.evals = calloc(1, sizeof(*one.evals)))) {
+			d->n[LETHE_SPLIT_EVAL] = all;
+			return LETHE_ENOMEM;
+		}
+		one.n_evals = 1;
+		rc = evaluate_task(r, t, &one.evals[0]);
+		d->n[LETHE_SPLIT_EVAL] = all;
+		const lethe_task_eval *ev = &one.evals[0];
+		double v = NAN;
+		const char *metric = "";
+		for (size_t i = 0; rc == 0 && i < ev->n_metrics; i++)
+			if (ev->metric_flags[i] & LETHE_METRIC_PRIMARY) {
+				v = ev->metric_values[i];
+				metric = ev->metric_names[i];
+			}
+		if (rc == 0) {
+			rec->curve_values[p * ne + k] = v;
+			rec->curve_examples[k] = (int32_t)ev->n;
+			lethe_runlog__curve(r->log, r->n_rec - 1, rec->name, step,
+			                    lethe_curriculum_task(r->c, t)->name, metric, v, ev->n);
+		}
+		lethe_stage_record_clear(&one);
+	}
+	r->truncated = truncated;
+	if (rc == 0) {
+		rec->curve_steps[p] = (int32_t)step;
+		rec->n_curve = p + 1;
+	}
+	return rc;
+}
+
 static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 {
 	lethe_curriculum *c = r->c;
@@ -832,6 +893,9 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 		rc = LETHE_ENOMEM;
 	if (rc == 0)
 		rc = adapter_begin(r, si);
+	/* loss_weighting (docs/curriculum.md): this stage's training forwards, and the row's. */
+	lethe_model_set_loss_weighting(r->m, ts->loss_weighting);
+	rec->loss_weighting = (int)ts->loss_weighting;
 	uint64_t micro_total = 0;
 	lethe_adamw opt = {(float)ts->beta1, (float)ts->beta2, (float)ts->eps,
 	                   (float)ts->weight_decay, ts->decay_embeddings};
@@ -952,7 +1016,10 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 			        (double)tokens_seen / (t > 0 ? t : 1), eta, tty ? "" : "\n");
 			last_print = t;
 		}
+		if (ts->eval_every && (step + 1) % (size_t)ts->eval_every == 0 && step + 1 < steps)
+			rc = curve_point(r, si, rec, step + 1);
 	}
+	lethe_model_set_loss_weighting(r->m, LETHE_LOSS_WEIGHTING_TOKEN);
 	if (rc == 0)
 		rc = adapter_end(r, si, rec);
 	if (tty && !r->o->quiet)

@@ -70,6 +70,11 @@ typedef struct lethe_train_settings {
 	double adapter_alpha, adapter_dropout;
 	unsigned adapter_targets; /* LETHE_LORA_* bits */
 	int adapter_merge;        /* merge into the base at the stage's end */
+	/* ---- within-stage curves and loss weighting (docs/curriculum.md); off by default ---- */
+	long
+	    eval_every; /* evaluate: {every: N}: every N optimizer steps inside the stage; 0: off */
+	long curve_limit; /* evaluate: {curve_limit: M}: the first M evaluation examples; 0: all */
+	lethe_loss_weighting loss_weighting; /* loss_weighting: token (default) | example */
 } lethe_train_settings;
 
 /* One task of the curriculum (read-only view). */

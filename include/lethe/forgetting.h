@@ -70,6 +70,11 @@ typedef struct lethe_interval_input {
 	const double *stats; /* n x k, NULL: this cell was not evaluated or has no statistics */
 } lethe_interval_input;
 
+/* An aggregate beside lethe/plugin.h's lethe_aggregate values, for the engine's own target NLL
+ * (no plugin gives it): k = 2, sum a / sum b, the mean NLL per token from each example's summed
+ * NLL and its target tokens. */
+#define LETHE_INTERVAL_RATIO 64
+
 /* The primary metric from statistics summed over the examples idx[0..m) (idx NULL: 0..n):
  * the aggregate's combination. NaN when undefined (no defined value, no tokens). */
 LETHE_EXPORT double lethe_interval_combine(const lethe_interval_input *in, const uint32_t *idx,

@@ -176,7 +176,19 @@ typedef struct lethe_batch {
 	const int32_t *targets;
 } lethe_batch;
 
-/* Forward pass: *loss = mean cross-entropy over the targeted positions. When nll is not NULL,
+/* How a training batch's loss weighs its target tokens (loss_weighting, docs/curriculum.md):
+ * TOKEN, the mean over every target token of the batch; EXAMPLE, each sequence's mean token loss
+ * averaged over the batch's sequences that have targets. */
+typedef enum lethe_loss_weighting {
+	LETHE_LOSS_WEIGHTING_TOKEN = 0,
+	LETHE_LOSS_WEIGHTING_EXAMPLE = 1
+} lethe_loss_weighting;
+
+/* Sets the loss weighting of the following forward passes (TOKEN when never set). */
+LETHE_EXPORT void lethe_model_set_loss_weighting(lethe_model *m, lethe_loss_weighting w);
+
+/* Forward pass: *loss = mean cross-entropy over the targeted positions (with EXAMPLE weighting:
+ * the mean over sequences of each sequence's mean, and backward follows). When nll is not NULL,
  * nll[b] is sequence b's summed target NLL and counts[b] its targeted positions. train keeps what
  * lethe_model_backward() needs. */
 LETHE_EXPORT int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train,

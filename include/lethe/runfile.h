@@ -102,6 +102,13 @@ LETHE_EXPORT int lethe_runfile_forgetting(lethe_runfile *rf, const char *which,
  * lethe_intervals_free()). LETHE_ENOTFOUND when the file has none (written before intervals, or
  * no plugin of it gives sufficient statistics). */
 LETHE_EXPORT int lethe_runfile_intervals(lethe_runfile *rf, lethe_intervals *out);
+/* The same paired bootstrap for the target NLL (mean NLL per token, /forgetting/target_nll),
+ * computed on reading from the per-example NLL and token counts every evaluation stores (nothing
+ * extra is stored): the resamples, level and seed of /intervals/primary (1000, 0.95, the run's
+ * seed), so a column's resamples are the same examples as its primary metric's. Cells on the raw
+ * NLL, measures and per-task figures as /forgetting/target_nll (lower is better). Free with
+ * lethe_intervals_free(). */
+LETHE_EXPORT int lethe_runfile_nll_intervals(lethe_runfile *rf, lethe_intervals *out);
 /* Parameter drift per row and group: kind is "l2_previous", "relative_previous", "l2_initial"
  * or "relative_initial"; *out holds rows x LETHE_RUNFILE_DRIFT_GROUPS values, NaN for rows not
  * trained. */
@@ -121,6 +128,21 @@ LETHE_EXPORT int lethe_runfile_curve(lethe_runfile *rf, size_t row, const char *
  * ("reset_optimizer; ewc lambda=100 ..."; *out malloc'd, the caller frees it); LETHE_ENOTFOUND
  * (and *out NULL) when it used none. */
 LETHE_EXPORT int lethe_runfile_row_methods(lethe_runfile *rf, size_t row, char **out);
+
+/* Within-stage curves (evaluate: {every: N}, docs/run-file.md): a trained row's points for one
+ * column (task), in step order: (*steps)[i] optimizer steps into the stage and (*values)[i] the
+ * task's primary metric then (NaN: undefined), on the first lethe_runfile_eval_curve_examples()
+ * evaluation examples; *n points. The stage's end is the row itself (its matrix cell), never a
+ * point. LETHE_ENOTFOUND (NULL, NULL, 0) when the row has none. The caller frees both arrays. */
+LETHE_EXPORT int lethe_runfile_eval_curve(lethe_runfile *rf, size_t row, size_t column, int **steps,
+                                          double **values, size_t *n);
+/* The number of evaluation examples the row's curve points of column were computed on;
+ * LETHE_ENOTFOUND when the row has no points. */
+LETHE_EXPORT int lethe_runfile_eval_curve_examples(lethe_runfile *rf, size_t row, size_t column,
+                                                   size_t *examples);
+/* A row's loss weighting (loss_weighting, docs/curriculum.md): LETHE_LOSS_WEIGHTING_TOKEN or
+ * LETHE_LOSS_WEIGHTING_EXAMPLE; TOKEN for an untrained row and for files that say nothing. */
+LETHE_EXPORT int lethe_runfile_row_loss_weighting(const lethe_runfile *rf, size_t row);
 
 /* The model: its configuration, the tokenizer it was trained with, and a trained row's
  * parameters read into m (a model made with this configuration). */
