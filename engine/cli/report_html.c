@@ -435,8 +435,9 @@ static int fig_curves(FILE *o, const lethe_report *rep, int standalone)
 	    .mark_labels = labels,
 	    .n_marks = nb,
 	    .markers = 1,
-	    .note = "Points every evaluate.every steps (on curve_limit examples) and at each "
-	            "stage's end (its row); dashed verticals: where each stage begins.",
+	    .note =
+	        "Points: every evaluate.every steps and each stage's end; dashed: stage starts, "
+	        "baselines.",
 	    .width = 760,
 	    .height = 340};
 	lethe_svg_line_chart(o, &ch, s, ns, standalone);
