@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include <lethe/common.h>
+#include <lethe/kit.h>
 #include <lethe/metrics.h>
 
 #ifdef __cplusplus
@@ -79,7 +80,15 @@ typedef struct lethe_host {
 	int (*metric)(lethe_scores *out, const char *name, double value, unsigned flags);
 	/* The metrics library (BLEU, chrF, ROUGE, seqeval, classification): lethe/metrics.h. */
 	const lethe_metrics_api *metrics;
+	/* Appended after ABI version 1 shipped: present when struct_size >= offsetof(lethe_host,
+	 * kit) + sizeof(void *) (LETHE_HOST_HAS_KIT). The plugin kit: lethe/kit.h. */
+	const lethe_kit_api *kit;
 } lethe_host;
+
+/* Whether host offers the kit (a host older than the kit has a shorter table). */
+#define LETHE_HOST_HAS_KIT(host)                                                                   \
+	((host)->struct_size >= offsetof(lethe_host, kit) + sizeof(const lethe_kit_api *) &&       \
+	 (host)->kit != NULL)
 
 /* A task instance; the plugin defines struct lethe_task. */
 typedef struct lethe_task lethe_task;
