@@ -11,10 +11,11 @@ AM_TESTS_ENVIRONMENT = \
 	LETHE_TEST_SRCDIR='$(abs_top_srcdir)/%reldir%'; \
 	LETHE_BUILDDIR='$(abs_top_builddir)'; \
 	LETHE_SRCDIR='$(abs_top_srcdir)'; \
+	LETHE_CC='$(CC)'; \
 	if test -z "$${LETHE_DATA-}" && test -d '$(abs_top_srcdir)/../shared/data'; then \
 	  LETHE_DATA='$(abs_top_srcdir)/../shared/data'; fi; \
 	TMPDIR='$(abs_top_builddir)/%reldir%/tmp'; mkdir -p "$$TMPDIR"; \
-	export LETHE_TEST_PLUGINS LETHE_TEST_SRCDIR LETHE_BUILDDIR LETHE_SRCDIR LETHE_DATA TMPDIR;
+	export LETHE_TEST_PLUGINS LETHE_TEST_SRCDIR LETHE_BUILDDIR LETHE_SRCDIR LETHE_CC LETHE_DATA TMPDIR;
 
 clean-local: clean-local-tests
 clean-local-tests:
@@ -117,7 +118,9 @@ TESTS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %r
 %canon_reldir%_check_kit_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 %canon_reldir%_check_kit_LDADD = engine/liblethe.la $(CHECK_LIBS)
 
-EXTRA_DIST += %reldir%/cli.test %reldir%/validate.test %reldir%/longtarget.test %reldir%/exports.test %reldir%/runfile.py %reldir%/hostile_runfiles.py %reldir%/datasets.test %reldir%/metrics.py %reldir%/parity.py %reldir%/installcheck.sh %reldir%/rundigest.py %reldir%/data
+# The guide's classification plugin, extracted from docs/plugin-guide.md, built and run.
+TESTS += %reldir%/plugin_guide.test
+EXTRA_DIST += %reldir%/plugin_guide.test %reldir%/cli.test %reldir%/validate.test %reldir%/longtarget.test %reldir%/exports.test %reldir%/runfile.py %reldir%/hostile_runfiles.py %reldir%/datasets.test %reldir%/metrics.py %reldir%/parity.py %reldir%/installcheck.sh %reldir%/rundigest.py %reldir%/data
 
 installcheck-local:
 	$(SHELL) $(srcdir)/%reldir%/installcheck.sh '$(DESTDIR)$(bindir)' '$(DESTDIR)$(libdir)' '$(srcdir)'
