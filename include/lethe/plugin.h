@@ -5,8 +5,9 @@
  * turns each example into a prompt and a target text, says how the task is predicted, and scores
  * predictions. It exports exactly one symbol, lethe_plugin_entry(), which returns a static
  * descriptor (declare it with LETHE_PLUGIN_DECLARE). The plugin never links against liblethe:
- * everything it needs from the host arrives as a table of function pointers (lethe_host), so it
- * can be unit-tested against a mock host.
+ * everything it needs from the host arrives as a table of function pointers (lethe_host, with the
+ * plugin kit of lethe/kit.h for files, JSON lines, options and label maps), so it can be
+ * unit-tested against a mock host.
  *
  * Compatibility rules (as SQLite's extension table): the descriptor and the host table start with
  * abi_version and struct_size and only ever grow at the end. A change that is not an append bumps
