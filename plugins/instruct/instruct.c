@@ -427,7 +427,7 @@ static int instruct_load(lethe_task *t, lethe_split split, const char *path, siz
 	if (rc)
 		return rc;
 	rc = load_text(t, s, path, data, len);
-	free(data);
+	K->free_data(data);
 	rc = K->load_status(t->host, path, rc, s->n, "no examples");
 	if (rc) {
 		split_clear(K, s);

@@ -487,7 +487,7 @@ static int ner_load(lethe_task *t, lethe_split split, const char *path, size_t *
 	free(p.tok);
 	free(p.tok_len);
 	free(p.tag);
-	free(data);
+	K->free_data(data);
 	rc = K->load_status(h, path, rc, s->n, "no sentences");
 	if (rc) {
 		split_clear(K, s);

@@ -392,7 +392,7 @@ static int sentiment_load(lethe_task *t, lethe_split split, const char *path, si
 		                                                                     : FORMAT_TSV;
 	rc = format == FORMAT_JSONL ? load_jsonl(t, s, path, data, len)
 	                            : load_tsv(t, s, path, data, len);
-	free(data);
+	K->free_data(data);
 	rc = K->load_status(t->host, path, rc, s->n, "no examples");
 	if (rc) {
 		split_clear(K, s);

@@ -272,7 +272,7 @@ static int text_load(lethe_task *t, lethe_split split, const char *path, size_t 
 		                                                                     : FORMAT_TEXT;
 	rc = format == FORMAT_JSONL ? load_jsonl(t, s, path, data, len)
 	                            : load_text(t, s, path, data, len);
-	free(data);
+	K->free_data(data);
 	rc = K->load_status(t->host, path, rc, s->n, "no text found");
 	if (rc) {
 		split_clear(K, s);

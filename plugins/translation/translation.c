@@ -239,8 +239,8 @@ static int load_pair(lethe_task *t, struct split_data *s, const char *prefix)
 		const char *x = K->trim(ls, &ns), *y = K->trim(lt, &nt);
 		rc = add_pair(t, s, x, ns, y, nt);
 	}
-	free(src);
-	free(tgt);
+	K->free_data(src);
+	K->free_data(tgt);
 	free(src_path);
 	free(tgt_path);
 	return rc;
@@ -309,7 +309,7 @@ static int load_file(lethe_task *t, struct split_data *s, const char *path, int 
 		}
 		K->json_free(rec);
 	}
-	free(data);
+	K->free_data(data);
 	return rc;
 }
 
