@@ -10,16 +10,15 @@ lib_LTLIBRARIES += %reldir%/liblethe.la
 # None changes a result: no reassociation (so no reordered sums) is allowed.
 %canon_reldir%_liblethe_la_CFLAGS = $(AM_CFLAGS) -ftree-vectorize -fvect-cost-model=dynamic -fno-math-errno -fno-trapping-math
 %canon_reldir%_liblethe_la_LDFLAGS = -version-info $(LETHE_LT_VERSION) -no-undefined
-# liblethe does not link plugins/common/libplugin_util.la: the engine's own helpers are in util/;
-# the plugins' helpers are linked once, into the command. cJSON serves the checkpoint and
-# tokenizer readers (config.json, tokenizer.json, safetensors headers).
+# cJSON serves the checkpoint and tokenizer readers (config.json, tokenizer.json, safetensors
+# headers) and the plugin kit's JSON lines (plugin/kit_json.c): plugins never link it.
 %canon_reldir%_liblethe_la_LIBADD = $(PTHREAD_LIBS) $(HDF5_LIBS) $(YAML_LIBS) $(CJSON_LIBS) $(PCRE2_LIBS) $(SENTENCEPIECE_LIBS) $(BLAS_LIBS) $(DL_LIBS) $(LIBM)
 
 bin_PROGRAMS += %reldir%/lethe
 %canon_reldir%_lethe_SOURCES =
 %canon_reldir%_lethe_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/%reldir% -I$(top_srcdir)
 %canon_reldir%_lethe_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
-%canon_reldir%_lethe_LDADD = %reldir%/liblethe.la plugins/common/libplugin_util.la $(CJSON_LIBS) $(LIBM)
+%canon_reldir%_lethe_LDADD = %reldir%/liblethe.la $(CJSON_LIBS) $(LIBM)
 
 include %reldir%/util/local.mk
 include %reldir%/metrics/local.mk

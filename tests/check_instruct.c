@@ -179,9 +179,7 @@ START_TEST(malformed)
 	mock_load_fails(&m, NULL, 0, "g.json", "[{\"instruction\": \"x\", \"output\": \"y\"}, 7]",
 	                LETHE_EPARSE, ": record 2: expected a JSON object");
 	mock_load_fails(&m, NULL, 0, "h.json", "[{\"instruction\": \"x\",\n \"output\": }]",
-	                LETHE_EPARSE,
-	                ":2: not valid JSON (a file starting with '[' is read as one JSON array of "
-	                "records)");
+	                LETHE_EPARSE, ":2:12: invalid JSON");
 	mock_load_fails(&m, NULL, 0, "i.jsonl", "", LETHE_EPARSE, ": file is empty");
 }
 END_TEST

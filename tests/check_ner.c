@@ -86,6 +86,24 @@ START_TEST(malformed)
 }
 END_TEST
 
+/* A CoNLL file starting with a byte-order mark: the first token is "EU", not "\ufeffEU". */
+START_TEST(bom)
+{
+	lethe_task *t = mock_task(&m, NULL, 0);
+	size_t n;
+	ck_assert_int_eq(mock_load(&m, t, "bom.txt",
+	                           "\xef\xbb\xbf"
+	                           "EU B-ORG\nrejects O\n",
+	                           &n),
+	                 0);
+	ck_assert_uint_eq(n, 1);
+	mock_assert_example(
+	    &m, t, 0, "Tag each token with its named-entity tag (IOB2).\nTokens: EU rejects\nTags:",
+	    "B-ORG O");
+	p->ops.destroy(t);
+}
+END_TEST
+
 START_TEST(huggingface_jsonl)
 {
 	/* Hugging Face exports: integer tags named by tag_names (detected by the first '{'), or
@@ -195,6 +213,7 @@ int main(void)
 	tcase_add_test(tc, conll_columns);
 	tcase_add_test(tc, tabs_iob1_and_tag_column);
 	tcase_add_test(tc, malformed);
+	tcase_add_test(tc, bom);
 	tcase_add_test(tc, huggingface_jsonl);
 	tcase_add_test(tc, decoding_and_scoring);
 	suite_add_tcase(s, tc);

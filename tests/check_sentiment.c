@@ -137,6 +137,29 @@ START_TEST(bad_options)
 }
 END_TEST
 
+/* Issue #13's silent damage: a NUL byte or a "\u0000" escape used to cut the text short
+ * ("Mu\0ller" read as "Mu") and a byte-order mark stayed inside the first text. */
+START_TEST(nul_and_bom)
+{
+	lethe_task *t = mock_task(&m, NULL, 0);
+	size_t n = 0;
+	const char tsv[] = "ok\t1\nMu\0ller\t0\n";
+	const char *path = mock_write_file("nul.tsv", tsv, sizeof(tsv) - 1);
+	ck_assert_int_eq(p->ops.load(t, LETHE_SPLIT_EVAL, path, &n), LETHE_EPARSE);
+	ck_assert_ptr_nonnull(strstr(m.error, "nul.tsv:2:3: a NUL byte"));
+	mock_load_fails(
+	    &m, NULL, 0, "nul.jsonl",
+	    "{\"text\": \"ok\", \"label\": 1}\n{\"text\": \"Mu\\u0000ller\", \"label\": 0}\n",
+	    LETHE_EPARSE, ":2:13: a \\u0000 escape: text cannot hold a NUL character");
+	/* Header-less TSV starting with a byte-order mark: the first text starts at "Tom". */
+	ck_assert_int_eq(mock_load(&m, t, "bom.tsv", "\xef\xbb\xbfTom was great\t1\nbad\t0\n", &n),
+	                 0);
+	ck_assert_uint_eq(n, 2);
+	mock_assert_example(&m, t, 0, "Review: Tom was great\nSentiment:", "positive");
+	p->ops.destroy(t);
+}
+END_TEST
+
 START_TEST(scores_like_sklearn)
 {
 	/* cls03 of shared/metrics/examples.json: gold pos x4, neg x4. */
@@ -177,6 +200,7 @@ int main(void)
 	tcase_add_test(tc, uci_without_header_and_options);
 	tcase_add_test(tc, jsonl);
 	tcase_add_test(tc, malformed);
+	tcase_add_test(tc, nul_and_bom);
 	tcase_add_test(tc, bad_options);
 	tcase_add_test(tc, scores_like_sklearn);
 	suite_add_tcase(s, tc);

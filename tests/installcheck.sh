@@ -28,4 +28,19 @@ LETHE_PLUGIN_PATH="$tmp/mytext" "$bindir/lethe" plugins | grep -q '^mytext ' ||
 LETHE_PLUGIN_PATH="$tmp/mytext" "$bindir/lethe" inspect mytext "$tmp/words.txt" | tee "$tmp/inspect"
 grep -q '^examples: 2$' "$tmp/inspect"
 grep -q '^words: 5$' "$tmp/inspect"
-echo "installcheck: 1 passed, 0 failed"
+
+# The guide's classification plugin, built with everything pkg-config gives (its --libs is empty:
+# a plugin links nothing of lethe's), uses the plugin kit of the installed lethe.
+test -z "$(pkg-config --libs lethe)" || { echo "pkg-config --libs lethe is not empty"; exit 1; }
+pkg-config --libs liblethe | grep -q -- -llethe || { echo "liblethe.pc lacks -llethe"; exit 1; }
+awk '/^<!-- file: mytopic.c -->$/{f=1;next} f&&/^```c$/{p=1;next} p&&/^```$/{exit} p' \
+	"$srcdir/docs/plugin-guide.md" >"$tmp/mytopic.c"
+test -s "$tmp/mytopic.c" || { echo "no classification plugin found in the guide"; exit 1; }
+cc -std=c11 -Wall -Wextra -Werror -fPIC -shared $(pkg-config --cflags --libs lethe) \
+	-o "$tmp/mytopic.so" "$tmp/mytopic.c" -lm
+printf 'Rafa wins in Paris\tsport\nShares fall again\tbiz\nMarkets rally\tbiz\n' >"$tmp/topics.tsv"
+"$bindir/lethe" inspect -p "$tmp/mytopic.so" -o labels.sport=sports -o labels.biz=business \
+	mytopic "$tmp/topics.tsv" | tee "$tmp/inspect"
+grep -q '^prediction: choice among "sports", "business"$' "$tmp/inspect"
+grep -q '^label/business: 2$' "$tmp/inspect"
+echo "installcheck: 2 passed, 0 failed"

@@ -11,10 +11,11 @@ AM_TESTS_ENVIRONMENT = \
 	LETHE_TEST_SRCDIR='$(abs_top_srcdir)/%reldir%'; \
 	LETHE_BUILDDIR='$(abs_top_builddir)'; \
 	LETHE_SRCDIR='$(abs_top_srcdir)'; \
+	LETHE_CC='$(CC)'; \
 	if test -z "$${LETHE_DATA-}" && test -d '$(abs_top_srcdir)/../shared/data'; then \
 	  LETHE_DATA='$(abs_top_srcdir)/../shared/data'; fi; \
 	TMPDIR='$(abs_top_builddir)/%reldir%/tmp'; mkdir -p "$$TMPDIR"; \
-	export LETHE_TEST_PLUGINS LETHE_TEST_SRCDIR LETHE_BUILDDIR LETHE_SRCDIR LETHE_DATA TMPDIR;
+	export LETHE_TEST_PLUGINS LETHE_TEST_SRCDIR LETHE_BUILDDIR LETHE_SRCDIR LETHE_CC LETHE_DATA TMPDIR;
 
 clean-local: clean-local-tests
 clean-local-tests:
@@ -48,8 +49,8 @@ check_LTLIBRARIES += \
 %canon_reldir%_plugins_bad_primaries_la_SOURCES = %reldir%/plugins/bad_primaries.c
 %canon_reldir%_plugins_bad_primaries_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
 
-check_PROGRAMS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util %reldir%/stem_words
-TESTS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util %reldir%/cli.test \
+check_PROGRAMS += %reldir%/check_registry %reldir%/check_text %reldir%/check_kit %reldir%/stem_words
+TESTS += %reldir%/check_registry %reldir%/check_text %reldir%/check_kit %reldir%/cli.test \
 	%reldir%/metrics.py %reldir%/datasets.test %reldir%/validate.test %reldir%/longtarget.test %reldir%/exports.test
 
 
@@ -61,9 +62,9 @@ TESTS += %reldir%/check_registry %reldir%/check_text %reldir%/check_plugin_util 
 %canon_reldir%_check_registry_LDADD = engine/liblethe.la $(CHECK_LIBS)
 
 # Plugin tests compile the plugin into the test program and drive it through the mock host,
-# whose metrics table is liblethe's.
-PLUGIN_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
-PLUGIN_TEST_LDADD = engine/liblethe.la plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS) $(LIBM)
+# whose metrics table and plugin kit are liblethe's.
+PLUGIN_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+PLUGIN_TEST_LDADD = engine/liblethe.la $(CHECK_LIBS) $(LIBM)
 check_PROGRAMS += %reldir%/check_forgetting
 TESTS += %reldir%/check_forgetting
 %canon_reldir%_check_forgetting_SOURCES = %reldir%/check_forgetting.c
@@ -113,11 +114,15 @@ TESTS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %r
 %canon_reldir%_check_translation_CFLAGS = $(PLUGIN_TEST_CFLAGS)
 %canon_reldir%_check_translation_LDADD = $(PLUGIN_TEST_LDADD)
 
-%canon_reldir%_check_plugin_util_SOURCES = %reldir%/check_plugin_util.c
-%canon_reldir%_check_plugin_util_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CJSON_CFLAGS)
-%canon_reldir%_check_plugin_util_LDADD = plugins/common/libplugin_util.la $(CJSON_LIBS) $(CHECK_LIBS)
+%canon_reldir%_check_kit_SOURCES = %reldir%/check_kit.c
+%canon_reldir%_check_kit_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+%canon_reldir%_check_kit_LDADD = engine/liblethe.la $(CHECK_LIBS)
 
-EXTRA_DIST += %reldir%/cli.test %reldir%/validate.test %reldir%/longtarget.test %reldir%/exports.test %reldir%/runfile.py %reldir%/hostile_runfiles.py %reldir%/datasets.test %reldir%/metrics.py %reldir%/parity.py %reldir%/installcheck.sh %reldir%/rundigest.py %reldir%/data
+# The guide's classification plugin, extracted from docs/plugin-guide.md, built and run; the man
+# pages against every command's --help and the curriculum reference's keys; every YAML and shell
+# example of the docs, and every shipped curriculum, validated or run.
+TESTS += %reldir%/plugin_guide.test %reldir%/manpage.py %reldir%/docs.py
+EXTRA_DIST += %reldir%/plugin_guide.test %reldir%/manpage.py %reldir%/docs.py %reldir%/cli.test %reldir%/validate.test %reldir%/longtarget.test %reldir%/exports.test %reldir%/runfile.py %reldir%/hostile_runfiles.py %reldir%/datasets.test %reldir%/metrics.py %reldir%/parity.py %reldir%/installcheck.sh %reldir%/rundigest.py %reldir%/data
 
 installcheck-local:
 	$(SHELL) $(srcdir)/%reldir%/installcheck.sh '$(DESTDIR)$(bindir)' '$(DESTDIR)$(libdir)' '$(srcdir)'

@@ -62,6 +62,7 @@ void mock_host_init(mock_host *m)
 	    .log = mock_log,
 	    .metric = mock_metric,
 	    .metrics = lethe_metrics(),
+	    .kit = lethe_kit(),
 	};
 }
 

@@ -12,13 +12,16 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "plugins/common/plugin_util.h"
+
+/* The plugin kit's readers, so that `lethe score` reads JSON lines exactly as plugins do (a NUL
+ * byte, a \u0000 escape and invalid UTF-8 are refused naming the line). */
+#define K (lethe_kit())
 
 /* One input file: its records (parsed JSON objects) with their line numbers, and the message of
  * its last failure: the error sink of the plugin helpers that read it (host.ctx is the input). */
 typedef struct input {
 	const char *path;
-	cJSON **recs;
+	lethe_json **recs;
 	size_t *lines;
 	size_t n;
 	lethe_host host;
@@ -28,7 +31,7 @@ typedef struct input {
 static void input_free(input *in)
 {
 	for (size_t i = 0; i < in->n; i++)
-		cJSON_Delete(in->recs[i]);
+		K->json_free(in->recs[i]);
 	free(in->recs);
 	free(in->lines);
 }
@@ -51,7 +54,8 @@ static int read_input(input *in, const char *path)
 	in->host = (lethe_host){.abi_version = LETHE_PLUGIN_ABI_VERSION,
 	                        .struct_size = sizeof(lethe_host),
 	                        .ctx = in,
-	                        .error = input_error};
+	                        .error = input_error,
+	                        .kit = lethe_kit()};
 	char *data = NULL;
 	size_t len = 0;
 	if (strcmp(path, "-") == 0) {
@@ -77,44 +81,44 @@ static int read_input(input *in, const char *path)
 			return LETHE_EXIT_USAGE;
 		}
 		in->path = "<stdin>";
-	} else if (lethe_pu_read_file(&in->host, path, &data, &len)) {
+	} else if (K->read_file(&in->host, path, &data, &len)) {
 		lethe_cli_error("%s", in->errmsg);
 		return LETHE_EXIT_USAGE;
 	}
-	lethe_pu_lines it;
-	lethe_pu_lines_init(&it, data, len);
+	lethe_lines it;
+	K->lines_init(&it, data, len);
 	const char *line;
 	size_t n, cap = 0;
 	int status = LETHE_EXIT_OK;
-	while (lethe_pu_lines_next(&it, &line, &n)) {
-		if (lethe_pu_blank(line, n))
+	while (K->lines_next(&it, &line, &n)) {
+		if (K->blank(line, n))
 			continue;
-		size_t bad = lethe_pu_utf8_invalid(line, n);
+		size_t bad = K->utf8_invalid(line, n);
 		if (bad != (size_t)-1) {
 			lethe_cli_error("%s:%zu:%zu: invalid UTF-8", in->path, it.lineno, bad + 1);
 			status = LETHE_EXIT_USAGE;
 			break;
 		}
-		cJSON *rec;
-		if (lethe_pu_json_parse(&in->host, in->path, it.lineno, line, n, &rec)) {
+		lethe_json *rec;
+		if (K->json_parse(&in->host, in->path, it.lineno, line, n, &rec)) {
 			lethe_cli_error("%s", in->errmsg);
 			status = LETHE_EXIT_USAGE;
 			break;
 		}
-		if (!cJSON_IsObject(rec)) {
-			cJSON_Delete(rec);
+		if (!(K->json_type(rec) == LETHE_JSON_OBJECT)) {
+			K->json_free(rec);
 			lethe_cli_error("%s:%zu: expected a JSON object", in->path, it.lineno);
 			status = LETHE_EXIT_USAGE;
 			break;
 		}
 		if (in->n == cap) {
 			cap = cap ? 2 * cap : 1024;
-			cJSON **recs = realloc(in->recs, cap * sizeof(*recs));
+			lethe_json **recs = realloc(in->recs, cap * sizeof(*recs));
 			size_t *lines = recs ? realloc(in->lines, cap * sizeof(*lines)) : NULL;
 			if (recs)
 				in->recs = recs;
 			if (!lines) {
-				cJSON_Delete(rec);
+				K->json_free(rec);
 				lethe_cli_error("out of memory");
 				status = LETHE_EXIT_FAILED;
 				break;
@@ -135,9 +139,9 @@ static int read_input(input *in, const char *path)
 /* The string field key of record i, or an error naming the line. */
 static const char *string_field(const input *in, size_t i, const char *key)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(in->recs[i], key);
-	if (cJSON_IsString(v))
-		return v->valuestring;
+	const lethe_json *v = K->json_get(in->recs[i], key);
+	if ((K->json_type(v) == LETHE_JSON_STRING))
+		return K->json_string(v);
 	lethe_cli_error("%s:%zu: field '%s' %s", in->path, in->lines[i], key,
 	                v ? "must be a string" : "is missing");
 	return NULL;
@@ -148,36 +152,35 @@ static const char *string_field(const input *in, size_t i, const char *key)
 static const char **string_list(const input *in, size_t i, const char *key, int allow_string,
                                 size_t *n)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(in->recs[i], key);
+	const lethe_json *v = K->json_get(in->recs[i], key);
 	const char **list = NULL;
-	if (allow_string && cJSON_IsString(v)) {
+	if (allow_string && (K->json_type(v) == LETHE_JSON_STRING)) {
 		list = malloc(sizeof(*list));
 		if (list) {
-			list[0] = v->valuestring;
+			list[0] = K->json_string(v);
 			*n = 1;
 		}
 		return list;
 	}
-	if (!cJSON_IsArray(v)) {
+	if (!(K->json_type(v) == LETHE_JSON_ARRAY)) {
 		lethe_cli_error("%s:%zu: field '%s' %s", in->path, in->lines[i], key,
 		                v ? "must be a list of strings" : "is missing");
 		return NULL;
 	}
-	*n = (size_t)cJSON_GetArraySize(v);
+	*n = K->json_size(v);
 	list = malloc((*n + 1) * sizeof(*list));
 	if (!list)
 		return NULL;
 	size_t k = 0;
-	const cJSON *item;
-	cJSON_ArrayForEach(item, v)
-	{
-		if (!cJSON_IsString(item)) {
+	const lethe_json *item;
+	for (item = K->json_first(v); item; item = K->json_next(item)) {
+		if (!(K->json_type(item) == LETHE_JSON_STRING)) {
 			lethe_cli_error("%s:%zu: field '%s': item %zu must be a string", in->path,
 			                in->lines[i], key, k);
 			free(list);
 			return NULL;
 		}
-		list[k++] = item->valuestring;
+		list[k++] = K->json_string(item);
 	}
 	return list;
 }
@@ -394,8 +397,7 @@ static int score_rouge(const input *in, int stem)
 	int status = LETHE_EXIT_OK;
 	for (size_t i = 0; i < in->n && status == LETHE_EXIT_OK; i++) {
 		const char *hyp = string_field(in, i, "hyp");
-		const char *key =
-		    cJSON_GetObjectItemCaseSensitive(in->recs[i], "refs") ? "refs" : "ref";
+		const char *key = K->json_get(in->recs[i], "refs") ? "refs" : "ref";
 		size_t n_refs = 0;
 		const char **refs = hyp ? string_list(in, i, key, 1, &n_refs) : NULL;
 		if (!hyp || !refs) {
@@ -491,14 +493,19 @@ static int score_seqeval(const input *in)
 /* A label field as text; *kind is 1 for a number, 2 for a string. */
 static char *label_field(const input *in, size_t i, const char *key, int *kind)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(in->recs[i], key);
-	if (cJSON_IsString(v)) {
+	const lethe_json *v = K->json_get(in->recs[i], key);
+	double x;
+	if (K->json_string(v)) {
 		*kind = 2;
-		return strdup(v->valuestring);
+		return strdup(K->json_string(v));
 	}
-	if (cJSON_IsNumber(v)) {
+	if (K->json_number(v, &x) == 0) {
+		/* Printed as cJSON prints a number, as before the kit read the records. */
 		*kind = 1;
-		return cJSON_PrintUnformatted(v);
+		cJSON *c = cJSON_CreateNumber(x);
+		char *text = c ? cJSON_PrintUnformatted(c) : NULL;
+		cJSON_Delete(c);
+		return text;
 	}
 	lethe_cli_error("%s:%zu: field '%s' %s", in->path, in->lines[i], key,
 	                v ? "must be a string or a number" : "is missing");
@@ -612,7 +619,7 @@ int lethe_cmd_score(int argc, char **argv)
 		if (strcmp(metric, metrics[i]) == 0)
 			which = i;
 	if (which < 0) {
-		const char *near = lethe_pu_suggest(metric, metrics);
+		const char *near = K->suggest(metric, metrics);
 		if (near)
 			lethe_cli_error("score: unknown metric '%s' (did you mean '%s'?)", metric,
 			                near);

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "plugins/common/plugin_util.h"
 
 struct command {
 	const char *name;
@@ -115,7 +114,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		names[i] = commands[i].name;
 	names[N_COMMANDS] = NULL;
-	const char *near = cmd[0] == '-' ? NULL : lethe_pu_suggest(cmd, names);
+	const char *near = cmd[0] == '-' ? NULL : lethe_kit()->suggest(cmd, names);
 	if (cmd[0] == '-')
 		lethe_cli_error("unknown option '%s' (try 'lethe --help')", cmd);
 	else if (near)

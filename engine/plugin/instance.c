@@ -87,6 +87,7 @@ int lethe_instance_open(lethe_instance **out, const lethe_plugin_info *plugin,
 	    .log = host_log,
 	    .metric = host_metric,
 	    .metrics = lethe_metrics(),
+	    .kit = lethe_kit(),
 	};
 	int rc = inst->ops->create(&inst->task, &inst->host, options, n_options);
 	if (rc == 0 && !inst->task) {

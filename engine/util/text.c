@@ -1,6 +1,6 @@
 /*
- * text.c: see text.h. Messages and suggestions match plugins/common/plugin_util.c's, so a
- * curriculum and a plugin word the same mistake the same way.
+ * text.c: see text.h. The plugin kit (engine/plugin/kit*.c) hands these same functions to
+ * plugins, so a curriculum and a plugin word the same mistake the same way.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -88,7 +88,14 @@ void lethe_buf__free(lethe_buf *b)
 	*b = (lethe_buf){0};
 }
 
-int lethe_text__read_file(lethe_errbuf *err, const char *path, char **data, size_t *len)
+/* Reads path whole. As text (the plugin kit's readers), reading stops at the first NUL byte, so
+ * that /dev/zero or a binary file is refused at once instead of filling memory (a NUL would
+ * silently cut a C-string field short), a UTF-8 byte-order mark is dropped (as the YAML and JSON
+ * readers do) and more than 2 GiB is refused; as bytes (a tokenizer file being copied), the file
+ * is kept as it is. */
+#define TEXT_MAX ((size_t)2 << 30)
+
+static int read_all(lethe_errbuf *err, const char *path, int text, char **data, size_t *len)
 {
 	*data = NULL;
 	*len = 0;
@@ -99,9 +106,36 @@ int lethe_text__read_file(lethe_errbuf *err, const char *path, char **data, size
 	lethe_buf b = {0};
 	char chunk[1 << 16];
 	size_t got;
-	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (lethe_buf__add(&b, chunk, got))
+	int rc = 0;
+	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		const char *nul = text ? memchr(chunk, '\0', got) : NULL;
+		if (nul) {
+			size_t at = (size_t)(nul - chunk), line = 1, col = 1;
+			if (b.n && (rc = lethe_buf__add(&b, chunk, at)))
+				goto nomem;
+			const char *all = b.n ? b.s : chunk;
+			size_t upto = b.n ? b.n : at;
+			for (size_t i = 0; i < upto; i++, col++)
+				if (all[i] == '\n')
+					line++, col = 0;
+			lethe_buf__free(&b);
+			fclose(f);
+			return lethe_errbuf__set(
+			    err, LETHE_EPARSE,
+			    "%s:%zu:%zu: a NUL byte: a text file cannot hold one (is this a binary "
+			    "file?)",
+			    path, line, col);
+		}
+		if (text && b.n + got > TEXT_MAX) {
+			lethe_buf__free(&b);
+			fclose(f);
+			return lethe_errbuf__set(
+			    err, LETHE_EPARSE, "%s: larger than 2 GiB: not a data file lethe reads",
+			    path);
+		}
+		if ((rc = lethe_buf__add(&b, chunk, got)))
 			goto nomem;
+	}
 	if (ferror(f)) {
 		int e = errno;
 		lethe_buf__free(&b);
@@ -109,6 +143,10 @@ int lethe_text__read_file(lethe_errbuf *err, const char *path, char **data, size
 		return lethe_errbuf__set(err, LETHE_EIO, "%s: read error: %s", path, strerror(e));
 	}
 	fclose(f);
+	if (text && b.n >= 3 && memcmp(b.s, "\xef\xbb\xbf", 3) == 0) {
+		memmove(b.s, b.s + 3, b.n - 2); /* with the NUL */
+		b.n -= 3;
+	}
 	if (b.n == 0) {
 		lethe_buf__free(&b);
 		return lethe_errbuf__set(err, LETHE_EPARSE, "%s: file is empty", path);
@@ -120,6 +158,48 @@ nomem:
 	lethe_buf__free(&b);
 	fclose(f);
 	return lethe_errbuf__set(err, LETHE_ENOMEM, "%s: out of memory", path);
+}
+
+int lethe_text__read_file(lethe_errbuf *err, const char *path, char **data, size_t *len)
+{
+	return read_all(err, path, 0, data, len);
+}
+
+int lethe_text__read_text(lethe_errbuf *err, const char *path, char **data, size_t *len)
+{
+	return read_all(err, path, 1, data, len);
+}
+
+size_t lethe_text__utf8_invalid(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+	while (i < n) {
+		unsigned c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t k;
+		unsigned min, cp;
+		if (c >= 0xC2 && c <= 0xDF)
+			k = 1, min = 0x80, cp = c & 0x1F;
+		else if (c >= 0xE0 && c <= 0xEF)
+			k = 2, min = 0x800, cp = c & 0x0F;
+		else if (c >= 0xF0 && c <= 0xF4)
+			k = 3, min = 0x10000, cp = c & 0x07;
+		else
+			return i;
+		for (size_t j = 1; j <= k; j++) {
+			if (i + j >= n || (s[i + j] & 0xC0) != 0x80)
+				return i;
+			cp = (cp << 6) | (s[i + j] & 0x3F);
+		}
+		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return i;
+		i += k + 1;
+	}
+	return (size_t)-1;
 }
 
 int lethe_text__is_hdf5(const char *path)

@@ -5,8 +5,9 @@
  * turns each example into a prompt and a target text, says how the task is predicted, and scores
  * predictions. It exports exactly one symbol, lethe_plugin_entry(), which returns a static
  * descriptor (declare it with LETHE_PLUGIN_DECLARE). The plugin never links against liblethe:
- * everything it needs from the host arrives as a table of function pointers (lethe_host), so it
- * can be unit-tested against a mock host.
+ * everything it needs from the host arrives as a table of function pointers (lethe_host, with the
+ * plugin kit of lethe/kit.h for files, JSON lines, options and label maps), so it can be
+ * unit-tested against a mock host.
  *
  * Compatibility rules (as SQLite's extension table): the descriptor and the host table start with
  * abi_version and struct_size and only ever grow at the end. A change that is not an append bumps
@@ -26,6 +27,7 @@
 #include <stdint.h>
 
 #include <lethe/common.h>
+#include <lethe/kit.h>
 #include <lethe/metrics.h>
 
 #ifdef __cplusplus
@@ -79,7 +81,15 @@ typedef struct lethe_host {
 	int (*metric)(lethe_scores *out, const char *name, double value, unsigned flags);
 	/* The metrics library (BLEU, chrF, ROUGE, seqeval, classification): lethe/metrics.h. */
 	const lethe_metrics_api *metrics;
+	/* Appended after ABI version 1 shipped: present when struct_size >= offsetof(lethe_host,
+	 * kit) + sizeof(void *) (LETHE_HOST_HAS_KIT). The plugin kit: lethe/kit.h. */
+	const lethe_kit_api *kit;
 } lethe_host;
+
+/* Whether host offers the kit (a host older than the kit has a shorter table). */
+#define LETHE_HOST_HAS_KIT(host)                                                                   \
+	((host)->struct_size >= offsetof(lethe_host, kit) + sizeof(const lethe_kit_api *) &&       \
+	 (host)->kit != NULL)
 
 /* A task instance; the plugin defines struct lethe_task. */
 typedef struct lethe_task lethe_task;

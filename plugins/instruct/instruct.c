@@ -26,8 +26,6 @@
 
 #include <lethe/plugin.h>
 
-#include "../common/plugin_util.h"
-
 enum format { FORMAT_AUTO, FORMAT_ALPACA, FORMAT_SHAREGPT, FORMAT_MESSAGES };
 enum role { ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT };
 
@@ -39,7 +37,7 @@ struct split_data {
 	struct item *items;
 	size_t n, cap;
 	size_t records, per_format[4];
-	lethe_pu_pool pool;
+	lethe_pool pool;
 };
 
 struct lethe_task {
@@ -81,10 +79,10 @@ static const char *const alpaca_placeholders_no_input[] = {"instruction", NULL};
 	"Below is an instruction that describes a task. Write a response that appropriately "      \
 	"completes the request.\n\n### Instruction:\n{instruction}\n\n### Response:\n"
 
-static void split_clear(struct split_data *s)
+static void split_clear(const lethe_kit_api *K, struct split_data *s)
 {
 	free(s->items);
-	lethe_pu_pool_free(&s->pool);
+	K->pool_free(&s->pool);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -92,8 +90,9 @@ static void instruct_destroy(lethe_task *t)
 {
 	if (!t)
 		return;
+	const lethe_kit_api *K = t->host->kit;
 	for (int i = 0; i < LETHE_SPLIT_COUNT; i++)
-		split_clear(&t->splits[i]);
+		split_clear(K, &t->splits[i]);
 	free(t->instruction_field);
 	free(t->input_field);
 	free(t->output_field);
@@ -109,8 +108,9 @@ static void instruct_destroy(lethe_task *t)
 static int instruct_create(lethe_task **out, const lethe_host *host, const lethe_option *options,
                            size_t n_options)
 {
+	const lethe_kit_api *K = host->kit;
 	*out = NULL;
-	int rc = lethe_pu_check_options(host, "instruct", options, n_options, known_options);
+	int rc = K->check_options(host, "instruct", options, n_options, known_options);
 	if (rc)
 		return rc;
 	lethe_task *t = calloc(1, sizeof(*t));
@@ -130,18 +130,18 @@ static int instruct_create(lethe_task **out, const lethe_host *host, const lethe
 			            o->key);
 			rc = LETHE_EINVAL;
 		} else if (strcmp(o->key, "format") == 0)
-			rc = lethe_pu_option_enum(host, o, format_names, &t->format);
+			rc = K->option_enum(host, o, format_names, &t->format);
 		else if (strcmp(o->key, "turns") == 0)
-			rc = lethe_pu_option_enum(host, o, turn_names, &t->last_only);
+			rc = K->option_enum(host, o, turn_names, &t->last_only);
 		else if (strcmp(o->key, "stem") == 0)
-			rc = lethe_pu_option_bool(host, o, &t->stem);
+			rc = K->option_bool(host, o, &t->stem);
 		else if (strcmp(o->key, "max_new_tokens") == 0)
-			rc = lethe_pu_option_uint(host, o, 1, 4096, &t->max_new_tokens);
+			rc = K->option_uint(host, o, 1, 4096, &t->max_new_tokens);
 		else if (strcmp(o->key, "template") == 0) {
-			rc = lethe_pu_template_check(host, o, alpaca_placeholders);
+			rc = K->template_check(host, o, alpaca_placeholders);
 			template = o->value;
 		} else if (strcmp(o->key, "template_no_input") == 0) {
-			rc = lethe_pu_template_check(host, o, alpaca_placeholders_no_input);
+			rc = K->template_check(host, o, alpaca_placeholders_no_input);
 			template_no_input = o->value;
 		} else if (o->value[0] == '\0' && strstr(o->key, "_field")) {
 			host->error(host->ctx, "%s: option '%s' needs a field name", o->where,
@@ -180,7 +180,8 @@ static int instruct_create(lethe_task **out, const lethe_host *host, const lethe
 	return 0;
 }
 
-static int add_item(struct split_data *s, const char *prompt, size_t prompt_len, const char *target)
+static int add_item(const lethe_kit_api *K, struct split_data *s, const char *prompt,
+                    size_t prompt_len, const char *target)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 128;
@@ -191,61 +192,64 @@ static int add_item(struct split_data *s, const char *prompt, size_t prompt_len,
 		s->cap = cap;
 	}
 	struct item *it = &s->items[s->n];
-	int rc = lethe_pu_pool_add(&s->pool, prompt, prompt_len, &it->prompt);
+	int rc = K->pool_add(&s->pool, prompt, prompt_len, &it->prompt);
 	if (rc == 0)
-		rc = lethe_pu_pool_add(&s->pool, target, strlen(target), &it->target);
+		rc = K->pool_add(&s->pool, target, strlen(target), &it->target);
 	if (rc == 0)
 		s->n++;
 	return rc;
 }
 
 /* A string field of rec: NULL when absent; *bad set when present but not a string. */
-static const char *string_field(const cJSON *rec, const char *name, int *bad)
+static const char *string_field(const lethe_kit_api *K, const lethe_json *rec, const char *name,
+                                int *bad)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, name);
-	if (!v || cJSON_IsNull(v))
+	const lethe_json *v = K->json_get(rec, name);
+	if (!v || (K->json_type(v) == LETHE_JSON_NULL))
 		return NULL;
-	if (!cJSON_IsString(v)) {
+	if (!(K->json_type(v) == LETHE_JSON_STRING)) {
 		*bad = 1;
 		return NULL;
 	}
-	return v->valuestring;
+	return K->json_string(v);
 }
 
-static int alpaca_record(lethe_task *t, struct split_data *s, const char *where, const cJSON *rec)
+static int alpaca_record(lethe_task *t, struct split_data *s, const char *where,
+                         const lethe_json *rec)
 {
+	const lethe_kit_api *K = t->host->kit;
 	const lethe_host *h = t->host;
 	int bad = 0;
-	const char *ins = string_field(rec, t->instruction_field, &bad);
+	const char *ins = string_field(K, rec, t->instruction_field, &bad);
 	if (!ins || !*ins) {
 		h->error(h->ctx, "%s: expected a field '%s' holding a non-empty string", where,
 		         t->instruction_field);
 		return LETHE_EPARSE;
 	}
-	const char *in = string_field(rec, t->input_field, &bad);
+	const char *in = string_field(K, rec, t->input_field, &bad);
 	if (bad) {
 		h->error(h->ctx, "%s: field '%s' must be a string", where, t->input_field);
 		return LETHE_EPARSE;
 	}
-	const char *outp = string_field(rec, t->output_field, &bad);
+	const char *outp = string_field(K, rec, t->output_field, &bad);
 	if (!outp || !*outp) {
 		h->error(h->ctx, "%s: expected a field '%s' holding a non-empty string", where,
 		         t->output_field);
 		return LETHE_EPARSE;
 	}
-	lethe_pu_buf prompt = {0};
+	lethe_buf prompt = {0};
 	int rc;
 	if (in && *in) {
 		const char *values[] = {ins, in};
-		rc = lethe_pu_template_render(&prompt, t->template, alpaca_placeholders, values);
+		rc = K->template_render(&prompt, t->template, alpaca_placeholders, values);
 	} else {
 		const char *values[] = {ins};
-		rc = lethe_pu_template_render(&prompt, t->template_no_input,
-		                              alpaca_placeholders_no_input, values);
+		rc = K->template_render(&prompt, t->template_no_input, alpaca_placeholders_no_input,
+		                        values);
 	}
 	if (rc == 0)
-		rc = add_item(s, prompt.s, prompt.n, outp);
-	lethe_pu_buf_free(&prompt);
+		rc = add_item(K, s, prompt.s, prompt.n, outp);
+	K->buf_free(&prompt);
 	s->per_format[FORMAT_ALPACA] += rc == 0;
 	return rc;
 }
@@ -265,28 +269,32 @@ static int role_of(const char *name, int sharegpt)
 	return -1;
 }
 
-static int chat_record(lethe_task *t, struct split_data *s, const char *where, const cJSON *rec,
-                       int sharegpt)
+static int chat_record(lethe_task *t, struct split_data *s, const char *where,
+                       const lethe_json *rec, int sharegpt)
 {
+	const lethe_kit_api *K = t->host->kit;
 	const lethe_host *h = t->host;
 	const char *field = sharegpt ? t->conversations_field : t->messages_field;
 	const char *role_key = sharegpt ? "from" : "role",
 	           *text_key = sharegpt ? "value" : "content";
-	const cJSON *turns = cJSON_GetObjectItemCaseSensitive(rec, field);
-	if (!cJSON_IsArray(turns) || cJSON_GetArraySize(turns) == 0) {
+	const lethe_json *turns = K->json_get(rec, field);
+	if (!(K->json_type(turns) == LETHE_JSON_ARRAY) || K->json_size(turns) == 0) {
 		h->error(h->ctx, "%s: expected a field '%s' holding a non-empty list of turns",
 		         where, field);
 		return LETHE_EPARSE;
 	}
 	/* The last assistant turn, for turns: last. */
 	int last = -1, k = 0, rc = 0;
-	const cJSON *turn;
-	cJSON_ArrayForEach(turn, turns)
-	{
-		const cJSON *r = cJSON_GetObjectItemCaseSensitive(turn, role_key);
-		const cJSON *c = cJSON_GetObjectItemCaseSensitive(turn, text_key);
-		int role = cJSON_IsString(r) ? role_of(r->valuestring, sharegpt) : -1;
-		if (!cJSON_IsObject(turn) || !cJSON_IsString(r) || !cJSON_IsString(c)) {
+	const lethe_json *turn;
+	for (turn = K->json_first(turns); turn; turn = K->json_next(turn)) {
+		const lethe_json *r = K->json_get(turn, role_key);
+		const lethe_json *c = K->json_get(turn, text_key);
+		int role = (K->json_type(r) == LETHE_JSON_STRING)
+		               ? role_of(K->json_string(r), sharegpt)
+		               : -1;
+		if (!(K->json_type(turn) == LETHE_JSON_OBJECT) ||
+		    !(K->json_type(r) == LETHE_JSON_STRING) ||
+		    !(K->json_type(c) == LETHE_JSON_STRING)) {
 			h->error(h->ctx,
 			         "%s: turn %d of '%s': expected {\"%s\": ..., \"%s\": ...} "
 			         "with string values",
@@ -295,7 +303,7 @@ static int chat_record(lethe_task *t, struct split_data *s, const char *where, c
 		}
 		if (role < 0) {
 			h->error(h->ctx, "%s: turn %d of '%s': unknown %s '%s' (expected %s)",
-			         where, k + 1, field, role_key, r->valuestring,
+			         where, k + 1, field, role_key, K->json_string(r),
 			         sharegpt ? "'human', 'gpt' or 'system'"
 			                  : "'user', 'assistant' or 'system'");
 			return LETHE_EPARSE;
@@ -309,15 +317,13 @@ static int chat_record(lethe_task *t, struct split_data *s, const char *where, c
 		         sharegpt ? "'gpt'" : "'assistant'");
 		return LETHE_EPARSE;
 	}
-	lethe_pu_buf prompt = {0};
+	lethe_buf prompt = {0};
 	k = 0;
-	cJSON_ArrayForEach(turn, turns)
-	{
+	for (turn = K->json_first(turns); turn; turn = K->json_next(turn)) {
 		if (k > last || rc)
 			break;
-		const char *text = cJSON_GetObjectItemCaseSensitive(turn, text_key)->valuestring;
-		int role = role_of(cJSON_GetObjectItemCaseSensitive(turn, role_key)->valuestring,
-		                   sharegpt);
+		const char *text = K->json_string(K->json_get(turn, text_key));
+		int role = role_of(K->json_string(K->json_get(turn, role_key)), sharegpt);
 		if (role == ROLE_ASSISTANT && (k == last || !t->last_only)) {
 			if (!*text) {
 				h->error(h->ctx, "%s: turn %d of '%s' is empty", where, k + 1,
@@ -326,34 +332,33 @@ static int chat_record(lethe_task *t, struct split_data *s, const char *where, c
 				break;
 			}
 			size_t mark = prompt.n;
-			if ((rc = lethe_pu_buf_str(&prompt, t->tag[ROLE_ASSISTANT])) ||
-			    (rc = add_item(s, prompt.s, prompt.n, text)))
+			if ((rc = K->buf_str(&prompt, t->tag[ROLE_ASSISTANT])) ||
+			    (rc = add_item(K, s, prompt.s, prompt.n, text)))
 				break;
 			prompt.n = mark;
 		}
-		if ((rc = lethe_pu_buf_str(&prompt, t->tag[role])) ||
-		    (rc = lethe_pu_buf_str(&prompt, text)) ||
-		    (rc = lethe_pu_buf_str(&prompt, "\n\n")))
+		if ((rc = K->buf_str(&prompt, t->tag[role])) || (rc = K->buf_str(&prompt, text)) ||
+		    (rc = K->buf_str(&prompt, "\n\n")))
 			break;
 		k++;
 	}
-	lethe_pu_buf_free(&prompt);
+	K->buf_free(&prompt);
 	s->per_format[sharegpt ? FORMAT_SHAREGPT : FORMAT_MESSAGES] += rc == 0;
 	return rc;
 }
 
-static int record(lethe_task *t, struct split_data *s, const char *where, const cJSON *rec)
+static int record(lethe_task *t, struct split_data *s, const char *where, const lethe_json *rec)
 {
-	if (!cJSON_IsObject(rec)) {
+	const lethe_kit_api *K = t->host->kit;
+	if (!(K->json_type(rec) == LETHE_JSON_OBJECT)) {
 		t->host->error(t->host->ctx, "%s: expected a JSON object", where);
 		return LETHE_EPARSE;
 	}
 	int format = t->format;
 	if (format == FORMAT_AUTO)
-		format =
-		    cJSON_GetObjectItemCaseSensitive(rec, t->conversations_field) ? FORMAT_SHAREGPT
-		    : cJSON_GetObjectItemCaseSensitive(rec, t->messages_field)    ? FORMAT_MESSAGES
-		                                                                  : FORMAT_ALPACA;
+		format = K->json_get(rec, t->conversations_field) ? FORMAT_SHAREGPT
+		         : K->json_get(rec, t->messages_field)    ? FORMAT_MESSAGES
+		                                                  : FORMAT_ALPACA;
 	s->records++;
 	return format == FORMAT_ALPACA ? alpaca_record(t, s, where, rec)
 	                               : chat_record(t, s, where, rec, format == FORMAT_SHAREGPT);
@@ -362,8 +367,9 @@ static int record(lethe_task *t, struct split_data *s, const char *where, const 
 static int load_text(lethe_task *t, struct split_data *s, const char *path, const char *data,
                      size_t len)
 {
+	const lethe_kit_api *K = t->host->kit;
 	const lethe_host *h = t->host;
-	size_t bad = lethe_pu_utf8_invalid(data, len);
+	size_t bad = K->utf8_invalid(data, len);
 	if (bad != (size_t)-1) {
 		size_t line = 1, col = 1;
 		for (size_t i = 0; i < bad; i++, col++)
@@ -378,63 +384,53 @@ static int load_text(lethe_task *t, struct split_data *s, const char *path, cons
 	char where[600];
 	if (i < len && data[i] == '[') {
 		/* One JSON array of records, as alpaca_data.json is shipped. */
-		const char *end = NULL;
-		cJSON *all = cJSON_ParseWithLengthOpts(data, len, &end, 0);
-		if (!cJSON_IsArray(all)) {
-			size_t line = 1;
-			for (const char *p = data; end && p < end; p++)
-				line += *p == '\n';
-			h->error(h->ctx,
-			         "%s:%zu: not valid JSON (a file starting with '[' is read as "
-			         "one JSON array of records)",
-			         path, line);
-			cJSON_Delete(all);
-			return LETHE_EPARSE;
-		}
-		int rc = 0;
+		lethe_json *all;
+		int rc = K->json_parse(h, path, 1, data, len, &all);
+		if (rc)
+			return rc;
 		size_t k = 0;
-		const cJSON *rec;
-		cJSON_ArrayForEach(rec, all)
-		{
+		const lethe_json *rec;
+		for (rec = K->json_first(all); rec; rec = K->json_next(rec)) {
 			snprintf(where, sizeof(where), "%s: record %zu", path, ++k);
 			if ((rc = record(t, s, where, rec)))
 				break;
 		}
-		cJSON_Delete(all);
+		K->json_free(all);
 		return rc;
 	}
-	lethe_pu_lines it;
-	lethe_pu_lines_init(&it, data, len);
+	lethe_lines it;
+	K->lines_init(&it, data, len);
 	const char *line;
 	size_t n;
 	int rc = 0;
-	while (rc == 0 && lethe_pu_lines_next(&it, &line, &n)) {
-		if (lethe_pu_blank(line, n))
+	while (rc == 0 && K->lines_next(&it, &line, &n)) {
+		if (K->blank(line, n))
 			continue;
-		cJSON *rec;
-		if ((rc = lethe_pu_json_parse(h, path, it.lineno, line, n, &rec)))
+		lethe_json *rec;
+		if ((rc = K->json_parse(h, path, it.lineno, line, n, &rec)))
 			break;
 		snprintf(where, sizeof(where), "%s:%zu", path, it.lineno);
 		rc = record(t, s, where, rec);
-		cJSON_Delete(rec);
+		K->json_free(rec);
 	}
 	return rc;
 }
 
 static int instruct_load(lethe_task *t, lethe_split split, const char *path, size_t *n_examples)
 {
+	const lethe_kit_api *K = t->host->kit;
 	struct split_data *s = &t->splits[split];
-	split_clear(s);
+	split_clear(K, s);
 	char *data;
 	size_t len;
-	int rc = lethe_pu_read_file(t->host, path, &data, &len);
+	int rc = K->read_file(t->host, path, &data, &len);
 	if (rc)
 		return rc;
 	rc = load_text(t, s, path, data, len);
-	free(data);
-	rc = lethe_pu_load_status(t->host, path, rc, s->n, "no examples");
+	K->free_data(data);
+	rc = K->load_status(t->host, path, rc, s->n, "no examples");
 	if (rc) {
-		split_clear(s);
+		split_clear(K, s);
 		return rc;
 	}
 	if (s->n != s->records)
@@ -488,6 +484,7 @@ static int exact(const char *a, size_t na, const char *b, size_t nb)
 static int instruct_score(lethe_task *t, lethe_split split, const lethe_prediction *preds, size_t n,
                           lethe_scores *out, double *per_example)
 {
+	const lethe_kit_api *K = t->host->kit;
 	const lethe_host *h = t->host;
 	const struct split_data *s = &t->splits[split];
 	if (n == 0) {
@@ -495,13 +492,13 @@ static int instruct_score(lethe_task *t, lethe_split split, const lethe_predicti
 		return LETHE_EINVAL;
 	}
 	double p = 0, r = 0, f = 0, em = 0;
-	lethe_pu_buf text = {0};
+	lethe_buf text = {0};
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const char *ref = s->pool.buf + s->items[i].target;
 		text.n = 0;
-		if ((rc = lethe_pu_buf_add(&text, preds[i].text ? preds[i].text : "",
-		                           preds[i].text ? preds[i].text_len : 0)))
+		if ((rc = K->buf_add(&text, preds[i].text ? preds[i].text : "",
+		                     preds[i].text ? preds[i].text_len : 0)))
 			break;
 		lethe_rouge_score sc;
 		if ((rc = h->metrics->rouge(&sc, text.s ? text.s : "", &ref, 1, t->stem)))
@@ -513,7 +510,7 @@ static int instruct_score(lethe_task *t, lethe_split split, const lethe_predicti
 		if (per_example)
 			per_example[i] = sc.rougeL.fmeasure;
 	}
-	lethe_pu_buf_free(&text);
+	K->buf_free(&text);
 	double dn = (double)n;
 	if (rc == 0 && !(rc = h->metric(out, "rougeL", f / dn, LETHE_METRIC_PRIMARY)) &&
 	    !(rc = h->metric(out, "rougeL/precision", p / dn, 0)) &&
@@ -526,23 +523,24 @@ static int instruct_score(lethe_task *t, lethe_split split, const lethe_predicti
 static int instruct_primary_stats(lethe_task *t, lethe_split split, const lethe_prediction *preds,
                                   size_t n, double *stats, size_t *k, lethe_aggregate *aggregate)
 {
+	const lethe_kit_api *K = t->host->kit;
 	const struct split_data *s = &t->splits[split];
 	*k = 1;
 	*aggregate = LETHE_AGGREGATE_MEAN;
-	lethe_pu_buf text = {0};
+	lethe_buf text = {0};
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const char *ref = s->pool.buf + s->items[i].target;
 		text.n = 0;
-		if ((rc = lethe_pu_buf_add(&text, preds[i].text ? preds[i].text : "",
-		                           preds[i].text ? preds[i].text_len : 0)))
+		if ((rc = K->buf_add(&text, preds[i].text ? preds[i].text : "",
+		                     preds[i].text ? preds[i].text_len : 0)))
 			break;
 		lethe_rouge_score sc;
 		if ((rc = t->host->metrics->rouge(&sc, text.s ? text.s : "", &ref, 1, t->stem)))
 			break;
 		stats[i * LETHE_STATS_MAX] = sc.rougeL.fmeasure;
 	}
-	lethe_pu_buf_free(&text);
+	K->buf_free(&text);
 	return rc;
 }
 
@@ -564,8 +562,9 @@ static int instruct_stats(lethe_task *t, lethe_split split, lethe_scores *out)
 
 static int instruct_select(lethe_task *t, lethe_split split, const size_t *idx, size_t n)
 {
+	const lethe_kit_api *K = t->host->kit;
 	struct split_data *s = &t->splits[split];
-	int rc = lethe_pu_select(s->items, sizeof(*s->items), idx, n);
+	int rc = K->select(s->items, sizeof(*s->items), idx, n);
 	if (rc == 0)
 		s->n = n;
 	return rc;

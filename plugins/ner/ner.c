@@ -22,8 +22,6 @@
 
 #include <lethe/plugin.h>
 
-#include "../common/plugin_util.h"
-
 struct sentence {
 	size_t prompt, target; /* offsets into the pool */
 	size_t first_tag;      /* into the split's tag list */
@@ -36,7 +34,7 @@ struct split_data {
 	char **tags; /* IOB2, one per token, owned (interned in types? no: small strings) */
 	size_t n_tags, cap_tags;
 	size_t documents;
-	lethe_pu_pool pool;
+	lethe_pool pool;
 };
 
 enum ner_format { FORMAT_AUTO, FORMAT_CONLL, FORMAT_JSONL };
@@ -51,7 +49,7 @@ struct lethe_task {
 	char *template;
 	unsigned long max_new_tokens;
 	struct split_data splits[LETHE_SPLIT_COUNT];
-	lethe_pu_buf scratch;
+	lethe_buf scratch;
 };
 
 static const char *const known_options[] = {"tag_column", "template",  "max_new_tokens",
@@ -61,13 +59,13 @@ static const char *const formats[] = {"auto", "conll", "jsonl", NULL};
 static const char *const placeholders[] = {"tokens", NULL};
 #define DEFAULT_TEMPLATE "Tag each token with its named-entity tag (IOB2).\nTokens: {tokens}\nTags:"
 
-static void split_clear(struct split_data *s)
+static void split_clear(const lethe_kit_api *K, struct split_data *s)
 {
 	for (size_t i = 0; i < s->n_tags; i++)
 		free(s->tags[i]);
 	free(s->tags);
 	free(s->sent);
-	lethe_pu_pool_free(&s->pool);
+	K->pool_free(&s->pool);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -83,9 +81,10 @@ static void ner_destroy(lethe_task *t)
 {
 	if (!t)
 		return;
+	const lethe_kit_api *K = t->host->kit;
 	for (int i = 0; i < LETHE_SPLIT_COUNT; i++)
-		split_clear(&t->splits[i]);
-	lethe_pu_buf_free(&t->scratch);
+		split_clear(K, &t->splits[i]);
+	K->buf_free(&t->scratch);
 	free(t->template);
 	for (size_t i = 0; i < t->n_tag_names; i++)
 		free(t->tag_names[i]);
@@ -126,8 +125,9 @@ static int add_tag_name(lethe_task *t, const lethe_option *o)
 static int ner_create(lethe_task **out, const lethe_host *host, const lethe_option *options,
                       size_t n_options)
 {
+	const lethe_kit_api *K = host->kit;
 	*out = NULL;
-	int rc = lethe_pu_check_options(host, "ner", options, n_options, known_options);
+	int rc = K->check_options(host, "ner", options, n_options, known_options);
 	if (rc)
 		return rc;
 	lethe_task *t = calloc(1, sizeof(*t));
@@ -165,17 +165,17 @@ static int ner_create(lethe_task **out, const lethe_host *host, const lethe_opti
 			}
 			t->tag_column = v;
 		} else if (strcmp(o->key, "max_new_tokens") == 0)
-			rc = lethe_pu_option_uint(host, o, 1, 4096, &t->max_new_tokens);
+			rc = K->option_uint(host, o, 1, 4096, &t->max_new_tokens);
 		else if (strcmp(o->key, "format") == 0) {
 			int f;
-			if (!(rc = lethe_pu_option_enum(host, o, formats, &f)))
+			if (!(rc = K->option_enum(host, o, formats, &f)))
 				t->format = (enum ner_format)f;
 		} else if (strcmp(o->key, "tokens_field") == 0)
 			tokens_field = o->value;
 		else if (strcmp(o->key, "tags_field") == 0)
 			tags_field = o->value;
 		else if (strcmp(o->key, "template") == 0) {
-			rc = lethe_pu_template_check(host, o, placeholders);
+			rc = K->template_check(host, o, placeholders);
 			template = o->value;
 		}
 	}
@@ -208,6 +208,7 @@ static void pending_clear(struct pending *p)
 /* Turns the pending tokens into one example, with IOB1 tags rewritten as IOB2. */
 static int flush(lethe_task *t, struct split_data *s, struct pending *p)
 {
+	const lethe_kit_api *K = t->host->kit;
 	if (p->n == 0)
 		return 0;
 	/* I-X after O or after another type begins an entity: make it B-X. */
@@ -219,16 +220,16 @@ static int flush(lethe_task *t, struct split_data *s, struct pending *p)
 		if (prev[0] == 'O' || strcmp(prev + 2, tag + 2) != 0)
 			tag[0] = 'B';
 	}
-	lethe_pu_buf *b = &t->scratch;
+	lethe_buf *b = &t->scratch;
 	b->n = 0;
 	int rc = 0;
 	for (size_t i = 0; i < p->n && rc == 0; i++)
-		if (!(rc = lethe_pu_buf_add(b, " ", i ? 1 : 0)))
-			rc = lethe_pu_buf_add(b, p->tok[i], p->tok_len[i]);
-	lethe_pu_buf prompt = {0};
+		if (!(rc = K->buf_add(b, " ", i ? 1 : 0)))
+			rc = K->buf_add(b, p->tok[i], p->tok_len[i]);
+	lethe_buf prompt = {0};
 	const char *values[] = {b->s};
 	if (rc == 0)
-		rc = lethe_pu_template_render(&prompt, t->template, placeholders, values);
+		rc = K->template_render(&prompt, t->template, placeholders, values);
 	if (s->n == s->cap && rc == 0) {
 		size_t cap = s->cap ? 2 * s->cap : 256;
 		struct sentence *v = realloc(s->sent, cap * sizeof(*v));
@@ -252,13 +253,13 @@ static int flush(lethe_task *t, struct split_data *s, struct pending *p)
 		}
 	}
 	struct sentence *sent = rc == 0 ? &s->sent[s->n] : NULL;
-	if (rc == 0 && !(rc = lethe_pu_pool_add(&s->pool, prompt.s, prompt.n, &sent->prompt))) {
+	if (rc == 0 && !(rc = K->pool_add(&s->pool, prompt.s, prompt.n, &sent->prompt))) {
 		b->n = 0;
 		for (size_t i = 0; i < p->n && rc == 0; i++)
-			if (!(rc = lethe_pu_buf_add(b, " ", i ? 1 : 0)))
-				rc = lethe_pu_buf_str(b, p->tag[i]);
+			if (!(rc = K->buf_add(b, " ", i ? 1 : 0)))
+				rc = K->buf_str(b, p->tag[i]);
 		if (rc == 0)
-			rc = lethe_pu_pool_add(&s->pool, b->s, b->n, &sent->target);
+			rc = K->pool_add(&s->pool, b->s, b->n, &sent->target);
 	}
 	if (rc == 0) {
 		sent->first_tag = s->n_tags;
@@ -270,7 +271,7 @@ static int flush(lethe_task *t, struct split_data *s, struct pending *p)
 		s->n++;
 		p->n = 0;
 	}
-	lethe_pu_buf_free(&prompt);
+	K->buf_free(&prompt);
 	return rc;
 }
 
@@ -307,12 +308,13 @@ static int push_token(struct pending *p, const char *tok, size_t tok_len, const 
 #define MAX_COLS 65
 
 /* Splits a CoNLL line into columns: by tabs when it has one, else by runs of spaces. */
-static size_t split_columns(const char *line, size_t n, const char **f, size_t *flen)
+static size_t split_columns(const lethe_kit_api *K, const char *line, size_t n, const char **f,
+                            size_t *flen)
 {
 	if (memchr(line, '\t', n)) {
-		size_t cols = lethe_pu_split_tabs(line, n, f, flen, MAX_COLS);
+		size_t cols = K->split_tabs(line, n, f, flen, MAX_COLS);
 		for (size_t i = 0; i < cols && i < MAX_COLS; i++)
-			f[i] = lethe_pu_trim(f[i], &flen[i]);
+			f[i] = K->trim(f[i], &flen[i]);
 		return cols;
 	}
 	size_t cols = 0;
@@ -337,47 +339,50 @@ static size_t split_columns(const char *line, size_t n, const char **f, size_t *
 static int jsonl_sentence(lethe_task *t, struct split_data *s, struct pending *p, const char *path,
                           size_t lineno, const char *line, size_t n)
 {
+	const lethe_kit_api *K = t->host->kit;
 	const lethe_host *h = t->host;
-	cJSON *j;
-	int rc = lethe_pu_json_parse(h, path, lineno, line, n, &j);
+	lethe_json *j;
+	int rc = K->json_parse(h, path, lineno, line, n, &j);
 	if (rc)
 		return rc;
-	const cJSON *toks = cJSON_GetObjectItemCaseSensitive(j, t->tokens_field);
-	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(j, t->tags_field);
-	if (!cJSON_IsArray(toks) || !cJSON_IsArray(tags)) {
+	const lethe_json *toks = K->json_get(j, t->tokens_field);
+	const lethe_json *tags = K->json_get(j, t->tags_field);
+	if (!(K->json_type(toks) == LETHE_JSON_ARRAY) ||
+	    !(K->json_type(tags) == LETHE_JSON_ARRAY)) {
 		h->error(h->ctx, "%s:%zu: expected an object with arrays '%s' and '%s'", path,
 		         lineno, t->tokens_field, t->tags_field);
 		rc = LETHE_EPARSE;
-	} else if (cJSON_GetArraySize(toks) != cJSON_GetArraySize(tags)) {
-		h->error(h->ctx, "%s:%zu: %d tokens but %d tags", path, lineno,
-		         cJSON_GetArraySize(toks), cJSON_GetArraySize(tags));
+	} else if (K->json_size(toks) != K->json_size(tags)) {
+		h->error(h->ctx, "%s:%zu: %zu tokens but %zu tags", path, lineno,
+		         K->json_size(toks), K->json_size(tags));
 		rc = LETHE_EPARSE;
 	}
-	const cJSON *tok = rc ? NULL : toks->child, *tag = rc ? NULL : tags->child;
-	for (size_t i = 1; rc == 0 && tok; tok = tok->next, tag = tag->next, i++) {
+	const lethe_json *tok = rc ? NULL : K->json_first(toks);
+	const lethe_json *tag = rc ? NULL : K->json_first(tags);
+	for (size_t i = 1; rc == 0 && tok; tok = K->json_next(tok), tag = K->json_next(tag), i++) {
 		const char *name;
-		if (!cJSON_IsString(tok) || !tok->valuestring[0] ||
-		    tok->valuestring[strcspn(tok->valuestring, " \t\r\n")]) {
+		double num;
+		if (!(K->json_type(tok) == LETHE_JSON_STRING) || !K->json_string(tok)[0] ||
+		    K->json_string(tok)[strcspn(K->json_string(tok), " \t\r\n")]) {
 			h->error(h->ctx,
 			         "%s:%zu: token %zu: expected a non-empty string without spaces",
 			         path, lineno, i);
 			rc = LETHE_EPARSE;
 			break;
 		}
-		if (lethe_pu_utf8_invalid(tok->valuestring, strlen(tok->valuestring)) !=
+		if (K->utf8_invalid(K->json_string(tok), strlen(K->json_string(tok))) !=
 		    (size_t)-1) {
 			h->error(h->ctx, "%s:%zu: token %zu: invalid UTF-8", path, lineno, i);
 			rc = LETHE_EPARSE;
 			break;
 		}
-		if (cJSON_IsString(tag))
-			name = tag->valuestring;
-		else if (cJSON_IsNumber(tag) && tag->valuedouble >= 0 &&
-		         tag->valuedouble < (double)t->n_tag_names &&
-		         tag->valuedouble == (double)(size_t)tag->valuedouble)
-			name = t->tag_names[(size_t)tag->valuedouble];
+		if ((K->json_type(tag) == LETHE_JSON_STRING))
+			name = K->json_string(tag);
+		else if (K->json_number(tag, &num) == 0 && num >= 0 &&
+		         num < (double)t->n_tag_names && num == (double)(size_t)num)
+			name = t->tag_names[(size_t)num];
 		else {
-			if (cJSON_IsNumber(tag) && !t->n_tag_names)
+			if ((K->json_type(tag) == LETHE_JSON_NUMBER) && !t->n_tag_names)
 				h->error(
 				    h->ctx,
 				    "%s:%zu: tag %zu is a number: give the tag names with the "
@@ -397,24 +402,26 @@ static int jsonl_sentence(lethe_task *t, struct split_data *s, struct pending *p
 			rc = LETHE_EPARSE;
 			break;
 		}
-		rc = push_token(p, tok->valuestring, strlen(tok->valuestring), name, strlen(name));
+		rc = push_token(p, K->json_string(tok), strlen(K->json_string(tok)), name,
+		                strlen(name));
 	}
 	/* The sentence is rendered (and its tokens copied) before the JSON is freed. */
 	if (rc == 0)
 		rc = flush(t, s, p);
 	pending_clear(p);
-	cJSON_Delete(j);
+	K->json_free(j);
 	return rc;
 }
 
 static int ner_load(lethe_task *t, lethe_split split, const char *path, size_t *n_examples)
 {
+	const lethe_kit_api *K = t->host->kit;
 	const lethe_host *h = t->host;
 	struct split_data *s = &t->splits[split];
-	split_clear(s);
+	split_clear(K, s);
 	char *data;
 	size_t len;
-	int rc = lethe_pu_read_file(h, path, &data, &len);
+	int rc = K->read_file(h, path, &data, &len);
 	if (rc)
 		return rc;
 	enum ner_format format = t->format;
@@ -423,27 +430,27 @@ static int ner_load(lethe_task *t, lethe_split split, const char *path, size_t *
 		format = data[k] == '{' ? FORMAT_JSONL : FORMAT_CONLL;
 	}
 	struct pending p = {0};
-	lethe_pu_lines it;
-	lethe_pu_lines_init(&it, data, len);
+	lethe_lines it;
+	K->lines_init(&it, data, len);
 	const char *line, *f[MAX_COLS];
 	size_t n, flen[MAX_COLS];
-	while (rc == 0 && lethe_pu_lines_next(&it, &line, &n)) {
+	while (rc == 0 && K->lines_next(&it, &line, &n)) {
 		if (format == FORMAT_JSONL) {
-			if (!lethe_pu_blank(line, n))
+			if (!K->blank(line, n))
 				rc = jsonl_sentence(t, s, &p, path, it.lineno, line, n);
 			continue;
 		}
-		if (lethe_pu_blank(line, n)) {
+		if (K->blank(line, n)) {
 			rc = flush(t, s, &p);
 			continue;
 		}
-		size_t bad = lethe_pu_utf8_invalid(line, n);
+		size_t bad = K->utf8_invalid(line, n);
 		if (bad != (size_t)-1) {
 			h->error(h->ctx, "%s:%zu:%zu: invalid UTF-8", path, it.lineno, bad + 1);
 			rc = LETHE_EPARSE;
 			break;
 		}
-		size_t cols = split_columns(line, n, f, flen);
+		size_t cols = split_columns(K, line, n, f, flen);
 		if (cols > 0 && flen[0] == 10 && memcmp(f[0], "-DOCSTART-", 10) == 0) {
 			rc = flush(t, s, &p);
 			s->documents++;
@@ -480,10 +487,10 @@ static int ner_load(lethe_task *t, lethe_split split, const char *path, size_t *
 	free(p.tok);
 	free(p.tok_len);
 	free(p.tag);
-	free(data);
-	rc = lethe_pu_load_status(h, path, rc, s->n, "no sentences");
+	K->free_data(data);
+	rc = K->load_status(h, path, rc, s->n, "no sentences");
 	if (rc) {
-		split_clear(s);
+		split_clear(K, s);
 		return rc;
 	}
 	*n_examples = s->n;
@@ -677,8 +684,9 @@ static int ner_stats(lethe_task *t, lethe_split split, lethe_scores *out)
 
 static int ner_select(lethe_task *t, lethe_split split, const size_t *idx, size_t n)
 {
+	const lethe_kit_api *K = t->host->kit;
 	struct split_data *s = &t->splits[split];
-	int rc = lethe_pu_select(s->sent, sizeof(*s->sent), idx, n);
+	int rc = K->select(s->sent, sizeof(*s->sent), idx, n);
 	if (rc == 0)
 		s->n = n;
 	return rc;

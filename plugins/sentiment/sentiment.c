@@ -15,8 +15,6 @@
 
 #include <lethe/plugin.h>
 
-#include "../common/plugin_util.h"
-
 enum format { FORMAT_AUTO, FORMAT_TSV, FORMAT_JSONL };
 enum header { HEADER_AUTO, HEADER_FALSE, HEADER_TRUE };
 
@@ -26,7 +24,7 @@ struct split_data {
 	size_t *prompt, *target; /* offsets into pool */
 	int *label;              /* index into labels */
 	size_t n, cap;
-	lethe_pu_pool pool;
+	lethe_pool pool;
 };
 
 struct lethe_task {
@@ -36,8 +34,9 @@ struct lethe_task {
 	char *text_field, *label_field;   /* JSON lines */
 	char *template;
 	int length_normalise;
-	char *keys[MAX_LABELS + 1]; /* label as written in the data; NULL after the last */
-	char *words[MAX_LABELS];    /* its verbalizer */
+	lethe_labels *labels;     /* the kit's label map, from the option labels */
+	const char *const *keys;  /* label as written in the data; NULL after the last */
+	const char *const *words; /* its verbalizer; NULL after the last */
 	size_t n_labels;
 	struct split_data splits[LETHE_SPLIT_COUNT];
 };
@@ -50,12 +49,12 @@ static const char *const header_names[] = {"auto", "false", "true", NULL};
 static const char *const placeholders[] = {"text", NULL};
 #define DEFAULT_TEMPLATE "Review: {text}\nSentiment:"
 
-static void split_clear(struct split_data *s)
+static void split_clear(const lethe_kit_api *K, struct split_data *s)
 {
 	free(s->prompt);
 	free(s->target);
 	free(s->label);
-	lethe_pu_pool_free(&s->pool);
+	K->pool_free(&s->pool);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -63,12 +62,10 @@ static void sentiment_destroy(lethe_task *t)
 {
 	if (!t)
 		return;
+	const lethe_kit_api *K = t->host->kit;
 	for (int i = 0; i < LETHE_SPLIT_COUNT; i++)
-		split_clear(&t->splits[i]);
-	for (size_t i = 0; i < t->n_labels; i++) {
-		free(t->keys[i]);
-		free(t->words[i]);
-	}
+		split_clear(K, &t->splits[i]);
+	K->labels_free(t->labels);
 	free(t->text_column);
 	free(t->label_column);
 	free(t->text_field);
@@ -84,66 +81,46 @@ static int set_string(char **dst, const char *value)
 	return *dst ? 0 : LETHE_ENOMEM;
 }
 
-static int add_label(lethe_task *t, const lethe_option *o, const char *key, const char *word)
-{
-	const lethe_host *h = t->host;
-	if (t->n_labels == MAX_LABELS) {
-		h->error(h->ctx, "%s: option 'labels': at most %d labels", o->where, MAX_LABELS);
-		return LETHE_EINVAL;
-	}
-	if (!*key || !*word) {
-		h->error(h->ctx,
-		         "%s: option 'labels': expected a map from labels to non-empty words",
-		         o->where);
-		return LETHE_EINVAL;
-	}
-	for (size_t i = 0; i < t->n_labels; i++)
-		if (strcmp(t->words[i], word) == 0 || strcmp(t->keys[i], key) == 0) {
-			h->error(h->ctx, "%s: option 'labels': '%s' appears twice", o->where,
-			         strcmp(t->keys[i], key) == 0 ? key : word);
-			return LETHE_EINVAL;
-		}
-	if (!(t->keys[t->n_labels] = strdup(key)) || !(t->words[t->n_labels] = strdup(word)))
-		return LETHE_ENOMEM;
-	t->n_labels++;
-	return 0;
-}
-
 static int sentiment_create(lethe_task **out, const lethe_host *host, const lethe_option *options,
                             size_t n_options)
 {
+	const lethe_kit_api *K = host->kit;
 	*out = NULL;
-	int rc = lethe_pu_check_options(host, "sentiment", options, n_options, known_options);
+	int rc = K->check_options(host, "sentiment", options, n_options, known_options);
 	if (rc)
 		return rc;
 	lethe_task *t = calloc(1, sizeof(*t));
 	if (!t)
 		return LETHE_ENOMEM;
 	t->host = host;
-	int have_labels = 0;
+	static const char *const default_labels[] = {"0", "negative", "1", "positive", NULL};
+	rc = K->labels_from_options(host, &t->labels, "labels", options, n_options, default_labels);
+	if (rc == 0) {
+		t->keys = K->labels_keys(t->labels);
+		t->words = K->labels_words(t->labels);
+		t->n_labels = K->labels_count(t->labels);
+	}
+	if (rc == 0 && t->n_labels > MAX_LABELS) {
+		host->error(host->ctx, "%s: option 'labels': at most %d labels", options[0].where,
+		            MAX_LABELS);
+		rc = LETHE_EINVAL;
+	}
 	for (size_t i = 0; i < n_options && rc == 0; i++) {
 		const lethe_option *o = &options[i];
-		if (strncmp(o->key, "labels.", 7) == 0) {
-			have_labels = 1;
-			rc = add_label(t, o, o->key + 7, o->value);
-		} else if (strcmp(o->key, "labels") == 0) {
-			host->error(host->ctx,
-			            "%s: option 'labels': expected a map such as {0: negative, 1: "
-			            "positive}",
-			            o->where);
-			rc = LETHE_EINVAL;
-		} else if (strchr(o->key, '.')) {
+		if (strncmp(o->key, "labels", 6) == 0 && (o->key[6] == '.' || !o->key[6]))
+			continue; /* the label map, read above */
+		else if (strchr(o->key, '.')) {
 			host->error(host->ctx, "%s: option '%s' takes a single value", o->where,
 			            o->key);
 			rc = LETHE_EINVAL;
 		} else if (strcmp(o->key, "format") == 0)
-			rc = lethe_pu_option_enum(host, o, format_names, &t->format);
+			rc = K->option_enum(host, o, format_names, &t->format);
 		else if (strcmp(o->key, "header") == 0)
-			rc = lethe_pu_option_enum(host, o, header_names, &t->header);
+			rc = K->option_enum(host, o, header_names, &t->header);
 		else if (strcmp(o->key, "length_normalise") == 0)
-			rc = lethe_pu_option_bool(host, o, &t->length_normalise);
+			rc = K->option_bool(host, o, &t->length_normalise);
 		else if (strcmp(o->key, "template") == 0) {
-			if (!(rc = lethe_pu_template_check(host, o, placeholders)))
+			if (!(rc = K->template_check(host, o, placeholders)))
 				rc = set_string(&t->template, o->value);
 		} else if (strcmp(o->key, "text_column") == 0)
 			rc = set_string(&t->text_column, o->value);
@@ -153,16 +130,6 @@ static int sentiment_create(lethe_task **out, const lethe_host *host, const leth
 			rc = set_string(&t->text_field, o->value);
 		else if (strcmp(o->key, "label_field") == 0)
 			rc = set_string(&t->label_field, o->value);
-	}
-	lethe_option defaults = {"labels", "", "default"};
-	if (rc == 0 && !have_labels)
-		rc = add_label(t, &defaults, "0", "negative") ||
-		     add_label(t, &defaults, "1", "positive");
-	if (rc == 0 && t->n_labels < 2) {
-		host->error(host->ctx,
-		            "%s: option 'labels': a classification needs at least two labels",
-		            options[0].where);
-		rc = LETHE_EINVAL;
 	}
 	if (rc == 0 && !t->template)
 		rc = set_string(&t->template, DEFAULT_TEMPLATE);
@@ -178,26 +145,9 @@ static int sentiment_create(lethe_task **out, const lethe_host *host, const leth
 	return 0;
 }
 
-static long find_label(const lethe_task *t, const char *s, size_t n)
-{
-	for (size_t i = 0; i < t->n_labels; i++)
-		if (strlen(t->keys[i]) == n && memcmp(t->keys[i], s, n) == 0)
-			return (long)i;
-	return -1;
-}
-
-static int unknown_label(const lethe_task *t, const char *path, size_t lineno, const char *s,
-                         size_t n)
-{
-	char list[512];
-	lethe_pu_quote_list((const char *const *)t->keys, list, sizeof(list));
-	t->host->error(t->host->ctx, "%s:%zu: unknown label '%.*s' (expected one of %s)", path,
-	               lineno, (int)(n > 64 ? 64 : n), s, list);
-	return LETHE_EPARSE;
-}
-
 static int add_example(lethe_task *t, struct split_data *s, const char *text, size_t n, int label)
 {
+	const lethe_kit_api *K = t->host->kit;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 256;
 		size_t *p = realloc(s->prompt, cap * sizeof(*p));
@@ -214,29 +164,30 @@ static int add_example(lethe_task *t, struct split_data *s, const char *text, si
 		s->label = l;
 		s->cap = cap;
 	}
-	lethe_pu_buf text_buf = {0}, prompt = {0};
-	int rc = lethe_pu_buf_add(&text_buf, text, n);
+	lethe_buf text_buf = {0}, prompt = {0};
+	int rc = K->buf_add(&text_buf, text, n);
 	const char *values[] = {text_buf.s};
 	if (rc == 0)
-		rc = lethe_pu_template_render(&prompt, t->template, placeholders, values);
+		rc = K->template_render(&prompt, t->template, placeholders, values);
 	if (rc == 0)
-		rc = lethe_pu_pool_add(&s->pool, prompt.s, prompt.n, &s->prompt[s->n]);
+		rc = K->pool_add(&s->pool, prompt.s, prompt.n, &s->prompt[s->n]);
 	if (rc == 0)
-		rc = lethe_pu_pool_add(&s->pool, t->words[label], strlen(t->words[label]),
-		                       &s->target[s->n]);
+		rc = K->pool_add(&s->pool, t->words[label], strlen(t->words[label]),
+		                 &s->target[s->n]);
 	if (rc == 0)
 		s->label[s->n++] = label;
-	lethe_pu_buf_free(&text_buf);
-	lethe_pu_buf_free(&prompt);
+	K->buf_free(&text_buf);
+	K->buf_free(&prompt);
 	return rc;
 }
 
 /* The index of the header field equal to name (blanks trimmed), or -1. */
-static long name_index(const char *const *f, const size_t *flen, size_t cols, const char *name)
+static long name_index(const lethe_kit_api *K, const char *const *f, const size_t *flen,
+                       size_t cols, const char *name)
 {
 	for (size_t i = 0; i < cols; i++) {
 		size_t k = flen[i];
-		const char *v = lethe_pu_trim(f[i], &k);
+		const char *v = K->trim(f[i], &k);
 		if (strlen(name) == k && memcmp(v, name, k) == 0)
 			return (long)i;
 	}
@@ -259,6 +210,7 @@ static long number_index(const char *spec, size_t cols)
 static long resolve(lethe_task *t, const char *option, const char *spec, const char *const *f,
                     const size_t *flen, size_t cols, int header, const char *path)
 {
+	const lethe_kit_api *K = t->host->kit;
 	long idx = number_index(spec, cols);
 	if (idx == (long)cols) {
 		t->host->error(t->host->ctx,
@@ -268,7 +220,7 @@ static long resolve(lethe_task *t, const char *option, const char *spec, const c
 	}
 	if (idx >= 0)
 		return idx;
-	if (header && (idx = name_index(f, flen, cols, spec)) >= 0)
+	if (header && (idx = name_index(K, f, flen, cols, spec)) >= 0)
 		return idx;
 	t->host->error(t->host->ctx, "%s:1: option '%s': no column named '%s'%s", path, option,
 	               spec, header ? " in the header" : " (the file has no header)");
@@ -280,22 +232,23 @@ static long resolve(lethe_task *t, const char *option, const char *spec, const c
 static int load_tsv(lethe_task *t, struct split_data *s, const char *path, const char *data,
                     size_t len)
 {
+	const lethe_kit_api *K = t->host->kit;
 	const lethe_host *h = t->host;
-	lethe_pu_lines it;
-	lethe_pu_lines_init(&it, data, len);
+	lethe_lines it;
+	K->lines_init(&it, data, len);
 	const char *line, *f[MAX_COLS];
 	size_t n, flen[MAX_COLS], n_cols = 0;
 	long text_col = -1, label_col = -1;
 	int rc = 0, first = 1;
-	while (rc == 0 && lethe_pu_lines_next(&it, &line, &n)) {
-		if (lethe_pu_blank(line, n))
+	while (rc == 0 && K->lines_next(&it, &line, &n)) {
+		if (K->blank(line, n))
 			continue;
-		size_t bad = lethe_pu_utf8_invalid(line, n);
+		size_t bad = K->utf8_invalid(line, n);
 		if (bad != (size_t)-1) {
 			h->error(h->ctx, "%s:%zu:%zu: invalid UTF-8", path, it.lineno, bad + 1);
 			return LETHE_EPARSE;
 		}
-		size_t cols = lethe_pu_split_tabs(line, n, f, flen, MAX_COLS);
+		size_t cols = K->split_tabs(line, n, f, flen, MAX_COLS);
 		if (first) {
 			first = 0;
 			n_cols = cols;
@@ -314,20 +267,21 @@ static int load_tsv(lethe_task *t, struct split_data *s, const char *path, const
 				long lc = t->label_column ? number_index(t->label_column, cols)
 				                          : (long)cols - 1;
 				size_t m = lc >= 0 && (size_t)lc < cols ? flen[lc] : 0;
-				const char *v = m ? lethe_pu_trim(f[lc], &m) : "";
-				header = lc < 0 || (size_t)lc >= cols || find_label(t, v, m) < 0;
+				const char *v = m ? K->trim(f[lc], &m) : "";
+				header = lc < 0 || (size_t)lc >= cols ||
+				         K->labels_find(t->labels, v, m) < 0;
 			}
 			if (t->text_column)
 				text_col = resolve(t, "text_column", t->text_column, f, flen, cols,
 				                   header, path);
 			else if (!header ||
-			         ((text_col = name_index(f, flen, cols, "sentence")) < 0 &&
-			          (text_col = name_index(f, flen, cols, "text")) < 0))
+			         ((text_col = name_index(K, f, flen, cols, "sentence")) < 0 &&
+			          (text_col = name_index(K, f, flen, cols, "text")) < 0))
 				text_col = 0;
 			if (t->label_column)
 				label_col = resolve(t, "label_column", t->label_column, f, flen,
 				                    cols, header, path);
-			else if (!header || (label_col = name_index(f, flen, cols, "label")) < 0)
+			else if (!header || (label_col = name_index(K, f, flen, cols, "label")) < 0)
 				label_col = (long)cols - 1;
 			if (text_col < 0 || label_col < 0)
 				return LETHE_EINVAL;
@@ -346,15 +300,14 @@ static int load_tsv(lethe_task *t, struct split_data *s, const char *path, const
 			return LETHE_EPARSE;
 		}
 		size_t tl = flen[text_col], ll = flen[label_col];
-		const char *text = lethe_pu_trim(f[text_col], &tl),
-		           *lab = lethe_pu_trim(f[label_col], &ll);
+		const char *text = K->trim(f[text_col], &tl), *lab = K->trim(f[label_col], &ll);
 		if (tl == 0) {
 			h->error(h->ctx, "%s:%zu: empty text", path, it.lineno);
 			return LETHE_EPARSE;
 		}
-		long label = find_label(t, lab, ll);
+		long label = K->labels_find(t->labels, lab, ll);
 		if (label < 0)
-			return unknown_label(t, path, it.lineno, lab, ll);
+			return K->labels_unknown(h, t->labels, path, it.lineno, lab, ll);
 		rc = add_example(t, s, text, tl, (int)label);
 	}
 	return rc;
@@ -363,33 +316,35 @@ static int load_tsv(lethe_task *t, struct split_data *s, const char *path, const
 static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, const char *data,
                       size_t len)
 {
+	const lethe_kit_api *K = t->host->kit;
 	const lethe_host *h = t->host;
-	lethe_pu_lines it;
-	lethe_pu_lines_init(&it, data, len);
+	lethe_lines it;
+	K->lines_init(&it, data, len);
 	const char *line;
 	size_t n;
 	int rc = 0;
-	lethe_pu_buf text = {0};
-	while (rc == 0 && lethe_pu_lines_next(&it, &line, &n)) {
-		if (lethe_pu_blank(line, n))
+	lethe_buf text = {0};
+	while (rc == 0 && K->lines_next(&it, &line, &n)) {
+		if (K->blank(line, n))
 			continue;
-		cJSON *rec;
-		if ((rc = lethe_pu_json_parse(h, path, it.lineno, line, n, &rec)))
+		lethe_json *rec;
+		if ((rc = K->json_parse(h, path, it.lineno, line, n, &rec)))
 			break;
-		const cJSON *tv = cJSON_GetObjectItemCaseSensitive(rec, t->text_field);
-		const cJSON *lv = cJSON_GetObjectItemCaseSensitive(rec, t->label_field);
+		const lethe_json *tv = K->json_get(rec, t->text_field);
+		const lethe_json *lv = K->json_get(rec, t->label_field);
 		char num[64];
+		double x;
 		const char *lab = NULL;
-		if (cJSON_IsString(lv))
-			lab = lv->valuestring;
-		else if (cJSON_IsNumber(lv) && lv->valuedouble == floor(lv->valuedouble) &&
-		         fabs(lv->valuedouble) < 1e15) {
-			snprintf(num, sizeof(num), "%.0f", lv->valuedouble);
+		if ((K->json_type(lv) == LETHE_JSON_STRING))
+			lab = K->json_string(lv);
+		else if (K->json_number(lv, &x) == 0 && x == floor(x) && fabs(x) < 1e15) {
+			snprintf(num, sizeof(num), "%.0f", x);
 			lab = num;
-		} else if (cJSON_IsBool(lv)) {
-			lab = cJSON_IsTrue(lv) ? "true" : "false";
+		} else if (K->json_bool(lv) >= 0) {
+			lab = K->json_bool(lv) ? "true" : "false";
 		}
-		if (!cJSON_IsObject(rec) || lethe_pu_json_text(tv, " ", &text) != 0) {
+		if (!(K->json_type(rec) == LETHE_JSON_OBJECT) ||
+		    K->json_text(tv, " ", &text) != 0) {
 			h->error(h->ctx, "%s:%zu: expected a string field '%s'", path, it.lineno,
 			         t->text_field);
 			rc = LETHE_EPARSE;
@@ -398,48 +353,49 @@ static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, con
 			         "%s:%zu: expected a label field '%s' (a string or an integer)",
 			         path, it.lineno, t->label_field);
 			rc = LETHE_EPARSE;
-		} else if (lethe_pu_utf8_invalid(text.s, text.n) != (size_t)-1) {
+		} else if (K->utf8_invalid(text.s, text.n) != (size_t)-1) {
 			h->error(h->ctx, "%s:%zu: invalid UTF-8 in field '%s'", path, it.lineno,
 			         t->text_field);
 			rc = LETHE_EPARSE;
 		} else {
 			size_t tl = text.n;
-			const char *tx = lethe_pu_trim(text.s, &tl);
-			long label = find_label(t, lab, strlen(lab));
+			const char *tx = K->trim(text.s, &tl);
+			long label = K->labels_find(t->labels, lab, strlen(lab));
 			if (tl == 0) {
 				h->error(h->ctx, "%s:%zu: empty text", path, it.lineno);
 				rc = LETHE_EPARSE;
 			} else if (label < 0)
-				rc = unknown_label(t, path, it.lineno, lab, strlen(lab));
+				rc = K->labels_unknown(h, t->labels, path, it.lineno, lab,
+				                       strlen(lab));
 			else
 				rc = add_example(t, s, tx, tl, (int)label);
 		}
-		cJSON_Delete(rec);
+		K->json_free(rec);
 	}
-	lethe_pu_buf_free(&text);
+	K->buf_free(&text);
 	return rc;
 }
 
 static int sentiment_load(lethe_task *t, lethe_split split, const char *path, size_t *n_examples)
 {
+	const lethe_kit_api *K = t->host->kit;
 	struct split_data *s = &t->splits[split];
-	split_clear(s);
+	split_clear(K, s);
 	char *data;
 	size_t len;
-	int rc = lethe_pu_read_file(t->host, path, &data, &len);
+	int rc = K->read_file(t->host, path, &data, &len);
 	if (rc)
 		return rc;
 	int format = t->format;
 	if (format == FORMAT_AUTO)
-		format = lethe_pu_ends_with(path, ".jsonl") || lethe_pu_ends_with(path, ".json")
-		             ? FORMAT_JSONL
-		             : FORMAT_TSV;
+		format = K->ends_with(path, ".jsonl") || K->ends_with(path, ".json") ? FORMAT_JSONL
+		                                                                     : FORMAT_TSV;
 	rc = format == FORMAT_JSONL ? load_jsonl(t, s, path, data, len)
 	                            : load_tsv(t, s, path, data, len);
-	free(data);
-	rc = lethe_pu_load_status(t->host, path, rc, s->n, "no examples");
+	K->free_data(data);
+	rc = K->load_status(t->host, path, rc, s->n, "no examples");
 	if (rc) {
-		split_clear(s);
+		split_clear(K, s);
 		return rc;
 	}
 	*n_examples = s->n;
@@ -464,7 +420,7 @@ static int sentiment_predict(lethe_task *t, lethe_predict_spec *out)
 {
 	*out = (lethe_predict_spec){
 	    .mode = LETHE_PREDICT_CHOICE,
-	    .choices = (const char *const *)t->words,
+	    .choices = t->words,
 	    .n_choices = t->n_labels,
 	    .length_normalise = t->length_normalise,
 	};
@@ -554,12 +510,13 @@ static int sentiment_stats(lethe_task *t, lethe_split split, lethe_scores *out)
 
 static int sentiment_select(lethe_task *t, lethe_split split, const size_t *idx, size_t n)
 {
+	const lethe_kit_api *K = t->host->kit;
 	struct split_data *s = &t->splits[split];
-	int rc = lethe_pu_select(s->prompt, sizeof(*s->prompt), idx, n);
+	int rc = K->select(s->prompt, sizeof(*s->prompt), idx, n);
 	if (rc == 0)
-		rc = lethe_pu_select(s->target, sizeof(*s->target), idx, n);
+		rc = K->select(s->target, sizeof(*s->target), idx, n);
 	if (rc == 0)
-		rc = lethe_pu_select(s->label, sizeof(*s->label), idx, n);
+		rc = K->select(s->label, sizeof(*s->label), idx, n);
 	if (rc == 0)
 		s->n = n;
 	return rc;

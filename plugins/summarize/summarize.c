@@ -16,8 +16,6 @@
 
 #include <lethe/plugin.h>
 
-#include "../common/plugin_util.h"
-
 enum format { FORMAT_AUTO, FORMAT_TSV, FORMAT_JSONL };
 
 #define MAX_REFS 256
@@ -34,7 +32,7 @@ struct split_data {
 	size_t *refs; /* pool offsets */
 	size_t n_refs, cap_refs;
 	size_t truncated;
-	lethe_pu_pool pool;
+	lethe_pool pool;
 };
 
 struct lethe_task {
@@ -52,11 +50,11 @@ static const char *const format_names[] = {"auto", "tsv", "jsonl", NULL};
 static const char *const placeholders[] = {"document", NULL};
 #define DEFAULT_TEMPLATE "Summarize in one sentence.\nDocument: {document}\nSummary:"
 
-static void split_clear(struct split_data *s)
+static void split_clear(const lethe_kit_api *K, struct split_data *s)
 {
 	free(s->items);
 	free(s->refs);
-	lethe_pu_pool_free(&s->pool);
+	K->pool_free(&s->pool);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -64,8 +62,9 @@ static void summarize_destroy(lethe_task *t)
 {
 	if (!t)
 		return;
+	const lethe_kit_api *K = t->host->kit;
 	for (int i = 0; i < LETHE_SPLIT_COUNT; i++)
-		split_clear(&t->splits[i]);
+		split_clear(K, &t->splits[i]);
 	free(t->document_field);
 	free(t->summary_field);
 	free(t->template);
@@ -75,8 +74,9 @@ static void summarize_destroy(lethe_task *t)
 static int summarize_create(lethe_task **out, const lethe_host *host, const lethe_option *options,
                             size_t n_options)
 {
+	const lethe_kit_api *K = host->kit;
 	*out = NULL;
-	int rc = lethe_pu_check_options(host, "summarize", options, n_options, known_options);
+	int rc = K->check_options(host, "summarize", options, n_options, known_options);
 	if (rc)
 		return rc;
 	lethe_task *t = calloc(1, sizeof(*t));
@@ -94,19 +94,19 @@ static int summarize_create(lethe_task **out, const lethe_host *host, const leth
 			            o->key);
 			rc = LETHE_EINVAL;
 		} else if (strcmp(o->key, "format") == 0)
-			rc = lethe_pu_option_enum(host, o, format_names, &t->format);
+			rc = K->option_enum(host, o, format_names, &t->format);
 		else if (strcmp(o->key, "stem") == 0)
-			rc = lethe_pu_option_bool(host, o, &t->stem);
+			rc = K->option_bool(host, o, &t->stem);
 		else if (strcmp(o->key, "max_new_tokens") == 0)
-			rc = lethe_pu_option_uint(host, o, 1, 4096, &t->max_new_tokens);
+			rc = K->option_uint(host, o, 1, 4096, &t->max_new_tokens);
 		else if (strcmp(o->key, "max_document_chars") == 0)
-			rc = lethe_pu_option_uint(host, o, 0, 1ul << 30, &t->max_document_chars);
+			rc = K->option_uint(host, o, 0, 1ul << 30, &t->max_document_chars);
 		else if (strcmp(o->key, "document_field") == 0)
 			doc = o->value;
 		else if (strcmp(o->key, "summary_field") == 0)
 			sum = o->value;
 		else if (strcmp(o->key, "template") == 0) {
-			rc = lethe_pu_template_check(host, o, placeholders);
+			rc = K->template_check(host, o, placeholders);
 			template = o->value;
 		}
 	}
@@ -123,7 +123,7 @@ static int summarize_create(lethe_task **out, const lethe_host *host, const leth
 
 /* Cuts text to at most max bytes, at the last space before the limit when there is one, never
  * inside a UTF-8 sequence. Returns 1 when it cut. */
-static int truncate_text(lethe_pu_buf *text, size_t max)
+static int truncate_text(lethe_buf *text, size_t max)
 {
 	if (max == 0 || text->n <= max)
 		return 0;
@@ -140,9 +140,10 @@ static int truncate_text(lethe_pu_buf *text, size_t max)
 	return 1;
 }
 
-static int add_item(lethe_task *t, struct split_data *s, lethe_pu_buf *doc, const char *const *refs,
+static int add_item(lethe_task *t, struct split_data *s, lethe_buf *doc, const char *const *refs,
                     size_t n_refs)
 {
+	const lethe_kit_api *K = t->host->kit;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 128;
 		struct item *v = realloc(s->items, cap * sizeof(*v));
@@ -162,18 +163,18 @@ static int add_item(lethe_task *t, struct split_data *s, lethe_pu_buf *doc, cons
 		s->cap_refs = cap;
 	}
 	s->truncated += truncate_text(doc, t->max_document_chars);
-	lethe_pu_buf prompt = {0};
+	lethe_buf prompt = {0};
 	const char *values[] = {doc->s};
 	struct item *it = &s->items[s->n];
-	int rc = lethe_pu_template_render(&prompt, t->template, placeholders, values);
+	int rc = K->template_render(&prompt, t->template, placeholders, values);
 	if (rc == 0)
-		rc = lethe_pu_pool_add(&s->pool, prompt.s, prompt.n, &it->prompt);
+		rc = K->pool_add(&s->pool, prompt.s, prompt.n, &it->prompt);
 	it->first_ref = s->n_refs;
 	for (size_t r = 0; r < n_refs && rc == 0; r++)
-		if ((rc = lethe_pu_pool_add(&s->pool, refs[r], strlen(refs[r]),
-		                            &s->refs[s->n_refs])) == 0)
+		if ((rc = K->pool_add(&s->pool, refs[r], strlen(refs[r]), &s->refs[s->n_refs])) ==
+		    0)
 			s->n_refs++;
-	lethe_pu_buf_free(&prompt);
+	K->buf_free(&prompt);
 	if (rc == 0) {
 		it->n_refs = n_refs;
 		s->n++;
@@ -183,7 +184,8 @@ static int add_item(lethe_task *t, struct split_data *s, lethe_pu_buf *doc, cons
 
 static int bad_utf8(const lethe_host *h, const char *path, size_t lineno, const char *s, size_t n)
 {
-	size_t bad = lethe_pu_utf8_invalid(s, n);
+	const lethe_kit_api *K = h->kit;
+	size_t bad = K->utf8_invalid(s, n);
 	if (bad == (size_t)-1)
 		return 0;
 	h->error(h->ctx, "%s:%zu:%zu: invalid UTF-8", path, lineno, bad + 1);
@@ -193,48 +195,49 @@ static int bad_utf8(const lethe_host *h, const char *path, size_t lineno, const 
 static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, const char *data,
                       size_t len)
 {
+	const lethe_kit_api *K = t->host->kit;
 	const lethe_host *h = t->host;
-	lethe_pu_lines it;
-	lethe_pu_lines_init(&it, data, len);
+	lethe_lines it;
+	K->lines_init(&it, data, len);
 	const char *line;
 	size_t n;
 	int rc = 0;
-	lethe_pu_buf doc = {0};
+	lethe_buf doc = {0};
 	const char **refs = NULL;
-	while (rc == 0 && lethe_pu_lines_next(&it, &line, &n)) {
-		if (lethe_pu_blank(line, n))
+	while (rc == 0 && K->lines_next(&it, &line, &n)) {
+		if (K->blank(line, n))
 			continue;
-		cJSON *rec;
+		lethe_json *rec;
 		if ((rc = bad_utf8(h, path, it.lineno, line, n)) ||
-		    (rc = lethe_pu_json_parse(h, path, it.lineno, line, n, &rec)))
+		    (rc = K->json_parse(h, path, it.lineno, line, n, &rec)))
 			break;
-		const cJSON *dv = cJSON_GetObjectItemCaseSensitive(rec, t->document_field);
-		const cJSON *sv = cJSON_GetObjectItemCaseSensitive(rec, t->summary_field);
-		size_t n_refs = cJSON_IsArray(sv) ? (size_t)cJSON_GetArraySize(sv) : 1;
+		const lethe_json *dv = K->json_get(rec, t->document_field);
+		const lethe_json *sv = K->json_get(rec, t->summary_field);
+		size_t n_refs = (K->json_type(sv) == LETHE_JSON_ARRAY) ? K->json_size(sv) : 1;
 		free(refs);
 		refs = malloc((n_refs + 1) * sizeof(*refs));
 		if (!refs) {
 			rc = LETHE_ENOMEM;
-		} else if (!cJSON_IsObject(rec) || lethe_pu_json_text(dv, " ", &doc) != 0) {
+		} else if (!(K->json_type(rec) == LETHE_JSON_OBJECT) ||
+		           K->json_text(dv, " ", &doc) != 0) {
 			h->error(
 			    h->ctx,
 			    "%s:%zu: expected a field '%s' holding a string or a list of strings",
 			    path, it.lineno, t->document_field);
 			rc = LETHE_EPARSE;
-		} else if (cJSON_IsString(sv)) {
-			refs[0] = sv->valuestring;
-		} else if (cJSON_IsArray(sv) && n_refs > MAX_REFS) {
+		} else if ((K->json_type(sv) == LETHE_JSON_STRING)) {
+			refs[0] = K->json_string(sv);
+		} else if ((K->json_type(sv) == LETHE_JSON_ARRAY) && n_refs > MAX_REFS) {
 			h->error(h->ctx, "%s:%zu: field '%s': at most %d references", path,
 			         it.lineno, t->summary_field, MAX_REFS);
 			rc = LETHE_EPARSE;
-		} else if (cJSON_IsArray(sv) && n_refs > 0) {
+		} else if ((K->json_type(sv) == LETHE_JSON_ARRAY) && n_refs > 0) {
 			size_t k = 0;
-			const cJSON *item;
-			cJSON_ArrayForEach(item, sv)
-			{
-				if (!cJSON_IsString(item))
+			const lethe_json *item;
+			for (item = K->json_first(sv); item; item = K->json_next(item)) {
+				if (!(K->json_type(item) == LETHE_JSON_STRING))
 					break;
-				refs[k++] = item->valuestring;
+				refs[k++] = K->json_string(item);
 			}
 			if (k != n_refs) {
 				h->error(h->ctx,
@@ -259,29 +262,30 @@ static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, con
 		}
 		if (rc == 0)
 			rc = add_item(t, s, &doc, refs, n_refs);
-		cJSON_Delete(rec);
+		K->json_free(rec);
 	}
 	free(refs);
-	lethe_pu_buf_free(&doc);
+	K->buf_free(&doc);
 	return rc;
 }
 
 static int load_tsv(lethe_task *t, struct split_data *s, const char *path, const char *data,
                     size_t len)
 {
+	const lethe_kit_api *K = t->host->kit;
 	const lethe_host *h = t->host;
-	lethe_pu_lines it;
-	lethe_pu_lines_init(&it, data, len);
+	lethe_lines it;
+	K->lines_init(&it, data, len);
 	const char *line, *f[2];
 	size_t n, flen[2];
 	int rc = 0;
-	lethe_pu_buf doc = {0}, sum = {0};
-	while (rc == 0 && lethe_pu_lines_next(&it, &line, &n)) {
-		if (lethe_pu_blank(line, n))
+	lethe_buf doc = {0}, sum = {0};
+	while (rc == 0 && K->lines_next(&it, &line, &n)) {
+		if (K->blank(line, n))
 			continue;
 		if ((rc = bad_utf8(h, path, it.lineno, line, n)))
 			break;
-		size_t cols = lethe_pu_split_tabs(line, n, f, flen, 2);
+		size_t cols = K->split_tabs(line, n, f, flen, 2);
 		if (cols != 2) {
 			h->error(h->ctx,
 			         "%s:%zu: expected 2 tab-separated columns (document, summary), "
@@ -290,7 +294,7 @@ static int load_tsv(lethe_task *t, struct split_data *s, const char *path, const
 			rc = LETHE_EPARSE;
 			break;
 		}
-		const char *d = lethe_pu_trim(f[0], &flen[0]), *m = lethe_pu_trim(f[1], &flen[1]);
+		const char *d = K->trim(f[0], &flen[0]), *m = K->trim(f[1], &flen[1]);
 		if (flen[0] == 0 || flen[1] == 0) {
 			h->error(h->ctx, "%s:%zu: empty %s", path, it.lineno,
 			         flen[0] ? "summary" : "document");
@@ -298,37 +302,36 @@ static int load_tsv(lethe_task *t, struct split_data *s, const char *path, const
 			break;
 		}
 		doc.n = sum.n = 0;
-		if ((rc = lethe_pu_buf_add(&doc, d, flen[0])) ||
-		    (rc = lethe_pu_buf_add(&sum, m, flen[1])))
+		if ((rc = K->buf_add(&doc, d, flen[0])) || (rc = K->buf_add(&sum, m, flen[1])))
 			break;
 		const char *refs[] = {sum.s};
 		rc = add_item(t, s, &doc, refs, 1);
 	}
-	lethe_pu_buf_free(&doc);
-	lethe_pu_buf_free(&sum);
+	K->buf_free(&doc);
+	K->buf_free(&sum);
 	return rc;
 }
 
 static int summarize_load(lethe_task *t, lethe_split split, const char *path, size_t *n_examples)
 {
+	const lethe_kit_api *K = t->host->kit;
 	struct split_data *s = &t->splits[split];
-	split_clear(s);
+	split_clear(K, s);
 	char *data;
 	size_t len;
-	int rc = lethe_pu_read_file(t->host, path, &data, &len);
+	int rc = K->read_file(t->host, path, &data, &len);
 	if (rc)
 		return rc;
 	int format = t->format;
 	if (format == FORMAT_AUTO)
-		format = lethe_pu_ends_with(path, ".tsv") || lethe_pu_ends_with(path, ".txt")
-		             ? FORMAT_TSV
-		             : FORMAT_JSONL;
+		format = K->ends_with(path, ".tsv") || K->ends_with(path, ".txt") ? FORMAT_TSV
+		                                                                  : FORMAT_JSONL;
 	rc = format == FORMAT_JSONL ? load_jsonl(t, s, path, data, len)
 	                            : load_tsv(t, s, path, data, len);
-	free(data);
-	rc = lethe_pu_load_status(t->host, path, rc, s->n, "no examples");
+	K->free_data(data);
+	rc = K->load_status(t->host, path, rc, s->n, "no examples");
 	if (rc) {
-		split_clear(s);
+		split_clear(K, s);
 		return rc;
 	}
 	if (s->truncated)
@@ -386,6 +389,7 @@ static void accumulate(lethe_prf *sum, const lethe_prf *s)
 static int score_impl(lethe_task *t, lethe_split split, const lethe_prediction *preds, size_t n,
                       lethe_scores *out, double *per_example, double *stats)
 {
+	const lethe_kit_api *K = t->host->kit;
 	const lethe_host *h = t->host;
 	const struct split_data *s = &t->splits[split];
 	if (n == 0) {
@@ -394,7 +398,7 @@ static int score_impl(lethe_task *t, lethe_split split, const lethe_prediction *
 	}
 	lethe_prf r1 = {0, 0, 0}, r2 = r1, rl = r1, rls = r1;
 	const char *refs[MAX_REFS];
-	lethe_pu_buf text = {0};
+	lethe_buf text = {0};
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const struct item *it = &s->items[i];
@@ -402,8 +406,8 @@ static int score_impl(lethe_task *t, lethe_split split, const lethe_prediction *
 		for (size_t r = 0; r < k; r++)
 			refs[r] = s->pool.buf + s->refs[it->first_ref + r];
 		text.n = 0;
-		if ((rc = lethe_pu_buf_add(&text, preds[i].text ? preds[i].text : "",
-		                           preds[i].text ? preds[i].text_len : 0)))
+		if ((rc = K->buf_add(&text, preds[i].text ? preds[i].text : "",
+		                     preds[i].text ? preds[i].text_len : 0)))
 			break;
 		lethe_rouge_score sc;
 		if ((rc = h->metrics->rouge(&sc, text.s, refs, k, t->stem)))
@@ -417,7 +421,7 @@ static int score_impl(lethe_task *t, lethe_split split, const lethe_prediction *
 		if (stats)
 			stats[i * LETHE_STATS_MAX] = sc.rougeL.fmeasure;
 	}
-	lethe_pu_buf_free(&text);
+	K->buf_free(&text);
 	if (rc == 0 && out &&
 	    !(rc = add_prf(h, out, "rougeL", &rl, (double)n, LETHE_METRIC_PRIMARY)) &&
 	    !(rc = add_prf(h, out, "rouge1", &r1, (double)n, 0)) &&
@@ -452,8 +456,9 @@ static int summarize_stats(lethe_task *t, lethe_split split, lethe_scores *out)
 
 static int summarize_select(lethe_task *t, lethe_split split, const size_t *idx, size_t n)
 {
+	const lethe_kit_api *K = t->host->kit;
 	struct split_data *s = &t->splits[split];
-	int rc = lethe_pu_select(s->items, sizeof(*s->items), idx, n);
+	int rc = K->select(s->items, sizeof(*s->items), idx, n);
 	if (rc == 0)
 		s->n = n;
 	return rc;

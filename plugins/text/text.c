@@ -14,8 +14,6 @@
 
 #include <lethe/plugin.h>
 
-#include "../common/plugin_util.h"
-
 enum format { FORMAT_AUTO, FORMAT_TEXT, FORMAT_JSONL };
 enum unit { UNIT_LINE, UNIT_PARAGRAPH, UNIT_DOCUMENT };
 
@@ -24,7 +22,7 @@ struct split_data {
 	size_t *lengths;
 	size_t n, cap;
 	size_t bytes;
-	lethe_pu_pool pool;
+	lethe_pool pool;
 };
 
 struct lethe_task {
@@ -40,11 +38,11 @@ static const char *const known_options[] = {"format", "field", "unit", "max_char
 static const char *const format_names[] = {"auto", "text", "jsonl", NULL};
 static const char *const unit_names[] = {"line", "paragraph", "document", NULL};
 
-static void split_clear(struct split_data *s)
+static void split_clear(const lethe_kit_api *K, struct split_data *s)
 {
 	free(s->offsets);
 	free(s->lengths);
-	lethe_pu_pool_free(&s->pool);
+	K->pool_free(&s->pool);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -52,8 +50,9 @@ static void text_destroy(lethe_task *t)
 {
 	if (!t)
 		return;
+	const lethe_kit_api *K = t->host->kit;
 	for (int i = 0; i < LETHE_SPLIT_COUNT; i++)
-		split_clear(&t->splits[i]);
+		split_clear(K, &t->splits[i]);
 	free(t->field);
 	free(t);
 }
@@ -61,8 +60,9 @@ static void text_destroy(lethe_task *t)
 static int text_create(lethe_task **out, const lethe_host *host, const lethe_option *options,
                        size_t n_options)
 {
+	const lethe_kit_api *K = host->kit;
 	*out = NULL;
-	int rc = lethe_pu_check_options(host, "text", options, n_options, known_options);
+	int rc = K->check_options(host, "text", options, n_options, known_options);
 	if (rc)
 		return rc;
 	lethe_task *t = calloc(1, sizeof(*t));
@@ -77,13 +77,13 @@ static int text_create(lethe_task **out, const lethe_host *host, const lethe_opt
 		const lethe_option *o = &options[i];
 		unsigned long v;
 		if (strcmp(o->key, "format") == 0)
-			rc = lethe_pu_option_enum(host, o, format_names, &t->format);
+			rc = K->option_enum(host, o, format_names, &t->format);
 		else if (strcmp(o->key, "unit") == 0)
-			rc = lethe_pu_option_enum(host, o, unit_names, &t->unit);
+			rc = K->option_enum(host, o, unit_names, &t->unit);
 		else if (strcmp(o->key, "field") == 0)
 			field = o->value;
 		else if (strcmp(o->key, "max_chars") == 0) {
-			if ((rc = lethe_pu_option_uint(host, o, 0, 1ul << 30, &v)) == 0)
+			if ((rc = K->option_uint(host, o, 0, 1ul << 30, &v)) == 0)
 				t->max_chars = v;
 		} else {
 			host->error(host->ctx, "%s: option '%s' takes a single value", o->where,
@@ -101,7 +101,7 @@ static int text_create(lethe_task **out, const lethe_host *host, const lethe_opt
 	return 0;
 }
 
-static int add_example(struct split_data *s, const char *text, size_t n)
+static int add_example(const lethe_kit_api *K, struct split_data *s, const char *text, size_t n)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 256;
@@ -115,7 +115,7 @@ static int add_example(struct split_data *s, const char *text, size_t n)
 		s->lengths = l;
 		s->cap = cap;
 	}
-	int rc = lethe_pu_pool_add(&s->pool, text, n, &s->offsets[s->n]);
+	int rc = K->pool_add(&s->pool, text, n, &s->offsets[s->n]);
 	if (rc)
 		return rc;
 	s->lengths[s->n++] = n;
@@ -127,6 +127,7 @@ static int add_example(struct split_data *s, const char *text, size_t n)
  * before the limit (or at the limit, backed off to a UTF-8 boundary, when there is none). */
 static int add_chunked(lethe_task *t, struct split_data *s, const char *text, size_t n)
 {
+	const lethe_kit_api *K = t->host->kit;
 	while (n > 0 && strchr(" \t\r\n", text[0]))
 		text++, n--;
 	while (n > 0 && strchr(" \t\r\n", text[n - 1]))
@@ -144,7 +145,7 @@ static int add_chunked(lethe_task *t, struct split_data *s, const char *text, si
 				while (take > 1 && ((unsigned char)text[take] & 0xC0) == 0x80)
 					take--;
 		}
-		int rc = add_example(s, text, take);
+		int rc = add_example(K, s, text, take);
 		if (rc)
 			return rc;
 		text += take;
@@ -157,7 +158,8 @@ static int add_chunked(lethe_task *t, struct split_data *s, const char *text, si
 
 static int check_utf8(lethe_task *t, const char *path, size_t lineno, const char *line, size_t n)
 {
-	size_t bad = lethe_pu_utf8_invalid(line, n);
+	const lethe_kit_api *K = t->host->kit;
+	size_t bad = K->utf8_invalid(line, n);
 	if (bad == (size_t)-1)
 		return 0;
 	t->host->error(t->host->ctx, "%s:%zu:%zu: invalid UTF-8 (byte 0x%02x)", path, lineno,
@@ -168,18 +170,19 @@ static int check_utf8(lethe_task *t, const char *path, size_t lineno, const char
 static int load_text(lethe_task *t, struct split_data *s, const char *path, const char *data,
                      size_t len)
 {
-	lethe_pu_lines it;
-	lethe_pu_lines_init(&it, data, len);
+	const lethe_kit_api *K = t->host->kit;
+	lethe_lines it;
+	K->lines_init(&it, data, len);
 	const char *line, *para = NULL;
 	size_t n, para_end = 0;
 	int rc = 0;
-	while (rc == 0 && lethe_pu_lines_next(&it, &line, &n)) {
+	while (rc == 0 && K->lines_next(&it, &line, &n)) {
 		if ((rc = check_utf8(t, path, it.lineno, line, n)))
 			break;
 		if (t->unit == UNIT_LINE) {
-			if (!lethe_pu_blank(line, n))
+			if (!K->blank(line, n))
 				rc = add_chunked(t, s, line, n);
-		} else if (t->unit == UNIT_PARAGRAPH && lethe_pu_blank(line, n)) {
+		} else if (t->unit == UNIT_PARAGRAPH && K->blank(line, n)) {
 			if (para)
 				rc = add_chunked(t, s, para, para_end - (size_t)(para - data));
 			para = NULL;
@@ -197,47 +200,46 @@ static int load_text(lethe_task *t, struct split_data *s, const char *path, cons
 static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, const char *data,
                       size_t len)
 {
+	const lethe_kit_api *K = t->host->kit;
 	const lethe_host *h = t->host;
-	lethe_pu_lines it;
-	lethe_pu_lines_init(&it, data, len);
+	lethe_lines it;
+	K->lines_init(&it, data, len);
 	const char *line;
 	size_t n;
 	int rc = 0;
 	char *joined = NULL;
-	while (rc == 0 && lethe_pu_lines_next(&it, &line, &n)) {
-		if (lethe_pu_blank(line, n))
+	while (rc == 0 && K->lines_next(&it, &line, &n)) {
+		if (K->blank(line, n))
 			continue;
-		cJSON *rec;
+		lethe_json *rec;
 		if ((rc = check_utf8(t, path, it.lineno, line, n)) ||
-		    (rc = lethe_pu_json_parse(h, path, it.lineno, line, n, &rec)))
+		    (rc = K->json_parse(h, path, it.lineno, line, n, &rec)))
 			break;
-		const cJSON *v =
-		    cJSON_IsObject(rec) ? cJSON_GetObjectItemCaseSensitive(rec, t->field) : NULL;
-		if (cJSON_IsString(v)) {
-			rc = add_chunked(t, s, v->valuestring, strlen(v->valuestring));
-		} else if (cJSON_IsArray(v)) {
+		const lethe_json *v =
+		    (K->json_type(rec) == LETHE_JSON_OBJECT) ? K->json_get(rec, t->field) : NULL;
+		if ((K->json_type(v) == LETHE_JSON_STRING)) {
+			rc = add_chunked(t, s, K->json_string(v), strlen(K->json_string(v)));
+		} else if ((K->json_type(v) == LETHE_JSON_ARRAY)) {
 			size_t total = 0;
-			const cJSON *item;
-			cJSON_ArrayForEach(item, v)
-			{
-				if (!cJSON_IsString(item)) {
+			const lethe_json *item;
+			for (item = K->json_first(v); item; item = K->json_next(item)) {
+				if (!(K->json_type(item) == LETHE_JSON_STRING)) {
 					h->error(h->ctx, "%s:%zu: field '%s' must hold strings",
 					         path, it.lineno, t->field);
 					rc = LETHE_EPARSE;
 					break;
 				}
-				total += strlen(item->valuestring) + 1;
+				total += strlen(K->json_string(item)) + 1;
 			}
 			if (rc == 0 && !(joined = malloc(total + 1)))
 				rc = LETHE_ENOMEM;
 			if (rc == 0) {
 				size_t used = 0;
-				cJSON_ArrayForEach(item, v)
-				{
-					size_t k = strlen(item->valuestring);
+				for (item = K->json_first(v); item; item = K->json_next(item)) {
+					size_t k = strlen(K->json_string(item));
 					if (used)
 						joined[used++] = '\n';
-					memcpy(joined + used, item->valuestring, k);
+					memcpy(joined + used, K->json_string(item), k);
 					used += k;
 				}
 				rc = add_chunked(t, s, joined, used);
@@ -249,31 +251,31 @@ static int load_jsonl(lethe_task *t, struct split_data *s, const char *path, con
 			         path, it.lineno, t->field);
 			rc = LETHE_EPARSE;
 		}
-		cJSON_Delete(rec);
+		K->json_free(rec);
 	}
 	return rc;
 }
 
 static int text_load(lethe_task *t, lethe_split split, const char *path, size_t *n_examples)
 {
+	const lethe_kit_api *K = t->host->kit;
 	struct split_data *s = &t->splits[split];
-	split_clear(s);
+	split_clear(K, s);
 	char *data;
 	size_t len;
-	int rc = lethe_pu_read_file(t->host, path, &data, &len);
+	int rc = K->read_file(t->host, path, &data, &len);
 	if (rc)
 		return rc;
 	int format = t->format;
 	if (format == FORMAT_AUTO)
-		format = lethe_pu_ends_with(path, ".jsonl") || lethe_pu_ends_with(path, ".json")
-		             ? FORMAT_JSONL
-		             : FORMAT_TEXT;
+		format = K->ends_with(path, ".jsonl") || K->ends_with(path, ".json") ? FORMAT_JSONL
+		                                                                     : FORMAT_TEXT;
 	rc = format == FORMAT_JSONL ? load_jsonl(t, s, path, data, len)
 	                            : load_text(t, s, path, data, len);
-	free(data);
-	rc = lethe_pu_load_status(t->host, path, rc, s->n, "no text found");
+	K->free_data(data);
+	rc = K->load_status(t->host, path, rc, s->n, "no text found");
 	if (rc) {
-		split_clear(s);
+		split_clear(K, s);
 		return rc;
 	}
 	*n_examples = s->n;
@@ -365,10 +367,11 @@ static int text_stats(lethe_task *t, lethe_split split, lethe_scores *out)
 
 static int text_select(lethe_task *t, lethe_split split, const size_t *idx, size_t n)
 {
+	const lethe_kit_api *K = t->host->kit;
 	struct split_data *s = &t->splits[split];
-	int rc = lethe_pu_select(s->offsets, sizeof(*s->offsets), idx, n);
+	int rc = K->select(s->offsets, sizeof(*s->offsets), idx, n);
 	if (rc == 0)
-		rc = lethe_pu_select(s->lengths, sizeof(*s->lengths), idx, n);
+		rc = K->select(s->lengths, sizeof(*s->lengths), idx, n);
 	if (rc == 0) {
 		s->n = n;
 		s->bytes = 0;

@@ -17,14 +17,12 @@
 
 #include <lethe/plugin.h>
 
-#include "../common/plugin_util.h"
-
 enum format { FORMAT_AUTO, FORMAT_PAIR, FORMAT_TSV, FORMAT_JSONL };
 
 struct split_data {
 	size_t *prompt, *target; /* pool offsets */
 	size_t n, cap;
-	lethe_pu_pool pool;
+	lethe_pool pool;
 };
 
 struct lethe_task {
@@ -57,11 +55,11 @@ static const char *language_name(const char *code)
 	return code;
 }
 
-static void split_clear(struct split_data *s)
+static void split_clear(const lethe_kit_api *K, struct split_data *s)
 {
 	free(s->prompt);
 	free(s->target);
-	lethe_pu_pool_free(&s->pool);
+	K->pool_free(&s->pool);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -69,8 +67,9 @@ static void translation_destroy(lethe_task *t)
 {
 	if (!t)
 		return;
+	const lethe_kit_api *K = t->host->kit;
 	for (int i = 0; i < LETHE_SPLIT_COUNT; i++)
-		split_clear(&t->splits[i]);
+		split_clear(K, &t->splits[i]);
 	free(t->source);
 	free(t->target);
 	free(t->field);
@@ -92,8 +91,9 @@ static int valid_code(const char *s)
 static int translation_create(lethe_task **out, const lethe_host *host, const lethe_option *options,
                               size_t n_options)
 {
+	const lethe_kit_api *K = host->kit;
 	*out = NULL;
-	int rc = lethe_pu_check_options(host, "translation", options, n_options, known_options);
+	int rc = K->check_options(host, "translation", options, n_options, known_options);
 	if (rc)
 		return rc;
 	lethe_task *t = calloc(1, sizeof(*t));
@@ -110,9 +110,9 @@ static int translation_create(lethe_task **out, const lethe_host *host, const le
 			            o->key);
 			rc = LETHE_EINVAL;
 		} else if (strcmp(o->key, "format") == 0)
-			rc = lethe_pu_option_enum(host, o, format_names, &t->format);
+			rc = K->option_enum(host, o, format_names, &t->format);
 		else if (strcmp(o->key, "max_new_tokens") == 0)
-			rc = lethe_pu_option_uint(host, o, 1, 4096, &t->max_new_tokens);
+			rc = K->option_uint(host, o, 1, 4096, &t->max_new_tokens);
 		else if (strcmp(o->key, "source") == 0 || strcmp(o->key, "target") == 0) {
 			if (!valid_code(o->value)) {
 				host->error(host->ctx,
@@ -125,7 +125,7 @@ static int translation_create(lethe_task **out, const lethe_host *host, const le
 		} else if (strcmp(o->key, "field") == 0)
 			field = o->value;
 		else if (strcmp(o->key, "template") == 0) {
-			rc = lethe_pu_template_check(host, o, placeholders);
+			rc = K->template_check(host, o, placeholders);
 			template = o->value;
 		}
 	}
@@ -148,6 +148,7 @@ static int translation_create(lethe_task **out, const lethe_host *host, const le
 static int add_pair(lethe_task *t, struct split_data *s, const char *src, size_t src_len,
                     const char *tgt, size_t tgt_len)
 {
+	const lethe_kit_api *K = t->host->kit;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 256;
 		size_t *p = realloc(s->prompt, cap * sizeof(*p));
@@ -160,30 +161,31 @@ static int add_pair(lethe_task *t, struct split_data *s, const char *src, size_t
 		s->target = g;
 		s->cap = cap;
 	}
-	lethe_pu_buf sbuf = {0}, prompt = {0};
-	int rc = lethe_pu_buf_add(&sbuf, src, src_len);
+	lethe_buf sbuf = {0}, prompt = {0};
+	int rc = K->buf_add(&sbuf, src, src_len);
 	const char *values[] = {sbuf.s, language_name(t->source), language_name(t->target)};
 	if (rc == 0)
-		rc = lethe_pu_template_render(&prompt, t->template, placeholders, values);
+		rc = K->template_render(&prompt, t->template, placeholders, values);
 	if (rc == 0)
-		rc = lethe_pu_pool_add(&s->pool, prompt.s, prompt.n, &s->prompt[s->n]);
+		rc = K->pool_add(&s->pool, prompt.s, prompt.n, &s->prompt[s->n]);
 	if (rc == 0)
-		rc = lethe_pu_pool_add(&s->pool, tgt, tgt_len, &s->target[s->n]);
+		rc = K->pool_add(&s->pool, tgt, tgt_len, &s->target[s->n]);
 	if (rc == 0)
 		s->n++;
-	lethe_pu_buf_free(&sbuf);
-	lethe_pu_buf_free(&prompt);
+	K->buf_free(&sbuf);
+	K->buf_free(&prompt);
 	return rc;
 }
 
 static int check_line(const lethe_host *h, const char *path, size_t lineno, const char *s, size_t n)
 {
-	size_t bad = lethe_pu_utf8_invalid(s, n);
+	const lethe_kit_api *K = h->kit;
+	size_t bad = K->utf8_invalid(s, n);
 	if (bad != (size_t)-1) {
 		h->error(h->ctx, "%s:%zu:%zu: invalid UTF-8", path, lineno, bad + 1);
 		return LETHE_EPARSE;
 	}
-	if (lethe_pu_blank(s, n)) {
+	if (K->blank(s, n)) {
 		h->error(h->ctx, "%s:%zu: empty sentence", path, lineno);
 		return LETHE_EPARSE;
 	}
@@ -200,6 +202,7 @@ static size_t count_lines(const char *data, size_t len)
 
 static int load_pair(lethe_task *t, struct split_data *s, const char *prefix)
 {
+	const lethe_kit_api *K = t->host->kit;
 	const lethe_host *h = t->host;
 	size_t plen = strlen(prefix);
 	char *src_path = malloc(plen + strlen(t->source) + 2),
@@ -210,8 +213,8 @@ static int load_pair(lethe_task *t, struct split_data *s, const char *prefix)
 	if (rc == 0) {
 		sprintf(src_path, "%s.%s", prefix, t->source);
 		sprintf(tgt_path, "%s.%s", prefix, t->target);
-		if ((rc = lethe_pu_read_file(h, src_path, &src, &src_len)) == 0)
-			rc = lethe_pu_read_file(h, tgt_path, &tgt, &tgt_len);
+		if ((rc = K->read_file(h, src_path, &src, &src_len)) == 0)
+			rc = K->read_file(h, tgt_path, &tgt, &tgt_len);
 	}
 	if (rc == 0) {
 		size_t ns = count_lines(src, src_len), nt = count_lines(tgt, tgt_len);
@@ -222,22 +225,22 @@ static int load_pair(lethe_task *t, struct split_data *s, const char *prefix)
 			rc = LETHE_EPARSE;
 		}
 	}
-	lethe_pu_lines a, b;
+	lethe_lines a, b;
 	if (rc == 0) {
-		lethe_pu_lines_init(&a, src, src_len);
-		lethe_pu_lines_init(&b, tgt, tgt_len);
+		K->lines_init(&a, src, src_len);
+		K->lines_init(&b, tgt, tgt_len);
 	}
 	const char *ls, *lt;
 	size_t ns, nt;
-	while (rc == 0 && lethe_pu_lines_next(&a, &ls, &ns) && lethe_pu_lines_next(&b, &lt, &nt)) {
+	while (rc == 0 && K->lines_next(&a, &ls, &ns) && K->lines_next(&b, &lt, &nt)) {
 		if ((rc = check_line(h, src_path, a.lineno, ls, ns)) ||
 		    (rc = check_line(h, tgt_path, b.lineno, lt, nt)))
 			break;
-		const char *x = lethe_pu_trim(ls, &ns), *y = lethe_pu_trim(lt, &nt);
+		const char *x = K->trim(ls, &ns), *y = K->trim(lt, &nt);
 		rc = add_pair(t, s, x, ns, y, nt);
 	}
-	free(src);
-	free(tgt);
+	K->free_data(src);
+	K->free_data(tgt);
 	free(src_path);
 	free(tgt_path);
 	return rc;
@@ -245,27 +248,28 @@ static int load_pair(lethe_task *t, struct split_data *s, const char *prefix)
 
 static int load_file(lethe_task *t, struct split_data *s, const char *path, int format)
 {
+	const lethe_kit_api *K = t->host->kit;
 	const lethe_host *h = t->host;
 	char *data;
 	size_t len;
-	int rc = lethe_pu_read_file(h, path, &data, &len);
+	int rc = K->read_file(h, path, &data, &len);
 	if (rc)
 		return rc;
-	lethe_pu_lines it;
-	lethe_pu_lines_init(&it, data, len);
+	lethe_lines it;
+	K->lines_init(&it, data, len);
 	const char *line, *f[2];
 	size_t n, flen[2];
-	while (rc == 0 && lethe_pu_lines_next(&it, &line, &n)) {
-		if (lethe_pu_blank(line, n))
+	while (rc == 0 && K->lines_next(&it, &line, &n)) {
+		if (K->blank(line, n))
 			continue;
-		size_t bad = lethe_pu_utf8_invalid(line, n);
+		size_t bad = K->utf8_invalid(line, n);
 		if (bad != (size_t)-1) {
 			h->error(h->ctx, "%s:%zu:%zu: invalid UTF-8", path, it.lineno, bad + 1);
 			rc = LETHE_EPARSE;
 			break;
 		}
 		if (format == FORMAT_TSV) {
-			size_t cols = lethe_pu_split_tabs(line, n, f, flen, 2);
+			size_t cols = K->split_tabs(line, n, f, flen, 2);
 			if (cols != 2) {
 				h->error(
 				    h->ctx,
@@ -274,8 +278,7 @@ static int load_file(lethe_task *t, struct split_data *s, const char *path, int 
 				rc = LETHE_EPARSE;
 				break;
 			}
-			const char *x = lethe_pu_trim(f[0], &flen[0]),
-			           *y = lethe_pu_trim(f[1], &flen[1]);
+			const char *x = K->trim(f[0], &flen[0]), *y = K->trim(f[1], &flen[1]);
 			if (flen[0] == 0 || flen[1] == 0) {
 				h->error(h->ctx, "%s:%zu: empty sentence", path, it.lineno);
 				rc = LETHE_EPARSE;
@@ -284,49 +287,51 @@ static int load_file(lethe_task *t, struct split_data *s, const char *path, int 
 			rc = add_pair(t, s, x, flen[0], y, flen[1]);
 			continue;
 		}
-		cJSON *rec;
-		if ((rc = lethe_pu_json_parse(h, path, it.lineno, line, n, &rec)))
+		lethe_json *rec;
+		if ((rc = K->json_parse(h, path, it.lineno, line, n, &rec)))
 			break;
-		const cJSON *tr = cJSON_GetObjectItemCaseSensitive(rec, t->field);
-		const cJSON *x = cJSON_GetObjectItemCaseSensitive(tr, t->source);
-		const cJSON *y = cJSON_GetObjectItemCaseSensitive(tr, t->target);
-		if (!cJSON_IsObject(tr) || !cJSON_IsString(x) || !cJSON_IsString(y)) {
+		const lethe_json *tr = K->json_get(rec, t->field);
+		const lethe_json *x = K->json_get(tr, t->source);
+		const lethe_json *y = K->json_get(tr, t->target);
+		if (!(K->json_type(tr) == LETHE_JSON_OBJECT) ||
+		    !(K->json_type(x) == LETHE_JSON_STRING) ||
+		    !(K->json_type(y) == LETHE_JSON_STRING)) {
 			h->error(h->ctx,
 			         "%s:%zu: expected {\"%s\": {\"%s\": \"...\", \"%s\": \"...\"}}",
 			         path, it.lineno, t->field, t->source, t->target);
 			rc = LETHE_EPARSE;
-		} else if (!*x->valuestring || !*y->valuestring) {
+		} else if (!*K->json_string(x) || !*K->json_string(y)) {
 			h->error(h->ctx, "%s:%zu: empty sentence", path, it.lineno);
 			rc = LETHE_EPARSE;
 		} else {
-			rc = add_pair(t, s, x->valuestring, strlen(x->valuestring), y->valuestring,
-			              strlen(y->valuestring));
+			rc = add_pair(t, s, K->json_string(x), strlen(K->json_string(x)),
+			              K->json_string(y), strlen(K->json_string(y)));
 		}
-		cJSON_Delete(rec);
+		K->json_free(rec);
 	}
-	free(data);
+	K->free_data(data);
 	return rc;
 }
 
 static int translation_load(lethe_task *t, lethe_split split, const char *path, size_t *n_examples)
 {
+	const lethe_kit_api *K = t->host->kit;
 	struct split_data *s = &t->splits[split];
-	split_clear(s);
+	split_clear(K, s);
 	int format = t->format;
 	if (format == FORMAT_AUTO) {
 		struct stat st;
 		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			format = FORMAT_PAIR;
 		else
-			format =
-			    lethe_pu_ends_with(path, ".jsonl") || lethe_pu_ends_with(path, ".json")
-			        ? FORMAT_JSONL
-			        : FORMAT_TSV;
+			format = K->ends_with(path, ".jsonl") || K->ends_with(path, ".json")
+			             ? FORMAT_JSONL
+			             : FORMAT_TSV;
 	}
 	int rc = format == FORMAT_PAIR ? load_pair(t, s, path) : load_file(t, s, path, format);
-	rc = lethe_pu_load_status(t->host, path, rc, s->n, "no sentence pairs");
+	rc = K->load_status(t->host, path, rc, s->n, "no sentence pairs");
 	if (rc) {
-		split_clear(s);
+		split_clear(K, s);
 		return rc;
 	}
 	*n_examples = s->n;
@@ -450,10 +455,11 @@ static int translation_stats(lethe_task *t, lethe_split split, lethe_scores *out
 
 static int translation_select(lethe_task *t, lethe_split split, const size_t *idx, size_t n)
 {
+	const lethe_kit_api *K = t->host->kit;
 	struct split_data *s = &t->splits[split];
-	int rc = lethe_pu_select(s->prompt, sizeof(*s->prompt), idx, n);
+	int rc = K->select(s->prompt, sizeof(*s->prompt), idx, n);
 	if (rc == 0)
-		rc = lethe_pu_select(s->target, sizeof(*s->target), idx, n);
+		rc = K->select(s->target, sizeof(*s->target), idx, n);
 	if (rc == 0)
 		s->n = n;
 	return rc;
