@@ -222,6 +222,7 @@ void lethe_model_free(lethe_model *m)
 		return;
 	free_activations(m);
 	lethe_model__lora_free(m);
+	lethe_model__lora_frozen_free(m);
 	free(m->params);
 	free(m->grads);
 	free(m->adam_m);

@@ -68,8 +68,10 @@ typedef struct lethe_train_settings {
 	 * fine-tuning. */
 	int adapter_rank;
 	double adapter_alpha, adapter_dropout;
-	unsigned adapter_targets; /* LETHE_LORA_* bits */
-	int adapter_merge;        /* merge into the base at the stage's end */
+	unsigned adapter_targets;  /* LETHE_LORA_* bits */
+	int adapter_merge;         /* merge into the base at the stage's end */
+	int adapter_per_stage;     /* a fresh adapter for this stage, earlier ones frozen */
+	double adapter_orthogonal; /* O-LoRA's lambda (per_stage only), 0: off */
 } lethe_train_settings;
 
 /* One task of the curriculum (read-only view). */
