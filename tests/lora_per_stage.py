@@ -13,7 +13,13 @@ three stages, the earlier ones frozen and kept):
 3. a run killed with SIGKILL in stage three (adapter one frozen, adapter two attached) and
    resumed with --resume ends with the same parameters, adapters, curves and scores, bit for
    bit, as an uninterrupted run;
-4. validation refuses merge: true with per_stage, orthogonal without per_stage, and a stage
+4. O-LoRA: orthogonal: 0 gives a run file whose digest (tests/rundigest.py) equals the plain
+   per-stage run's; orthogonal: 0.5 logs the penalty per step (0 in stage one, with nothing
+   frozen; positive after), its value at the last step of stage two equals
+   0.5 sum |A_1 A_2^T| recomputed from the stored adapters (to 5% relative: the logged value
+   is from before that step's update, which moves this small value by about 2%; a squared,
+   unscaled or one-sided penalty would be off by far more), and the adapters differ from the unpenalised run's;
+5. validation refuses merge: true with per_stage, orthogonal without per_stage, and a stage
    after a per-stage one that does not ask for per_stage, each with file:line:column.
 Skips (77) without h5py.
 """
@@ -191,7 +197,35 @@ try:
                   "stages/03_three/curves/loss", "matrices/primary"]:
             check(n in b and np.array_equal(a[n][()], b[n][()]), "%s differs after kill -9 and --resume" % n)
 
-    # 4. Refusals, each with its position.
+    # 4. O-LoRA.
+    sys.path.insert(0, os.path.join(SRC, "tests"))
+    import rundigest
+    text = open(cur).read()
+    zero, half = os.path.join(tmp, "curricula", "zero.yaml"), os.path.join(tmp, "curricula", "half.yaml")
+    open(zero, "w").write(text.replace("per_stage: true}", "per_stage: true, orthogonal: 0}"))
+    open(half, "w").write(text.replace("per_stage: true}", "per_stage: true, orthogonal: 0.5}"))
+    zf, hf = os.path.join(tmp, "zero.h5"), os.path.join(tmp, "half.h5")
+    for c, o in [(zero, zf), (half, hf)]:
+        p = run(["--output", o, c])
+        check(p.returncode == 0, "run %s: %s" % (c, p.stderr))
+    check(rundigest.digest(zf) == rundigest.digest(whole), "orthogonal: 0 changed the run")
+    with h5py.File(hf, "r") as f, h5py.File(whole, "r") as w:
+        pen = [f["stages/%s/curves/penalty" % n][()] if "penalty" in f["stages/%s/curves" % n] else None for n in names]
+        check(all(x is not None for x in pen), "no penalty curve in some stage")
+        if all(x is not None for x in pen):
+            check(np.all(pen[0] == 0) and np.all(pen[1] > 0) and np.all(pen[2] > 0),
+                  "penalty per stage: %r" % [(float(x.min()), float(x.max())) for x in pen])
+            a1, a2 = adapter(f["stages/01_one/adapter"]), adapter(f["stages/02_two/adapter"])
+            want = 0.5 * sum(float(np.abs(a1[k] @ a2[k].T).sum()) for k in a1 if k.endswith("lora_A"))
+            check(abs(float(pen[1][-1]) - want) <= 5e-2 * want,
+                  "stage two's last penalty %g, recomputed %g" % (float(pen[1][-1]), want))
+            print("O-LoRA penalty: stage two %.4g -> %.4g, stage three %.4g -> %.4g" % (pen[1][0], pen[1][-1], pen[2][0], pen[2][-1]))
+            free = adapter(w["stages/02_two/adapter"])
+            check(not np.array_equal(a2["layers.0.q.lora_A"], free["layers.0.q.lora_A"]), "the penalty changed nothing")
+        meth = [s(x) for x in f["curriculum/stages"][()]]
+        check("\"orthogonal\": 0.5" in meth[1], "settings line: %s" % meth[1])
+
+    # 5. Refusals, each with its position.
     base_text = open(cur).read()
     line = "  adapter: {kind: lora, rank: 4, alpha: 8, dropout: 0.1, targets: [q, k, v, o, gate, up, down],\n            per_stage: true}"
     check(line in base_text, "the curriculum's adapter line moved")

@@ -836,7 +836,7 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 	if (rc == 0 && (rc = lethe_methods__stage_begin(&r->ms, r->m, ts)))
 		rc = fail(r, rc, "stage '%s': out of memory for its methods", st->name);
 	int lwf = lethe_methods__has_lwf(ts);
-	if (rc == 0 && (lethe_methods__has_penalty(ts) || lwf) &&
+	if (rc == 0 && (lethe_methods__has_penalty(ts) || lwf || lethe_methods__has_olora(ts)) &&
 	    !(rec->penalty = calloc(steps, sizeof(float))))
 		rc = LETHE_ENOMEM;
 	if (rc == 0)
@@ -930,7 +930,9 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 		else if (rec->penalty) /* the gradient block is scaled by 1/grad_accum in the step
 		                        */
 			rec->penalty[step] =
-			    (float)lethe_methods__penalty(&r->ms, r->m, ts, (float)ts->grad_accum);
+			    (float)(lethe_methods__penalty(&r->ms, r->m, ts,
+			                                   (float)ts->grad_accum) +
+			            lethe_methods__olora_penalty(r->m, ts, (float)ts->grad_accum));
 		float norm;
 		if ((rc = lethe_model_step(r->m, &opt, lr, (float)ts->clip,
 		                           1.0f / (float)ts->grad_accum, &norm))) {
