@@ -10,6 +10,13 @@ three stages, the earlier ones frozen and kept):
 2. the model a row stands for is rebuilt by the reader as base + every adapter up to that row:
    `lethe export --stage two` (merged) equals base + (alpha/r) B1 A1 + (alpha/r) B2 A2 per
    projection to 1e-5, and differs from base + the second adapter alone;
+2b. `lethe export --adapter` writes PEFT's adapter_config.json (peft_type LORA, r, lora_alpha,
+   lora_dropout, target_modules in Hugging Face names, task_type CAUSAL_LM, bias none,
+   fan_in_fan_out false, base_model_name_or_path the directory) and adapter_model.safetensors
+   with PEFT's names and shapes (base_model.model.model.layers.L.self_attn.q_proj.lora_A.weight
+   [r, in], ...lora_B.weight [out, r]); with --stage two the base beside it is base + adapter one
+   (merged) and W + (alpha/r) B A per module equals the merged export of row two to 1e-5; with
+   --stage one the base is the run's base bit for bit; a model without an adapter is refused;
 3. a run killed with SIGKILL in stage three (adapter one frozen, adapter two attached) and
    resumed with --resume ends with the same parameters, adapters, curves and scores, bit for
    bit, as an uninterrupted run;
@@ -161,6 +168,60 @@ try:
         check(worst <= 1e-5, "export of row two vs base + both adapters: max error %g" % worst)
         check(worst_alone > 1e-4, "export of row two ignores adapter one (max difference %g)" % worst_alone)
         print("row two rebuilt: max error %.2e against base + both adapters, %.2e without adapter one" % (worst, worst_alone))
+
+    # 2b. export --adapter.
+    for stage in ["one", "two"]:
+        ad_dir = os.path.join(tmp, "adapter-" + stage)
+        p = subprocess.run([LETHE, "export", "--adapter", "--stage", stage, whole, ad_dir], capture_output=True, text=True)
+        check(p.returncode == 0, "export --adapter --stage %s: %s" % (stage, p.stderr))
+        if p.returncode:
+            continue
+        cfg = json.load(open(os.path.join(ad_dir, "adapter_config.json")))
+        want_cfg = {"peft_type": "LORA", "r": 4, "lora_alpha": 8, "lora_dropout": 0.1, "task_type": "CAUSAL_LM",
+                    "bias": "none", "fan_in_fan_out": False,
+                    "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
+        for k, v in want_cfg.items():
+            check(cfg.get(k) == v, "adapter_config.json %s: %r, expected %r" % (k, cfg.get(k), v))
+        check(os.path.isabs(cfg.get("base_model_name_or_path", "")) and
+              cfg["base_model_name_or_path"].endswith("adapter-" + stage), "base_model_name_or_path %r" % cfg.get("base_model_name_or_path"))
+        lo = safetensors(os.path.join(ad_dir, "adapter_model.safetensors"))
+        wb = safetensors(os.path.join(ad_dir, "model.safetensors"))
+        mine = ad[0] if stage == "one" else ad[1]
+        want_names = set()
+        worst_merged = worst_base = 0.0
+        for n in mine:
+            if not n.endswith("lora_A"):
+                continue
+            l, t = int(n.split(".")[1]), n.split(".")[2]
+            pre = "base_model.model.model.layers.%d.%s." % (l, HF[t])
+            want_names |= {pre + "lora_A.weight", pre + "lora_B.weight"}
+            A, B = lo.get(pre + "lora_A.weight"), lo.get(pre + "lora_B.weight")
+            check(A is not None and B is not None, "no %s lora_A/lora_B" % pre)
+            if A is None or B is None:
+                continue
+            check(np.array_equal(A, mine[n].astype(np.float32)) and np.array_equal(B, mine[n[:-1] + "B"].astype(np.float32)),
+                  "%s: exported A/B differ from the run file's (shapes %r %r)" % (pre, A.shape, B.shape))
+            key = "model.layers.%d.%s.weight" % (l, HF[t])
+            w = wb[key].astype(np.float64)
+            rebuilt = w + (8.0 / 4) * (B.astype(np.float64) @ A.astype(np.float64))
+            w0 = base_target(l, t)
+            if stage == "two":
+                worst_merged = max(worst_merged, float(np.abs(rebuilt - m2[key]).max()))
+                d1 = (8.0 / 4) * ad[0][n[:-1] + "B"] @ ad[0][n]
+                worst_base = max(worst_base, float(np.abs(w - (w0 + d1)).max()))
+            else:
+                worst_base = max(worst_base, float(np.abs(w - w0).max()))
+        check(set(lo) == want_names, "adapter tensor names: %r" % sorted(set(lo) ^ want_names)[:4])
+        if stage == "two":
+            check(worst_merged <= 1e-5, "W + (alpha/r) B A vs the merged export: max error %g" % worst_merged)
+            check(worst_base <= 1e-5, "the base beside adapter two is not base + adapter one: max error %g" % worst_base)
+            print("export --adapter --stage two: W + (alpha/r) B A vs merged export %.2e, base vs base + adapter one %.2e"
+                  % (worst_merged, worst_base))
+        else:
+            check(worst_base == 0.0, "the base beside adapter one differs from the run's base: %g" % worst_base)
+    p = subprocess.run([LETHE, "export", "--adapter", "--weights-only", out, os.path.join(tmp, "adapter-none")], capture_output=True, text=True)
+    check(p.returncode == 2 and "no unmerged LoRA adapter" in p.stderr and not os.path.exists(os.path.join(tmp, "adapter-none")),
+          "--adapter without an adapter: %d %r" % (p.returncode, p.stderr))
 
     # 3. kill -9 in stage three, then --resume.
     interrupted = False

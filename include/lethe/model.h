@@ -326,6 +326,15 @@ LETHE_EXPORT int lethe_model_generate(lethe_model *m, const int32_t *const *prom
  * leaves nothing. lethe_model_open() on dir gives back the same parameters bit for bit. The
  * reason for a failure is lethe_model_errmsg(m). */
 LETHE_EXPORT int lethe_model_export(lethe_model *m, const lethe_tokenizer *tok, const char *dir);
+/* lethe_model_export() of m's parameters without its attached LoRA adapter (unmerged; with
+ * per-stage adapters, the parameters hold the frozen earlier adapters' deltas), plus that adapter
+ * as Hugging Face PEFT writes one: adapter_config.json (peft_type LORA, r, lora_alpha,
+ * lora_dropout, target_modules, task_type CAUSAL_LM, bias none, fan_in_fan_out false,
+ * base_model_name_or_path the absolute path of dir) and adapter_model.safetensors (F32, PEFT's
+ * names: base_model.model.model.layers.L.self_attn.q_proj.lora_A.weight [r, in], ...lora_B.weight
+ * [out, r]). LETHE_EINVAL when m has no attached adapter; otherwise as lethe_model_export(). */
+LETHE_EXPORT int lethe_model_export_adapter(lethe_model *m, const lethe_tokenizer *tok,
+                                            const char *dir);
 /* Learning-rate schedules. */
 typedef enum lethe_schedule {
 	LETHE_SCHEDULE_CONSTANT,
