@@ -17,6 +17,8 @@ three stages, the earlier ones frozen and kept):
    [r, in], ...lora_B.weight [out, r]); with --stage two the base beside it is base + adapter one
    (merged) and W + (alpha/r) B A per module equals the merged export of row two to 1e-5; with
    --stage one the base is the run's base bit for bit; a model without an adapter is refused;
+   `model: {from: RUN.h5, stage: two}` starts from base + both adapters: its baseline score
+   equals row two's (to 1e-4 relative: the adapters merged in, a different rounding);
 3. a run killed with SIGKILL in stage three (adapter one frozen, adapter two attached) and
    resumed with --resume ends with the same parameters, adapters, curves and scores, bit for
    bit, as an uninterrupted run;
@@ -222,6 +224,18 @@ try:
     p = subprocess.run([LETHE, "export", "--adapter", "--weights-only", out, os.path.join(tmp, "adapter-none")], capture_output=True, text=True)
     check(p.returncode == 2 and "no unmerged LoRA adapter" in p.stderr and not os.path.exists(os.path.join(tmp, "adapter-none")),
           "--adapter without an adapter: %d %r" % (p.returncode, p.stderr))
+
+    fy = os.path.join(tmp, "curricula", "from.yaml")
+    open(fy, "w").write("lethe: 1\nname: from-two\nseed: 3\nmodel: {from: %s, stage: two}\n"
+                        "train: {batch: 4, steps: 2, optimizer: {lr: 1.0e-3}}\n"
+                        "tasks:\n  prose: {plugin: text, train: ../text/lines.txt, eval: ../text/lines.txt, unit: line}\n"
+                        "stages:\n  - {name: more, tasks: [prose]}\noutput: %s\n" % (whole, os.path.join(tmp, "from.h5")))
+    p = run([fy])
+    check(p.returncode == 0, "from: stage two: %s" % p.stderr)
+    if p.returncode == 0:
+        with h5py.File(os.path.join(tmp, "from.h5"), "r") as a, h5py.File(whole, "r") as w:
+            x, y = float(a["matrices/primary"][0, 0]), float(w["matrices/primary"][2, 0])
+            check(abs(x - y) <= 1e-4 * abs(y), "from: stage two starts at %g, row two scored %g" % (x, y))
 
     # 3. kill -9 in stage three, then --resume.
     interrupted = False
