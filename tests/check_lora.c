@@ -3,8 +3,10 @@
  * the adapters' gradients and the input gradient that flows through them against central finite
  * differences (with and without dropout, on a grouped-query model), a merged adapter giving the
  * unmerged logits, training that leaves the base bit for bit untouched, KV-cache generation
- * applying the adapter, and refused options. tests/lora.py holds the same arithmetic against
- * PyTorch.
+ * applying the adapter, refused options, and per-stage adapters: freezing (the parameters
+ * become base + the adapter's delta, the base kept, a merge forgetting the frozen ones) and
+ * O-LoRA's penalty (its value against a naive sum, its gradient against finite differences).
+ * tests/lora.py holds the same arithmetic against PyTorch.
  */
 #include <check.h>
 #include <math.h>
@@ -263,6 +265,128 @@ START_TEST(bad_options_refused)
 }
 END_TEST
 
+/* Freezing an adapter adds exactly its merge delta to the parameters and keeps the base; a
+ * second adapter then attaches fresh; a merge folds it in and forgets the frozen one. */
+START_TEST(freeze_keeps_base_and_adapter)
+{
+	lethe_model_config c = gqa_config(8);
+	lethe_model *m, *ref;
+	ck_assert_int_eq(lethe_model_new(&m, &c, 5), 0);
+	ck_assert_int_eq(lethe_model_new(&ref, &c, 5), 0);
+	size_t np = lethe_model_num_params(m);
+	float *base = malloc(np * sizeof(float));
+	memcpy(base, lethe_model_params(m), np * sizeof(float));
+	lethe_lora_options o = {.rank = 3, .alpha = 6, .targets = LETHE_LORA_ALL};
+	ck_assert_int_eq(lethe_model_lora_freeze(m, 1), LETHE_EINVAL);
+	ck_assert_int_eq(lethe_model_lora_attach(m, &o, 21), 0);
+	ck_assert_int_eq(lethe_model_lora_attach(ref, &o, 21), 0);
+	randomise_b(m, 0.3f, 4);
+	randomise_b(ref, 0.3f, 4);
+	size_t n = lethe_model_lora_num_params(m);
+	float *a1 = malloc(n * sizeof(float));
+	memcpy(a1, lethe_model_lora_params(m), n * sizeof(float));
+	ck_assert_int_eq(lethe_model_lora_freeze(m, 7), 0);
+	ck_assert_int_eq(lethe_model_lora_merge(ref), 0);
+	ck_assert_ptr_null(lethe_model_lora(m));
+	ck_assert_uint_eq(lethe_model_lora_num_frozen(m), 1);
+	ck_assert_mem_eq(lethe_model_params(m), lethe_model_params(ref), np * sizeof(float));
+	ck_assert_mem_eq(lethe_model_lora_base(m), base, np * sizeof(float));
+	lethe_lora_options fo;
+	int64_t tag = 0;
+	size_t fn = 0;
+	const float *f = lethe_model_lora_frozen(m, 0, &fo, &tag, &fn);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(tag, 7);
+	ck_assert_uint_eq(fn, n);
+	ck_assert_int_eq(fo.rank, 3);
+	ck_assert_mem_eq(f, a1, n * sizeof(float));
+	ck_assert_ptr_null(lethe_model_lora_frozen(m, 1, NULL, NULL, NULL));
+	/* A second adapter: fresh, and the frozen copy stays as it was. */
+	ck_assert_int_eq(lethe_model_lora_attach(m, &o, 22), 0);
+	ck_assert_int_ne(memcmp(lethe_model_lora_params(m), a1, n * sizeof(float)), 0);
+	ck_assert_mem_eq(lethe_model_lora_frozen(m, 0, NULL, NULL, NULL), a1, n * sizeof(float));
+	ck_assert_int_eq(lethe_model_lora_merge(m), 0);
+	ck_assert_uint_eq(lethe_model_lora_num_frozen(m), 0);
+	ck_assert_ptr_eq(lethe_model_lora_base(m), lethe_model_params(m));
+	free(a1);
+	free(base);
+	lethe_model_free(ref);
+	lethe_model_free(m);
+}
+END_TEST
+
+/* O-LoRA: lambda sum over frozen adapters and targets of sum_jk |(A_i A^T)_jk|, against a naive
+ * sum over the tensors; its gradient with respect to the attached adapter's A against central
+ * differences (step 1e-3, tolerance 1e-2 relative + 1e-3 absolute; the penalty is piecewise
+ * linear in A, and at these seeded values no entry of A_i A^T lies within a step of a kink);
+ * B gets no gradient; no frozen adapter gives 0. */
+START_TEST(orthogonal_penalty_gradient)
+{
+	lethe_model_config c = gqa_config(8);
+	lethe_model *m;
+	ck_assert_int_eq(lethe_model_new(&m, &c, 9), 0);
+	lethe_lora_options o = {.rank = 2, .alpha = 4, .targets = LETHE_LORA_Q | LETHE_LORA_DOWN};
+	const float lambda = 0.7f;
+	ck_assert_int_eq(lethe_model_lora_attach(m, &o, 31), 0);
+	ck_assert(lethe_model_lora_orthogonal(m, lambda, 0) == 0.0);
+	ck_assert_int_eq(lethe_model_lora_freeze(m, 1), 0);
+	ck_assert_int_eq(lethe_model_lora_attach(m, &o, 32), 0);
+	ck_assert_int_eq(lethe_model_lora_freeze(m, 2), 0);
+	ck_assert_int_eq(lethe_model_lora_attach(m, &o, 33), 0);
+	size_t n = lethe_model_lora_num_params(m);
+	float *p = lethe_model_lora_params(m), *g = lethe_model_lora_grads(m);
+	/* The naive value. */
+	double want = 0;
+	for (size_t i = 0; i < 2; i++) {
+		const float *fp = lethe_model_lora_frozen(m, i, NULL, NULL, NULL);
+		for (size_t t = 0; t < lethe_model_lora_num_tensors(m); t += 2) {
+			const lethe_tensor_info *ti = lethe_model_lora_tensor(m, t);
+			for (int j = 0; j < ti->rows; j++)
+				for (int k = 0; k < ti->rows; k++) {
+					double d = 0;
+					for (int q = 0; q < ti->cols; q++)
+						d += (double)
+						         fp[ti->offset + (size_t)j * ti->cols + q] *
+						     p[ti->offset + (size_t)k * ti->cols + q];
+					want += fabs(d);
+				}
+		}
+	}
+	want *= lambda;
+	double got = lethe_model_lora_orthogonal(m, lambda, 0);
+	ck_assert_msg(fabs(got - want) <= 1e-9 * want, "penalty %.12g, naive %.12g", got, want);
+	ck_assert(want > 0);
+	memset(g, 0, n * sizeof(float));
+	const float gs = 2.0f;
+	ck_assert(lethe_model_lora_orthogonal(m, lambda, gs) == got);
+	int checked = 0;
+	for (size_t t = 0; t < lethe_model_lora_num_tensors(m); t++) {
+		const lethe_tensor_info *ti = lethe_model_lora_tensor(m, t);
+		int is_b = strstr(ti->name, "lora_B") != NULL;
+		for (size_t e = 0; e < ti->size; e += ti->size / 5 + 1) {
+			size_t i = ti->offset + e;
+			if (is_b) {
+				ck_assert(g[i] == 0.0f);
+				continue;
+			}
+			float keep = p[i], h = 1e-3f;
+			p[i] = keep + h;
+			double up = lethe_model_lora_orthogonal(m, lambda, 0);
+			p[i] = keep - h;
+			double down = lethe_model_lora_orthogonal(m, lambda, 0);
+			p[i] = keep;
+			double fd = gs * (up - down) / (2.0 * h);
+			ck_assert_msg(fabs(fd - g[i]) <= 1e-2 * fabs(fd) + 1e-3,
+			              "%s[%zu]: analytic %g, finite differences %g", ti->name, e,
+			              (double)g[i], fd);
+			checked++;
+		}
+	}
+	ck_assert_int_gt(checked, 10);
+	lethe_model_free(m);
+}
+END_TEST
+
 int main(void)
 {
 	lethe_set_threads(1);
@@ -273,6 +397,8 @@ int main(void)
 	tcase_add_test(tc, merge_matches_unmerged);
 	tcase_add_test(tc, base_untouched_by_training);
 	tcase_add_test(tc, bad_options_refused);
+	tcase_add_test(tc, freeze_keeps_base_and_adapter);
+	tcase_add_test(tc, orthogonal_penalty_gradient);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

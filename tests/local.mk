@@ -188,7 +188,7 @@ EXTRA_DIST += %reldir%/stats.py
 # LoRA adapters: finite differences, merge, frozen base (check_lora); PyTorch parity (lora.py,
 # through the lora_dump helper).
 check_PROGRAMS += %reldir%/check_lora %reldir%/lora_dump
-TESTS += %reldir%/check_lora %reldir%/lora.py %reldir%/lora_run.py
+TESTS += %reldir%/check_lora %reldir%/lora.py %reldir%/lora_run.py %reldir%/lora_per_stage.py
 %canon_reldir%_check_lora_SOURCES = %reldir%/check_lora.c
 %canon_reldir%_check_lora_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 %canon_reldir%_check_lora_LDADD = engine/liblethe.la $(CHECK_LIBS) $(LIBM)
@@ -208,7 +208,7 @@ check_PROGRAMS += %reldir%/pretrained_run
 TESTS += %reldir%/pretrained.py
 %canon_reldir%_pretrained_run_SOURCES = %reldir%/pretrained_run.c
 %canon_reldir%_pretrained_run_LDADD = engine/liblethe.la
-EXTRA_DIST += %reldir%/pretrained.py %reldir%/hf_llama.py %reldir%/lora.py %reldir%/lora_run.py
+EXTRA_DIST += %reldir%/pretrained.py %reldir%/hf_llama.py %reldir%/lora.py %reldir%/lora_run.py %reldir%/lora_per_stage.py
 
 # lethe export and model: {from: ...}: the export against the run (tensors, logits bit for bit),
 # against transformers' forward (tests/hf_llama.py) and the reference BPE (tests/bpe_reference.py),

@@ -14,7 +14,7 @@ end of two, a fresh one merged after three, full fine-tuning in four):
    bit for bit, as an uninterrupted run;
 5. `lethe report` shows the method beside each stage, and `lethe generate --stage one` applies
    the row's unmerged adapter;
-6. validation refuses per_stage, orthogonal, unknown targets and a stage that would silently
+6. validation refuses per_stage with merge, orthogonal without per_stage, unknown targets and a stage that would silently
    drop an unmerged adapter, each with file:line:column.
 Skips (77) without h5py.
 """
@@ -165,8 +165,8 @@ try:
 
     # 6. Refusals, each with its position.
     bad = {
-        "per_stage": ("adapter: {kind: lora, per_stage: true}", "adapter per_stage: not yet supported"),
-        "orthogonal": ("adapter: {kind: lora, orthogonal: 0.5}", "adapter orthogonal: not yet supported"),
+        "per_stage": ("adapter: {kind: lora, per_stage: true, merge: true}", "adapter merge: per_stage keeps"),
+        "orthogonal": ("adapter: {kind: lora, orthogonal: 0.5}", "adapter orthogonal: O-LoRA's penalty acts between per-stage"),
         "target": ("adapter: {kind: lora, targets: [q, gat]}", "(did you mean 'gate'?)"),
         "kind": ("adapter: {rank: 4}", "missing key 'kind'"),
         "dropout": ("adapter: {kind: lora, dropout: 1}", "adapter dropout"),

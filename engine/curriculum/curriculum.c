@@ -471,9 +471,9 @@ static void read_methods(ctx *x, const lethe_ynode *map, const char *where, leth
 }
 
 /* ---- adapter (LoRA) ---------------------------------------------------------------------------
- * adapter: {kind: lora, rank, alpha, dropout, targets, merge} or {kind: none}. A map stands
- * alone: keys it does not give take their defaults, not the train section's. per_stage and
- * orthogonal are known and refused (not implemented yet) rather than ignored. */
+ * adapter: {kind: lora, rank, alpha, dropout, targets, merge, per_stage, orthogonal} or
+ * {kind: none}. A map stands alone: keys it does not give take their defaults, not the train
+ * section's. orthogonal (O-LoRA's lambda) needs per_stage; per_stage refuses merge: true. */
 
 static const char *const lora_target_names[] = {"q", "k", "v", "o", "gate", "up", "down", NULL};
 
@@ -499,6 +499,8 @@ static void read_adapter(ctx *x, const lethe_ynode *v, const char *where, lethe_
 	s->adapter_alpha = s->adapter_dropout = 0;
 	s->adapter_targets = 0;
 	s->adapter_merge = 0;
+	s->adapter_per_stage = 0;
+	s->adapter_orthogonal = 0;
 	if (kind == 1) {
 		for (int k = 1; keys[k]; k++)
 			if ((o = lethe_yaml_get(v, keys[k])))
@@ -537,18 +539,26 @@ static void read_adapter(ctx *x, const lethe_ynode *v, const char *where, lethe_
 	}
 	if ((o = lethe_yaml_get(v, "merge")))
 		get_bool(x, o, "adapter merge", &merge);
-	if ((o = lethe_yaml_get(v, "per_stage")) && get_bool(x, o, "adapter per_stage", &flag) &&
-	    flag)
+	int per_stage = 0;
+	double orthogonal = 0;
+	if ((o = lethe_yaml_get(v, "per_stage")) && get_bool(x, o, "adapter per_stage", &flag))
+		per_stage = flag;
+	if (per_stage && merge)
+		error_at(x, lethe_yaml_get(v, "merge"),
+		         "adapter merge: per_stage keeps each stage's adapter apart, so it cannot "
+		         "be merged into the base; drop merge: true or per_stage: true");
+	if ((o = lethe_yaml_get(v, "orthogonal")) &&
+	    get_double(x, o, "adapter orthogonal", 0, 0, 1e12, &orthogonal) && !per_stage)
 		error_at(x, o,
-		         "adapter per_stage: not yet supported (one adapter at a time; use merge: "
-		         "true to start a fresh one in the next stage)");
-	if ((o = lethe_yaml_get(v, "orthogonal")))
-		error_at(x, o, "adapter orthogonal: not yet supported (O-LoRA needs per_stage)");
+		         "adapter orthogonal: O-LoRA's penalty acts between per-stage adapters; "
+		         "give per_stage: true");
 	s->adapter_rank = (int)rank;
 	s->adapter_alpha = alpha;
 	s->adapter_dropout = dropout;
 	s->adapter_targets = targets ? targets : LETHE_LORA_Q | LETHE_LORA_V;
 	s->adapter_merge = merge;
+	s->adapter_per_stage = per_stage;
+	s->adapter_orthogonal = orthogonal;
 }
 
 /* ---- within-stage curves and loss weighting (issue #12) ----------------------------------- */
@@ -973,13 +983,14 @@ static void check_adapter_sequence(ctx *x, const lethe_ynode *stages)
 			continue;
 		if (b->adapter_rank == a->adapter_rank && b->adapter_alpha == a->adapter_alpha &&
 		    b->adapter_dropout == a->adapter_dropout &&
-		    b->adapter_targets == a->adapter_targets)
+		    b->adapter_targets == a->adapter_targets &&
+		    b->adapter_per_stage == a->adapter_per_stage)
 			continue;
 		const lethe_ynode *n = lethe_yaml_get(stages->items[i], "adapter");
 		error_at(x, n ? n : stages->items[i],
 		         "stage '%s': stage '%s' leaves its adapter unmerged, so this stage must "
-		         "train the same adapter (same kind, rank, alpha, dropout and targets); "
-		         "give merge: true there to start afresh",
+		         "train the same adapter (same kind, rank, alpha, dropout, targets and "
+		         "per_stage); give merge: true there to start afresh",
 		         c->stages[i].name ? c->stages[i].name : "?",
 		         c->stages[i - 1].name ? c->stages[i - 1].name : "?");
 	}

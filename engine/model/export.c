@@ -189,6 +189,63 @@ typedef struct out_tensor {
 	size_t rows, cols; /* cols 0: a vector of rows floats */
 } out_tensor;
 
+/* Writes the n tensors t as F32 safetensors file (its name inside the temporary directory):
+ * the header, then the data in the same order, each tensor's offsets in the data area. */
+static int write_safetensors(exporter *e, const char *file, const out_tensor *t, size_t n)
+{
+	cJSON *h = cJSON_CreateObject();
+	cJSON *meta = cJSON_AddObjectToObject(h, "__metadata__");
+	cJSON_AddStringToObject(meta, "format", "pt");
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t bytes = t[i].rows * (t[i].cols ? t[i].cols : 1) * sizeof(float);
+		cJSON *o = cJSON_AddObjectToObject(h, t[i].name);
+		cJSON_AddStringToObject(o, "dtype", "F32");
+		cJSON *shape = cJSON_AddArrayToObject(o, "shape");
+		cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t[i].rows));
+		if (t[i].cols)
+			cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t[i].cols));
+		cJSON *off = cJSON_AddArrayToObject(o, "data_offsets");
+		cJSON_AddItemToArray(off, cJSON_CreateNumber((double)at));
+		cJSON_AddItemToArray(off, cJSON_CreateNumber((double)(at + bytes)));
+		at += bytes;
+	}
+	char *hdr = cJSON_PrintUnformatted(h);
+	cJSON_Delete(h);
+	if (!hdr)
+		return fail(e, LETHE_ENOMEM, "out of memory");
+	size_t hl = strlen(hdr), padded = (hl + 7) / 8 * 8; /* the data starts 8-byte aligned */
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/%s", e->tmp, file);
+	FILE *f = fopen(path, "wb");
+	int ok = f != NULL, err = f ? 0 : errno;
+	unsigned char len8[8];
+	for (int b = 0; b < 8; b++)
+		len8[b] = (unsigned char)((uint64_t)padded >> (8 * b));
+	if (ok)
+		ok = fwrite(len8, 1, 8, f) == 8 && fwrite(hdr, 1, hl, f) == hl;
+	for (size_t i = hl; ok && i < padded; i++)
+		ok = fputc(' ', f) != EOF;
+	/* Little-endian float32 is the in-memory layout on every machine lethe builds for. */
+	for (size_t i = 0; ok && i < n; i++) {
+		size_t cnt = t[i].rows * (t[i].cols ? t[i].cols : 1);
+		ok = fwrite(t[i].data, sizeof(float), cnt, f) == cnt;
+	}
+	if (f) {
+		ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+		if (!ok && !err)
+			err = errno;
+		if (fclose(f) != 0 && ok) {
+			ok = 0;
+			err = errno;
+		}
+	}
+	free(hdr);
+	if (!ok)
+		return fail(e, LETHE_EIO, "%s/%s: %s", e->dir, file, strerror(err ? err : EIO));
+	return 0;
+}
+
 static int safetensors(exporter *e)
 {
 	lethe_model *m = e->m;
@@ -257,62 +314,92 @@ static int safetensors(exporter *e)
 		t[n].cols = ti->group == LETHE_GROUP_NORMS ? 0 : C;
 		n++;
 	}
-	/* The header, then the data in the same order, each tensor's offsets in the data area. */
-	cJSON *h = cJSON_CreateObject();
-	cJSON *meta = cJSON_AddObjectToObject(h, "__metadata__");
-	cJSON_AddStringToObject(meta, "format", "pt");
-	size_t at = 0;
-	for (size_t i = 0; i < n; i++) {
-		size_t bytes = t[i].rows * (t[i].cols ? t[i].cols : 1) * sizeof(float);
-		cJSON *o = cJSON_AddObjectToObject(h, t[i].name);
-		cJSON_AddStringToObject(o, "dtype", "F32");
-		cJSON *shape = cJSON_AddArrayToObject(o, "shape");
-		cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t[i].rows));
-		if (t[i].cols)
-			cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t[i].cols));
-		cJSON *off = cJSON_AddArrayToObject(o, "data_offsets");
-		cJSON_AddItemToArray(off, cJSON_CreateNumber((double)at));
-		cJSON_AddItemToArray(off, cJSON_CreateNumber((double)(at + bytes)));
-		at += bytes;
-	}
-	char *hdr = cJSON_PrintUnformatted(h);
-	cJSON_Delete(h);
-	if (!hdr) {
-		free(t);
-		return fail(e, LETHE_ENOMEM, "out of memory");
-	}
-	size_t hl = strlen(hdr), padded = (hl + 7) / 8 * 8; /* the data starts 8-byte aligned */
-	char path[PATH_MAX + 64];
-	snprintf(path, sizeof(path), "%s/model.safetensors", e->tmp);
-	FILE *f = fopen(path, "wb");
-	int ok = f != NULL, err = f ? 0 : errno;
-	unsigned char len8[8];
-	for (int b = 0; b < 8; b++)
-		len8[b] = (unsigned char)((uint64_t)padded >> (8 * b));
-	if (ok)
-		ok = fwrite(len8, 1, 8, f) == 8 && fwrite(hdr, 1, hl, f) == hl;
-	for (size_t i = hl; ok && i < padded; i++)
-		ok = fputc(' ', f) != EOF;
-	/* Little-endian float32 is the in-memory layout on every machine lethe builds for. */
-	for (size_t i = 0; ok && i < n; i++) {
-		size_t cnt = t[i].rows * (t[i].cols ? t[i].cols : 1);
-		ok = fwrite(t[i].data, sizeof(float), cnt, f) == cnt;
-	}
-	if (f) {
-		ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-		if (!ok && !err)
-			err = errno;
-		if (fclose(f) != 0 && ok) {
-			ok = 0;
-			err = errno;
-		}
-	}
-	free(hdr);
+	int rc = write_safetensors(e, "model.safetensors", t, n);
 	free(t);
-	if (!ok)
-		return fail(e, LETHE_EIO, "%s/model.safetensors: %s", e->dir,
-		            strerror(err ? err : EIO));
-	return 0;
+	return rc;
+}
+
+/* ---- the adapter (--adapter): PEFT's files ------------------------------------------------------
+ * adapter_model.safetensors with the names PeftModel.save_pretrained() gives a LoRA on a
+ * LlamaForCausalLM (the adapter name stripped): base_model.model.model.layers.L.self_attn.q_proj.
+ * lora_A.weight [r, in] and .lora_B.weight [out, r], and so on for k_proj, v_proj, o_proj,
+ * mlp.gate_proj, mlp.up_proj and mlp.down_proj. lethe gives q, k and v their own A and B over
+ * their own rows of the fused wqkv, which is exactly PEFT's separate q_proj/k_proj/v_proj
+ * adapters, so nothing is split or shared. adapter_config.json says peft_type LORA, r,
+ * lora_alpha, lora_dropout, target_modules, task_type CAUSAL_LM, bias none, fan_in_fan_out false
+ * and base_model_name_or_path (the export directory's absolute path: its model.safetensors is the
+ * base the adapter goes on). */
+
+static const char *const peft_modules[7] = {
+    "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+    "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
+static const char *const lora_target_names[7] = {"q", "k", "v", "o", "gate", "up", "down"};
+
+static int adapter_safetensors(exporter *e)
+{
+	lethe_model *m = e->m;
+	size_t n = lethe_model_lora_num_tensors(m);
+	out_tensor *t = calloc(n ? n : 1, sizeof(*t));
+	if (!t)
+		return fail(e, LETHE_ENOMEM, "out of memory");
+	const float *p = lethe_model_lora_params(m);
+	for (size_t i = 0; i < n; i++) {
+		const lethe_tensor_info *ti = lethe_model_lora_tensor(m, i);
+		/* "layers.L.TARGET.lora_X" */
+		const char *dot = strchr(ti->name + 7, '.');
+		const char *last = strrchr(ti->name, '.');
+		int k = 0;
+		while (dot && last && k < 7 &&
+		       !((size_t)(last - dot - 1) == strlen(lora_target_names[k]) &&
+		         strncmp(dot + 1, lora_target_names[k], (size_t)(last - dot - 1)) == 0))
+			k++;
+		if (!dot || !last || k == 7) {
+			free(t);
+			return fail(e, LETHE_EINVAL, "adapter tensor '%s' has no PEFT name",
+			            ti->name);
+		}
+		snprintf(t[i].name, sizeof(t[i].name),
+		         "base_model.model.model.layers.%d.%s.%s.weight", ti->layer,
+		         peft_modules[k], last + 1);
+		t[i].data = p + ti->offset;
+		t[i].rows = (size_t)ti->rows;
+		t[i].cols = (size_t)ti->cols;
+	}
+	int rc = write_safetensors(e, "adapter_model.safetensors", t, n);
+	free(t);
+	return rc;
+}
+
+static int adapter_config(exporter *e)
+{
+	const lethe_lora_options *o = lethe_model_lora(e->m);
+	/* The directory's absolute path (the working directory prefixed to a relative one), without
+	 * trailing slashes. */
+	char cwd[PATH_MAX], base[2 * PATH_MAX + 2];
+	if (e->dir[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+		return fail(e, LETHE_EIO, "the working directory: %s", strerror(errno));
+	int len = snprintf(base, sizeof(base), "%s%s%s", e->dir[0] == '/' ? "" : cwd,
+	                   e->dir[0] == '/' ? "" : "/", e->dir);
+	while (len > 1 && base[len - 1] == '/')
+		base[--len] = '\0';
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "peft_type", "LORA");
+	cJSON_AddStringToObject(j, "task_type", "CAUSAL_LM");
+	cJSON_AddStringToObject(j, "base_model_name_or_path", base);
+	cJSON_AddNumberToObject(j, "r", o->rank);
+	cJSON_AddNumberToObject(j, "lora_alpha", shortest(o->alpha));
+	cJSON_AddNumberToObject(j, "lora_dropout", shortest(o->dropout));
+	cJSON *tm = cJSON_AddArrayToObject(j, "target_modules");
+	for (int k = 0; k < 7; k++)
+		if (o->targets & (1u << k))
+			cJSON_AddItemToArray(tm,
+			                     cJSON_CreateString(strchr(peft_modules[k], '.') + 1));
+	cJSON_AddStringToObject(j, "bias", "none");
+	cJSON_AddBoolToObject(j, "fan_in_fan_out", 0);
+	cJSON_AddBoolToObject(j, "inference_mode", 1);
+	cJSON_AddBoolToObject(j, "use_rslora", 0);
+	cJSON_AddBoolToObject(j, "use_dora", 0);
+	return write_json(e, "adapter_config.json", j);
 }
 
 /* ---- the tokenizer ----------------------------------------------------------------------------
@@ -543,7 +630,9 @@ static void remove_tmp(exporter *e)
 	                                    "tokenizer.model",
 	                                    "tokenizer_config.json",
 	                                    "special_tokens_map.json",
-	                                    "added_tokens.json"};
+	                                    "added_tokens.json",
+	                                    "adapter_config.json",
+	                                    "adapter_model.safetensors"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char path[PATH_MAX + 64];
 		snprintf(path, sizeof(path), "%s/%s", e->tmp, names[i]);
@@ -552,12 +641,26 @@ static void remove_tmp(exporter *e)
 	rmdir(e->tmp);
 }
 
+static int export_dir(lethe_model *m, const lethe_tokenizer *tok, const char *dir, int adapter);
+
 int lethe_model_export(lethe_model *m, const lethe_tokenizer *tok, const char *dir)
+{
+	return export_dir(m, tok, dir, 0);
+}
+
+int lethe_model_export_adapter(lethe_model *m, const lethe_tokenizer *tok, const char *dir)
+{
+	return export_dir(m, tok, dir, 1);
+}
+
+static int export_dir(lethe_model *m, const lethe_tokenizer *tok, const char *dir, int adapter)
 {
 	exporter e = {.m = m, .dir = dir};
 	m->errmsg[0] = '\0';
 	if (!dir || !*dir)
 		return fail(&e, LETHE_EINVAL, "no directory to export to");
+	if (adapter && !lethe_model_lora(m))
+		return fail(&e, LETHE_EINVAL, "the model has no attached LoRA adapter to export");
 	const char *kind = tok ? lethe_tokenizer_kind(tok) : NULL;
 	if (tok && strcmp(kind, "lethe-bpe") != 0 &&
 	    (strcmp(kind, "llama2c") == 0 || !lethe_tokenizer_source(tok)))
@@ -589,6 +692,10 @@ int lethe_model_export(lethe_model *m, const lethe_tokenizer *tok, const char *d
 		rc = generation_json(&e, tok);
 	if (!rc)
 		rc = safetensors(&e);
+	if (!rc && adapter)
+		rc = adapter_safetensors(&e);
+	if (!rc && adapter)
+		rc = adapter_config(&e);
 	if (!rc && tok)
 		rc = strcmp(kind, "lethe-bpe") == 0
 		         ? lethe_bpe_files(&e, tok)

@@ -2,9 +2,10 @@
  * lora.c: LoRA adapters on the model (Hu et al. 2021, "LoRA: Low-Rank Adaptation of Large
  * Language Models"; the parametrisation and initialisation of Hugging Face PEFT's LoraLayer):
  * attaching, merging and detaching one adapter, its parameter block and the buffers its layers
- * need. The arithmetic is layer.c's (lora_forward / lora_backward), AdamW's is optim.c's. Not
- * here: O-LoRA's penalty and several adapters applied in sequence (per-stage adapters), which
- * the curriculum refuses for now.
+ * need; per-stage adapters (earlier ones frozen, their deltas added to the parameters in order
+ * over a saved copy of the base) and O-LoRA's penalty on the overlap between the attached
+ * adapter's A and the frozen ones'. The arithmetic is layer.c's (lora_forward / lora_backward),
+ * AdamW's is optim.c's.
  */
 #include <math.h>
 #include <stdio.h>
@@ -145,12 +146,9 @@ nomem:
 	return LETHE_ENOMEM;
 }
 
-int lethe_model_lora_merge(lethe_model *m)
+/* W (out, in) += scale B (out, r) A (r, in) for every adapted projection. */
+static void add_delta(lethe_model *m)
 {
-	if (!m->has_lora) {
-		snprintf(m->errmsg, sizeof(m->errmsg), "the model has no adapter to merge");
-		return LETHE_EINVAL;
-	}
 	int r = m->lora_opt.rank;
 	for (int l = 0; l < m->cfg.layers; l++) {
 		const layer_lora *ll = &m->p.layer[l].lora;
@@ -160,13 +158,142 @@ int lethe_model_lora_merge(lethe_model *m)
 			int in, out, ld;
 			target_dims(m, t, &in, &out);
 			float *w = target_base(m, l, t, &ld);
-			/* W (out, in) += scale B (out, r) A (r, in) */
 			lethe_layer__matmul(0, 0, out, in, r, m->dims.lora_scale, ll->B[t], r,
 			                    ll->A[t], in, 1.0f, w, ld);
 		}
 	}
+}
+
+int lethe_model_lora_merge(lethe_model *m)
+{
+	if (!m->has_lora) {
+		snprintf(m->errmsg, sizeof(m->errmsg), "the model has no adapter to merge");
+		return LETHE_EINVAL;
+	}
+	add_delta(m);
+	lethe_model_lora_detach(m);
+	lethe_model__lora_frozen_free(m);
+	return 0;
+}
+
+/* ---- per-stage adapters ---- */
+
+int lethe_model_lora_freeze(lethe_model *m, int64_t tag)
+{
+	if (!m->has_lora) {
+		snprintf(m->errmsg, sizeof(m->errmsg), "the model has no adapter to freeze");
+		return LETHE_EINVAL;
+	}
+	struct lora_frozen *fr =
+	    realloc(m->lora_frozen, (m->n_lora_frozen + 1) * sizeof(*m->lora_frozen));
+	if (!fr)
+		goto nomem;
+	m->lora_frozen = fr;
+	float *p = malloc(m->n_lora * sizeof(float));
+	if (!p)
+		goto nomem;
+	if (!m->lora_base) {
+		if (!(m->lora_base = malloc(m->n_params * sizeof(float)))) {
+			free(p);
+			goto nomem;
+		}
+		memcpy(m->lora_base, m->params, m->n_params * sizeof(float));
+	}
+	memcpy(p, m->lora_p, m->n_lora * sizeof(float));
+	fr[m->n_lora_frozen++] = (struct lora_frozen){m->lora_opt, p, m->n_lora, tag};
+	add_delta(m);
 	lethe_model_lora_detach(m);
 	return 0;
+nomem:
+	snprintf(m->errmsg, sizeof(m->errmsg), "out of memory for a frozen adapter");
+	return LETHE_ENOMEM;
+}
+
+void lethe_model__lora_frozen_free(lethe_model *m)
+{
+	for (size_t i = 0; i < m->n_lora_frozen; i++)
+		free(m->lora_frozen[i].p);
+	free(m->lora_frozen);
+	free(m->lora_base);
+	m->lora_frozen = NULL;
+	m->lora_base = NULL;
+	m->n_lora_frozen = 0;
+}
+
+size_t lethe_model_lora_num_frozen(const lethe_model *m)
+{
+	return m->n_lora_frozen;
+}
+
+const float *lethe_model_lora_frozen(const lethe_model *m, size_t i, lethe_lora_options *opt,
+                                     int64_t *tag, size_t *n)
+{
+	if (i >= m->n_lora_frozen)
+		return NULL;
+	const struct lora_frozen *f = &m->lora_frozen[i];
+	if (opt)
+		*opt = f->opt;
+	if (tag)
+		*tag = f->tag;
+	if (n)
+		*n = f->n;
+	return f->p;
+}
+
+const float *lethe_model_lora_base(const lethe_model *m)
+{
+	return m->lora_base ? m->lora_base : m->params;
+}
+
+double lethe_model_lora_orthogonal(lethe_model *m, float lambda, float grad_scale)
+{
+	if (!m->has_lora)
+		return 0.0;
+	int r = m->lora_opt.rank;
+	double sum = 0.0;
+	double *o = malloc((size_t)r * r * sizeof(double));
+	if (!o)
+		return NAN;
+	for (size_t f = 0; f < m->n_lora_frozen; f++) {
+		const struct lora_frozen *fr = &m->lora_frozen[f];
+		if (fr->opt.rank != r || fr->opt.targets != m->lora_opt.targets ||
+		    fr->n != m->n_lora)
+			continue;
+		/* The A tensors are the even ones; a frozen adapter with the same options has
+		 * the same layout. */
+		for (size_t k = 0; k < m->n_lora_tensors; k += 2) {
+			const lethe_tensor_info *ti = &m->lora_tensors[k];
+			int in = ti->cols;
+			const float *ai = fr->p + ti->offset, *a = m->lora_p + ti->offset;
+			float *ga = m->lora_g + ti->offset;
+			/* O (r, r) = A_i (r, in) A^T (in, r) */
+			for (int j = 0; j < r; j++)
+				for (int q = 0; q < r; q++) {
+					double d = 0.0;
+					for (int c = 0; c < in; c++)
+						d += (double)ai[(size_t)j * in + c] *
+						     a[(size_t)q * in + c];
+					o[(size_t)j * r + q] = d;
+					sum += fabs(d);
+				}
+			if (!(grad_scale > 0))
+				continue;
+			/* dA (r, in) += grad_scale lambda sign(O)^T A_i */
+			for (int q = 0; q < r; q++)
+				for (int j = 0; j < r; j++) {
+					double dj = o[(size_t)j * r + q];
+					float sg = dj > 0 ? 1.0f : dj < 0 ? -1.0f : 0.0f;
+					if (sg == 0.0f)
+						continue;
+					float s = grad_scale * lambda * sg;
+					for (int c = 0; c < in; c++)
+						ga[(size_t)q * in + c] +=
+						    s * ai[(size_t)j * in + c];
+				}
+		}
+	}
+	free(o);
+	return (double)lambda * sum;
 }
 
 void lethe_model__lora_free(lethe_model *m)

@@ -223,6 +223,7 @@ void lethe_model_free(lethe_model *m)
 	free_activations(m);
 	lethe_model__lora_free(m);
 	free(m->row_w);
+	lethe_model__lora_frozen_free(m);
 	free(m->params);
 	free(m->grads);
 	free(m->adam_m);

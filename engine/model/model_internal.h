@@ -91,6 +91,17 @@ struct lethe_model {
 	float *row_w;
 	size_t row_w_cap;
 	int row_w_on;
+	/* Per-stage adapters (lora.c): earlier adapters, frozen and kept in the order they were
+	 * frozen; their deltas are added to params in that order, and lora_base holds the
+	 * parameters as they were before the first (NULL while none is frozen). */
+	struct lora_frozen {
+		lethe_lora_options opt;
+		float *p; /* the adapter's block, n floats */
+		size_t n;
+		int64_t tag;
+	} * lora_frozen;
+	size_t n_lora_frozen;
+	float *lora_base;
 };
 
 /* lethe_model_new() with the random initialisation skipped when init is 0 (the parameters are
@@ -112,6 +123,8 @@ int lethe_model__base_trainable(const lethe_model *m);
 /* lora.c: the adapter's buffers for BT rows (no-op without an adapter); its memory released. */
 int lethe_model__lora_buffers(lethe_model *m, size_t BT);
 void lethe_model__lora_free(lethe_model *m);
+/* The frozen adapters and the saved base released (the parameters stay as they are). */
+void lethe_model__lora_frozen_free(lethe_model *m);
 /* The adapter's AdamW moments, allocated (zeroed) on first use. */
 int lethe_model__lora_moments(lethe_model *m);
 /* The key of layer l's dropout in the current training forward, 0 when dropout is off. */

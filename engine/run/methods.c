@@ -102,6 +102,19 @@ double lethe_methods__penalty(const lethe_methods *ms, lethe_model *m,
 	return 0.5 * rg->lambda * sum;
 }
 
+int lethe_methods__has_olora(const lethe_train_settings *ts)
+{
+	return ts->adapter_rank && ts->adapter_per_stage && ts->adapter_orthogonal > 0;
+}
+
+double lethe_methods__olora_penalty(lethe_model *m, const lethe_train_settings *ts,
+                                    float grad_scale)
+{
+	if (!lethe_methods__has_olora(ts))
+		return 0.0;
+	return lethe_model_lora_orthogonal(m, (float)ts->adapter_orthogonal, grad_scale);
+}
+
 int lethe_methods__has_lwf(const lethe_train_settings *ts)
 {
 	return ts->regularize.kind == LETHE_REG_LWF && ts->regularize.lambda > 0;
@@ -259,5 +272,7 @@ void lethe_methods__summary(const lethe_train_settings *ts, char *buf, size_t si
 	if (ts->replay.per_task > 0)
 		ADD("%sreplay per_task=%ld ratio=%g", k ? "; " : "", ts->replay.per_task,
 		    ts->replay.ratio);
+	if (lethe_methods__has_olora(ts))
+		ADD("%so-lora lambda=%g", k ? "; " : "", ts->adapter_orthogonal);
 #undef ADD
 }

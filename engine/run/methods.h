@@ -42,6 +42,15 @@ int lethe_methods__has_penalty(const lethe_train_settings *ts);
 double lethe_methods__penalty(const lethe_methods *ms, lethe_model *m,
                               const lethe_train_settings *ts, float grad_scale);
 
+/* O-LoRA (adapter: {per_stage: true, orthogonal: LAMBDA}): whether the settings ask for its
+ * penalty (lambda > 0), and its value at the attached adapter, lambda sum_i sum_t
+ * sum_jk |(A_i A^T)_jk| over the frozen adapters i and the adapted projections t
+ * (lethe_model_lora_orthogonal()); with grad_scale > 0 its gradient times grad_scale is added to
+ * the adapter's gradients, as lethe_methods__penalty() does for the base's. */
+int lethe_methods__has_olora(const lethe_train_settings *ts);
+double lethe_methods__olora_penalty(lethe_model *m, const lethe_train_settings *ts,
+                                    float grad_scale);
+
 /* Whether the settings distil from the stage's starting model (LwF with lambda > 0). */
 int lethe_methods__has_lwf(const lethe_train_settings *ts);
 

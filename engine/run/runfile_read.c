@@ -2020,6 +2020,48 @@ static int read_f32(lethe_runfile *rf, const char *path, size_t n, float *dst)
 	return rc;
 }
 
+/* Per-stage adapters: the rows listed in <at>/frozen_rows (if any), each an earlier row with an
+ * unmerged adapter, attached and frozen onto m in that order (lethe_model_lora_freeze(), the
+ * same arithmetic the run used), so that m's parameters are the base plus their deltas. */
+static int apply_frozen(lethe_runfile *rf, const char *at, size_t before, lethe_model *m)
+{
+	char path[800];
+	PATHF(path, "%s/frozen_rows", at);
+	if (!exists(rf->f, path))
+		return 0;
+	int32_t *rows = NULL;
+	hsize_t n = 0;
+	int rc = vector(rf, path, CLS_INT, ANY, "a vector of row indices", &n, (void **)&rows);
+	for (hsize_t i = 0; rc == 0 && i < n; i++) {
+		lethe_lora_options o;
+		int merged = 0;
+		float *p = NULL;
+		size_t np = 0;
+		if (rows[i] < 0 || (size_t)rows[i] >= before || (i > 0 && rows[i] <= rows[i - 1])) {
+			rc = fail(rf, LETHE_EPARSE,
+			          "dataset '%s': row %d is not an earlier row in increasing order",
+			          path, (int)rows[i]);
+			break;
+		}
+		rc = lethe_runfile_row_adapter(rf, (size_t)rows[i], &o, &merged, &p, &np);
+		if (rc == LETHE_ENOTFOUND || (rc == 0 && merged))
+			rc = fail(rf, LETHE_EPARSE, "dataset '%s': row %d has no unmerged adapter",
+			          path, (int)rows[i]);
+		if (rc == 0) {
+			if ((rc = lethe_model_lora_attach(m, &o, 0)) == 0) {
+				memcpy(lethe_model_lora_params(m), p, np * sizeof(float));
+				rc = lethe_model_lora_freeze(m, rows[i]);
+			}
+			if (rc)
+				fail(rf, rc, "'%s': row %d's adapter: %s", path, (int)rows[i],
+				     lethe_model_errmsg(m));
+		}
+		free(p);
+	}
+	free(rows);
+	return rc;
+}
+
 int lethe_runfile__resume_adapter(lethe_runfile *rf, lethe_model *m)
 {
 	const char *at = "resume/adapter";
@@ -2042,6 +2084,8 @@ int lethe_runfile__resume_adapter(lethe_runfile *rf, lethe_model *m)
 	if (rc == 0 && (calls < 0 || steps < 0))
 		rc = fail(rf, LETHE_EPARSE, "'%s': negative calls or steps", at);
 	lethe_model_lora_detach(m);
+	if (rc == 0)
+		rc = apply_frozen(rf, at, rf->n_rows, m);
 	if (rc == 0 && (rc = lethe_model_lora_attach(m, &o, (uint64_t)seed)))
 		rc = fail(rf, rc == LETHE_ENOMEM ? rc : LETHE_EPARSE, "'%s': %s", at,
 		          lethe_model_errmsg(m));
@@ -2192,7 +2236,12 @@ int lethe_runfile_row_model(lethe_runfile *rf, size_t row, lethe_model *m)
 	size_t n = 0;
 	int ar = rc ? 0 : lethe_runfile_row_adapter(rf, row, &o, &merged, &p, &n);
 	if (ar == 0 && p && !merged) {
-		if ((ar = lethe_model_lora_attach(m, &o, 0)) == 0)
+		char rg[600], at[700];
+		rf_row_group(rg, sizeof(rg), row, rf->rows[row]);
+		PATHF(at, "%s/adapter", rg);
+		if ((ar = apply_frozen(rf, at, row, m)) != 0)
+			; /* the message is on rf */
+		else if ((ar = lethe_model_lora_attach(m, &o, 0)) == 0)
 			memcpy(lethe_model_lora_params(m), p, n * sizeof(float));
 		else
 			fail(rf, ar, "stage '%s': its adapter: %s", rf->rows[row],

@@ -365,6 +365,26 @@ static int write_adapter_attrs(wr *w, hid_t g, const lethe_lora_options *o)
 	       attr_strings(w, g, "targets", names, k);
 }
 
+/* Per-stage adapters: frozen_rows (int32), the rows whose adapters are frozen under the one
+ * being written, in the order their deltas are added to the base; absent when there are none. */
+static int write_frozen_rows(wr *w, hid_t g, const lethe_model *m)
+{
+	size_t n = lethe_model_lora_num_frozen(m);
+	if (n == 0)
+		return 0;
+	int32_t *rows = malloc(n * sizeof(*rows));
+	if (!rows)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int64_t tag = -1;
+		lethe_model_lora_frozen(m, i, NULL, &tag, NULL);
+		rows[i] = (int32_t)tag;
+	}
+	int rc = write_i32(w, g, "frozen_rows", rows, n);
+	free(rows);
+	return rc;
+}
+
 static int write_adapter(wr *w, hid_t row, lethe_model *m, const lethe_stage_record *r)
 {
 	const lethe_model_config *cfg = lethe_model_config_of(m);
@@ -379,7 +399,7 @@ static int write_adapter(wr *w, hid_t row, lethe_model *m, const lethe_stage_rec
 		for (size_t i = 0; i < n; i++)
 			ptrs[i] = names[i];
 		hsize_t dims[2] = {n, 2};
-		rc |= write_adapter_attrs(w, g, &r->adapter_opt) |
+		rc |= write_frozen_rows(w, g, m) | write_adapter_attrs(w, g, &r->adapter_opt) |
 		      attr_i64(w, g, "merged", r->adapter_merged) |
 		      write_f32(w, g, "params", r->adapter, r->n_adapter) |
 		      write_strings(w, g, "tensors", ptrs, n) |
@@ -404,7 +424,7 @@ static int write_resume_adapter(wr *w, hid_t resume, lethe_model *m)
 	size_t n = lethe_model_lora_num_params(m);
 	float *mo = lethe_model_lora_adam_m(m), *ve = lethe_model_lora_adam_v(m);
 	int rc = (mo && ve) ? 0 : -1;
-	rc |= write_adapter_attrs(w, g, o) |
+	rc |= write_frozen_rows(w, g, m) | write_adapter_attrs(w, g, o) |
 	      attr_i64(w, g, "steps", (int64_t)lethe_model_lora_steps_taken(m)) |
 	      attr_i64(w, g, "calls", (int64_t)lethe_model_lora_calls(m)) |
 	      attr_i64(w, g, "seed", (int64_t)lethe_model_lora_seed(m)) |
@@ -471,7 +491,9 @@ static int write_row(wr *w, hid_t stages, const lethe_curriculum *c, lethe_model
 	if (r->adapter)
 		rc |= write_adapter(w, g, m, r);
 	if (r->trained) {
-		rc |= write_f32(w, g, "params", lethe_model_params(m), lethe_model_num_params(m));
+		/* With per-stage adapters, the base without the frozen adapters' deltas. */
+		rc |=
+		    write_f32(w, g, "params", lethe_model_lora_base(m), lethe_model_num_params(m));
 		hid_t cg = group(w, g, "curves");
 		rc |= cg < 0 ? -1 : 0;
 		if (cg >= 0) {
@@ -560,6 +582,13 @@ char *lethe_runfile__stage_settings(const lethe_curriculum *c, size_t stage)
 		              s->train.adapter_rank, s->train.adapter_alpha,
 		              s->train.adapter_dropout, s->train.adapter_targets,
 		              s->train.adapter_merge);
+	/* Per-stage adapters and O-LoRA: only when asked for, so other adapter lines are unchanged.
+	 */
+	if (s->train.adapter_rank && s->train.adapter_per_stage && k >= 1 && k < (int)sizeof(buf))
+		k += snprintf(buf + k - 1, sizeof(buf) - (size_t)k + 1,
+		              ", \"per_stage\": 1, \"orthogonal\": %.9g}",
+		              s->train.adapter_orthogonal) -
+		     1;
 	/* Within-stage curves and loss weighting: only when set, likewise. */
 	if (s->train.eval_every && k < (int)sizeof(buf))
 		k += snprintf(buf + k, sizeof(buf) - (size_t)k,
@@ -1157,7 +1186,7 @@ int lethe_runfile__write(const char *path, const lethe_curriculum *c, const leth
 			if (mo && ve)
 				rc |= write_f32(w, g, "adam_m", mo, lethe_model_num_params(m)) |
 				      write_f32(w, g, "adam_v", ve, lethe_model_num_params(m));
-			rc |= write_f32(w, g, "params", lethe_model_params(m),
+			rc |= write_f32(w, g, "params", lethe_model_lora_base(m),
 			                lethe_model_num_params(m));
 			rc |= write_resume_methods(w, g, m, &records[n_records - 1]);
 			rc |= write_resume_adapter(w, g, m);

@@ -722,7 +722,9 @@ static void log_task_losses(const run *r, const seq_batch *sb, const size_t *pic
  * generator seeded by the curriculum's seed and the stage's index, B zero) or trains on the one
  * the previous stage left unmerged (validation made sure it is the same); the base stays frozen
  * whatever 'freeze' says. At the stage's end the adapter is copied into the row's record (the
- * run file keeps it) and, with merge: true, merged into the base and dropped. */
+ * run file keeps it) and, with merge: true, merged into the base and dropped. With per_stage,
+ * the adapter the previous stage left is frozen first (kept, its delta added to the working
+ * parameters, tagged with the previous row, whose record stored it) and a fresh one attached. */
 
 static int adapter_begin(run *r, size_t si)
 {
@@ -733,6 +735,13 @@ static int adapter_begin(run *r, size_t si)
 			return fail(r, LETHE_EINVAL,
 			            "stage '%s': an unmerged adapter is still attached", st->name);
 		return 0;
+	}
+	if (ts->adapter_per_stage && lethe_model_lora(r->m)) {
+		int rc = r->n_rec >= 2 ? lethe_model_lora_freeze(r->m, (int64_t)r->n_rec - 2)
+		                       : LETHE_EINVAL;
+		if (rc)
+			return fail(r, rc, "stage '%s': freezing the previous stage's adapter: %s",
+			            st->name, lethe_model_errmsg(r->m));
 	}
 	if (lethe_model_lora(r->m) && ts->reset_optimizer) {
 		/* reset_optimizer covers the adapter the previous stage left: its moments and
@@ -888,7 +897,7 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 	if (rc == 0 && (rc = lethe_methods__stage_begin(&r->ms, r->m, ts)))
 		rc = fail(r, rc, "stage '%s': out of memory for its methods", st->name);
 	int lwf = lethe_methods__has_lwf(ts);
-	if (rc == 0 && (lethe_methods__has_penalty(ts) || lwf) &&
+	if (rc == 0 && (lethe_methods__has_penalty(ts) || lwf || lethe_methods__has_olora(ts)) &&
 	    !(rec->penalty = calloc(steps, sizeof(float))))
 		rc = LETHE_ENOMEM;
 	if (rc == 0)
@@ -985,7 +994,9 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 		else if (rec->penalty) /* the gradient block is scaled by 1/grad_accum in the step
 		                        */
 			rec->penalty[step] =
-			    (float)lethe_methods__penalty(&r->ms, r->m, ts, (float)ts->grad_accum);
+			    (float)(lethe_methods__penalty(&r->ms, r->m, ts,
+			                                   (float)ts->grad_accum) +
+			            lethe_methods__olora_penalty(r->m, ts, (float)ts->grad_accum));
 		float norm;
 		if ((rc = lethe_model_step(r->m, &opt, lr, (float)ts->clip,
 		                           1.0f / (float)ts->grad_accum, &norm))) {
@@ -1046,7 +1057,8 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
  * reference's norm) per group and overall, against the previous row and the initial model. */
 static void drift(run *r, lethe_stage_record *rec)
 {
-	const float *p = lethe_model_params(r->m);
+	/* The parameters as the row stores them: per-stage adapters' deltas are not in the base. */
+	const float *p = lethe_model_lora_base(r->m);
 	double d[2][LETHE_GROUP_COUNT + 1] = {{0}}, ref[2][LETHE_GROUP_COUNT + 1] = {{0}};
 	const float *base[2] = {r->previous, r->initial};
 	for (size_t t = 0; t < lethe_model_num_tensors(r->m); t++) {
@@ -1518,7 +1530,7 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 	rf = NULL;
 	if ((rc = open_log(&r)))
 		goto done;
-	memcpy(r.previous, lethe_model_params(r.m), np * sizeof(float));
+	memcpy(r.previous, lethe_model_lora_base(r.m), np * sizeof(float));
 	if (lethe_curriculum_baseline(c) && r.n_rec == 0) {
 		lethe_stage_record *b = &r.rec[r.n_rec++];
 		b->name = strdup("baseline");

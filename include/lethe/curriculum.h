@@ -75,6 +75,8 @@ typedef struct lethe_train_settings {
 	    eval_every; /* evaluate: {every: N}: every N optimizer steps inside the stage; 0: off */
 	long curve_limit; /* evaluate: {curve_limit: M}: the first M evaluation examples; 0: all */
 	lethe_loss_weighting loss_weighting; /* loss_weighting: token (default) | example */
+	int adapter_per_stage;     /* a fresh adapter for this stage, earlier ones frozen */
+	double adapter_orthogonal; /* O-LoRA's lambda (per_stage only), 0: off */
 } lethe_train_settings;
 
 /* One task of the curriculum (read-only view). */

@@ -295,6 +295,33 @@ LETHE_EXPORT void lethe_model_lora_set_calls(lethe_model *m, uint64_t calls);
 LETHE_EXPORT uint64_t lethe_model_lora_steps_taken(const lethe_model *m);
 LETHE_EXPORT void lethe_model_lora_set_steps_taken(lethe_model *m, uint64_t steps);
 
+/* ---- Per-stage adapters (adapter: {per_stage: true}) and O-LoRA's penalty ----
+ * Freezing the attached adapter keeps a copy of it (with its options and an opaque tag: the run
+ * file's row that stored it), adds its delta (alpha / rank) B A to the parameters, exactly as
+ * lethe_model_lora_merge() would, and detaches it; a fresh adapter can then be attached. The
+ * parameters as they were before the first freeze are kept and returned by
+ * lethe_model_lora_base(), so base + the frozen deltas in order + the attached adapter is the
+ * model. lethe_model_lora_merge() with frozen adapters merges the attached one too and then
+ * forgets the frozen ones and the saved base: the parameters become the new base.
+ * LETHE_EINVAL without an attached adapter; LETHE_ENOMEM. */
+LETHE_EXPORT int lethe_model_lora_freeze(lethe_model *m, int64_t tag);
+LETHE_EXPORT size_t lethe_model_lora_num_frozen(const lethe_model *m);
+/* Frozen adapter i (0 is the first frozen): its block (owned by the model, *n floats, in the
+ * order of lethe_model_lora_tensor() of a model with these options), options and tag; NULL when
+ * i is out of range. */
+LETHE_EXPORT const float *lethe_model_lora_frozen(const lethe_model *m, size_t i,
+                                                  lethe_lora_options *opt, int64_t *tag, size_t *n);
+/* The parameters before the first frozen adapter's delta was added (lethe_model_params() when
+ * none is frozen); lethe_model_num_params() floats, owned by the model. */
+LETHE_EXPORT const float *lethe_model_lora_base(const lethe_model *m);
+/* O-LoRA's orthogonality penalty (Wang et al. 2023, as its code computes it):
+ * lambda * sum over frozen adapters i and adapted projections of sum_jk |(A_i A^T)_jk|, with A
+ * (rank, in) the attached adapter's and A_i the frozen one's. With grad_scale > 0 its gradient
+ * times grad_scale, lambda sign(A_i A^T)^T A_i summed, is added to the attached adapter's
+ * gradient block. 0 without an attached adapter; frozen adapters whose rank or targets differ
+ * from the attached one's are skipped. Sums in double. */
+LETHE_EXPORT double lethe_model_lora_orthogonal(lethe_model *m, float lambda, float grad_scale);
+
 /* Greedy generation with a KV cache for n prompts (each at least one token): up to max_new tokens
  * each, stopping at stop_token (not included in the output) or at the context length.
  * out[i] (malloc'd, free each) receives the new tokens of prompt i, out_lens[i] their number. */
@@ -311,6 +338,15 @@ LETHE_EXPORT int lethe_model_generate(lethe_model *m, const int32_t *const *prom
  * leaves nothing. lethe_model_open() on dir gives back the same parameters bit for bit. The
  * reason for a failure is lethe_model_errmsg(m). */
 LETHE_EXPORT int lethe_model_export(lethe_model *m, const lethe_tokenizer *tok, const char *dir);
+/* lethe_model_export() of m's parameters without its attached LoRA adapter (unmerged; with
+ * per-stage adapters, the parameters hold the frozen earlier adapters' deltas), plus that adapter
+ * as Hugging Face PEFT writes one: adapter_config.json (peft_type LORA, r, lora_alpha,
+ * lora_dropout, target_modules, task_type CAUSAL_LM, bias none, fan_in_fan_out false,
+ * base_model_name_or_path the absolute path of dir) and adapter_model.safetensors (F32, PEFT's
+ * names: base_model.model.model.layers.L.self_attn.q_proj.lora_A.weight [r, in], ...lora_B.weight
+ * [out, r]). LETHE_EINVAL when m has no attached adapter; otherwise as lethe_model_export(). */
+LETHE_EXPORT int lethe_model_export_adapter(lethe_model *m, const lethe_tokenizer *tok,
+                                            const char *dir);
 /* Learning-rate schedules. */
 typedef enum lethe_schedule {
 	LETHE_SCHEDULE_CONSTANT,

@@ -152,9 +152,11 @@ LETHE_EXPORT int lethe_runfile_params(lethe_runfile *rf, size_t row, lethe_model
 /* The row of the trained stage named stage (NULL: the last trained row) into *row;
  * LETHE_ENOTFOUND, with the reason in lethe_runfile_errmsg(), when there is none. */
 LETHE_EXPORT int lethe_runfile_find_stage(lethe_runfile *rf, const char *stage, size_t *row);
-/* A trained row's model into m (made from lethe_runfile_model_config()): its parameters and,
- * when its stage left a LoRA adapter unmerged, that adapter attached, so that m computes what the
- * row evaluated. */
+/* A trained row's model into m (made from lethe_runfile_model_config(), with no adapter): its
+ * parameters and, when its stage left a LoRA adapter unmerged, that adapter attached, so that m
+ * computes what the row evaluated. With per-stage adapters, the earlier rows' adapters listed in
+ * the row's adapter/frozen_rows are first frozen onto the base in order
+ * (lethe_model_lora_freeze()), so m is base + every adapter up to the row. */
 LETHE_EXPORT int lethe_runfile_row_model(lethe_runfile *rf, size_t row, lethe_model *m);
 /* LoRA: a trained row's adapter (the stage's, as it was at the stage's end), its options into
  * *opt and whether it was merged into the row's parameters into *merged (either may be NULL);
