@@ -14,7 +14,7 @@
 #include "dist.h"
 
 static int g_rank = 0, g_size = 1;
-static double g_reduce_seconds;
+static double g_reduce_seconds, g_wait_seconds;
 
 static double now(void)
 {
@@ -38,6 +38,11 @@ double lethe_dist__reduce_seconds(void)
 	return g_reduce_seconds;
 }
 
+double lethe_dist__wait_seconds(void)
+{
+	return g_wait_seconds;
+}
+
 void lethe_dist__share(size_t n, size_t *begin, size_t *end)
 {
 	size_t q = n / (size_t)g_size, rem = n % (size_t)g_size, r = (size_t)g_rank;
@@ -51,7 +56,7 @@ void lethe_dist__share(size_t n, size_t *begin, size_t *end)
 /* MPI counts are ints: large blocks go in pieces of this many elements. */
 #define PIECE ((size_t)1 << 24)
 
-static int g_started;
+static int g_started, g_profile;
 
 static void finish(void)
 {
@@ -71,14 +76,19 @@ int lethe_dist__start(char *why, size_t why_size)
 	if (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK") && !getenv("PMI_RANK") &&
 	    !getenv("PMI_SIZE"))
 		return 0;
-	int provided = 0;
-	if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
-		snprintf(why, why_size, "MPI_Init_thread failed");
-		return LETHE_EIO;
+	int provided = 0, already = 0;
+	MPI_Initialized(&already);
+	if (!already) { /* a program that started MPI itself also finalises it */
+		if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+			snprintf(why, why_size, "MPI_Init_thread failed");
+			return LETHE_EIO;
+		}
+		atexit(finish);
 	}
-	atexit(finish);
 	MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+	const char *p = getenv("LETHE_DIST_PROFILE");
+	g_profile = p && *p && strcmp(p, "0") != 0;
 	return 0;
 }
 
@@ -87,6 +97,12 @@ void lethe_dist__sum_floats(float *v, size_t n, int deterministic)
 	if (g_size == 1)
 		return;
 	double t0 = now();
+	if (g_profile) { /* waiting for the slowest rank, apart from the transfer */
+		MPI_Barrier(MPI_COMM_WORLD);
+		double t1 = now();
+		g_wait_seconds += t1 - t0;
+		t0 = t1;
+	}
 	if (!deterministic) {
 		for (size_t i = 0; i < n; i += PIECE) {
 			int k = (int)(n - i < PIECE ? n - i : PIECE);

@@ -34,8 +34,11 @@ void lethe_dist__sum_doubles(double *v, size_t n);
 void lethe_dist__sum_i32(int32_t *v, size_t n);
 /* 1 when every rank passed the same value (a checksum of its parameters), 0 otherwise. */
 int lethe_dist__same_u64(uint64_t v);
-/* Seconds spent in lethe_dist__sum_floats() since the process started. */
+/* Seconds spent in lethe_dist__sum_floats() since the process started. With the environment
+ * variable LETHE_DIST_PROFILE=1 each sum first waits at a barrier, and that wait (for the slowest
+ * rank) is counted apart, in lethe_dist__wait_seconds(), for bench/dist-throughput. */
 double lethe_dist__reduce_seconds(void);
+double lethe_dist__wait_seconds(void);
 /* Rows [*begin, *end) of n that this rank takes: contiguous shares in rank order, the first
  * n % size ranks one row more. */
 void lethe_dist__share(size_t n, size_t *begin, size_t *end);

@@ -1721,8 +1721,10 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		         "shortened\n",
 		         r.truncated, r.context);
 	if (r.ranks > 1)
-		progress(&r, "lethe: %d ranks: %.3f s in the gradient all-reduce (rank 0)\n",
-		         r.ranks, lethe_dist__reduce_seconds());
+		progress(&r,
+		         "lethe: %d ranks: %.3f s in the gradient all-reduce (rank 0), %.3f s "
+		         "waiting for the slowest rank before it\n",
+		         r.ranks, lethe_dist__reduce_seconds(), lethe_dist__wait_seconds());
 	progress(&r, "lethe: wrote %s\n", lethe_curriculum_output(c));
 done:
 	lethe_runfile_free(rf);
