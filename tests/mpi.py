@@ -80,14 +80,19 @@ output: unused.h5
 MPI = [MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", "2"]
 # Open MPI keeps its session directory (and PMIx sockets, whose paths are short) under TMPDIR.
 ENV = dict(os.environ, TMPDIR="/tmp")
+# Under the sanitizers (make distcheck), Open MPI's own allocations at MPI_Init that it never
+# frees, some in components it has unloaded (so no suppression can name them), would fail every
+# rank at exit: leak checking is off for the MPI launches only, the one-process run keeps it.
+MPI_ENV = dict(ENV, ASAN_OPTIONS=(os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":"))
 
 
 def run(out, ranks, *extra, wait=True):
     cmd = ([] if ranks == 1 else MPI) + [LETHE, "run", "--threads", "1", "-o", out] + list(extra) + [cur]
+    env = ENV if ranks == 1 else MPI_ENV
     if not wait:
-        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                                 start_new_session=True)
-    return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=900)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
 
 
 def rows(path):
