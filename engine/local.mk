@@ -4,7 +4,7 @@
 # include/lethe/.
 lib_LTLIBRARIES += %reldir%/liblethe.la
 %canon_reldir%_liblethe_la_SOURCES =
-%canon_reldir%_liblethe_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/%reldir% -I$(top_srcdir) $(BLAS_CFLAGS) $(YAML_CFLAGS) $(CJSON_CFLAGS) $(PCRE2_CFLAGS) $(SENTENCEPIECE_CFLAGS) $(HDF5_CFLAGS) -DLETHE_PLUGINDIR='"$(pluginsdir)"'
+%canon_reldir%_liblethe_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/%reldir% -I$(top_srcdir) $(BLAS_CFLAGS) $(YAML_CFLAGS) $(CJSON_CFLAGS) $(PCRE2_CFLAGS) $(SENTENCEPIECE_CFLAGS) $(HDF5_CFLAGS) $(MPI_CFLAGS) -DLETHE_PLUGINDIR='"$(pluginsdir)"'
 # Vectorise the model's loops even at -O2; sqrtf without errno lets AdamW vectorise too.
 # -fno-trapping-math lets it if-convert float comparisons (the engine never traps on them).
 # None changes a result: no reassociation (so no reordered sums) is allowed.
@@ -12,7 +12,7 @@ lib_LTLIBRARIES += %reldir%/liblethe.la
 %canon_reldir%_liblethe_la_LDFLAGS = -version-info $(LETHE_LT_VERSION) -no-undefined
 # cJSON serves the checkpoint and tokenizer readers (config.json, tokenizer.json, safetensors
 # headers) and the plugin kit's JSON lines (plugin/kit_json.c): plugins never link it.
-%canon_reldir%_liblethe_la_LIBADD = $(PTHREAD_LIBS) $(HDF5_LIBS) $(YAML_LIBS) $(CJSON_LIBS) $(PCRE2_LIBS) $(SENTENCEPIECE_LIBS) $(BLAS_LIBS) $(DL_LIBS) $(LIBM)
+%canon_reldir%_liblethe_la_LIBADD = $(PTHREAD_LIBS) $(HDF5_LIBS) $(YAML_LIBS) $(CJSON_LIBS) $(PCRE2_LIBS) $(SENTENCEPIECE_LIBS) $(BLAS_LIBS) $(DL_LIBS) $(MPI_LIBS) $(LIBM)
 
 bin_PROGRAMS += %reldir%/lethe
 %canon_reldir%_lethe_SOURCES =

@@ -227,7 +227,7 @@ START_TEST(plugin_messages_and_run_options)
 	o.version = 99;
 	ck_assert_int_eq(lethe_run_curriculum(c, &o), LETHE_EVERSION);
 	ck_assert_str_eq(lethe_curriculum_errmsg(c),
-	                 "run options of version 99: this liblethe knows versions 1 to 2");
+	                 "run options of version 99: this liblethe knows versions 1 to 3");
 	lethe_curriculum_free(c);
 	lethe_registry_free(reg);
 }

@@ -238,6 +238,10 @@ TESTS += %reldir%/check_methods %reldir%/methods.py
 %canon_reldir%_check_methods_LDADD = engine/liblethe.la $(CHECK_LIBS) $(LIBM)
 EXTRA_DIST += %reldir%/methods.py
 
+# Data-parallel runs over Open MPI on two ranks (docs/distributed.md); skipped without MPI.
+TESTS += %reldir%/mpi.py
+EXTRA_DIST += %reldir%/mpi.py
+
 # Reports of awkward task names: CSV quoting, UTF-8 columns, shortest decimals.
 TESTS += %reldir%/report_names.py %reldir%/report_html.py
 EXTRA_DIST += %reldir%/report_names.py %reldir%/report_html.py

@@ -35,6 +35,8 @@ static void help(FILE *f)
 	        "as it\n"
 	        "                          goes) in FILE instead of OUTPUT.log.jsonl; '' for none\n"
 	        "      --log-format F      jsonl (default) or csv\n"
+	        "      --deterministic-reduce  under mpirun or srun, sum gradients in rank order\n"
+	        "                          (bit-identical repeated runs; docs/distributed.md)\n"
 	        "  -h, --help              show this help\n\n"
 	        "Exit status: 0 success, 1 the run failed (its file keeps the completed stages),\n"
 	        "2 an invalid curriculum or bad usage.\n");
@@ -52,6 +54,7 @@ int lethe_cmd_run(int argc, char **argv)
 	    {"seed", required_argument, NULL, 's'},
 	    {"log", required_argument, NULL, 'L'},
 	    {"log-format", required_argument, NULL, 'F'},
+	    {"deterministic-reduce", no_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -98,6 +101,7 @@ int lethe_cmd_run(int argc, char **argv)
 			}
 			opt.log_csv = strcmp(optarg, "csv") == 0;
 			break;
+		case 'D': opt.deterministic_reduce = 1; break;
 		case 'f': opt.force = 1; break;
 		case 'r': opt.resume = 1; break;
 		case 'q': opt.quiet = 1; break;

@@ -3,7 +3,7 @@
 # tests/check_layer only), AdamW, KV-cache generation, and the thread pool they run on. Uses util/
 # only.
 engine_liblethe_la_SOURCES += \
-	%reldir%/model_internal.h %reldir%/fastmath.h \
+	%reldir%/model_internal.h %reldir%/fastmath.h %reldir%/loss_count.h \
 	%reldir%/model.c %reldir%/layer.c %reldir%/layer.h \
 	%reldir%/parallel.c %reldir%/parallel.h \
 	%reldir%/optim.c \

@@ -19,6 +19,7 @@
 #include <lethe/model.h>
 
 #include "fastmath.h"
+#include "loss_count.h"
 #include "model_internal.h"
 #include "parallel.h"
 
@@ -545,14 +546,20 @@ static void ce_range(void *arg, int thread, size_t begin, size_t end)
 	}
 }
 
-/* dlogits in place: (softmax - onehot) / NT, or times the row's weight with EXAMPLE weighting. */
+void lethe_model__set_loss_count(lethe_model *m, int n)
+{
+	m->loss_count = n > 0 ? n : 0;
+}
+
+/* dlogits in place: (softmax - onehot) / NT (or loss_count.h's count), or times the row's weight
+ * with EXAMPLE weighting. */
 static void dlogits_range(void *arg, int thread, size_t begin, size_t end)
 {
 	(void)thread;
 	rows_job *j = arg;
 	lethe_model *m = j->m;
 	int V = m->cfg.vocab;
-	float inv_nt = 1.0f / (float)m->n_targets;
+	float inv_nt = 1.0f / (float)(m->loss_count > 0 ? m->loss_count : m->n_targets);
 	for (size_t k = begin; k < end; k++) {
 		float w = m->row_w_on ? m->row_w[k] : inv_nt;
 		float *row = m->logits + k * V, mx = row[0];

@@ -63,6 +63,7 @@ struct lethe_model {
 	int cap_threads;
 
 	int B, T, n_targets;
+	int loss_count;            /* loss_count.h: backward's divisor when > 0, else n_targets */
 	int32_t *tokens, *targets; /* copies of the batch */
 	int32_t *target_rows;      /* (NT) row index of each target */
 	int train_ready;

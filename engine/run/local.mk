@@ -10,4 +10,5 @@ engine_liblethe_la_SOURCES += \
 	%reldir%/sample.c %reldir%/sample.h \
 	%reldir%/runlog.c %reldir%/runlog.h \
 	%reldir%/forgetting.c %reldir%/intervals.c \
-	%reldir%/methods.c %reldir%/methods.h %reldir%/replay.c %reldir%/replay.h
+	%reldir%/methods.c %reldir%/methods.h %reldir%/replay.c %reldir%/replay.h \
+	%reldir%/dist.c %reldir%/dist.h

@@ -27,7 +27,9 @@
 #include <lethe/lethe.h>
 
 #include "curriculum/errsink.h"
+#include "dist.h"
 #include "methods.h"
+#include "model/loss_count.h"
 #include "replay.h"
 #include "runfile.h"
 #include "runlog.h"
@@ -70,6 +72,10 @@ typedef struct run {
 	 * memory (cap 0: no stage replays, nothing is recorded). */
 	lethe_methods ms;
 	lethe_replay_mem rm;
+	/* Data-parallel runs (dist.h, docs/distributed.md): this process's rank of ranks; only
+	 * rank 0 writes the run file and the live log and prints progress. */
+	int rank, ranks;
+	int det_reduce; /* --deterministic-reduce */
 } run;
 
 /* The output's lock, <output>.lock, held for the whole run (a POSIX record lock): a second run
@@ -269,6 +275,73 @@ static int seq_batch_build(run *r, seq_batch *sb, const seq_src *src, int B)
 
 #define EVAL_BATCH 16
 
+/* ---- data-parallel evaluation (dist.h) ---------------------------------------------------------
+ * Each rank evaluates every ranks-th group of examples (the groups a single process forms, so
+ * each example's result is computed exactly as it would be alone) and the results are summed
+ * across ranks: every element is non-zero on one rank at most, so the sums are exact. Then every
+ * rank scores the whole task, as a single process would. */
+
+static int dist_owns(const run *r, size_t group)
+{
+	return r->ranks <= 1 || group % (size_t)r->ranks == (size_t)r->rank;
+}
+
+static void dist_gather_nll(const run *r, double *nll, int32_t *counts, size_t n)
+{
+	if (r->ranks <= 1)
+		return;
+	lethe_dist__sum_doubles(nll, n);
+	lethe_dist__sum_i32(counts, n);
+}
+
+#define GEN_GROUP 16 /* generate.c's GROUP: the prompts it decodes together */
+
+/* lethe_model_generate() on this rank's groups of GEN_GROUP prompts; then every rank receives
+ * every output (out[i] malloc'd on each). */
+static int dist_generate(run *r, int32_t *const *prompts, const int *lens, int n, int max_new,
+                         int32_t **out, int *out_lens)
+{
+	if (r->ranks <= 1)
+		return lethe_model_generate(r->m, (const int32_t *const *)prompts, lens, n, max_new,
+		                            r->eos, out, out_lens);
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		out[i] = NULL;
+		out_lens[i] = 0;
+	}
+	for (int i = 0; rc == 0 && i < n; i += GEN_GROUP) {
+		int k = n - i < GEN_GROUP ? n - i : GEN_GROUP;
+		if (dist_owns(r, (size_t)i / GEN_GROUP))
+			rc = lethe_model_generate(r->m, (const int32_t *const *)prompts + i,
+			                          lens + i, k, max_new, r->eos, out + i,
+			                          out_lens + i);
+	}
+	/* Every rank joins the sums, even one that failed (which then ends the job). */
+	size_t w = (size_t)(max_new > 0 ? max_new : 1);
+	int32_t *all = calloc((size_t)n * w + 1, sizeof(int32_t));
+	int32_t *lens_all = calloc((size_t)n + 1, sizeof(int32_t));
+	if (!all || !lens_all)
+		lethe_dist__abort(1, "out of memory gathering generated texts");
+	for (int i = 0; i < n; i++)
+		if (out[i]) {
+			lens_all[i] = out_lens[i];
+			memcpy(all + (size_t)i * w, out[i], (size_t)out_lens[i] * sizeof(int32_t));
+		}
+	lethe_dist__sum_i32(lens_all, (size_t)n);
+	lethe_dist__sum_i32(all, (size_t)n * w);
+	for (int i = 0; rc == 0 && i < n; i++) {
+		free(out[i]);
+		out_lens[i] = lens_all[i];
+		if (!(out[i] = malloc((size_t)(lens_all[i] + 1) * sizeof(int32_t))))
+			rc = LETHE_ENOMEM;
+		else
+			memcpy(out[i], all + (size_t)i * w, (size_t)lens_all[i] * sizeof(int32_t));
+	}
+	free(all);
+	free(lens_all);
+	return rc;
+}
+
 /* Summed NLL and token counts of n (prompt, target) pairs. */
 static int batch_nll(run *r, const int32_t *const *prompts, const int *np,
                      const int32_t *const *tgts, const int *nt, size_t n, double *nll,
@@ -280,6 +353,13 @@ static int batch_nll(run *r, const int32_t *const *prompts, const int *np,
 	int bc[EVAL_BATCH];
 	for (size_t i0 = 0; i0 < n; i0 += EVAL_BATCH) {
 		size_t k = n - i0 < EVAL_BATCH ? n - i0 : EVAL_BATCH;
+		if (!dist_owns(r, i0 / EVAL_BATCH)) {
+			for (size_t i = 0; i < k; i++) {
+				nll[i0 + i] = 0;
+				counts[i0 + i] = 0;
+			}
+			continue;
+		}
 		for (size_t i = 0; i < k; i++)
 			src[i] = (seq_src){prompts[i0 + i], tgts[i0 + i], np[i0 + i], nt[i0 + i]};
 		if (seq_batch_build(r, &sb, src, (int)k)) {
@@ -298,6 +378,7 @@ static int batch_nll(run *r, const int32_t *const *prompts, const int *np,
 		}
 	}
 	seq_batch_free(&sb);
+	dist_gather_nll(r, nll, counts, n);
 	return 0;
 }
 
@@ -401,9 +482,8 @@ static int evaluate_task(run *r, size_t t, lethe_task_eval *ev)
 			prompts[i][keep + 1] = r->sep;
 			lens[i] = keep + 2;
 		}
-		if (rc == 0 &&
-		    (rc = lethe_model_generate(r->m, (const int32_t *const *)prompts, lens, (int)n,
-		                               (int)spec->max_new_tokens, r->eos, out, out_lens)))
+		if (rc == 0 && (rc = dist_generate(r, prompts, lens, (int)n,
+		                                   (int)spec->max_new_tokens, out, out_lens)))
 			rc = fail(r, rc, "generation: %s", lethe_model_errmsg(r->m));
 		for (size_t i = 0; rc == 0 && i < n; i++) {
 			size_t len;
@@ -497,7 +577,7 @@ static int evaluate_task(run *r, size_t t, lethe_task_eval *ev)
 static void progress(run *r, const char *fmt, ...) LETHE_PRINTF(2, 3);
 static void progress(run *r, const char *fmt, ...)
 {
-	if (r->o->quiet)
+	if (r->o->quiet || r->rank != 0)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
@@ -704,13 +784,136 @@ static int methods_resume(run *r, lethe_runfile *rf)
 	return rc;
 }
 
+/* ---- data-parallel training (dist.h, docs/distributed.md) -------------------------------------
+ * Every rank draws every micro-batch (so the sample streams, the replay memory and every counter
+ * stay the same on all ranks) and runs forward and backward on its contiguous share of the
+ * batch's rows, its gradient divided by the whole batch's targeted positions. After a step's
+ * micro-batches the gradients and the loss sums are summed across ranks, so every rank holds the
+ * single process's gradient (up to the order of float sums) and takes the same clip and step. On
+ * one process the share is the whole batch and nothing here changes a number. */
+
+typedef struct dist_share {
+	size_t b0;      /* first row of this rank's share */
+	seq_batch part; /* the share: sb's arrays from row b0, B its rows */
+	int nt, nt_all; /* targeted positions in the share and in the whole batch */
+	int skip;       /* no targets here (other ranks have them): no forward or backward */
+} dist_share;
+
+static int count_targets(const int32_t *targets, size_t n)
+{
+	int k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += targets[i] >= 0;
+	return k;
+}
+
+static dist_share dist_share_of(run *r, const seq_batch *sb)
+{
+	dist_share d = {0, *sb, 0, 0, 0};
+	if (r->ranks <= 1)
+		return d;
+	size_t b0, b1, T = (size_t)sb->T;
+	lethe_dist__share((size_t)sb->B, &b0, &b1);
+	d.b0 = b0;
+	d.part.B = (int)(b1 - b0);
+	d.part.tokens = sb->tokens + b0 * T;
+	d.part.targets = sb->targets + b0 * T;
+	d.nt = count_targets(d.part.targets, (size_t)d.part.B * T);
+	d.nt_all = count_targets(sb->targets, (size_t)sb->B * T);
+	d.skip = d.nt == 0 && d.nt_all > 0;
+	lethe_model__set_loss_count(r->m, d.nt_all);
+	return d;
+}
+
+/* A share's loss (the mean over its targets) as its part of the whole batch's mean. */
+static double dist_loss(const dist_share *d, double loss)
+{
+	return d->nt_all > 0 && d->nt != d->nt_all ? loss * d->nt / d->nt_all : loss;
+}
+
+/* LwF's distillation gradient, computed over the share's targets, rescaled to the batch's. */
+static void dist_scale_lwf(run *r, const dist_share *d, double *pen)
+{
+	if (r->ranks <= 1 || d->nt_all == 0 || d->nt == d->nt_all)
+		return;
+	size_t n = (size_t)d->nt * (size_t)lethe_model_config_of(r->m)->vocab;
+	float f = (float)d->nt / (float)d->nt_all;
+	for (size_t i = 0; i < n; i++)
+		r->ms.dlogits[i] *= f;
+	*pen = dist_loss(d, *pen);
+}
+
+/* The step's sums across ranks: the gradient blocks (runs of consecutive trainable tensors, one
+ * sum each: frozen tensors have nothing to send; the adapter's block when one is attached), then
+ * the loss, penalty and per-task sums in one call. */
+static void dist_step_sums(run *r, double *loss_sum, double *penalty_sum, double *task_nll,
+                           double *task_n, size_t n_tasks)
+{
+	if (r->ranks <= 1)
+		return;
+	lethe_model *m = r->m;
+	lethe_model__set_loss_count(m, 0);
+	size_t nt = lethe_model_num_tensors(m);
+	float *g = NULL;
+	for (size_t t = 0; t < nt; t++)
+		if (lethe_model_tensor_trainable(m, t) && !g && !(g = lethe_model_grads(m)))
+			lethe_dist__abort(1, "out of memory for the gradient block");
+	for (size_t t = 0; g && t < nt;) {
+		if (!lethe_model_tensor_trainable(m, t)) {
+			t++;
+			continue;
+		}
+		size_t begin = lethe_model_tensor(m, t)->offset, end = begin;
+		for (; t < nt && lethe_model_tensor_trainable(m, t) &&
+		       lethe_model_tensor(m, t)->offset == end;
+		     t++)
+			end += lethe_model_tensor(m, t)->size;
+		lethe_dist__sum_floats(g + begin, end - begin, r->det_reduce);
+	}
+	if (lethe_model_lora(m))
+		lethe_dist__sum_floats(lethe_model_lora_grads(m), lethe_model_lora_num_params(m),
+		                       r->det_reduce);
+	double *v = malloc((2 + 2 * n_tasks) * sizeof(double));
+	if (!v)
+		lethe_dist__abort(1, "out of memory");
+	v[0] = *loss_sum;
+	v[1] = *penalty_sum;
+	memcpy(v + 2, task_nll, n_tasks * sizeof(double));
+	memcpy(v + 2 + n_tasks, task_n, n_tasks * sizeof(double));
+	lethe_dist__sum_doubles(v, 2 + 2 * n_tasks);
+	*loss_sum = v[0];
+	*penalty_sum = v[1];
+	memcpy(task_nll, v + 2, n_tasks * sizeof(double));
+	memcpy(task_n, v + 2 + n_tasks, n_tasks * sizeof(double));
+	free(v);
+}
+
+/* FNV-1a over the parameter blocks (the adapter's too): equal on every rank unless they
+ * diverged, which would be a bug; checked after each stage and before the first row. */
+static int dist_check_same(run *r, const char *when)
+{
+	if (r->ranks <= 1)
+		return 0;
+	uint64_t h = 0xcbf29ce484222325ull;
+	const unsigned char *p = (const unsigned char *)lethe_model_params(r->m);
+	for (size_t i = 0, n = lethe_model_num_params(r->m) * sizeof(float); i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	p = (const unsigned char *)lethe_model_lora_params(r->m);
+	for (size_t i = 0, n = lethe_model_lora_num_params(r->m) * sizeof(float); p && i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	if (lethe_dist__same_u64(h))
+		return 0;
+	return fail(r, LETHE_EINVAL, "the %d ranks' parameters differ %s (a bug: please report it)",
+	            r->ranks, when);
+}
+
 /* The live log's per-task losses: each batch sequence's target NLL to its stage task (replayed
  * sequences, marked SIZE_MAX, belong to none). */
 static void log_task_losses(const run *r, const seq_batch *sb, const size_t *picked_k,
                             const double *seq_nll, const int *seq_n, double *task_nll,
                             double *task_n)
 {
-	for (int b = 0; r->log && b < sb->B; b++)
+	for (int b = 0; (r->log || r->ranks > 1) && b < sb->B; b++)
 		if (picked_k[b] != SIZE_MAX) {
 			task_nll[picked_k[b]] += seq_nll[b];
 			task_n[picked_k[b]] += seq_n[b];
@@ -955,16 +1158,22 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 			if ((rc = seq_batch_build(r, &sb, picked, (int)ts->batch)))
 				break;
 			tokens_seen += sb.inputs;
-			lethe_batch batch = {sb.B, sb.T, sb.tokens, sb.targets};
+			dist_share dsh = dist_share_of(r, &sb); /* the whole batch on one process */
+			if (dsh.skip)
+				continue;
+			lethe_batch batch = {dsh.part.B, sb.T, dsh.part.tokens, dsh.part.targets};
 			float loss;
 			if (lwf) { /* LwF: the teacher's logits, then the distillation term's */
 				double pen = 0;
 				if ((rc = lethe_methods__lwf_teacher(&r->ms, &batch)) == 0 &&
-				    (rc = lethe_model_forward(r->m, &batch, 1, &loss,
-				                              r->log ? seq_nll : NULL, seq_n)) ==
-				        0 &&
-				    (rc = lethe_methods__lwf_penalty(&r->ms, r->m, ts, &pen)) == 0)
+				    (rc = lethe_model_forward(
+				         r->m, &batch, 1, &loss,
+				         r->log || r->ranks > 1 ? seq_nll : NULL, seq_n)) == 0 &&
+				    (rc = lethe_methods__lwf_penalty(&r->ms, r->m, ts, &pen)) ==
+				        0) {
+					dist_scale_lwf(r, &dsh, &pen);
 					rc = lethe_model_backward_with(r->m, r->ms.dlogits);
+				}
 				if (rc) {
 					rc = fail(r, rc, "stage '%s' step %zu: LwF: %s", st->name,
 					          step + 1,
@@ -972,23 +1181,27 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 					                             : lethe_model_errmsg(r->m));
 					break;
 				}
-				loss_sum += loss;
+				loss_sum += dist_loss(&dsh, loss);
 				penalty_sum += pen;
-				log_task_losses(r, &sb, picked_k, seq_nll, seq_n, task_nll, task_n);
+				log_task_losses(r, &dsh.part, picked_k + dsh.b0, seq_nll, seq_n,
+				                task_nll, task_n);
 				continue;
 			}
 			if ((rc = lethe_model_forward(r->m, &batch, 1, &loss,
-			                              r->log ? seq_nll : NULL, seq_n)) ||
+			                              r->log || r->ranks > 1 ? seq_nll : NULL,
+			                              seq_n)) ||
 			    (rc = lethe_model_backward(r->m))) {
 				rc = fail(r, rc, "stage '%s' step %zu: %s", st->name, step + 1,
 				          lethe_model_errmsg(r->m));
 				break;
 			}
-			loss_sum += loss;
-			log_task_losses(r, &sb, picked_k, seq_nll, seq_n, task_nll, task_n);
+			loss_sum += dist_loss(&dsh, loss);
+			log_task_losses(r, &dsh.part, picked_k + dsh.b0, seq_nll, seq_n, task_nll,
+			                task_n);
 		}
 		if (rc)
 			break;
+		dist_step_sums(r, &loss_sum, &penalty_sum, task_nll, task_n, st->n_tasks);
 		if (rec->penalty && lwf) /* the mean over micro-batches, as the loss */
 			rec->penalty[step] = (float)(penalty_sum / (double)ts->grad_accum);
 		else if (rec->penalty) /* the gradient block is scaled by 1/grad_accum in the step
@@ -1017,7 +1230,8 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 			    norm, (double)tokens_seen / (t > 0 ? t : 1), t, task_names, task_loss,
 			    st->n_tasks, rec->penalty ? rec->penalty[step] : NAN);
 		}
-		if (!r->o->quiet && (tty || t - last_print >= 10.0 || step + 1 == steps)) {
+		if (!r->o->quiet && r->rank == 0 &&
+		    (tty || t - last_print >= 10.0 || step + 1 == steps)) {
 			double eta = t / (double)(step + 1) * (double)(steps - step - 1);
 			fprintf(stderr,
 			        "%slethe: stage %zu/%zu %s: step %zu/%zu loss %.4f lr %.3g %.0f "
@@ -1033,7 +1247,7 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 	lethe_model_set_loss_weighting(r->m, LETHE_LOSS_WEIGHTING_TOKEN);
 	if (rc == 0)
 		rc = adapter_end(r, si, rec);
-	if (tty && !r->o->quiet)
+	if (tty && !r->o->quiet && r->rank == 0)
 		fputc('\n', stderr);
 	rec->seconds = now() - t0;
 	rec->tokens = tokens_seen;
@@ -1400,6 +1614,19 @@ static int open_log(run *r)
 	return 0;
 }
 
+/* A rank that fails ends the whole job (the others would wait for it in the next sum), with its
+ * message and the exit status `lethe run` would give; a no-op on one process. */
+static int dist_fail(run *r, int rc)
+{
+	if (rc && r->ranks > 1)
+		lethe_dist__abort(rc == LETHE_EEXISTS || rc == LETHE_ENOTFOUND ||
+		                          rc == LETHE_EPARSE || rc == LETHE_EVERSION
+		                      ? 2
+		                      : 1,
+		                  r->err->msg[0] ? r->err->msg : lethe_strerror(rc));
+	return rc;
+}
+
 int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 {
 	run r = {.c = c, .o = o, .err = lethe_curriculum__err(c)};
@@ -1408,31 +1635,51 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 	char *err = r.err->msg;
 	size_t err_size = sizeof(r.err->msg);
 	/* Version 1 options end before the log fields: read as "the default log". */
-	if (o->version != 1 && o->version != LETHE_RUN_OPTIONS_VERSION)
+	if (o->version < 1 || o->version > LETHE_RUN_OPTIONS_VERSION)
 		return fail(&r, LETHE_EVERSION,
 		            "run options of version %u: this liblethe knows versions 1 to %u",
 		            o->version, LETHE_RUN_OPTIONS_VERSION);
 	struct stat sb;
+	/* Under mpirun or srun: this process's rank (dist.h); one rank otherwise. */
+	char why[256];
+	if (lethe_dist__start(why, sizeof(why)))
+		return fail(&r, LETHE_EIO, "MPI: %s", why);
+	r.rank = lethe_dist__rank();
+	r.ranks = lethe_dist__size();
+	r.det_reduce = o->version >= 3 && o->deterministic_reduce;
+	/* Example weighting divides by the sequences of the forward pass (model.c), which under
+	 * MPI is one rank's share, not the step's: refused until the count is summed across ranks.
+	 */
+	for (size_t i = 0; r.ranks > 1 && i < lethe_curriculum_stage_count(c); i++)
+		if (lethe_curriculum_stage(c, i)->train.loss_weighting ==
+		    LETHE_LOSS_WEIGHTING_EXAMPLE)
+			return dist_fail(
+			    &r, fail(&r, LETHE_EINVAL,
+			             "stage '%s': loss_weighting: example is not supported "
+			             "on more than one MPI rank yet (use token)",
+			             lethe_curriculum_stage(c, i)->name));
 	int exists = stat(lethe_curriculum_output(c), &sb) == 0;
 	/* --output can name what validation did not see; --force must never replace a device. */
 	if (exists && !S_ISREG(sb.st_mode))
-		return fail(&r, LETHE_EINVAL,
-		            "%s is %s: a run file is a regular file, replaced by rename",
-		            lethe_curriculum_output(c),
-		            S_ISDIR(sb.st_mode) ? "a directory" : "a device or special file");
+		return dist_fail(
+		    &r, fail(&r, LETHE_EINVAL,
+		             "%s is %s: a run file is a regular file, replaced by rename",
+		             lethe_curriculum_output(c),
+		             S_ISDIR(sb.st_mode) ? "a directory" : "a device or special file"));
 	if (exists && !o->force && !o->resume)
-		return fail(&r, LETHE_EEXISTS,
-		            "%s exists: give --force to overwrite it or --resume to continue it",
-		            lethe_curriculum_output(c));
+		return dist_fail(
+		    &r, fail(&r, LETHE_EEXISTS,
+		             "%s exists: give --force to overwrite it or --resume to continue it",
+		             lethe_curriculum_output(c)));
 	if (o->resume && !exists)
-		return fail(&r, LETHE_ENOTFOUND, "%s: nothing to resume",
-		            lethe_curriculum_output(c));
+		return dist_fail(&r, fail(&r, LETHE_ENOTFOUND, "%s: nothing to resume",
+		                          lethe_curriculum_output(c)));
 	if (make_parent_dirs(lethe_curriculum_output(c)))
-		return fail(&r, LETHE_EIO, "%s: cannot create its directory: %s",
-		            lethe_curriculum_output(c), strerror(errno));
-	int lock, rc = lock_output(&r, lethe_curriculum_output(c), &lock);
+		return dist_fail(&r, fail(&r, LETHE_EIO, "%s: cannot create its directory: %s",
+		                          lethe_curriculum_output(c), strerror(errno)));
+	int lock = -1, rc = r.rank == 0 ? lock_output(&r, lethe_curriculum_output(c), &lock) : 0;
 	if (rc)
-		return rc;
+		return dist_fail(&r, rc);
 	lethe_set_threads(o->threads > 0 ? o->threads : 1);
 	r.data = calloc(lethe_curriculum_task_count(c), sizeof(*r.data));
 	size_t room = lethe_curriculum_stage_count(c) +
@@ -1528,7 +1775,7 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 	}
 	lethe_runfile_free(rf); /* closed before the file is rewritten */
 	rf = NULL;
-	if ((rc = open_log(&r)))
+	if ((rc = r.rank == 0 ? open_log(&r) : 0) || (rc = dist_check_same(&r, "at the start")))
 		goto done;
 	memcpy(r.previous, lethe_model_lora_base(r.m), np * sizeof(float));
 	if (lethe_curriculum_baseline(c) && r.n_rec == 0) {
@@ -1538,7 +1785,8 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		if ((rc = evaluate_all(&r, b)))
 			goto done;
 		b->seconds = now() - t0;
-		if ((rc = lethe_runfile__write(lethe_curriculum_output(c), c, r.tok, r.m, r.rec,
+		if (r.rank == 0 &&
+		    (rc = lethe_runfile__write(lethe_curriculum_output(c), c, r.tok, r.m, r.rec,
 		                               r.n_rec, lethe_set_threads(0), err, err_size)))
 			goto done;
 	}
@@ -1548,10 +1796,12 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		rec->name = strdup(lethe_curriculum_stage(c, s)->name);
 		rec->trained = 1;
 		if ((rc = train_stage(&r, s, rec)) || (rc = stage_end_methods(&r, s, rec)) ||
+		    (rc = dist_check_same(&r, "after training a stage")) ||
 		    (rc = save_replay(&r, rec, &replay_state)) || (rc = evaluate_all(&r, rec)))
 			goto done;
 		drift(&r, rec);
-		if ((rc = lethe_runfile__write(lethe_curriculum_output(c), c, r.tok, r.m, r.rec,
+		if (r.rank == 0 &&
+		    (rc = lethe_runfile__write(lethe_curriculum_output(c), c, r.tok, r.m, r.rec,
 		                               r.n_rec, lethe_set_threads(0), err, err_size)))
 			goto done;
 	}
@@ -1560,6 +1810,11 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		         "lethe: %zu sequences were longer than the context (%d tokens) and were "
 		         "shortened\n",
 		         r.truncated, r.context);
+	if (r.ranks > 1)
+		progress(&r,
+		         "lethe: %d ranks: %.3f s in the gradient all-reduce (rank 0), %.3f s "
+		         "waiting for the slowest rank before it\n",
+		         r.ranks, lethe_dist__reduce_seconds(), lethe_dist__wait_seconds());
 	progress(&r, "lethe: wrote %s\n", lethe_curriculum_output(c));
 done:
 	lethe_runfile_free(rf);
@@ -1589,5 +1844,5 @@ done:
 	lethe_model_free(r.m);
 	lethe_tokenizer_free(r.tok);
 	unlock_output(lock, lethe_curriculum_output(c));
-	return rc;
+	return dist_fail(&r, rc);
 }

@@ -13,7 +13,7 @@
 extern "C" {
 #endif
 
-#define LETHE_RUN_OPTIONS_VERSION 2u
+#define LETHE_RUN_OPTIONS_VERSION 3u
 
 /* Options of a run. Starts with its version and only grows at the end; initialise it with
  * LETHE_RUN_OPTIONS_INIT and set what differs. */
@@ -27,11 +27,15 @@ typedef struct lethe_run_options {
 	 * <output>.log.jsonl (or .log.csv), "" none; appended to when resuming. */
 	const char *log;
 	int log_csv; /* CSV instead of JSON lines */
+	/* Version 3: under mpirun or srun (docs/distributed.md), sum the ranks' gradients in rank
+	 * order on rank 0 and broadcast them, for bit-identical repeated runs (slower than
+	 * MPI_Allreduce). No effect on one process. */
+	int deterministic_reduce;
 } lethe_run_options;
 
 #define LETHE_RUN_OPTIONS_INIT                                                                     \
 	{                                                                                          \
-		LETHE_RUN_OPTIONS_VERSION, 1, 0, 0, 0, NULL, 0                                     \
+		LETHE_RUN_OPTIONS_VERSION, 1, 0, 0, 0, NULL, 0, 0                                  \
 	}
 
 /* Runs c, loaded with its data (lethe_curriculum_load() with a registry and load_data) and
