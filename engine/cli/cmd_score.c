@@ -287,6 +287,7 @@ static int read_pairs(const input *in, pairs *p)
 		if (p->n_refs[i] == 0) {
 			lethe_cli_error("%s:%zu: field 'refs' must hold at least one reference",
 			                in->path, in->lines[i]);
+			p->n++; /* pairs_free() frees this record's (empty) list too */
 			return LETHE_EXIT_USAGE;
 		}
 		if (i == 0 || p->n_refs[i] < p->nrefs_min)
