@@ -157,6 +157,7 @@ CASES = [
     validate("output-directory", cur("output: out.h5", "output: sub"), E % (11, 9) + r"output: .*sub is a directory",
              files={"sub/keep": ""}),
     validate("output-device", cur("output: out.h5", "output: /dev/null"), E % (11, 9) + r"output: /dev/null is a device or special file"),
+    validate("empty-mapping", cur("output: out.h5", "output: out.h5\nevaluate: {}"), r"also appear in its training data", status=0),  # qsort(NULL) (fuzz)
     validate("output-parent-is-a-file", cur("output: out.h5", "output: lines.txt/sub/out.h5"), E % (11, 9) + r"output: lines\.txt is not a directory$"),
     validate("unset-variable", cur("train: lines.txt", "train: '${LETHE_NO_SUCH_VAR}'"), E % (8, 28) + r".*LETHE_NO_SUCH_VAR"),
     validate("freeze-unknown", cur("{name: one, tasks: [p]}", "{name: one, tasks: [p], freeze: [wings]}"), E % (10, 38) + r"freeze: expected one of 'embeddings', .* got 'wings'"),
