@@ -12,7 +12,7 @@ EXTRA_DIST += %reldir%/lethe.1.in
 dist_doc_DATA = README.md %reldir%/curriculum.md %reldir%/plugin-guide.md %reldir%/plugin-abi.md \
 	%reldir%/metrics.md %reldir%/performance.md %reldir%/api.md %reldir%/model.md \
 	%reldir%/data.md %reldir%/run-file.md %reldir%/forgetting.md %reldir%/methods.md \
-	%reldir%/models.md %reldir%/distributed.md
+	%reldir%/models.md %reldir%/distributed.md %reldir%/reliability.md
 plugindocdir = $(docdir)/plugins
 dist_plugindoc_DATA = %reldir%/plugins/instruct.md %reldir%/plugins/ner.md \
 	%reldir%/plugins/sentiment.md %reldir%/plugins/summarize.md %reldir%/plugins/text.md \

@@ -259,7 +259,7 @@ output: hostile.h5
         check(sha(good) == before, "resume with %s: the file changed" % what)
 
     # A write that fails half way (the file size limit, as a full disk would): the message names
-    # the HDF5 call and the object, HDF5 prints no error stack, the previous file is untouched and
+    # the HDF5 call, the object and the system's reason, HDF5 prints no error stack, the previous file is untouched and
     # the temporary one is removed.
     def small_files():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -269,7 +269,7 @@ output: hostile.h5
     p = subprocess.run([LETHE, "run", "--quiet", "--force", "--output", good, cur], capture_output=True, text=True,
                        preexec_fn=small_files)
     msg = p.stderr.strip()
-    check(p.returncode == 1 and re.fullmatch(r"lethe: \S*good\.h5\.\d+\.tmp: H5\w+ '[^']*' failed", msg) is not None,
+    check(p.returncode == 1 and re.fullmatch(r"lethe: \S*good\.h5\.\d+\.tmp: H5\w+ '[^']*' failed: File too large", msg) is not None,
           "write error: exit %d, %r" % (p.returncode, msg[-600:]))
     left = [n for n in os.listdir(os.path.dirname(good)) if n.startswith(os.path.basename(good) + ".") and n.endswith(".tmp")]
     check(sha(good) == before and not left, "a failed write leaves the file and no .tmp: %r" % left)

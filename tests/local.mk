@@ -250,3 +250,16 @@ EXTRA_DIST += %reldir%/report_names.py %reldir%/report_html.py
 # and loss_weighting: token bit-identical to no key.
 TESTS += %reldir%/curves.py
 EXTRA_DIST += %reldir%/curves.py
+
+# Hostile inputs and faults (docs/reliability.md): the catalogue of bad inputs (hostile/), kill -9
+# and full-disk tests (faults.py, with the ENOSPC shim enospc.la loaded by LD_PRELOAD).
+# `make check-long` runs the kill -9 test with 20 moments instead of 5.
+check_LTLIBRARIES += %reldir%/enospc.la
+%canon_reldir%_enospc_la_SOURCES = %reldir%/enospc.c
+%canon_reldir%_enospc_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+%canon_reldir%_enospc_la_LIBADD = $(DL_LIBS)
+TESTS += %reldir%/hostile/catalogue.py %reldir%/faults.py
+EXTRA_DIST += %reldir%/hostile/catalogue.py %reldir%/hostile/cases.py %reldir%/hostile/cases_kit.py %reldir%/faults.py
+check-long:
+	LETHE_KILLS=20 $(MAKE) $(AM_MAKEFLAGS) check TESTS='%reldir%/faults.py'
+.PHONY: check-long

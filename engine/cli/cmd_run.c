@@ -159,7 +159,8 @@ int lethe_cmd_run(int argc, char **argv)
 			/* Bad input: an existing output, nothing to resume, a run file that
 			 * cannot be resumed (malformed, another curriculum, another version). */
 			status = rc == LETHE_EEXISTS || rc == LETHE_ENOTFOUND ||
-			                 rc == LETHE_EPARSE || rc == LETHE_EVERSION
+			                 rc == LETHE_EINVAL || rc == LETHE_EPARSE ||
+			                 rc == LETHE_EVERSION
 			             ? LETHE_EXIT_USAGE
 			             : LETHE_EXIT_FAILED;
 		} else {

@@ -46,6 +46,30 @@ static void input_error(void *ctx, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Standard input is held to what a file is (the kit's read_file()): text without NUL bytes, at
+ * most STDIN_MAX bytes, so `lethe score bleu - </dev/zero` stops at once instead of growing
+ * to gigabytes. got bytes have just been read after the first len. */
+#define STDIN_MAX ((size_t)1 << 31)
+static int stdin_refused(const char *data, size_t len, size_t got)
+{
+	const char *nul = got ? memchr(data + len, '\0', got) : NULL;
+	if (nul) {
+		size_t at = (size_t)(nul - data), line = 1, col = 1;
+		for (size_t i = 0; i < at; i++, col++)
+			if (data[i] == '\n')
+				line++, col = 0;
+		lethe_cli_error("<stdin>:%zu:%zu: a NUL byte: a text file cannot hold one (is this "
+		                "a binary file?)",
+		                line, col);
+		return 1;
+	}
+	if (len + got >= STDIN_MAX) {
+		lethe_cli_error("<stdin>: larger than 2 GiB: not a data file lethe reads");
+		return 1;
+	}
+	return 0;
+}
+
 /* Reads FILE ("-": standard input) as JSON lines; blank lines are skipped. */
 static int read_input(input *in, const char *path)
 {
@@ -71,6 +95,10 @@ static int read_input(input *in, const char *path)
 				data = p;
 			}
 			size_t got = fread(data + len, 1, cap - len - 1, stdin);
+			if (stdin_refused(data, len, got)) {
+				free(data);
+				return LETHE_EXIT_USAGE;
+			}
 			len += got;
 			if (got == 0)
 				break;
@@ -262,6 +290,7 @@ static int read_pairs(const input *in, pairs *p)
 		if (p->n_refs[i] == 0) {
 			lethe_cli_error("%s:%zu: field 'refs' must hold at least one reference",
 			                in->path, in->lines[i]);
+			p->n++; /* pairs_free() frees this record's (empty) list too */
 			return LETHE_EXIT_USAGE;
 		}
 		if (i == 0 || p->n_refs[i] < p->nrefs_min)
@@ -389,6 +418,15 @@ static void prf_div(lethe_prf *s, double n)
 	s->fmeasure /= n;
 }
 
+/* A record giving both "ref" and "refs" is ambiguous (one used to be ignored silently). */
+static int rouge_both_refs(const input *in, size_t i)
+{
+	if (!K->json_get(in->recs[i], "ref") || !K->json_get(in->recs[i], "refs"))
+		return 0;
+	lethe_cli_error("%s:%zu: give either 'ref' or 'refs', not both", in->path, in->lines[i]);
+	return 1;
+}
+
 static int score_rouge(const input *in, int stem)
 {
 	cJSON *o = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(o, "per_example");
@@ -398,6 +436,10 @@ static int score_rouge(const input *in, int stem)
 	for (size_t i = 0; i < in->n && status == LETHE_EXIT_OK; i++) {
 		const char *hyp = string_field(in, i, "hyp");
 		const char *key = K->json_get(in->recs[i], "refs") ? "refs" : "ref";
+		if (hyp && rouge_both_refs(in, i)) {
+			status = LETHE_EXIT_USAGE;
+			break;
+		}
 		size_t n_refs = 0;
 		const char **refs = hyp ? string_list(in, i, key, 1, &n_refs) : NULL;
 		if (!hyp || !refs) {

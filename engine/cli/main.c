@@ -4,10 +4,13 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -60,6 +63,31 @@ void lethe_cli_paths_free(lethe_cli_paths *paths)
 	*paths = (lethe_cli_paths){0};
 }
 
+/* Commands other than `lethe plugins` go on past a plugin that cannot be loaded (another one of
+ * the same name may serve), but never silently: each problem `lethe plugins` would report as an
+ * error is a warning here, and so is a LETHE_PLUGIN_PATH entry that does not exist or cannot be
+ * read (a missing --plugin-path is an error of its own). */
+static void warn_plugin_problems(const lethe_registry *reg, int problems)
+{
+	for (size_t i = 0; problems && i < lethe_registry_problem_count(reg); i++)
+		fprintf(stderr, "lethe: warning: %s (skipped)\n", lethe_registry_problem(reg, i));
+	const char *env = getenv("LETHE_PLUGIN_PATH");
+	char *copy = env ? strdup(env) : NULL, *save = NULL;
+	for (char *dir = copy ? strtok_r(copy, ":", &save) : NULL; dir;
+	     dir = strtok_r(NULL, ":", &save)) {
+		struct stat st;
+		if (stat(dir, &st) != 0)
+			fprintf(stderr, "lethe: warning: LETHE_PLUGIN_PATH entry '%s': %s\n", dir,
+			        strerror(errno));
+		else if (S_ISDIR(st.st_mode) && access(dir, R_OK | X_OK) != 0)
+			fprintf(
+			    stderr,
+			    "lethe: warning: LETHE_PLUGIN_PATH entry '%s': cannot be read: %s\n",
+			    dir, strerror(errno));
+	}
+	free(copy);
+}
+
 int lethe_cli_registry(lethe_registry **out, const lethe_cli_paths *paths, int print_problems)
 {
 	int rc = lethe_registry_new(out);
@@ -71,6 +99,7 @@ int lethe_cli_registry(lethe_registry **out, const lethe_cli_paths *paths, int p
 	}
 	for (size_t i = 0; print_problems && i < lethe_registry_problem_count(*out); i++)
 		lethe_cli_error("%s", lethe_registry_problem(*out, i));
+	warn_plugin_problems(*out, !print_problems);
 	return 0;
 }
 

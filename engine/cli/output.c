@@ -20,6 +20,7 @@ int lethe_cli_out_open(lethe_cli_out *o, const char *path, const char *const *in
 	*o = (lethe_cli_out){stdout, NULL, NULL};
 	if (!path)
 		return 0;
+	*o = (lethe_cli_out){NULL, NULL, NULL}; /* a refused output gets nothing, not stdout */
 	struct stat out, in;
 	if (stat(path, &out) == 0) {
 		if (!S_ISREG(out.st_mode)) {

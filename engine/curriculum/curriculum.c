@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <lethe/curriculum.h>
 #include <lethe/lethe.h>
@@ -130,7 +131,8 @@ static void check_keys(ctx *x, const lethe_ynode *map, const char *where, const 
 	}
 	for (size_t i = 0; i < map->n; i++)
 		refs[i] = (key_ref){map->keys[i]->value, i};
-	qsort(refs, map->n, sizeof(*refs), key_ref_cmp);
+	if (map->n > 1) /* qsort(NULL, 0, ...) is undefined (an empty map: fuzz_curriculum) */
+		qsort(refs, map->n, sizeof(*refs), key_ref_cmp);
 	for (size_t i = 1, first = 0; i < map->n; i++) {
 		if (strcmp(refs[i].key, refs[first].key) != 0) {
 			first = i;
@@ -996,6 +998,37 @@ static void check_adapter_sequence(ctx *x, const lethe_ynode *stages)
 	}
 }
 
+/* The run file's directory must be one lethe can create files in (the temporary file, the lock),
+ * found here rather than after training: the nearest existing ancestor of output (the run
+ * creates the missing ones) must be a directory that is writable. */
+static void check_output_dir(ctx *x, const lethe_ynode *v, const char *output)
+{
+	char dir[PATH_MAX];
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", output) >= sizeof(dir))
+		return;
+	for (;;) {
+		char *slash = strrchr(dir, '/');
+		if (!slash) {
+			snprintf(dir, sizeof(dir), ".");
+		} else if (slash == dir) {
+			dir[1] = '\0';
+		} else {
+			*slash = '\0';
+		}
+		struct stat sb;
+		if (stat(dir, &sb) == 0) {
+			if (!S_ISDIR(sb.st_mode))
+				error_at(x, v, "output: %s is not a directory", dir);
+			else if (access(dir, W_OK | X_OK) != 0)
+				error_at(x, v, "output: cannot write in %s: %s", dir,
+				         strerror(errno));
+			return;
+		}
+		if (!slash || slash == dir)
+			return;
+	}
+}
+
 static void read_evaluate(ctx *x, const lethe_ynode *ev)
 {
 	lethe_curriculum *c = x->c;
@@ -1381,6 +1414,8 @@ int lethe_curriculum_load(lethe_curriculum **out, const char *path, lethe_regist
 			error_at(&x, v,
 			         "output: expected the run file's path, got an empty string");
 		struct stat sb;
+		if (c->output)
+			check_output_dir(&x, v, c->output);
 		/* The run file is replaced by rename(): it must be a regular file or not exist. */
 		if (c->output && stat(c->output, &sb) == 0 && !S_ISREG(sb.st_mode))
 			error_at(

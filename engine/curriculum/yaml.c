@@ -82,6 +82,32 @@ static int fail_at(lethe_yaml *y, size_t line, size_t col, const char *msg)
 	return lethe_errbuf__set(&y->err, LETHE_EPARSE, "%s", msg);
 }
 
+/* A YAML tag (`!!str 2`, `!!binary ...`, `!foo`) would change what a value means, and lethe
+ * reads every value by the key it sits under, so a tag anywhere is refused rather than ignored
+ * (`steps: !!str 2` used to read as the number 2). Quote a value to make it a string. */
+static int refuse_tag(lethe_yaml *y, const yaml_event_t *ev)
+{
+	const yaml_char_t *tag = NULL;
+	if (ev->type == YAML_SCALAR_EVENT)
+		tag = ev->data.scalar.tag;
+	else if (ev->type == YAML_SEQUENCE_START_EVENT)
+		tag = ev->data.sequence_start.tag;
+	else if (ev->type == YAML_MAPPING_START_EVENT)
+		tag = ev->data.mapping_start.tag;
+	if (!tag)
+		return 0;
+	const char *core = "tag:yaml.org,2002:", *shown = (const char *)tag;
+	int bang = strncmp(shown, core, strlen(core)) == 0;
+	if (bang)
+		shown += strlen(core);
+	y->line = (int)ev->start_mark.line + 1;
+	y->col = (int)ev->start_mark.column + 1;
+	return lethe_errbuf__set(&y->err, LETHE_EPARSE,
+	                         "YAML tags ('%s%.40s') are not supported; write the value without "
+	                         "a tag (quote it to make it a string)",
+	                         bang ? "!!" : "", shown);
+}
+
 int lethe_yaml_parse(lethe_yaml *y, const char *text, size_t len)
 {
 	y->root = NULL;
@@ -105,6 +131,10 @@ int lethe_yaml_parse(lethe_yaml *y, const char *text, size_t len)
 			break;
 		}
 		lethe_ynode *node = NULL;
+		if (rc == 0 && (rc = refuse_tag(y, &ev)) != 0) {
+			yaml_event_delete(&ev);
+			break;
+		}
 		switch (ev.type) {
 		case YAML_STREAM_END_EVENT: done = 1; break;
 		case YAML_DOCUMENT_START_EVENT:

@@ -79,8 +79,20 @@ typedef struct wr {
 
 /* Records "file: CALL 'object' failed" for the first failure; returns -1. loc and name locate
  * the object (loc < 0: name alone). */
+/* ": No space left on device" when errno says the disk refused a write (HDF5 leaves the system
+ * call's errno behind), else "": only the errors a write can meet, never a stale unrelated one. */
+static const char *disk_reason(int e, char *buf, size_t size)
+{
+	if (e != ENOSPC && e != EDQUOT && e != EFBIG && e != EIO && e != EROFS)
+		return "";
+	snprintf(buf, size, ": %s", strerror(e));
+	return buf;
+}
+
 static int h5fail(wr *w, const char *call, hid_t loc, const char *name)
 {
+	int e = errno;
+	char why[128];
 	if (w->failed)
 		return -1;
 	w->failed = 1;
@@ -88,8 +100,9 @@ static int h5fail(wr *w, const char *call, hid_t loc, const char *name)
 	if (loc >= 0 && H5Iget_name(loc, where, sizeof(where)) < 0)
 		where[0] = '\0';
 	const char *p = where[0] == '/' ? where + 1 : where;
-	snprintf(w->err, w->err_size, "%s: %s '%s%s%s' failed", w->file, call, p,
-	         p[0] && name && name[0] ? "/" : "", name ? name : "");
+	snprintf(w->err, w->err_size, "%s: %s '%s%s%s' failed%s", w->file, call, p,
+	         p[0] && name && name[0] ? "/" : "", name ? name : "",
+	         disk_reason(e, why, sizeof(why)));
 	return -1;
 }
 
@@ -1154,8 +1167,9 @@ int lethe_runfile__write(const char *path, const lethe_curriculum *c, const leth
 			rf_row_name(name, sizeof(name), r, records[r].name);
 			rf_row_group(src, sizeof(src), r, records[r].name);
 			if (H5Ocopy(old, src, stages, name, H5P_DEFAULT, H5P_DEFAULT) < 0) {
-				snprintf(err, err_size, "%s: H5Ocopy '%s' from %s failed", tmp, src,
-				         path);
+				char why[128];
+				snprintf(err, err_size, "%s: H5Ocopy '%s' from %s failed%s", tmp,
+				         src, path, disk_reason(errno, why, sizeof(why)));
 				w->failed = 1;
 				rc = -1;
 			}

@@ -11,9 +11,11 @@
  * example of a mixed stage picks its task with probability proportional to the task's weight. An
  * epoch of a stage is as many examples as its tasks' training sets hold together.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1462,6 +1464,43 @@ static int train_tokenizer(run *r)
 	return rc;
 }
 
+/* The temporary files of writers that died (kill -9, a power cut) beside output: OUTPUT.PID.tmp
+ * whose process no longer exists. Called with the run's lock held, so no live run writes one;
+ * the process test also spares a report's temporary file (engine/cli/output.c) being written. */
+static void remove_stale_temps(const char *output)
+{
+	const char *slash = strrchr(output, '/');
+	char dir[4096];
+	const char *base = slash ? slash + 1 : output;
+	size_t dlen = slash ? (size_t)(slash - output) : 1;
+	if (dlen >= sizeof(dir))
+		return;
+	memcpy(dir, slash ? output : ".", dlen);
+	dir[dlen ? dlen : 1] = '\0';
+	if (slash && dlen == 0)
+		dir[0] = '/';
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	size_t blen = strlen(base);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *name = de->d_name, *num = name + blen + 1;
+		char *end;
+		if (strncmp(name, base, blen) != 0 || name[blen] != '.' || *num < '1' || *num > '9')
+			continue;
+		long pid = strtol(num, &end, 10);
+		if (strcmp(end, ".tmp") != 0 || pid <= 0 || (pid_t)pid == getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue; /* alive, or not ours to judge */
+		char path[8192];
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) < sizeof(path))
+			unlink(path);
+	}
+	closedir(d);
+}
+
 static int lock_output(run *r, const char *output, int *fd_out)
 {
 	*fd_out = -1;
@@ -1680,6 +1719,8 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 	int lock = -1, rc = r.rank == 0 ? lock_output(&r, lethe_curriculum_output(c), &lock) : 0;
 	if (rc)
 		return dist_fail(&r, rc);
+	if (r.rank == 0)
+		remove_stale_temps(lethe_curriculum_output(c));
 	lethe_set_threads(o->threads > 0 ? o->threads : 1);
 	r.data = calloc(lethe_curriculum_task_count(c), sizeof(*r.data));
 	size_t room = lethe_curriculum_stage_count(c) +

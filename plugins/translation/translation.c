@@ -10,6 +10,7 @@
  *   - P a file of source<TAB>target lines;
  *   - P a .jsonl file of {"translation": {"en": ..., "de": ...}} records (Hugging Face style).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,6 +314,18 @@ static int load_file(lethe_task *t, struct split_data *s, const char *path, int 
 	return rc;
 }
 
+/* Whether PREFIX.source exists: a pair of files is meant (errno is left from the failed stat). */
+static int pair_exists(const lethe_task *t, const char *prefix)
+{
+	int saved = errno;
+	char p[4096];
+	struct stat st;
+	int yes = (size_t)snprintf(p, sizeof(p), "%s.%s", prefix, t->source) < sizeof(p) &&
+	          stat(p, &st) == 0;
+	errno = saved;
+	return yes;
+}
+
 static int translation_load(lethe_task *t, lethe_split split, const char *path, size_t *n_examples)
 {
 	const lethe_kit_api *K = t->host->kit;
@@ -321,9 +334,19 @@ static int translation_load(lethe_task *t, lethe_split split, const char *path, 
 	int format = t->format;
 	if (format == FORMAT_AUTO) {
 		struct stat st;
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		int found = stat(path, &st) == 0;
+		if (!found || !S_ISREG(st.st_mode)) {
 			format = FORMAT_PAIR;
-		else
+			if (!pair_exists(t, path)) { /* name what the user wrote, not PATH.en */
+				t->host->error(
+				    t->host->ctx,
+				    "%s: cannot open: %s (nor %s.%s + %s.%s, a line-aligned "
+				    "pair)",
+				    path, found ? "not a regular file" : strerror(errno), path,
+				    t->source, path, t->target);
+				return LETHE_ENOTFOUND;
+			}
+		} else
 			format = K->ends_with(path, ".jsonl") || K->ends_with(path, ".json")
 			             ? FORMAT_JSONL
 			             : FORMAT_TSV;
