@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/fuzz/build.sh: builds (build) or runs (run SECONDS) the libFuzzer harnesses of
-# tests/fuzz/ for `make fuzz` and `make fuzz-run`. liblethe's C sources, the plugin helpers and
+# tests/fuzz/ for `make fuzz` and `make fuzz-run`. liblethe's C sources (the plugin kit among them) and
 # each harness are compiled with clang and -fsanitize=fuzzer-no-link,address,undefined into
 # tests/fuzz/obj/ of the build tree (a source newer than its object is recompiled; `make
 # fuzz-clean` starts over). Without clang or its fuzzer runtime (libclang-rt-14-dev) it says so
@@ -62,7 +62,7 @@ compile() {
 }
 
 engine_objs=
-for s in $ENGINE_SOURCES plugins/common/plugin_util.c; do
+for s in $ENGINE_SOURCES; do
 	case $s in
 	*.c) o=$out/obj/$(echo "$s" | tr / _).o
 		compile "$srcdir/$s" "$o" "$FUZZ_CC" -std=c11 -D_POSIX_C_SOURCE=200809L ;;

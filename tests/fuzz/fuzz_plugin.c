@@ -73,7 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                         .error = host_error,
 	                         .log = host_log,
 	                         .metric = host_metric,
-	                         .metrics = lethe_metrics()};
+	                         .metrics = lethe_metrics(),
+	                         .kit = lethe_kit()};
 	if (size < 1)
 		return 0;
 	const lethe_plugin_ops *ops = &lethe_plugin_entry()->ops;
