@@ -15,6 +15,7 @@ harnesses="curriculum score runfile safetensors tokenizer plugin_text plugin_sen
 
 if [ "$mode" = run ]; then
 	seconds=${4:-30}
+	harnesses=${5:-$harnesses} # FUZZ_HARNESSES: a subset
 	status=0
 	for h in $harnesses; do
 		if [ ! -x "$out/fuzz_$h" ]; then
