@@ -16,13 +16,6 @@
 static int g_rank = 0, g_size = 1;
 static double g_reduce_seconds, g_wait_seconds;
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int lethe_dist__rank(void)
 {
 	return g_rank;
@@ -52,6 +45,13 @@ void lethe_dist__share(size_t n, size_t *begin, size_t *end)
 
 #ifdef HAVE_MPI
 #include <mpi.h>
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* MPI counts are ints: large blocks go in pieces of this many elements. */
 #define PIECE ((size_t)1 << 24)
