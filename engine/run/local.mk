@@ -5,7 +5,7 @@
 # run-file module includes <hdf5.h>.
 engine_liblethe_la_SOURCES += \
 	%reldir%/runfile.h %reldir%/runfile_format.h \
-	%reldir%/runfile_write.c %reldir%/runfile_read.c \
+	%reldir%/runfile_write.c %reldir%/runfile_read.c %reldir%/runfile_probe.c \
 	%reldir%/runner.c %reldir%/runner.h \
 	%reldir%/sample.c %reldir%/sample.h \
 	%reldir%/runlog.c %reldir%/runlog.h \

@@ -91,6 +91,11 @@ int lethe_runfile__write(const char *path, const lethe_curriculum *c, const leth
  * failure is reported on its handle) and leaves the process's exit alone. */
 void lethe_runfile__hdf5_init(void);
 
+/* Reads path through HDF5 once in a child process (runfile_probe.c) so that a damaged file that
+ * crashes or hangs libhdf5 is refused instead of crashing the caller: 0 when the child finished,
+ * -1 with a one-line reason in why. */
+int lethe_runfile__probe(const char *path, char *why, size_t why_size);
+
 /* The resolved settings of stage i as the one-line JSON stored in /curriculum/stages (malloc'd;
  * NULL when out of memory). */
 char *lethe_runfile__stage_settings(const lethe_curriculum *c, size_t i);

@@ -1071,6 +1071,9 @@ static int open_checked(lethe_runfile *rf, const char *path)
 	lethe_runfile__hdf5_init();
 	if (!S_ISREG(sb.st_mode) || H5Fis_hdf5(path) <= 0)
 		return fail(rf, LETHE_EIO, "not a readable HDF5 file");
+	char why[256];
+	if (lethe_runfile__probe(path, why, sizeof(why)) != 0)
+		return fail(rf, LETHE_EPARSE, "%s", why);
 	rf->f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
 	if (rf->f < 0)
 		return fail(rf, LETHE_EIO, "not a readable HDF5 file (damaged or truncated?)");

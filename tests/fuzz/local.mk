@@ -3,7 +3,7 @@
 # when configure found none), `make fuzz-run FUZZ_SECONDS=30` runs each from its seed corpus in
 # corpus/NAME/, `make fuzz-clean` removes the instrumented objects.
 FUZZ_SECONDS = 30
-# FUZZ_HARNESSES='curriculum score ...' runs a subset (CI leaves out runfile: docs/reliability.md).
+# FUZZ_HARNESSES='curriculum score ...' runs a subset.
 FUZZ_HARNESSES =
 FUZZ_ENV = FUZZ_CC='$(FUZZ_CC)' FUZZ_CXX='$(FUZZ_CXX)' PLUGINDIR='$(pluginsdir)' \
 	FUZZ_CPPFLAGS='$(BLAS_CFLAGS) $(YAML_CFLAGS) $(CJSON_CFLAGS) $(PCRE2_CFLAGS) $(SENTENCEPIECE_CFLAGS) $(HDF5_CFLAGS) $(MPI_CFLAGS)' \

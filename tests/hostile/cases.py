@@ -4,6 +4,7 @@ case's directory, {seed} a small valid run file, {plugins} the test plugins' fol
 status and a pattern standard error must match. Add a case for every hostile input that ever
 misbehaved, named for what it is."""
 import os
+import struct
 import subprocess
 
 
@@ -103,6 +104,24 @@ def truncated_seed(n):
 def copy_seed(path):
     with open(_seed[next(iter(_seed))], "rb") as f, open(path, "wb") as g:
         g.write(f.read())
+
+
+def damaged_heap(field, value):
+    """The seed run file with one field of its first global-heap object overwritten: libhdf5 1.10
+    copies past its heap buffer (size) or reads an unused slot (index) without checking
+    (docs/reliability.md); lethe's check process must take the crash, not lethe."""
+    def make(path):
+        with open(_seed[next(iter(_seed))], "rb") as f:
+            data = bytearray(f.read())
+        at = data.find(b"GCOL")
+        assert at >= 0, "the seed run file has no global heap"
+        if field == "size":
+            struct.pack_into("<Q", data, at + 24, value)
+        else:
+            struct.pack_into("<H", data, at + 16, value)
+        with open(path, "wb") as f:
+            f.write(data)
+    return make
 
 
 E = r"^c\.yaml:%d:%d: "  # a curriculum error at line:col
@@ -212,6 +231,12 @@ CASES = [
     Case("report-missing-file", {}, ["report", "nope.h5"], 2, r"^lethe: nope\.h5: "),
     Case("report-truncated", {"r.h5": truncated_seed(-1)}, ["report", "r.h5"], 2, r"^lethe: r\.h5: "),
     Case("report-truncated-header", {"r.h5": truncated_seed(600)}, ["report", "--format", "json", "r.h5"], 2, r"^lethe: r\.h5: "),
+    Case("report-damaged-heap-size", {"r.h5": damaged_heap("size", 1 << 40)}, ["report", "r.h5"], 2,
+         r"^lethe: r\.h5: damaged HDF5 structures: reading them crashed libhdf5"),
+    Case("report-damaged-heap-size-small", {"r.h5": damaged_heap("size", 5000)}, ["report", "r.h5"], 2, r"^lethe: r\.h5: "),
+    Case("report-damaged-heap-index", {"r.h5": damaged_heap("index", 300)}, ["report", "r.h5"], 2, r"^lethe: r\.h5: "),
+    Case("resume-damaged-heap", {"c.yaml": BASE, "out.h5": damaged_heap("size", 1 << 40)}, ["run", "-q", "--resume", "c.yaml"], 2,
+         r"^lethe: out\.h5: damaged HDF5 structures"),
     Case("report-output-is-input", {"r.h5": copy_seed}, ["report", "-o", "r.h5", "r.h5"], 2,
          r"^lethe: r\.h5: is also an input: the output would destroy it"),
     Case("report-output-is-input-by-link", {"r.h5": copy_seed, "sub/x": ""}, ["report", "-o", "./sub/../r.h5", "r.h5"], 2,
