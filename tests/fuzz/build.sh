@@ -17,6 +17,10 @@ if [ "$mode" = run ]; then
 	seconds=${4:-30}
 	harnesses=${5:-$harnesses} # FUZZ_HARNESSES: a subset
 	status=0
+	# Every execution writes its input to a file: on tmpfs that is ten times faster than on disk.
+	if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+		export TMPDIR=/dev/shm
+	fi
 	for h in $harnesses; do
 		if [ ! -x "$out/fuzz_$h" ]; then
 			echo "fuzz-run: $out/fuzz_$h is not built (make fuzz)"
