@@ -3,7 +3,8 @@
 noinst_PROGRAMS = %reldir%/train_lethe
 %canon_reldir%_train_lethe_SOURCES = %reldir%/train_lethe.c
 %canon_reldir%_train_lethe_LDADD = engine/liblethe.la
-EXTRA_DIST += %reldir%/README.md %reldir%/metrics_throughput.py %reldir%/train-throughput %reldir%/dist-throughput
+EXTRA_DIST += %reldir%/README.md %reldir%/metrics_throughput.py %reldir%/train-throughput %reldir%/dist-throughput \
+	%reldir%/generate_torch.py
 noinst_PROGRAMS += %reldir%/tokenizer_throughput
 %canon_reldir%_tokenizer_throughput_SOURCES = %reldir%/tokenizer_throughput.c
 %canon_reldir%_tokenizer_throughput_LDADD = engine/liblethe.la
