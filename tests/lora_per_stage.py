@@ -38,7 +38,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 try:
@@ -48,22 +47,7 @@ except ImportError:
     print("SKIP: python3-h5py is not installed")
     sys.exit(77)
 
-LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
-SRC = os.environ["LETHE_SRCDIR"]
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
-
-
-def run(args):
-    return subprocess.run([LETHE, "run", "--quiet"] + args, capture_output=True, text=True)
+from testlib import check, finish, LETHE, run, SRC, tmpdir  # noqa: E402
 
 
 def s(x):
@@ -97,7 +81,7 @@ def safetensors(path):
 HF = {"q": "self_attn.q_proj", "k": "self_attn.k_proj", "v": "self_attn.v_proj", "o": "self_attn.o_proj",
       "gate": "mlp.gate_proj", "up": "mlp.up_proj", "down": "mlp.down_proj"}
 
-tmp = tempfile.mkdtemp(dir=os.environ.get("TMPDIR"))
+tmp = tmpdir()
 try:
     os.makedirs(os.path.join(tmp, "curricula"))
     os.makedirs(os.path.join(tmp, "text"))
@@ -273,8 +257,7 @@ try:
             check(n in b and np.array_equal(a[n][()], b[n][()]), "%s differs after kill -9 and --resume" % n)
 
     # 4. O-LoRA.
-    sys.path.insert(0, os.path.join(SRC, "tests"))
-    import rundigest
+        import rundigest
     text = open(cur).read()
     zero, half = os.path.join(tmp, "curricula", "zero.yaml"), os.path.join(tmp, "curricula", "half.yaml")
     open(zero, "w").write(text.replace("per_stage: true}", "per_stage: true, orthogonal: 0}"))
@@ -329,5 +312,4 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()
