@@ -16,8 +16,9 @@ import subprocess
 import sys
 import tempfile
 
-BUILD = os.environ["LETHE_BUILDDIR"]
-SRC = os.environ["LETHE_SRCDIR"]
+# Without the variables (a test run by hand in an in-tree build): this file's source tree.
+SRC = os.environ.get("LETHE_SRCDIR") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("LETHE_BUILDDIR") or SRC
 LETHE = os.path.join(BUILD, "engine", "lethe")
 
 passed = failed = 0
