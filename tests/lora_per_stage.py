@@ -6,7 +6,7 @@ three stages, the earlier ones frozen and kept):
 1. every row stores the untouched base (its params equal the initial model's exactly, drift 0)
    and its own adapter; row k's adapter lists the earlier rows whose adapters are frozen under it
    (frozen_rows: [] / [1] / [1, 2]), each adapter is fresh (row two's A differs from row one's),
-   and each learnt (B not zero);
+   and each learnt (B not zero); `lethe report` labels each row "NAME [lora r4 per stage]";
 2. the model a row stands for is rebuilt by the reader as base + every adapter up to that row:
    `lethe export --stage two` (merged) equals base + (alpha/r) B1 A1 + (alpha/r) B2 A2 per
    projection to 1e-5, and differs from base + the second adapter alone;
@@ -47,7 +47,7 @@ except ImportError:
     print("SKIP: python3-h5py is not installed")
     sys.exit(77)
 
-from testlib import check, finish, LETHE, run, SRC, tmpdir  # noqa: E402
+from testlib import check, finish, lethe, LETHE, run, SRC, tmpdir  # noqa: E402
 
 
 def s(x):
@@ -91,6 +91,10 @@ try:
     whole, broken = os.path.join(tmp, "whole.h5"), os.path.join(tmp, "broken.h5")
     p = run(["--output", whole, cur])
     check(p.returncode == 0, "run: %s" % p.stderr)
+    # The report labels each row with its per-stage adapter (a plain LoRA row reads "[lora r4]").
+    p = lethe(["report", whole])
+    check(p.returncode == 0 and all("%s [lora r4 per stage]" % n in p.stdout for n in ("one", "two", "three")),
+          "report labels: %s %s" % (p.stdout[:600], p.stderr))
     with h5py.File(whole, "r") as f:
         rows = [s(r) for r in f.attrs["rows"]]
         check(rows == ["baseline", "one", "two", "three"], "rows %r" % rows)

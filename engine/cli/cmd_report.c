@@ -99,8 +99,8 @@ static int read_methods(lethe_report *rep, lethe_runfile *rf)
 }
 
 /* LoRA: when a row trained an adapter, every row's label carries its method beside the stage
- * name ("one [lora r8]", "two [lora r8, merged]", "three [full]"); runs without adapters keep
- * their row names unchanged. */
+ * name ("one [lora r8]", "two [lora r8, merged]", "three [full]", per-stage adapters "one [lora
+ * r8 per stage]"); runs without adapters keep their row names unchanged. */
 static int label_methods(lethe_report *rep, lethe_runfile *rf)
 {
 	int any = 0, rc;
@@ -117,9 +117,12 @@ static int label_methods(lethe_report *rep, lethe_runfile *rf)
 		rc = lethe_runfile_row_adapter(rf, r, &o, &merged, NULL, NULL);
 		if (rc && rc != LETHE_ENOTFOUND)
 			return rc;
+		int per_stage = rc == 0 ? lethe_runfile_row_adapter_per_stage(rf, r) : 0;
+		if (per_stage < 0)
+			return per_stage;
 		if (rc == 0)
-			snprintf(method, sizeof(method), " [lora r%d%s]", o.rank,
-			         merged ? ", merged" : "");
+			snprintf(method, sizeof(method), " [lora r%d%s%s]", o.rank,
+			         per_stage ? " per stage" : "", merged ? ", merged" : "");
 		else
 			snprintf(method, sizeof(method), "%s",
 			         lethe_runfile_row_trained(rf, r) ? " [full]" : "");
@@ -1545,7 +1548,7 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 	}
 	const char *note =
 	    "Mean over seeds [95% t-interval of the mean]; measures on 0-1 "
-	    "(docs/forgetting.md). Best (*, green) only where its interval overlaps no other "
+	    "(docs/forgetting.md). Best (*) only where its interval overlaps no other "
 	    "group's; p: Welch's t-test between the first two groups.";
 	fprintf(o, "\n%s\n", note);
 	if (few)

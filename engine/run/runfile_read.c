@@ -2214,6 +2214,27 @@ int lethe_runfile_row_adapter(lethe_runfile *rf, size_t row, lethe_lora_options 
 	return rc;
 }
 
+/* Per-stage or not is a setting of the row's stage, in its line of /curriculum/stages (matched
+ * by name), not of the adapter group. */
+int lethe_runfile_row_adapter_per_stage(lethe_runfile *rf, size_t row)
+{
+	int rc = lethe_runfile_row_adapter(rf, row, NULL, NULL, NULL, NULL);
+	if (rc)
+		return rc;
+	for (size_t s = 0; s < rf->n_stages; s++) {
+		cJSON *j = cJSON_Parse(rf->stages[s]);
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "stage");
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "adapter");
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(a, "per_stage");
+		int found = cJSON_IsString(name) && strcmp(name->valuestring, rf->rows[row]) == 0;
+		int per_stage = cJSON_IsNumber(p) && p->valuedouble != 0;
+		cJSON_Delete(j);
+		if (found)
+			return per_stage;
+	}
+	return 0;
+}
+
 int lethe_runfile_find_stage(lethe_runfile *rf, const char *stage, size_t *row)
 {
 	int rc = usable(rf);
