@@ -261,7 +261,7 @@ try:
             check(n in b and np.array_equal(a[n][()], b[n][()]), "%s differs after kill -9 and --resume" % n)
 
     # 4. O-LoRA.
-        import rundigest
+    import rundigest
     text = open(cur).read()
     zero, half = os.path.join(tmp, "curricula", "zero.yaml"), os.path.join(tmp, "curricula", "half.yaml")
     open(zero, "w").write(text.replace("per_stage: true}", "per_stage: true, orthogonal: 0}"))

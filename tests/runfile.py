@@ -40,7 +40,7 @@ try:
     # The digest of what the quick start learnt and measured (tests/rundigest.py): a change that
     # moves any parameter, score or measure shows here. Results are promised bit for bit only on
     # the same machine and thread count, so the recorded digest is keyed by the CPU and OpenBLAS core.
-        import rundigest
+    import rundigest
     key = rundigest.machine_key()
     recorded = dict(l.split(None, 1)[::-1] for l in open(os.path.join(SRC, "tests", "data", "quickstart.digest"))
                     if l.strip() and not l.startswith("#"))
