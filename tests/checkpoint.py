@@ -30,16 +30,9 @@ except ImportError:
     sys.exit(77)
 
 DRIVER = os.path.join(os.environ["LETHE_BUILDDIR"], "tests", "ckpt_dump")
-passed = failed = 0
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+from testlib import check, finish  # noqa: E402
 
 
 DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int32: "I32"}
@@ -345,5 +338,4 @@ for path, want in cases:
     check(p.returncode == 2 and want in p.stderr and path.split("/")[-1] in p.stderr,
           "%s: exit %d, %r lacks %r" % (path, p.returncode, p.stderr.strip(), want))
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -25,7 +25,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 try:
@@ -35,31 +34,8 @@ except ImportError:
     print("SKIP: python3-h5py is not installed")
     sys.exit(77)
 
-LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
-SRC = os.environ["LETHE_SRCDIR"]
-sys.path.insert(0, os.path.join(SRC, "tests"))
+from testlib import check, finish, lethe, LETHE, run_checked as run, SRC, tmpdir, write  # noqa: E402
 import rundigest  # noqa: E402
-
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
-
-
-def lethe(args):
-    return subprocess.run([LETHE] + args, capture_output=True, text=True)
-
-
-def run(cur, out, *extra):
-    p = lethe(["run", "--quiet", "--threads", "1", "--output", out] + list(extra or ["--force"]) + [cur])
-    check(p.returncode == 0, "run %s: exit %d: %s" % (os.path.basename(cur), p.returncode, p.stderr))
-    return p
 
 
 Q = os.path.join(SRC, "curricula", "quickstart")
@@ -79,9 +55,7 @@ stages:
   - {name: one, tasks: [reviews]}
   - {name: two, mix: {reviews: 1, entities: 1}, steps: 30%(two)s}
 %(top)s""" % {"q": Q, "train": train_extra, "two": two_extra, "top": top_extra}
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+    return write(path, text)
 
 
 def matrices(path):
@@ -115,7 +89,7 @@ def same(a, b):
 CURVES = ", evaluate: {every: 2, curve_limit: 8}"
 TWO = ", evaluate: {every: 10, curve_limit: 4}"
 
-tmp = tempfile.mkdtemp(dir=os.environ.get("TMPDIR"))
+tmp = tmpdir()
 try:
     # 1. The points.
     cur = curriculum(os.path.join(tmp, "curves.yaml"), CURVES, TWO)
@@ -290,5 +264,4 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -41,16 +41,9 @@ BUILD = os.environ["LETHE_BUILDDIR"]
 LETHE = os.path.join(BUILD, "engine", "lethe")
 DRIVER = os.path.join(BUILD, "tests", "pretrained_run")
 DATA = os.environ.get("LETHE_DATA", "")
-passed = failed = 0
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+from testlib import check, finish  # noqa: E402
 
 
 def lethe(*args, stdin=None):
@@ -252,5 +245,4 @@ p = lethe("validate", bad)
 check(p.returncode == 2 and "bad.yaml:2:" in p.stderr and "checkpoint" in p.stderr,
       "stage with a checkpoint: %s" % p.stderr)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

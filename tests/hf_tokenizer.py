@@ -29,16 +29,9 @@ from bpe_reference import B2U, CRAFTED, LLAMA3, Reference, corpus, train  # noqa
 
 DRIVER = os.path.join(os.environ["LETHE_BUILDDIR"], "tests", "hf_tokenize")
 DATA = os.environ.get("LETHE_DATA", "")
-passed = failed = 0
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+from testlib import check, finish  # noqa: E402
 
 
 def tokenizer_json(merges, style):
@@ -189,5 +182,4 @@ for name, text in (("notjson.json", "{not json"), ("array.json", "[]")):
 p = run_driver(os.path.join(tmp, "missing.json"), ["x"])
 check(p.returncode == 2 and "cannot open" in p.stderr, "missing file: %r" % p.stderr)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -32,16 +32,9 @@ LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
 DUMP = os.path.join(os.environ["LETHE_BUILDDIR"], "tests", "runfile_dump")
 SRC = os.environ["LETHE_SRCDIR"]
 FORMATS = ("text", "markdown", "csv", "json", "html")
-passed = failed = 0
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+from testlib import check, finish  # noqa: E402
 
 
 def sha(path):
@@ -276,5 +269,4 @@ output: hostile.h5
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

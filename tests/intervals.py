@@ -18,7 +18,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
 try:
     import h5py
@@ -26,19 +25,8 @@ try:
 except ImportError:
     sys.exit(77)
 
-LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
-SRC = os.environ["LETHE_SRCDIR"]
-passed = failed = 0
+from testlib import check, finish, LETHE, SRC, tmpdir  # noqa: E402
 M64 = (1 << 64) - 1
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
 
 
 def splitmix64(state):
@@ -102,7 +90,7 @@ def combine(agg, stats):
     return math.exp(s[0] / s[1]) if s[1] > 0 else math.nan
 
 
-tmp = tempfile.mkdtemp(dir=os.environ.get("TMPDIR"))
+tmp = tmpdir()
 try:
     q = os.path.join(SRC, "curricula", "quickstart")
     text = """lethe: 1
@@ -222,5 +210,4 @@ output: intervals.h5
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

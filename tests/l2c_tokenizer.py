@@ -21,16 +21,9 @@ except ImportError:
 
 DRIVER = os.path.join(os.environ["LETHE_BUILDDIR"], "tests", "l2c_tokenize")
 DATA = os.environ.get("LETHE_DATA", "")
-passed = failed = 0
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+from testlib import check, finish  # noqa: E402
 
 
 def corpus():
@@ -154,5 +147,4 @@ for name, content, vocab, want in (
     check(p.returncode == 2 and p.stderr.startswith(bad_path + ": ") and want in p.stderr,
           "%s: exit %d %r lacks %r" % (name, p.returncode, p.stderr, want))
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

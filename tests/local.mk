@@ -122,7 +122,7 @@ TESTS += %reldir%/check_sentiment %reldir%/check_ner %reldir%/check_summarize %r
 # pages against every command's --help and the curriculum reference's keys; every YAML and shell
 # example of the docs, and every shipped curriculum, validated or run.
 TESTS += %reldir%/plugin_guide.test %reldir%/manpage.py %reldir%/docs.py
-EXTRA_DIST += %reldir%/plugin_guide.test %reldir%/manpage.py %reldir%/docs.py %reldir%/cli.test %reldir%/validate.test %reldir%/longtarget.test %reldir%/exports.test %reldir%/runfile.py %reldir%/hostile_runfiles.py %reldir%/datasets.test %reldir%/metrics.py %reldir%/parity.py %reldir%/installcheck.sh %reldir%/rundigest.py %reldir%/data
+EXTRA_DIST += %reldir%/plugin_guide.test %reldir%/manpage.py %reldir%/docs.py %reldir%/cli.test %reldir%/validate.test %reldir%/longtarget.test %reldir%/exports.test %reldir%/runfile.py %reldir%/hostile_runfiles.py %reldir%/datasets.test %reldir%/metrics.py %reldir%/parity.py %reldir%/installcheck.sh %reldir%/rundigest.py %reldir%/testlib.py %reldir%/data
 
 installcheck-local:
 	$(SHELL) $(srcdir)/%reldir%/installcheck.sh '$(DESTDIR)$(bindir)' '$(DESTDIR)$(libdir)' '$(srcdir)'

@@ -6,7 +6,7 @@ three stages, the earlier ones frozen and kept):
 1. every row stores the untouched base (its params equal the initial model's exactly, drift 0)
    and its own adapter; row k's adapter lists the earlier rows whose adapters are frozen under it
    (frozen_rows: [] / [1] / [1, 2]), each adapter is fresh (row two's A differs from row one's),
-   and each learnt (B not zero);
+   and each learnt (B not zero); `lethe report` labels each row "NAME [lora r4 per stage]";
 2. the model a row stands for is rebuilt by the reader as base + every adapter up to that row:
    `lethe export --stage two` (merged) equals base + (alpha/r) B1 A1 + (alpha/r) B2 A2 per
    projection to 1e-5, and differs from base + the second adapter alone;
@@ -38,7 +38,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 try:
@@ -48,22 +47,7 @@ except ImportError:
     print("SKIP: python3-h5py is not installed")
     sys.exit(77)
 
-LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
-SRC = os.environ["LETHE_SRCDIR"]
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
-
-
-def run(args):
-    return subprocess.run([LETHE, "run", "--quiet"] + args, capture_output=True, text=True)
+from testlib import check, finish, lethe, LETHE, run, SRC, tmpdir  # noqa: E402
 
 
 def s(x):
@@ -97,7 +81,7 @@ def safetensors(path):
 HF = {"q": "self_attn.q_proj", "k": "self_attn.k_proj", "v": "self_attn.v_proj", "o": "self_attn.o_proj",
       "gate": "mlp.gate_proj", "up": "mlp.up_proj", "down": "mlp.down_proj"}
 
-tmp = tempfile.mkdtemp(dir=os.environ.get("TMPDIR"))
+tmp = tmpdir()
 try:
     os.makedirs(os.path.join(tmp, "curricula"))
     os.makedirs(os.path.join(tmp, "text"))
@@ -107,6 +91,10 @@ try:
     whole, broken = os.path.join(tmp, "whole.h5"), os.path.join(tmp, "broken.h5")
     p = run(["--output", whole, cur])
     check(p.returncode == 0, "run: %s" % p.stderr)
+    # The report labels each row with its per-stage adapter (a plain LoRA row reads "[lora r4]").
+    p = lethe(["report", whole])
+    check(p.returncode == 0 and all("%s [lora r4 per stage]" % n in p.stdout for n in ("one", "two", "three")),
+          "report labels: %s %s" % (p.stdout[:600], p.stderr))
     with h5py.File(whole, "r") as f:
         rows = [s(r) for r in f.attrs["rows"]]
         check(rows == ["baseline", "one", "two", "three"], "rows %r" % rows)
@@ -273,7 +261,6 @@ try:
             check(n in b and np.array_equal(a[n][()], b[n][()]), "%s differs after kill -9 and --resume" % n)
 
     # 4. O-LoRA.
-    sys.path.insert(0, os.path.join(SRC, "tests"))
     import rundigest
     text = open(cur).read()
     zero, half = os.path.join(tmp, "curricula", "zero.yaml"), os.path.join(tmp, "curricula", "half.yaml")
@@ -329,5 +316,4 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -24,7 +24,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 try:
@@ -34,25 +33,10 @@ except ImportError:
     print("SKIP: python3-h5py is not installed")
     sys.exit(77)
 
-LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
-SRC = os.environ["LETHE_SRCDIR"]
-passed = failed = 0
+from testlib import check, finish, LETHE, run, SRC, tmpdir  # noqa: E402
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
-
-
-def run(args):
-    return subprocess.run([LETHE, "run", "--quiet"] + args, capture_output=True, text=True)
-
-
-tmp = tempfile.mkdtemp(dir=os.environ.get("TMPDIR"))
+tmp = tmpdir()
 try:
     os.makedirs(os.path.join(tmp, "curricula"))
     os.makedirs(os.path.join(tmp, "text"))
@@ -191,5 +175,4 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 try:
@@ -29,31 +28,8 @@ except ImportError:
     print("SKIP: python3-h5py is not installed")
     sys.exit(77)
 
-LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
-SRC = os.environ["LETHE_SRCDIR"]
-sys.path.insert(0, os.path.join(SRC, "tests"))
+from testlib import check, finish, lethe, LETHE, run_checked as run, SRC, tmpdir, write  # noqa: E402
 import rundigest  # noqa: E402
-
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
-
-
-def lethe(args):
-    return subprocess.run([LETHE] + args, capture_output=True, text=True)
-
-
-def run(cur, out, *extra):
-    p = lethe(["run", "--quiet", "--threads", "1", "--output", out] + list(extra or ["--force"]) + [cur])
-    check(p.returncode == 0, "run %s: exit %d: %s" % (os.path.basename(cur), p.returncode, p.stderr))
-    return p
 
 
 LINES = os.path.join(SRC, "tests", "data", "text", "lines.txt")
@@ -74,12 +50,10 @@ stages:
   - {name: one, tasks: [a], steps: %d%s}
   - {name: two, tasks: [b], steps: %d%s}
 """ % (train_extra, LINES, LINES, LINES, LINES, steps[0], stage_extra[0], steps[1], stage_extra[1])
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+    return write(path, text)
 
 
-tmp = tempfile.mkdtemp(dir=os.environ.get("TMPDIR"))
+tmp = tmpdir()
 try:
     # 1. Every method at once.
     cur = os.path.join(tmp, "curricula", "methods.yaml")
@@ -228,5 +202,4 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -15,19 +15,9 @@ import json
 import os
 import random
 import subprocess
-import sys
 
 LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+from testlib import check, finish  # noqa: E402
 
 
 def score(args, lines, status=0):
@@ -246,9 +236,8 @@ def main():
     reference_suites()
     own_cases()
     differential()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -36,16 +36,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hf_llama  # noqa: E402
 
 DRIVER = os.path.join(os.environ["LETHE_BUILDDIR"], "tests", "pretrained_run")
-passed = failed = 0
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+from testlib import check, finish  # noqa: E402
 
 
 DT = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
@@ -349,5 +342,4 @@ p = subprocess.run(args, capture_output=True, text=True, env=env)
 check(p.returncode == 0 and "valid curriculum 'pretrained-sequential'" in p.stdout,
       "curricula/pretrained-sequential.yaml: %s %s" % (p.stdout[-300:], p.stderr[-500:]))
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

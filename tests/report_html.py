@@ -19,16 +19,9 @@ SRC = os.path.abspath(os.environ.get("LETHE_TEST_SRCDIR", "tests"))
 LETHE = os.path.join(BUILD, "engine", "lethe")
 TEXT = os.path.join(SRC, "data", "text", "lines.txt")
 SVG = "{http://www.w3.org/2000/svg}"
-passed = failed = 0
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+from testlib import check, finish  # noqa: E402
 
 
 T1, T2 = "<script>alert(1)", "a&b \"q\" 'r' \U0001F642"
@@ -179,5 +172,4 @@ stages:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 try:
@@ -29,25 +28,10 @@ except ImportError:
     print("SKIP: python3-h5py is not installed")
     sys.exit(77)
 
-LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
-SRC = os.environ["LETHE_SRCDIR"]
-passed = failed = 0
+from testlib import check, finish, LETHE, run, SRC, tmpdir  # noqa: E402
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
-
-
-def run(args, **kw):
-    return subprocess.run([LETHE, "run", "--quiet"] + args, capture_output=True, text=True, **kw)
-
-
-tmp = tempfile.mkdtemp(dir=os.environ.get("TMPDIR"))
+tmp = tmpdir()
 try:
     # 1. The quick start and its layout.
     out = os.path.join(tmp, "quick.h5")
@@ -56,7 +40,6 @@ try:
     # The digest of what the quick start learnt and measured (tests/rundigest.py): a change that
     # moves any parameter, score or measure shows here. Results are promised bit for bit only on
     # the same machine and thread count, so the recorded digest is keyed by the CPU and OpenBLAS core.
-    sys.path.insert(0, os.path.join(SRC, "tests"))
     import rundigest
     key = rundigest.machine_key()
     recorded = dict(l.split(None, 1)[::-1] for l in open(os.path.join(SRC, "tests", "data", "quickstart.digest"))
@@ -362,5 +345,4 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -20,16 +20,9 @@ except ImportError:
 
 DRIVER = os.path.join(os.environ["LETHE_BUILDDIR"], "tests", "sp_tokenize")
 DATA = os.environ.get("LETHE_DATA", "")
-passed = failed = 0
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+from testlib import check, finish  # noqa: E402
 
 
 def corpus():
@@ -103,5 +96,4 @@ for name, content in (("random.model", os.urandom(4096)), ("empty.model", b""), 
 p = subprocess.run([DRIVER, os.path.join(tmp, "missing.model")], input="x\n", capture_output=True, text=True)
 check(p.returncode == 2 and "missing.model" in p.stderr, "missing model: %r" % p.stderr)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

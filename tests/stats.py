@@ -20,17 +20,10 @@ except ImportError:
     sys.exit(77)
 
 TOOL = os.path.join(os.environ["LETHE_BUILDDIR"], "tests", "stats_tool")
-passed = failed = 0
 M64 = (1 << 64) - 1
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+from testlib import check, finish  # noqa: E402
 
 
 def splitmix64(state):
@@ -128,5 +121,4 @@ for line, (kind, want) in zip(out, expect):
         bad.setdefault(kind, []).append((line, want))
 for kind in ("indices", "percentile", "meanci", "welch", "bleu"):
     check(kind not in bad, "%s: %d differ, first %r" % (kind, len(bad.get(kind, [])), bad.get(kind, [None])[0]))
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -13,9 +13,7 @@ one run says there are too few seeds.
 import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 
 try:
     import h5py
@@ -24,30 +22,15 @@ try:
 except ImportError:
     sys.exit(77)
 
-LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
-SRC = os.environ["LETHE_SRCDIR"]
-passed = failed = 0
-
+from testlib import check, finish, lethe, SRC, tmpdir  # noqa: E402
 
 
 def runs(d):
     """The run files of a sweep's folder (each has its live log, RUN.h5.log.jsonl, beside it)."""
     return [n for n in os.listdir(d) if n.endswith(".h5")] if os.path.isdir(d) else []
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
 
-
-def lethe(args):
-    return subprocess.run([LETHE] + args, capture_output=True, text=True)
-
-
-tmp = tempfile.mkdtemp(dir=os.environ.get("TMPDIR"))
+tmp = tmpdir()
 try:
     q = os.path.join(SRC, "curricula", "quickstart")
     base = """lethe: 1
@@ -129,5 +112,4 @@ output: runs/%(name)s.h5
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -4,7 +4,6 @@
  * metric and target NLL), as text, Markdown, CSV or JSON; and `lethe compare`, the same measures
  * of several runs side by side. Both read only run files.
  */
-#include <dirent.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "compare.h"
 #include "compare_html.h"
 #include "report_html.h"
 
@@ -99,8 +99,8 @@ static int read_methods(lethe_report *rep, lethe_runfile *rf)
 }
 
 /* LoRA: when a row trained an adapter, every row's label carries its method beside the stage
- * name ("one [lora r8]", "two [lora r8, merged]", "three [full]"); runs without adapters keep
- * their row names unchanged. */
+ * name ("one [lora r8]", "two [lora r8, merged]", "three [full]", per-stage adapters "one [lora
+ * r8 per stage]"); runs without adapters keep their row names unchanged. */
 static int label_methods(lethe_report *rep, lethe_runfile *rf)
 {
 	int any = 0, rc;
@@ -117,9 +117,12 @@ static int label_methods(lethe_report *rep, lethe_runfile *rf)
 		rc = lethe_runfile_row_adapter(rf, r, &o, &merged, NULL, NULL);
 		if (rc && rc != LETHE_ENOTFOUND)
 			return rc;
+		int per_stage = rc == 0 ? lethe_runfile_row_adapter_per_stage(rf, r) : 0;
+		if (per_stage < 0)
+			return per_stage;
 		if (rc == 0)
-			snprintf(method, sizeof(method), " [lora r%d%s]", o.rank,
-			         merged ? ", merged" : "");
+			snprintf(method, sizeof(method), " [lora r%d%s%s]", o.rank,
+			         per_stage ? " per stage" : "", merged ? ", merged" : "");
 		else
 			snprintf(method, sizeof(method), "%s",
 			         lethe_runfile_row_trained(rf, r) ? " [full]" : "");
@@ -1315,32 +1318,10 @@ static void compare_help(FILE *f)
 	       "  -h, --help           show this help\n");
 }
 
-/* The mean of the defined per-task values, NaN if none. */
-static double mean_defined(const double *v, size_t n)
-{
-	double s = 0;
-	size_t k = 0;
-	for (size_t i = 0; v && i < n; i++)
-		if (!isnan(v[i])) {
-			s += v[i];
-			k++;
-		}
-	return k ? s / (double)k : NAN;
-}
-
 /* ---- compare: groups of seeds (issue #12) -------------------------------------------------- */
 
-/* The measures compare shows, per run; 0 or the exit status of a refusal. */
-enum { N_MEASURES = 7 };
-static const char *const measure_names[N_MEASURES] = {"ACC",
-                                                      "BWT",
-                                                      "FWT",
-                                                      "forgetting (Chaudhry)",
-                                                      "forgetting (per task, mean)",
-                                                      "NLL BWT",
-                                                      "NLL forgetting (mean)"};
-/* Higher is better for ACC, BWT, FWT and the NLL BWT; lower for the forgettings. */
-static const int measure_higher[N_MEASURES] = {1, 1, 1, 0, 0, 1, 0};
+/* The measures compare shows, per run (compare.h); 0 or the exit status of a refusal. */
+enum { N_MEASURES = LETHE_COMPARE_N_MEASURES };
 
 static int run_measures(const char *path, double v[N_MEASURES])
 {
@@ -1357,15 +1338,7 @@ static int run_measures(const char *path, double v[N_MEASURES])
 		lethe_runfile_free(rf);
 		return rc == LETHE_ENOMEM ? LETHE_EXIT_FAILED : LETHE_EXIT_USAGE;
 	}
-	size_t nc = lethe_runfile_n_columns(rf);
-	double x[N_MEASURES] = {pm.acc,
-	                        pm.bwt,
-	                        pm.fwt,
-	                        pm.chaudhry,
-	                        mean_defined(pm.forgetting, nc),
-	                        lm.bwt,
-	                        mean_defined(lm.forgetting, nc)};
-	memcpy(v, x, sizeof(x));
+	lethe_compare_measures(v, &pm, &lm, lethe_runfile_n_columns(rf));
 	lethe_forgetting_free(&pm);
 	lethe_forgetting_free(&lm);
 	lethe_runfile_free(rf);
@@ -1381,60 +1354,21 @@ typedef struct group {
 	size_t n[N_MEASURES];     /* runs with the measure defined */
 } group;
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* A directory's *.h5 files in name order (a sweep's seed-N.h5), or the one file. */
 static int group_read(group *g, const char *path)
 {
-	struct stat st;
 	char **files = NULL;
 	size_t n = 0;
 	g->name = strdup(path);
 	if (!g->name)
 		return LETHE_EXIT_FAILED;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		DIR *d = opendir(path);
-		struct dirent *e;
-		while (d && (e = readdir(d))) {
-			size_t len = strlen(e->d_name);
-			if (len < 4 || strcmp(e->d_name + len - 3, ".h5") != 0)
-				continue;
-			char **grown = realloc(files, (n + 1) * sizeof(*files));
-			char *full = malloc(strlen(path) + len + 2);
-			if (!grown || !full) {
-				free(full);
-				files = grown ? grown : files;
-				break;
-			}
-			files = grown;
-			sprintf(full, "%s/%s", path, e->d_name);
-			files[n++] = full;
-		}
-		if (d)
-			closedir(d);
-		if (n == 0) {
-			lethe_cli_error("compare: %s: a directory without run files (*.h5)", path);
-			free(files);
-			return LETHE_EXIT_USAGE;
-		}
-		qsort(files, n, sizeof(*files), cmp_str);
-	} else {
-		files = malloc(sizeof(*files));
-		if (!files || !(files[0] = strdup(path))) {
-			free(files);
-			return LETHE_EXIT_FAILED;
-		}
-		n = 1;
-	}
+	int list = lethe_compare_list_runs(path, &files, &n);
+	if (list)
+		return list;
 	int status = (g->v = calloc(n * N_MEASURES + 1, sizeof(double))) ? 0 : LETHE_EXIT_FAILED;
 	for (size_t i = 0; status == 0 && i < n; i++)
 		status = run_measures(files[i], g->v + i * N_MEASURES);
-	for (size_t i = 0; i < n; i++)
-		free(files[i]);
-	free(files);
+	lethe_compare_runs_free(files, n);
 	g->n_runs = n;
 	for (int k = 0; status == 0 && k < N_MEASURES; k++) {
 		double sum = 0, sq = 0;
@@ -1486,9 +1420,9 @@ static int group_best(const group *g, size_t n, int k)
 {
 	int best = -1;
 	for (size_t i = 0; i < n; i++)
-		if (!isnan(g[i].mean[k]) &&
-		    (best < 0 || (measure_higher[k] ? g[i].mean[k] > g[best].mean[k]
-		                                    : g[i].mean[k] < g[best].mean[k])))
+		if (!isnan(g[i].mean[k]) && (best < 0 || (lethe_compare_measure_higher[k]
+		                                              ? g[i].mean[k] > g[best].mean[k]
+		                                              : g[i].mean[k] < g[best].mean[k])))
 			best = (int)i;
 	if (best < 0 || n < 2 || isnan(g[best].ci[k][0]))
 		return -1;
@@ -1519,7 +1453,7 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 			fprintf(o, ", \"runs\": %zu, \"measures\": {", g[i].n_runs);
 			for (int k = 0; k < N_MEASURES; k++) {
 				fputs(k ? ", " : "", o);
-				json_str(o, measure_names[k]);
+				json_str(o, lethe_compare_measure_names[k]);
 				fputs(": {\"mean\": ", o);
 				num(o, g[i].mean[k], fmt);
 				if (isnan(g[i].ci[k][0]))
@@ -1535,7 +1469,7 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 		fputs("], \"p_value\": {", o);
 		for (int k = 0; k < N_MEASURES; k++) {
 			fputs(k ? ", " : "", o);
-			json_str(o, measure_names[k]);
+			json_str(o, lethe_compare_measure_names[k]);
 			fputs(": ", o);
 			num(o, p[k], fmt);
 		}
@@ -1547,7 +1481,7 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 		for (size_t i = 0; i < n; i++)
 			for (int k = 0; k < N_MEASURES; k++) {
 				fprintf(o, "%s,%zu,%s,", csvq(g[i].name), g[i].n_runs,
-				        measure_names[k]);
+				        lethe_compare_measure_names[k]);
 				num(o, g[i].mean[k], fmt);
 				fputc(',', o);
 				num(o, g[i].ci[k][0], fmt);
@@ -1556,7 +1490,7 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 				fprintf(o, ",%zu,%d\n", g[i].n[k], best[k] == (int)i);
 			}
 		for (int k = 0; n >= 2 && k < N_MEASURES; k++) {
-			fprintf(o, "p_value,,%s,", measure_names[k]);
+			fprintf(o, "p_value,,%s,", lethe_compare_measure_names[k]);
 			num(o, p[k], fmt);
 			fputs(",,,,\n", o);
 		}
@@ -1589,7 +1523,7 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 		fputc('\n', o);
 	}
 	for (int k = 0; k < N_MEASURES; k++) {
-		fprintf(o, md ? "| %s |" : "%-28s", measure_names[k]);
+		fprintf(o, md ? "| %s |" : "%-28s", lethe_compare_measure_names[k]);
 		for (size_t i = 0; i < n; i++) {
 			char buf[96];
 			if (isnan(g[i].mean[k]))
@@ -1614,7 +1548,7 @@ static int compare_groups(FILE *o, enum format fmt, const group *g, size_t n)
 	}
 	const char *note =
 	    "Mean over seeds [95% t-interval of the mean]; measures on 0-1 "
-	    "(docs/forgetting.md). Best (*, green) only where its interval overlaps no other "
+	    "(docs/forgetting.md). Best (*) only where its interval overlaps no other "
 	    "group's; p: Welch's t-test between the first two groups.";
 	fprintf(o, "\n%s\n", note);
 	if (few)
@@ -1689,14 +1623,7 @@ int lethe_cmd_compare(int argc, char **argv)
 		free(g);
 		return gs;
 	}
-	static const char *const cols[] = {"ACC",
-	                                   "BWT",
-	                                   "FWT",
-	                                   "forgetting (Chaudhry)",
-	                                   "forgetting (per task, mean)",
-	                                   "NLL BWT",
-	                                   "NLL forgetting (mean)"};
-	enum { NCOL = 7 };
+	enum { NCOL = LETHE_COMPARE_N_MEASURES };
 	double *v = calloc((size_t)n * NCOL, sizeof(double));
 	char **names = calloc((size_t)n, sizeof(char *));
 	char *first_tasks = NULL;
@@ -1738,14 +1665,7 @@ int lethe_cmd_compare(int argc, char **argv)
 				    joined, argv[optind], first_tasks);
 			free(joined);
 		}
-		double *row = v + (size_t)i * NCOL;
-		row[0] = pm.acc;
-		row[1] = pm.bwt;
-		row[2] = pm.fwt;
-		row[3] = pm.chaudhry;
-		row[4] = mean_defined(pm.forgetting, nc);
-		row[5] = lm.bwt;
-		row[6] = mean_defined(lm.forgetting, nc);
+		lethe_compare_measures(v + (size_t)i * NCOL, &pm, &lm, nc);
 		lethe_forgetting_free(&pm);
 		lethe_forgetting_free(&lm);
 		lethe_runfile_free(rf);
@@ -1763,7 +1683,7 @@ int lethe_cmd_compare(int argc, char **argv)
 				json_str(o, names[i]);
 				for (int k = 0; k < NCOL; k++) {
 					fputs(", ", o);
-					json_str(o, cols[k]);
+					json_str(o, lethe_compare_measure_names[k]);
 					fputs(": ", o);
 					num(o, v[(size_t)i * NCOL + k], fmt);
 				}
@@ -1773,7 +1693,7 @@ int lethe_cmd_compare(int argc, char **argv)
 		} else if (fmt == CSV) {
 			fputs("run", o);
 			for (int k = 0; k < NCOL; k++)
-				fprintf(o, ",%s", csvq(cols[k]));
+				fprintf(o, ",%s", csvq(lethe_compare_measure_names[k]));
 			fputc('\n', o);
 			for (int i = 0; i < n; i++) {
 				fputs(csvq(names[i]), o);
@@ -1788,7 +1708,7 @@ int lethe_cmd_compare(int argc, char **argv)
 			if (md) {
 				fputs("| run |", o);
 				for (int k = 0; k < NCOL; k++)
-					fprintf(o, " %s |", cols[k]);
+					fprintf(o, " %s |", lethe_compare_measure_names[k]);
 				fputs("\n| --- |", o);
 				for (int k = 0; k < NCOL; k++)
 					fputs(" ---: |", o);

@@ -8,28 +8,19 @@
  * forgetting on 0-1, one column per task. Reads run files through the run-file reader only; the
  * text, Markdown, CSV and JSON forms stay in cmd_report.c.
  */
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
+#include "compare.h"
 #include "compare_html.h"
 #include "svg.h"
 
 #define esc lethe_svg_esc
 
-enum { N_MEAS = 7 };
-static const char *const meas_names[N_MEAS] = {"ACC",
-                                               "BWT",
-                                               "FWT",
-                                               "forgetting (Chaudhry)",
-                                               "forgetting (per task, mean)",
-                                               "NLL BWT",
-                                               "NLL forgetting (mean)"};
-static const int meas_higher[N_MEAS] = {1, 1, 1, 0, 0, 1, 0};
+enum { N_MEAS = LETHE_COMPARE_N_MEASURES };
 
 typedef struct cgroup {
 	const char *name;
@@ -46,69 +37,6 @@ typedef struct compare {
 	char **tasks; /* the first run's task names */
 	int *lower;   /* per task: lower is better */
 } compare;
-
-static double mean_defined(const double *v, size_t n)
-{
-	double s = 0;
-	size_t k = 0;
-	for (size_t i = 0; v && i < n; i++)
-		if (!isnan(v[i])) {
-			s += v[i];
-			k++;
-		}
-	return k ? s / (double)k : NAN;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* A directory's *.h5 files in name order, or the one file; -1 with a message. */
-static int list_runs(const char *path, char ***out, size_t *n)
-{
-	struct stat st;
-	*out = NULL;
-	*n = 0;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		DIR *d = opendir(path);
-		struct dirent *e;
-		while (d && (e = readdir(d))) {
-			size_t len = strlen(e->d_name);
-			if (len < 4 || strcmp(e->d_name + len - 3, ".h5") != 0)
-				continue;
-			char **grown = realloc(*out, (*n + 1) * sizeof(char *));
-			char *full = malloc(strlen(path) + len + 2);
-			if (!grown || !full) {
-				free(full);
-				*out = grown ? grown : *out;
-				break;
-			}
-			*out = grown;
-			sprintf(full, "%s/%s", path, e->d_name);
-			(*out)[(*n)++] = full;
-		}
-		if (d)
-			closedir(d);
-		if (*n == 0) {
-			lethe_cli_error("compare: %s: a directory without run files (*.h5)", path);
-			free(*out);
-			*out = NULL;
-			return -1;
-		}
-		qsort(*out, *n, sizeof(char *), cmp_str);
-		return 0;
-	}
-	*out = malloc(sizeof(char *));
-	if (!*out || !((*out)[0] = strdup(path))) {
-		free(*out);
-		*out = NULL;
-		lethe_cli_error("out of memory");
-		return -1;
-	}
-	*n = 1;
-	return 0;
-}
 
 /* One run's figures into v[F] and their bootstrap intervals into bci[2F]. The first run read
  * names the tasks. 0 or an exit status. */
@@ -150,13 +78,8 @@ static int read_run(compare *cmp, const char *path, double *v, double *bci)
 	size_t T = cmp->n_tasks;
 	for (size_t f = 0; f < cmp->F; f++)
 		v[f] = bci[2 * f] = bci[2 * f + 1] = NAN;
-	double m[N_MEAS] = {pm.acc,
-	                    pm.bwt,
-	                    pm.fwt,
-	                    pm.chaudhry,
-	                    mean_defined(pm.forgetting, C),
-	                    lm.bwt,
-	                    mean_defined(lm.forgetting, C)};
+	double m[N_MEAS];
+	lethe_compare_measures(m, &pm, &lm, C);
 	for (int k = 0; k < N_MEAS; k++) {
 		v[k] = m[k];
 		if (has_iv && k < 4) {
@@ -232,7 +155,7 @@ static void summarise(compare *cmp, cgroup *g, int bootstrap)
 static int higher(const compare *cmp, size_t f)
 {
 	if (f < N_MEAS)
-		return meas_higher[f];
+		return lethe_compare_measure_higher[f];
 	if (f < N_MEAS + cmp->n_tasks)
 		return !cmp->lower[f - N_MEAS]; /* final */
 	return 0;                               /* forgetting */
@@ -348,7 +271,7 @@ static void write_page(FILE *o, const compare *cmp, int groups)
 	fputs(pcol ? "<th>p (Welch, first two)</th></tr>\n" : "</tr>\n", o);
 	for (size_t f = 0; f < N_MEAS; f++) {
 		int best = best_group(cmp, f);
-		fprintf(o, "<tr><td>%s</td>", meas_names[f]);
+		fprintf(o, "<tr><td>%s</td>", lethe_compare_measure_names[f]);
 		for (size_t i = 0; i < G; i++)
 			fig_cell(o, &cmp->g[i], f, best == (int)i, f == 1 || f == 2 || f == 5);
 		if (pcol)
@@ -422,10 +345,8 @@ int lethe_compare_html(const char *output, const char *const *args, size_t n, in
 		size_t nf = 0;
 		cgroup *g = &cmp.g[i];
 		g->name = args[i];
-		if (groups ? list_runs(args[i], &files, &nf) : 0) {
-			status = LETHE_EXIT_USAGE;
+		if (groups && (status = lethe_compare_list_runs(args[i], &files, &nf)))
 			break;
-		}
 		if (!groups) {
 			files = malloc(sizeof(char *));
 			if (files && (files[0] = strdup(args[i])))
@@ -452,9 +373,7 @@ int lethe_compare_html(const char *output, const char *const *args, size_t n, in
 			status = read_run(&cmp, files[k], g->v + k * F, g->bci + 2 * k * F);
 		if (status == LETHE_EXIT_OK)
 			summarise(&cmp, g, !groups);
-		for (size_t k = 0; files && k < nf; k++)
-			free(files[k]);
-		free(files);
+		lethe_compare_runs_free(files, nf);
 	}
 	if (status == LETHE_EXIT_OK) {
 		lethe_cli_out out;

@@ -18,4 +18,5 @@ engine_lethe_SOURCES += \
 	%reldir%/output.c \
 	%reldir%/report_html.c %reldir%/report_html.h \
 	%reldir%/svg.c %reldir%/svg.h \
+	%reldir%/compare.c %reldir%/compare.h \
 	%reldir%/compare_html.c %reldir%/compare_html.h

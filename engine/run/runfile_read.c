@@ -725,12 +725,10 @@ static int check_row_curves(lethe_runfile *rf, size_t row)
 	return rc;
 }
 
-int lethe_runfile_eval_curve(lethe_runfile *rf, size_t row, size_t column, int **steps,
-                             double **values, size_t *n)
+/* The checks both eval-curve getters make before reading: a usable handle, a row and a column
+   in range, a trained row with an eval_curve group. 0 or the code the getter returns. */
+static int eval_curve_row(lethe_runfile *rf, size_t row, size_t column)
 {
-	*steps = NULL;
-	*values = NULL;
-	*n = 0;
 	int rc = usable(rf);
 	if (rc)
 		return rc;
@@ -741,6 +739,18 @@ int lethe_runfile_eval_curve(lethe_runfile *rf, size_t row, size_t column, int *
 	PATHF(q, "%s/eval_curve", path);
 	if (!rf->trained[row] || !exists(rf->f, q))
 		return LETHE_ENOTFOUND;
+	return 0;
+}
+
+int lethe_runfile_eval_curve(lethe_runfile *rf, size_t row, size_t column, int **steps,
+                             double **values, size_t *n)
+{
+	*steps = NULL;
+	*values = NULL;
+	*n = 0;
+	int rc = eval_curve_row(rf, row, column);
+	if (rc)
+		return rc;
 	int32_t *st = NULL;
 	double *all = NULL;
 	size_t p = 0;
@@ -765,16 +775,9 @@ int lethe_runfile_eval_curve_examples(lethe_runfile *rf, size_t row, size_t colu
                                       size_t *examples)
 {
 	*examples = 0;
-	int rc = usable(rf);
+	int rc = eval_curve_row(rf, row, column);
 	if (rc)
 		return rc;
-	if (row >= rf->n_rows || column >= rf->n_cols)
-		return fail(rf, LETHE_EINVAL, "no row %zu or column %zu", row, column);
-	char path[600], q[900];
-	rf_row_group(path, sizeof(path), row, rf->rows[row]);
-	PATHF(q, "%s/eval_curve", path);
-	if (!rf->trained[row] || !exists(rf->f, q))
-		return LETHE_ENOTFOUND;
 	int32_t *ex = NULL;
 	size_t p = 0;
 	if ((rc = row_curve(rf, row, NULL, NULL, &ex, &p)))
@@ -2212,6 +2215,27 @@ int lethe_runfile_row_adapter(lethe_runfile *rf, size_t row, lethe_lora_options 
 	if (rc == 0 && merged)
 		*merged = mg != 0;
 	return rc;
+}
+
+/* Per-stage or not is a setting of the row's stage, in its line of /curriculum/stages (matched
+ * by name), not of the adapter group. */
+int lethe_runfile_row_adapter_per_stage(lethe_runfile *rf, size_t row)
+{
+	int rc = lethe_runfile_row_adapter(rf, row, NULL, NULL, NULL, NULL);
+	if (rc)
+		return rc;
+	for (size_t s = 0; s < rf->n_stages; s++) {
+		cJSON *j = cJSON_Parse(rf->stages[s]);
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "stage");
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "adapter");
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(a, "per_stage");
+		int found = cJSON_IsString(name) && strcmp(name->valuestring, rf->rows[row]) == 0;
+		int per_stage = cJSON_IsNumber(p) && p->valuedouble != 0;
+		cJSON_Delete(j);
+		if (found)
+			return per_stage;
+	}
+	return 0;
 }
 
 int lethe_runfile_find_stage(lethe_runfile *rf, const char *stage, size_t *row)

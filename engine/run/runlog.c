@@ -193,15 +193,22 @@ void lethe_runlog__step(lethe_runlog *l, size_t row, const char *stage, size_t s
 	flush(l);
 }
 
-void lethe_runlog__eval(lethe_runlog *l, size_t row, const char *stage, const char *task,
-                        const char *metric, double value, int primary)
+/* The record of one metric's value: an "eval" after a stage (step NULL) or a "curve" point
+ * inside it (*step, 1-based). tail is the JSON record's last member ("primary": ... or
+ * "examples": ...), which CSV has no column for. */
+static void metric_record(lethe_runlog *l, const char *event, size_t row, const char *stage,
+                          const size_t *step, const char *task, const char *metric, double value,
+                          const char *tail)
 {
 	if (!l || !l->f)
 		return;
 	if (l->csv) {
-		fprintf(l->f, "eval,%zu,", row);
+		fprintf(l->f, "%s,%zu,", event, row);
 		str(l, stage);
-		fputs(",,,,,,,,", l->f);
+		fputc(',', l->f);
+		if (step)
+			fprintf(l->f, "%zu", *step);
+		fputs(",,,,,,,", l->f);
 		str(l, task);
 		fputc(',', l->f);
 		str(l, metric);
@@ -209,46 +216,34 @@ void lethe_runlog__eval(lethe_runlog *l, size_t row, const char *stage, const ch
 		num(l, value);
 		fputc('\n', l->f);
 	} else {
-		fprintf(l->f, "{\"event\": \"eval\", \"row\": %zu, \"stage\": ", row);
+		fprintf(l->f, "{\"event\": \"%s\", \"row\": %zu, \"stage\": ", event, row);
 		str(l, stage);
+		if (step)
+			fprintf(l->f, ", \"step\": %zu", *step);
 		fputs(", \"task\": ", l->f);
 		str(l, task);
 		fputs(", \"metric\": ", l->f);
 		str(l, metric);
 		fputs(", \"value\": ", l->f);
 		num(l, value);
-		fprintf(l->f, ", \"primary\": %s}\n", primary ? "true" : "false");
+		fprintf(l->f, ", %s}\n", tail);
 	}
 	flush(l);
+}
+
+void lethe_runlog__eval(lethe_runlog *l, size_t row, const char *stage, const char *task,
+                        const char *metric, double value, int primary)
+{
+	metric_record(l, "eval", row, stage, NULL, task, metric, value,
+	              primary ? "\"primary\": true" : "\"primary\": false");
 }
 
 void lethe_runlog__curve(lethe_runlog *l, size_t row, const char *stage, size_t step,
                          const char *task, const char *metric, double value, size_t examples)
 {
-	if (!l || !l->f)
-		return;
-	if (l->csv) {
-		fprintf(l->f, "curve,%zu,", row);
-		str(l, stage);
-		fprintf(l->f, ",%zu,,,,,,,", step);
-		str(l, task);
-		fputc(',', l->f);
-		str(l, metric);
-		fputc(',', l->f);
-		num(l, value);
-		fputc('\n', l->f);
-	} else {
-		fprintf(l->f, "{\"event\": \"curve\", \"row\": %zu, \"stage\": ", row);
-		str(l, stage);
-		fprintf(l->f, ", \"step\": %zu, \"task\": ", step);
-		str(l, task);
-		fputs(", \"metric\": ", l->f);
-		str(l, metric);
-		fputs(", \"value\": ", l->f);
-		num(l, value);
-		fprintf(l->f, ", \"examples\": %zu}\n", examples);
-	}
-	flush(l);
+	char tail[48];
+	snprintf(tail, sizeof(tail), "\"examples\": %zu", examples);
+	metric_record(l, "curve", row, stage, &step, task, metric, value, tail);
 }
 
 void lethe_runlog__close(lethe_runlog *l, const char *status)

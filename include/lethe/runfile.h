@@ -164,6 +164,9 @@ LETHE_EXPORT int lethe_runfile_row_model(lethe_runfile *rf, size_t row, lethe_mo
  * model given these options). LETHE_ENOTFOUND when the row has no adapter. */
 LETHE_EXPORT int lethe_runfile_row_adapter(lethe_runfile *rf, size_t row, lethe_lora_options *opt,
                                            int *merged, float **params, size_t *n);
+/* Whether a row's adapter is a per-stage one (adapter: {per_stage: true}, its stage's settings in
+ * /curriculum/stages): 1 or 0; LETHE_ENOTFOUND when the row has no adapter. */
+LETHE_EXPORT int lethe_runfile_row_adapter_per_stage(lethe_runfile *rf, size_t row);
 /* What `lethe run --resume` continues from: the parameters, the AdamW moments and the step
  * count after the last row, into m. */
 LETHE_EXPORT int lethe_runfile_resume_state(lethe_runfile *rf, lethe_model *m);

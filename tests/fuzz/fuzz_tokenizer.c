@@ -11,64 +11,43 @@
 
 static const char text[] = "Hello, wörld! 東京 🙂 \t  a  b\n<s></s>";
 
-static lethe_hf_tokenizer *hf;
-static char *hf_decode(const int32_t *ids, size_t n)
-{
-	char *out = NULL;
-	size_t len;
-	lethe_hf_tokenizer_decode(hf, ids, n, &out, &len);
-	return out;
-}
-static lethe_l2c_tokenizer *l2c;
-static char *l2c_decode(const int32_t *ids, size_t n)
-{
-	char *out = NULL;
-	size_t len;
-	lethe_l2c_tokenizer_decode(l2c, ids, n, &out, &len);
-	return out;
-}
-static lethe_sp_tokenizer *sp;
-static char *sp_decode(const int32_t *ids, size_t n)
-{
-	char *out = NULL;
-	size_t len;
-	lethe_sp_tokenizer_decode(sp, ids, n, &out, &len);
-	return out;
-}
+/* One format's round trip: load path (with a vocabulary size for llama2.c's, which does not
+ * store one), encode text, decode the ids. P is the format's prefix (lethe_P_tokenizer_*). */
+#define ROUND_TRIP(P, ...)                                                                         \
+	static void round_trip_##P(const char *path, size_t vocab)                                 \
+	{                                                                                          \
+		lethe_##P##_tokenizer *t = NULL;                                                   \
+		int32_t *ids = NULL;                                                               \
+		size_t n = 0, len = 0;                                                             \
+		char *out = NULL;                                                                  \
+		(void)vocab;                                                                       \
+		if (lethe_##P##_tokenizer_load(&t, __VA_ARGS__) == 0 &&                            \
+		    lethe_##P##_tokenizer_encode(t, text, strlen(text), &ids, &n) == 0)            \
+			lethe_##P##_tokenizer_decode(t, ids, n, &out, &len);                       \
+		free(out);                                                                         \
+		free(ids);                                                                         \
+		lethe_##P##_tokenizer_free(t);                                                     \
+	}
+ROUND_TRIP(hf, path)
+ROUND_TRIP(l2c, path, vocab)
+ROUND_TRIP(sp, path)
+
+/* Per first byte (mod 3): the file's name, the header bytes before it (the selector, and for
+ * llama2.c the vocabulary size above 259) and its round trip. */
+static const struct format {
+	const char *file;
+	size_t header;
+	void (*round_trip)(const char *path, size_t vocab);
+} formats[3] = {{"tokenizer.json", 1, round_trip_hf},
+                {"tokenizer.bin", 2, round_trip_l2c},
+                {"tokenizer.model", 1, round_trip_sp}};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
 		return 0;
-	int32_t *ids = NULL;
-	size_t n = 0;
-	switch (data[0] % 3) { /* ids is freed after the switch */
-	case 0:
-		if (lethe_hf_tokenizer_load(
-		        &hf, fuzz_write("tokenizer.json", data + 1, size - 1)) == 0 &&
-		    lethe_hf_tokenizer_encode(hf, text, strlen(text), &ids, &n) == 0)
-			free(hf_decode(ids, n));
-		lethe_hf_tokenizer_free(hf);
-		hf = NULL;
-		break;
-	case 1:
-		if (lethe_l2c_tokenizer_load(&l2c, fuzz_write("tokenizer.bin", data + 2, size - 2),
-		                             259 + data[1]) == 0 &&
-		    lethe_l2c_tokenizer_encode(l2c, text, strlen(text), &ids, &n) == 0)
-			free(l2c_decode(ids, n));
-		lethe_l2c_tokenizer_free(l2c);
-		l2c = NULL;
-		break;
-	default:
-		if (lethe_sp_tokenizer_load(
-		        &sp, fuzz_write("tokenizer.model", data + 1, size - 1)) == 0 &&
-		    lethe_sp_tokenizer_encode(sp, text, strlen(text), &ids, &n) == 0)
-			free(sp_decode(ids, n));
-		lethe_sp_tokenizer_free(sp);
-		sp = NULL;
-		break;
-	}
-	free(ids);
+	const struct format *f = &formats[data[0] % 3];
+	f->round_trip(fuzz_write(f->file, data + f->header, size - f->header), 259 + data[1]);
 	return 0;
 }

@@ -299,4 +299,11 @@ CASES = [
     # ---- checkpoints and tokenizers -------------------------------------------------------
     Case("tokenize-missing-model", {}, ["tokenize", "nowhere", "hello"], 2, r"nowhere"),
     Case("tokenize-bad-tokenizer-json", {"m/config.json": "{}", "m/tokenizer.json": "{\"model\": "}, ["tokenize", "m", "hello"], 2, r"m/"),
+    # A run trained without an adapter: --adapter is refused before anything is written.
+    Case("export-adapter-without-adapter", {"r.h5": copy_seed}, ["export", "--adapter", "r.h5", "out"], 2,
+         r"^lethe: r\.h5: the last trained stage has no unmerged LoRA adapter to export \(--adapter needs",
+         check=lambda d: "out was created" if os.path.exists(os.path.join(d, "out")) else None),
+    Case("export-adapter-stage-without-adapter", {"r.h5": copy_seed}, ["export", "--adapter", "--stage", "one", "r.h5", "out"], 2,
+         r"^lethe: r\.h5: one has no unmerged LoRA adapter to export",
+         check=lambda d: "out was created" if os.path.exists(os.path.join(d, "out")) else None),
 ]

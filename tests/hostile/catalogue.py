@@ -53,6 +53,7 @@ def run_case(c, root, verbose):
     d = os.path.join(root, re.sub(r"[^A-Za-z0-9_.-]", "_", c.name))
     os.makedirs(d)
     shutil.copy(os.path.join(HERE, "..", "data", "text", "lines.txt"), os.path.join(d, "lines.txt"))
+    seed = cases.seed_run(root, LETHE, ENV)  # first: copy_seed and truncated_seed read it
     for name, content in c.files.items():
         path = os.path.join(d, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -62,7 +63,7 @@ def run_case(c, root, verbose):
             with open(path, "wb") as f:
                 f.write(content.encode() if isinstance(content, str) else content)
     subst = {"d": d, "plugins": os.environ.get("LETHE_TEST_PLUGINS", ""), "build": BUILD,
-             "seed": cases.seed_run(root, LETHE, ENV)}
+             "seed": seed}
     argv = [a.format(**subst) for a in c.argv]
     env = dict(ENV)
     for k, v in c.env.items():
