@@ -29,7 +29,8 @@ int lethe_dist__size(void); /* 1 without MPI */
 void lethe_dist__sum_floats(float *v, size_t n, int deterministic);
 /* The same for doubles and 32-bit integers, always MPI_Allreduce: used where at most one rank
  * holds a non-zero value per element (each rank's share of an evaluation), so that the sum is
- * exact whatever the order. */
+ * exact whatever the order, and for EWC's Fisher sums (methods.c; doubles, far below float's
+ * precision whatever the order). */
 void lethe_dist__sum_doubles(double *v, size_t n);
 void lethe_dist__sum_i32(int32_t *v, size_t n);
 /* 1 when every rank passed the same value (a checksum of its parameters), 0 otherwise. */

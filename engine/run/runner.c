@@ -671,7 +671,19 @@ static const lethe_regularizer *next_ewc(const lethe_curriculum *c, size_t si)
 /* After stage si trained: its tasks join the replay memory's finished tasks, and, when a later
  * stage uses EWC, the Fisher of this stage's data is folded into the online Fisher. The Fisher's
  * examples: fisher_examples of them, the stage's tasks in turn, each example drawn uniformly
- * (with replacement) by a generator seeded from the data seed and the stage. */
+ * (with replacement) by a generator seeded from the data seed and the stage. With several ranks
+ * every rank draws every example and computes example j when j % ranks is its rank; the sums
+ * are then added across ranks (fisher_gather). */
+/* The Fisher sums (doubles) and example counts of the ranks' examples, added across ranks so
+ * that every rank holds every example's. */
+static void fisher_gather(run *r)
+{
+	double count = (double)r->ms.fisher_n;
+	lethe_dist__sum_doubles(r->ms.fisher_acc, r->ms.n);
+	lethe_dist__sum_doubles(&count, 1);
+	r->ms.fisher_n = (size_t)count;
+}
+
 static int stage_end_methods(run *r, size_t si, lethe_stage_record *rec)
 {
 	const lethe_cur_stage *st = lethe_curriculum_stage(r->c, si);
@@ -691,6 +703,10 @@ static int stage_end_methods(run *r, size_t si, lethe_stage_record *rec)
 				continue;
 			const encoded *e =
 			    &r->data[t].split[LETHE_SPLIT_TRAIN][next_u64(&state) % n];
+			if (j % r->ranks != r->rank) { /* another rank's example */
+				j++;
+				continue;
+			}
 			seq_src src = {e->ids, e->ids + e->n_prompt, e->n_prompt, e->n_target};
 			size_t truncated = r->truncated;
 			if ((rc = seq_batch_build(r, &sb, &src, 1)))
@@ -703,6 +719,8 @@ static int stage_end_methods(run *r, size_t si, lethe_stage_record *rec)
 			j++;
 		}
 		seq_batch_free(&sb);
+		if (rc == 0 && r->ranks > 1)
+			fisher_gather(r);
 		if (rc == 0) {
 			lethe_methods__fisher_end(&r->ms, ewc->online_gamma);
 			if (!r->ms.fisher)
