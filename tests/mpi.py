@@ -6,6 +6,11 @@ with LwF; batches of 5 rows, odd on purpose, with grad_accum 2) is run by one pr
 `mpirun -np 2`:
 - the per-step losses agree to 1e-5 relative and the matrices to 1e-6; only rank 0 writes (the
   run file and one live log, nothing else in the directory);
+- that 2-rank run sums its gradients in buckets of 4 KiB (LETHE_DIST_BUCKET_BYTES): several
+  buckets per step, some started while the backward still computes (rank 0's count line), and
+  the equality above holds; the default buckets give the very same run file;
+- EWC's Fisher, whose examples the two ranks split, equals the single process's to 1e-6 (norm
+  relative);
 - two 2-rank runs with --deterministic-reduce give bit-identical parameters;
 - a 2-rank run stopped after its first stage and resumed by one process ends as the
   uninterrupted run does (same tolerances);
@@ -14,6 +19,7 @@ with LwF; batches of 5 rows, odd on purpose, with grad_accum 2) is run by one pr
 Skipped (77) when lethe was built without MPI or mpirun is missing.
 """
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -86,9 +92,9 @@ ENV = dict(os.environ, TMPDIR="/tmp")
 MPI_ENV = dict(ENV, ASAN_OPTIONS=(os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":"))
 
 
-def run(out, ranks, *extra, wait=True):
+def run(out, ranks, *extra, wait=True, env_add=None):
     cmd = ([] if ranks == 1 else MPI) + [LETHE, "run", "--threads", "1", "-o", out] + list(extra) + [cur]
-    env = ENV if ranks == 1 else MPI_ENV
+    env = dict(ENV if ranks == 1 else MPI_ENV, **(env_add or {}))
     if not wait:
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                                 start_new_session=True)
@@ -146,9 +152,33 @@ check(p.returncode == 0, "one process: %s" % p.stderr)
 d2 = os.path.join(tmp, "two")
 os.mkdir(d2)
 two = os.path.join(d2, "two.h5")
-p = run(two, 2)
+p = run(two, 2, env_add={"LETHE_DIST_BUCKET_BYTES": "4096"})
 if check(p.returncode == 0, "two ranks: %s" % p.stderr):
     same_results(one, two, "2 ranks vs 1 process")
+    m = re.search(r"(\d+) gradient buckets summed, (\d+) of them started during the backward",
+                  p.stderr)
+    n_steps = 3 * int(os.environ.get("LETHE_MPI_STEPS", "4"))
+    if check(m, "the bucket count line:\n%s" % p.stderr):
+        total, early = int(m.group(1)), int(m.group(2))
+        print("4 KiB buckets: %d summed in %d steps, %d started during the backward" % (total, n_steps, early))
+        check(total > 2 * n_steps and early >= n_steps,
+              "several buckets per step, some overlapping the backward: %d, %d" % (total, early))
+    a, b = datasets(one), datasets(two)
+    k = "resume/ewc_fisher"
+    if check(k in a and k in b, "%s in both run files" % k):
+        fa, fb = a[k].astype(np.float64), b[k].astype(np.float64)
+        rel = np.linalg.norm(fa - fb) / max(np.linalg.norm(fa), 1e-300)
+        print("EWC Fisher, 2 ranks vs 1 process: relative difference %.3g" % rel)
+        check(fa.shape == fb.shape and rel <= 1e-6 and np.abs(fa).max() > 0,
+              "EWC's Fisher split over 2 ranks: relative difference %.3g" % rel)
+    two_d = os.path.join(tmp, "two-default.h5")
+    p2 = run(two_d, 2, "--quiet")
+    if check(p2.returncode == 0, "two ranks, default buckets: %s" % p2.stderr):
+        c = datasets(two_d)
+        for key in a:
+            if key.startswith(("stages/", "matrices/", "resume/params")):
+                check(key in c and close(b[key], c[key], 0),
+                      "4 KiB vs default buckets on 2 ranks: %s differs" % key)
     check(sorted(os.listdir(d2)) == ["two.h5", "two.h5.log.jsonl"],
           "only rank 0 writes: %s" % sorted(os.listdir(d2)))
     check(p.stderr.count("lethe: wrote") == 1 and "2 ranks:" in p.stderr,

@@ -4,6 +4,7 @@
 # only.
 engine_liblethe_la_SOURCES += \
 	%reldir%/model_internal.h %reldir%/fastmath.h %reldir%/loss_count.h \
+	%reldir%/grad_hook.h \
 	%reldir%/model.c %reldir%/layer.c %reldir%/layer.h \
 	%reldir%/parallel.c %reldir%/parallel.h \
 	%reldir%/optim.c \

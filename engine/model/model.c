@@ -19,6 +19,7 @@
 #include <lethe/model.h>
 
 #include "fastmath.h"
+#include "grad_hook.h"
 #include "loss_count.h"
 #include "model_internal.h"
 #include "parallel.h"
@@ -730,6 +731,28 @@ int lethe_model__forward(lethe_model *m, const lethe_batch *batch, int train, fl
 /* ---- backward ---------------------------------------------------------------------------------
  */
 
+void lethe_model__set_grad_hook(lethe_model *m, lethe_grad_hook fn, void *ctx)
+{
+	m->grad_hook = fn;
+	m->grad_hook_ctx = fn ? ctx : NULL;
+}
+
+int lethe_model__grad_stage(const lethe_model *m, const lethe_tensor_info *t)
+{
+	if (t->layer >= 0)
+		return m->cfg.layers - t->layer;
+	if (t->offset == m->tensors[m->t_wte].offset) /* also the tied head */
+		return m->cfg.layers + 1;
+	return 0; /* the final norm, the untied head */
+}
+
+/* grad_hook.h: stage's gradients are final. */
+static void stage_done(lethe_model *m, int stage)
+{
+	if (m->grad_hook)
+		m->grad_hook(m->grad_hook_ctx, stage);
+}
+
 int lethe_model_backward(lethe_model *m)
 {
 	return lethe_model_backward_with(m, NULL);
@@ -770,6 +793,7 @@ int lethe_model_backward_with(lethe_model *m, const float *dlogits_add)
 	memset(dx, 0, BT * C * sizeof(float));
 	lethe_layer__rmsnorm_backward(dx, m->trainable[m->t_nf] ? m->g.nf : NULL, dh,
 	                              m->x + (size_t)c->layers * BT * C, m->p.nf, m->rstdf, BT, C);
+	stage_done(m, 0);
 
 	layer_grads gr = {m->s_dxmid, m->s_dh, m->s_dy, m->s_dqkv,
 	                  m->s_da,    m->s_db, m->s_dp, m->s_lora_du};
@@ -778,6 +802,7 @@ int lethe_model_backward_with(lethe_model *m, const float *dlogits_add)
 		lethe_layer__backward(&m->dims, &m->p.layer[l], &m->g.layer[l],
 		                      m->trainable + 1 + (size_t)l * T_PER_LAYER, &acts, &gr, dx, B,
 		                      T);
+		stage_done(m, c->layers - l);
 	}
 
 	/* Embeddings, in token order so that the sums are deterministic. */
@@ -788,5 +813,6 @@ int lethe_model_backward_with(lethe_model *m, const float *dlogits_add)
 			for (int j = 0; j < C; j++)
 				g[j] += d[j];
 		}
+	stage_done(m, c->layers + 1);
 	return 0;
 }

@@ -9,6 +9,7 @@
 
 #include <lethe/model.h>
 
+#include "grad_hook.h"
 #include "layer.h"
 
 /* The generator of the model's initialisation (model.c): splitmix64 seeds xoshiro256**. */
@@ -103,6 +104,9 @@ struct lethe_model {
 	} * lora_frozen;
 	size_t n_lora_frozen;
 	float *lora_base;
+	/* grad_hook.h: called by backward as each stage's gradients become final (NULL: none). */
+	lethe_grad_hook grad_hook;
+	void *grad_hook_ctx;
 };
 
 /* lethe_model_new() with the random initialisation skipped when init is 0 (the parameters are

@@ -159,6 +159,153 @@ int lethe_dist__same_u64(uint64_t v)
 	return lo == hi;
 }
 
+/* ---- gradient buckets (dist.h) ---- */
+
+typedef struct bucket {
+	float *lo; /* the bucket is lo[0..n), built downwards from the highest range */
+	size_t n;
+	int stage, block, open;
+} bucket;
+
+static bucket *g_bk;
+static MPI_Request *g_req;
+static size_t g_nbk, g_capbk, g_next; /* buckets planned; started so far */
+static int g_last_stage;              /* the plan's last stage (the end of the backward) */
+static uint64_t g_started_total, g_started_early;
+
+static size_t bucket_limit(void)
+{
+	static size_t limit;
+	if (!limit) {
+		const char *e = getenv("LETHE_DIST_BUCKET_BYTES");
+		char *end;
+		unsigned long long v = e && *e ? strtoull(e, &end, 10) : 0;
+		limit =
+		    v > 0 && e && *end == '\0' ? (size_t)v / sizeof(float) : ((size_t)4 << 20) / 4;
+		if (limit == 0)
+			limit = 1;
+		if (limit > PIECE)
+			limit = PIECE;
+	}
+	return limit;
+}
+
+static int push_bucket(float *lo, size_t n, int stage, int block)
+{
+	if (g_nbk == g_capbk) {
+		size_t cap = g_capbk ? 2 * g_capbk : 64;
+		bucket *b = realloc(g_bk, cap * sizeof(*b));
+		if (b)
+			g_bk = b;
+		MPI_Request *q = b ? realloc(g_req, cap * sizeof(*q)) : NULL;
+		if (!q)
+			return LETHE_ENOMEM;
+		g_req = q;
+		g_capbk = cap;
+	}
+	g_bk[g_nbk++] = (bucket){lo, n, stage, block, 1};
+	return 0;
+}
+
+int lethe_dist__buckets_plan(const lethe_dist_range *ranges, size_t n)
+{
+	g_nbk = g_next = 0;
+	if (g_size == 1)
+		return 0;
+	size_t limit = bucket_limit();
+	/* Ranges by stage (a stable order: the caller's within a stage); each extends its block's
+	 * last bucket when it ends where that bucket begins and the sum fits the limit. */
+	int max_stage = 0;
+	for (size_t i = 0; i < n; i++)
+		max_stage = ranges[i].stage > max_stage ? ranges[i].stage : max_stage;
+	g_last_stage = max_stage;
+	for (int s = 0; s <= max_stage; s++)
+		for (size_t i = 0; i < n; i++) {
+			const lethe_dist_range *r = &ranges[i];
+			if (r->stage != s || r->n == 0)
+				continue;
+			bucket *last = NULL;
+			for (size_t k = g_nbk; k-- > 0 && !last;)
+				if (g_bk[k].block == r->block)
+					last = &g_bk[k];
+			if (last && last->open && r->v + r->n == last->lo &&
+			    last->n + r->n <= limit) {
+				last->lo = r->v;
+				last->n += r->n;
+				last->stage = s;
+				continue;
+			}
+			if (last)
+				last->open = 0;
+			/* A range above the limit: pieces of it, from its top down. */
+			for (size_t left = r->n; left > 0;) {
+				size_t k = left < limit ? left : limit;
+				left -= k;
+				if (push_bucket(r->v + left, k, s, r->block))
+					return LETHE_ENOMEM;
+				if (left)
+					g_bk[g_nbk - 1].open = 0;
+			}
+		}
+	/* By the stage that makes each bucket final, creation order within a stage. */
+	for (size_t i = 1; i < g_nbk; i++)
+		for (size_t k = i; k > 0 && g_bk[k - 1].stage > g_bk[k].stage; k--) {
+			bucket t = g_bk[k];
+			g_bk[k] = g_bk[k - 1];
+			g_bk[k - 1] = t;
+		}
+	return 0;
+}
+
+static void start_bucket(size_t i)
+{
+	MPI_Iallreduce(MPI_IN_PLACE, g_bk[i].lo, (int)g_bk[i].n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+	               &g_req[i]);
+	g_started_total++;
+}
+
+void lethe_dist__buckets_ready(int stage)
+{
+	if (g_size == 1 || g_next == g_nbk)
+		return;
+	double t0 = now();
+	for (; g_next < g_nbk && g_bk[g_next].stage <= stage; g_next++) {
+		start_bucket(g_next);
+		g_started_early += stage < g_last_stage;
+	}
+	/* Open MPI progresses a collective only inside MPI calls: one test per stage lets the
+	 * started buckets move while the next layers compute. */
+	if (g_next > 0) {
+		int flag;
+		MPI_Testall((int)g_next, g_req, &flag, MPI_STATUSES_IGNORE);
+	}
+	g_reduce_seconds += now() - t0;
+}
+
+void lethe_dist__buckets_finish(void)
+{
+	if (g_size == 1)
+		return;
+	double t0 = now();
+	for (; g_next < g_nbk; g_next++)
+		start_bucket(g_next);
+	if (g_profile) { /* waiting for the slowest rank to end its backward */
+		MPI_Barrier(MPI_COMM_WORLD);
+		double t1 = now();
+		g_wait_seconds += t1 - t0;
+		t0 = t1;
+	}
+	MPI_Waitall((int)g_nbk, g_req, MPI_STATUSES_IGNORE);
+	g_nbk = g_next = 0;
+	g_reduce_seconds += now() - t0;
+}
+
+void lethe_dist__buckets_counts(uint64_t *started, uint64_t *during_backward)
+{
+	*started = g_started_total;
+	*during_backward = g_started_early;
+}
+
 void lethe_dist__abort(int status, const char *msg)
 {
 	if (g_size == 1)
@@ -200,6 +347,25 @@ int lethe_dist__same_u64(uint64_t v)
 {
 	(void)v;
 	return 1;
+}
+
+int lethe_dist__buckets_plan(const lethe_dist_range *ranges, size_t n)
+{
+	(void)ranges;
+	(void)n;
+	return 0;
+}
+
+void lethe_dist__buckets_ready(int stage)
+{
+	(void)stage;
+}
+
+void lethe_dist__buckets_finish(void) {}
+
+void lethe_dist__buckets_counts(uint64_t *started, uint64_t *during_backward)
+{
+	*started = *during_backward = 0;
 }
 
 void lethe_dist__abort(int status, const char *msg)

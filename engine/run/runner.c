@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -31,6 +32,7 @@
 #include "curriculum/errsink.h"
 #include "dist.h"
 #include "methods.h"
+#include "model/grad_hook.h"
 #include "model/loss_count.h"
 #include "replay.h"
 #include "runfile.h"
@@ -77,7 +79,8 @@ typedef struct run {
 	/* Data-parallel runs (dist.h, docs/distributed.md): this process's rank of ranks; only
 	 * rank 0 writes the run file and the live log and prints progress. */
 	int rank, ranks;
-	int det_reduce; /* --deterministic-reduce */
+	int det_reduce;    /* --deterministic-reduce */
+	int dist_bucketed; /* this step's gradients go in buckets (dist_buckets_begin) */
 } run;
 
 /* The output's lock, <output>.lock, held for the whole run (a POSIX record lock): a second run
@@ -668,7 +671,19 @@ static const lethe_regularizer *next_ewc(const lethe_curriculum *c, size_t si)
 /* After stage si trained: its tasks join the replay memory's finished tasks, and, when a later
  * stage uses EWC, the Fisher of this stage's data is folded into the online Fisher. The Fisher's
  * examples: fisher_examples of them, the stage's tasks in turn, each example drawn uniformly
- * (with replacement) by a generator seeded from the data seed and the stage. */
+ * (with replacement) by a generator seeded from the data seed and the stage. With several ranks
+ * every rank draws every example and computes example j when j % ranks is its rank; the sums
+ * are then added across ranks (fisher_gather). */
+/* The Fisher sums (doubles) and example counts of the ranks' examples, added across ranks so
+ * that every rank holds every example's. */
+static void fisher_gather(run *r)
+{
+	double count = (double)r->ms.fisher_n;
+	lethe_dist__sum_doubles(r->ms.fisher_acc, r->ms.n);
+	lethe_dist__sum_doubles(&count, 1);
+	r->ms.fisher_n = (size_t)count;
+}
+
 static int stage_end_methods(run *r, size_t si, lethe_stage_record *rec)
 {
 	const lethe_cur_stage *st = lethe_curriculum_stage(r->c, si);
@@ -688,6 +703,10 @@ static int stage_end_methods(run *r, size_t si, lethe_stage_record *rec)
 				continue;
 			const encoded *e =
 			    &r->data[t].split[LETHE_SPLIT_TRAIN][next_u64(&state) % n];
+			if (j % r->ranks != r->rank) { /* another rank's example */
+				j++;
+				continue;
+			}
 			seq_src src = {e->ids, e->ids + e->n_prompt, e->n_prompt, e->n_target};
 			size_t truncated = r->truncated;
 			if ((rc = seq_batch_build(r, &sb, &src, 1)))
@@ -700,6 +719,8 @@ static int stage_end_methods(run *r, size_t si, lethe_stage_record *rec)
 			j++;
 		}
 		seq_batch_free(&sb);
+		if (rc == 0 && r->ranks > 1)
+			fisher_gather(r);
 		if (rc == 0) {
 			lethe_methods__fisher_end(&r->ms, ewc->online_gamma);
 			if (!r->ms.fisher)
@@ -845,9 +866,68 @@ static void dist_scale_lwf(run *r, const dist_share *d, double *pen)
 	*pen = dist_loss(d, *pen);
 }
 
+/* ---- gradient buckets overlapping the last backward (dist.h, model/grad_hook.h) ----------------
+ * Before a step's last micro-batch, the trainable gradients (base tensors, then the adapter's) are
+ * listed with the backward stage that makes each final, and the model's hook starts each bucket's
+ * sum as soon as its stage ends; dist_step_sums waits for them. Earlier micro-batches only
+ * accumulate. Off with one rank and with --deterministic-reduce (its rank-order sums stay
+ * blocking, after the backward). */
+
+static void dist_hook(void *ctx, int stage)
+{
+	(void)ctx;
+	lethe_dist__buckets_ready(stage);
+}
+
+static void dist_buckets_begin(run *r)
+{
+	if (r->ranks <= 1 || r->det_reduce)
+		return;
+	lethe_model *m = r->m;
+	size_t nt = lethe_model_num_tensors(m);
+	size_t nl = lethe_model_lora(m) ? lethe_model_lora_num_tensors(m) : 0;
+	lethe_dist_range *rg = malloc((nt + nl + 1) * sizeof(*rg));
+	if (!rg)
+		lethe_dist__abort(1, "out of memory for the gradient buckets");
+	size_t k = 0;
+	float *g = NULL;
+	for (size_t t = nt; t-- > 0;) { /* from the top: backward's order */
+		if (!lethe_model_tensor_trainable(m, t))
+			continue;
+		if (!g && !(g = lethe_model_grads(m)))
+			lethe_dist__abort(1, "out of memory for the gradient block");
+		const lethe_tensor_info *ti = lethe_model_tensor(m, t);
+		rg[k++] =
+		    (lethe_dist_range){g + ti->offset, ti->size, lethe_model__grad_stage(m, ti), 0};
+	}
+	float *lg = nl ? lethe_model_lora_grads(m) : NULL;
+	for (size_t t = nl; t-- > 0;) {
+		const lethe_tensor_info *ti = lethe_model_lora_tensor(m, t);
+		rg[k++] = (lethe_dist_range){lg + ti->offset, ti->size,
+		                             lethe_model__grad_stage(m, ti), 1};
+	}
+	if (lethe_dist__buckets_plan(rg, k))
+		lethe_dist__abort(1, "out of memory for the gradient buckets");
+	free(rg);
+	lethe_model__set_grad_hook(m, dist_hook, NULL);
+	r->dist_bucketed = 1;
+}
+
+/* 1 when this step's gradients were summed in buckets (now all complete), 0 otherwise. */
+static int dist_buckets_end(run *r)
+{
+	if (!r->dist_bucketed)
+		return 0;
+	lethe_model__set_grad_hook(r->m, NULL, NULL);
+	lethe_dist__buckets_finish();
+	r->dist_bucketed = 0;
+	return 1;
+}
+
 /* The step's sums across ranks: the gradient blocks (runs of consecutive trainable tensors, one
  * sum each: frozen tensors have nothing to send; the adapter's block when one is attached), then
- * the loss, penalty and per-task sums in one call. */
+ * the loss, penalty and per-task sums in one call. When the gradients went in buckets
+ * (dist_buckets_begin), only the waiting for them is left. */
 static void dist_step_sums(run *r, double *loss_sum, double *penalty_sum, double *task_nll,
                            double *task_n, size_t n_tasks)
 {
@@ -855,7 +935,8 @@ static void dist_step_sums(run *r, double *loss_sum, double *penalty_sum, double
 		return;
 	lethe_model *m = r->m;
 	lethe_model__set_loss_count(m, 0);
-	size_t nt = lethe_model_num_tensors(m);
+	int bucketed = dist_buckets_end(r);
+	size_t nt = bucketed ? 0 : lethe_model_num_tensors(m);
 	float *g = NULL;
 	for (size_t t = 0; t < nt; t++)
 		if (lethe_model_tensor_trainable(m, t) && !g && !(g = lethe_model_grads(m)))
@@ -872,7 +953,7 @@ static void dist_step_sums(run *r, double *loss_sum, double *penalty_sum, double
 			end += lethe_model_tensor(m, t)->size;
 		lethe_dist__sum_floats(g + begin, end - begin, r->det_reduce);
 	}
-	if (lethe_model_lora(m))
+	if (!bucketed && lethe_model_lora(m))
 		lethe_dist__sum_floats(lethe_model_lora_grads(m), lethe_model_lora_num_params(m),
 		                       r->det_reduce);
 	double *v = malloc((2 + 2 * n_tasks) * sizeof(double));
@@ -1125,6 +1206,8 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 				task_nll[k] = task_n[k] = 0;
 		lethe_model_zero_grad(r->m);
 		for (long micro = 0; rc == 0 && micro < ts->grad_accum; micro++) {
+			if (micro == ts->grad_accum - 1) /* its backward ends the gradients */
+				dist_buckets_begin(r);
 			long from_memory = replay_count(r, ts, micro_total++);
 			for (long b = 0; b < ts->batch; b++) {
 				if (b >= ts->batch - from_memory) {
@@ -1856,6 +1939,14 @@ int lethe_run_curriculum(lethe_curriculum *c, const lethe_run_options *o)
 		         "lethe: %d ranks: %.3f s in the gradient all-reduce (rank 0), %.3f s "
 		         "waiting for the slowest rank before it\n",
 		         r.ranks, lethe_dist__reduce_seconds(), lethe_dist__wait_seconds());
+	if (r.ranks > 1 && !r.det_reduce) { /* dist_buckets_begin: how much could overlap */
+		uint64_t started, early;
+		lethe_dist__buckets_counts(&started, &early);
+		progress(&r,
+		         "lethe: %d ranks: %" PRIu64 " gradient buckets summed, %" PRIu64
+		         " of them started during the backward\n",
+		         r.ranks, started, early);
+	}
 	progress(&r, "lethe: wrote %s\n", lethe_curriculum_output(c));
 done:
 	lethe_runfile_free(rf);
