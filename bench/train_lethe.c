@@ -8,8 +8,10 @@
  * With --lora R the base is frozen and LoRA adapters of rank R (alpha 2R) on every target of
  * every layer train, as the reference's --lora R (which puts one adapter on its fused qkv map,
  * where lethe puts one on each of q, k and v).
+ * With --bf16 the matrix products are bf16 with fp32 accumulation (train: {precision: bf16}),
+ * as the reference's --bf16 autocast; refused (exit 2) where lethe cannot.
  * Usage: train_lethe --config c1|c2|c3 [--threads N] [--warmup 3] [--steps 10] [--untie]
- * [--generate] [--lora R]
+ * [--generate] [--lora R] [--bf16]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +56,7 @@ static long rss_kb(void)
 int main(int argc, char **argv)
 {
 	const char *config = "c1";
-	int threads = 1, warmup = 3, steps = 10, untie = 0, generate = 0, lora = 0;
+	int threads = 1, warmup = 3, steps = 10, untie = 0, generate = 0, lora = 0, bf16 = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
 			config = argv[++i];
@@ -70,10 +72,12 @@ int main(int argc, char **argv)
 			generate = 1;
 		else if (strcmp(argv[i], "--lora") == 0 && i + 1 < argc)
 			lora = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--bf16") == 0) /* train: {precision: bf16} */
+			bf16 = 1;
 		else {
-			fprintf(stderr,
-			        "usage: train_lethe --config c1|c2|c3 [--threads N] "
-			        "[--warmup N] [--steps N] [--untie] [--generate] [--lora R]\n");
+			fprintf(stderr, "usage: train_lethe --config c1|c2|c3 [--threads N] "
+			                "[--warmup N] [--steps N] [--untie] [--generate] [--lora "
+			                "R] [--bf16]\n");
 			return 2;
 		}
 	}
@@ -99,6 +103,10 @@ int main(int argc, char **argv)
 	lethe_model *m;
 	if (lethe_model_new(&m, &cfg, 1234))
 		return 1;
+	if (bf16 && lethe_model_set_precision(m, LETHE_PRECISION_BF16)) {
+		fprintf(stderr, "train_lethe: --bf16: %s\n", lethe_model_errmsg(m));
+		return 2;
+	}
 	cfg = *lethe_model_config_of(m);
 	lethe_lora_options lo = {lora, 2.0f * (float)lora, 0.0f, LETHE_LORA_ALL};
 	if (lora > 0 && lethe_model_lora_attach(m, &lo, 99)) {

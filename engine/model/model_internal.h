@@ -103,6 +103,9 @@ struct lethe_model {
 	} * lora_frozen;
 	size_t n_lora_frozen;
 	float *lora_base;
+	/* lethe_model_set_precision: its matrix products' precision (a lethe_precision), set
+	 * around forward, backward and generation (lethe_layer__set_precision). */
+	int precision;
 };
 
 /* lethe_model_new() with the random initialisation skipped when init is 0 (the parameters are
