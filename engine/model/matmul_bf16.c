@@ -29,6 +29,7 @@
 #include "parallel.h"
 
 #ifdef HAVE_DNNL
+#include <immintrin.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
@@ -40,14 +41,33 @@
 /* ---- bf16 rounding ----------------------------------------------------------------------------
  */
 
-uint16_t lethe_layer__to_bf16(float f)
+/* Branch-free, so that loops of it vectorise. */
+static inline uint16_t round_bf16(float f)
 {
 	uint32_t u;
 	memcpy(&u, &f, sizeof(u));
-	if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it a quiet NaN */
-		return (uint16_t)((u >> 16) | 0x40u);
-	u += 0x7fffu + ((u >> 16) & 1u);
-	return (uint16_t)(u >> 16);
+	uint32_t nan = (u & 0x7fffffffu) > 0x7f800000u; /* NaN: keep it a quiet NaN */
+	uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+	return (uint16_t)(nan ? (u >> 16) | 0x40u : r);
+}
+
+uint16_t lethe_layer__to_bf16(float f)
+{
+	return round_bf16(f);
+}
+
+/* A row with the CPU's own rounding (vcvtneps2bf16: nearest even, as round_bf16, except that it
+ * flushes subnormal inputs to zero); bf16 is only ever enabled on CPUs that have it. */
+__attribute__((target("avx512f,avx512bf16"))) static void row_bf16(uint16_t *d, const float *s,
+                                                                   int n)
+{
+	int i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(s + i));
+		memcpy(d + i, &h, sizeof(h));
+	}
+	for (; i < n; i++)
+		d[i] = round_bf16(s[i]);
 }
 
 float lethe_layer__from_bf16(uint16_t h)
@@ -65,7 +85,7 @@ float lethe_layer__from_bf16(uint16_t h)
 
 typedef struct slot {
 	dnnl_stream_t stream;
-	uint16_t *a, *b; /* bf16 copies of A (M, K) and of B in its own layout */
+	uint16_t *a, *b; /* dense bf16 copies of A and B in their own layouts */
 	size_t a_cap, b_cap;
 	void *scratch;
 	size_t scratch_cap;
@@ -144,7 +164,7 @@ static int grow(void **p, size_t *cap, size_t need)
  */
 
 typedef struct prim_key {
-	int trans_b, M, N, K, ldc;
+	int trans_a, trans_b, M, N, K, lda, ldc;
 	float alpha, beta;
 } prim_key;
 
@@ -170,13 +190,14 @@ static uint32_t key_hash(const prim_key *k)
 
 static int create(const prim_key *k, dnnl_primitive_t *out, size_t *scratch)
 {
-	/* src (M, K) dense bf16; weights op(B) (K, N): dense B is (K, N) or, transposed, (N, K);
-	 * dst (M, N) fp32 with row stride ldc. */
+	/* src op(A) (M, K) from a dense bf16 A: (M, K) rows of lda, or, transposed, (K, lda)
+	 * whose columns are op(A)'s rows; weights op(B) (K, N) from a dense B (K, N) or,
+	 * transposed, (N, K); dst (M, N) fp32 with row stride ldc. */
 	dnnl_memory_desc_t src, wei, dst;
-	dnnl_dims_t sd = {k->M, k->K}, ss = {k->K, 1};
+	dnnl_dims_t sd = {k->M, k->K}, ss = {k->lda, 1}, st = {1, k->lda};
 	dnnl_dims_t wd = {k->K, k->N}, ws = {k->N, 1}, wt = {1, k->K};
 	dnnl_dims_t dd = {k->M, k->N}, ds = {k->ldc, 1};
-	if (dnnl_memory_desc_init_by_strides(&src, 2, sd, dnnl_bf16, ss) ||
+	if (dnnl_memory_desc_init_by_strides(&src, 2, sd, dnnl_bf16, k->trans_a ? st : ss) ||
 	    dnnl_memory_desc_init_by_strides(&wei, 2, wd, dnnl_bf16, k->trans_b ? wt : ws) ||
 	    dnnl_memory_desc_init_by_strides(&dst, 2, dd, dnnl_f32, ds))
 		return -1;
@@ -250,7 +271,7 @@ static dnnl_primitive_t lookup(const prim_key *k, size_t *scratch, int *owned)
  */
 
 typedef struct bf16_job {
-	int trans_b, M, N, K, ldc;
+	int trans_a, trans_b, M, N, K, lda, ldc;
 	float alpha, beta;
 	const uint16_t *a, *b;
 	float *C;
@@ -262,7 +283,9 @@ static int run_rows(const bf16_job *j, size_t begin, size_t end)
 {
 	prim_key k;
 	memset(&k, 0, sizeof(k)); /* padding too: keys are hashed and compared bytewise */
+	k.trans_a = j->trans_a;
 	k.trans_b = j->trans_b;
+	k.lda = j->lda;
 	k.M = (int)(end - begin);
 	k.N = j->N;
 	k.K = j->K;
@@ -278,17 +301,19 @@ static int run_rows(const bf16_job *j, size_t begin, size_t end)
 	if (!p || grow(&s->scratch, &s->scratch_cap, scratch ? scratch : 1))
 		goto fail;
 	dnnl_memory_desc_t src, wei, dst, spd;
-	dnnl_dims_t sd = {k.M, k.K}, ss = {k.K, 1};
+	dnnl_dims_t sd = {k.M, k.K}, ss = {k.lda, 1}, st = {1, k.lda};
 	dnnl_dims_t wd = {k.K, k.N}, ws = {k.N, 1}, wt = {1, k.K};
 	dnnl_dims_t dd = {k.M, k.N}, ds = {k.ldc, 1};
 	dnnl_dims_t pdim = {(dnnl_dim_t)(scratch ? scratch : 1)};
-	dnnl_memory_desc_init_by_strides(&src, 2, sd, dnnl_bf16, ss);
+	dnnl_memory_desc_init_by_strides(&src, 2, sd, dnnl_bf16, k.trans_a ? st : ss);
 	dnnl_memory_desc_init_by_strides(&wei, 2, wd, dnnl_bf16, k.trans_b ? wt : ws);
 	dnnl_memory_desc_init_by_strides(&dst, 2, dd, dnnl_f32, ds);
 	dnnl_memory_desc_init_by_tag(&spd, 1, pdim, dnnl_u8, dnnl_a);
 	dnnl_memory_t ms = NULL, mw = NULL, md = NULL, mp = NULL;
 	int rc = -1;
-	if (dnnl_memory_create(&ms, &src, engine, (void *)(j->a + begin * (size_t)j->K)) ||
+	/* Rows begin..end of op(A): rows of A, or columns when A is transposed. */
+	const uint16_t *a = j->trans_a ? j->a + begin : j->a + begin * (size_t)j->lda;
+	if (dnnl_memory_create(&ms, &src, engine, (void *)a) ||
 	    dnnl_memory_create(&mw, &wei, engine, (void *)j->b) ||
 	    dnnl_memory_create(&md, &dst, engine, j->C + begin * (size_t)j->ldc) ||
 	    dnnl_memory_create(&mp, &spd, engine, s->scratch))
@@ -326,32 +351,24 @@ static void bf16_range(void *arg, int thread, size_t begin, size_t end)
 		j->failed = 1; /* only ever set to 1: a benign race between ranges */
 }
 
-/* Rows of a bf16 conversion: dst row r (cols wide, dense) from src row r (stride ld), or, when
- * transposing, dst (rows, cols) dense from src (cols, rows) with row stride ld. */
+/* Rows of a bf16 conversion: dst row r (cols wide, dense) from src row r (stride ld). */
 typedef struct conv_job {
 	uint16_t *dst;
 	const float *src;
-	int cols, ld, transpose;
+	int cols, ld;
 } conv_job;
 
 static void conv_range(void *arg, int thread, size_t begin, size_t end)
 {
 	(void)thread;
 	conv_job *j = arg;
-	for (size_t r = begin; r < end; r++) {
-		uint16_t *d = j->dst + r * (size_t)j->cols;
-		if (j->transpose)
-			for (int c = 0; c < j->cols; c++)
-				d[c] = lethe_layer__to_bf16(j->src[(size_t)c * j->ld + r]);
-		else
-			for (int c = 0; c < j->cols; c++)
-				d[c] = lethe_layer__to_bf16(j->src[r * (size_t)j->ld + c]);
-	}
+	for (size_t r = begin; r < end; r++)
+		row_bf16(j->dst + r * (size_t)j->cols, j->src + r * (size_t)j->ld, j->cols);
 }
 
-static void convert(uint16_t *dst, const float *src, size_t rows, int cols, int ld, int transpose)
+static void convert(uint16_t *dst, const float *src, size_t rows, int cols, int ld)
 {
-	conv_job j = {dst, src, cols, ld, transpose};
+	conv_job j = {dst, src, cols, ld};
 	if (lethe_in_parallel() || rows * (size_t)cols < 65536)
 		conv_range(&j, 0, 0, rows);
 	else
@@ -367,16 +384,22 @@ int lethe_layer__matmul_bf16(int trans_a, int trans_b, int M, int N, int K, floa
 	slot *s = get_slot();
 	if (!s)
 		return -1;
-	/* A as dense (M, K); B dense in its own layout: (K, N), or (N, K) when transposed. */
+	/* A (M, K) or (K, M), B (K, N) or (N, K): dense bf16 copies. */
 	if (grow((void **)&s->a, &s->a_cap, (size_t)M * K * sizeof(uint16_t) + 2) ||
 	    grow((void **)&s->b, &s->b_cap, (size_t)K * N * sizeof(uint16_t) + 2))
 		return -1;
-	convert(s->a, A, (size_t)M, K, lda, trans_a);
-	if (trans_b)
-		convert(s->b, B, (size_t)N, K, ldb, 0);
+	/* Dense copies in the inputs' own layouts: oneDNN reads the transposed ones by strides
+	 * (transposing them here cost more than the products). */
+	if (trans_a)
+		convert(s->a, A, (size_t)K, M, lda);
 	else
-		convert(s->b, B, (size_t)K, N, ldb, 0);
-	bf16_job j = {trans_b, M, N, K, ldc, alpha, beta, s->a, s->b, out, 0};
+		convert(s->a, A, (size_t)M, K, lda);
+	if (trans_b)
+		convert(s->b, B, (size_t)N, K, ldb);
+	else
+		convert(s->b, B, (size_t)K, N, ldb);
+	bf16_job j = {trans_a, trans_b, M,    N,   K, trans_a ? M : K, ldc, alpha,
+	              beta,    s->a,    s->b, out, 0};
 	int threads = lethe_threads();
 	if (threads > 1 && !lethe_in_parallel() && M >= 8 * threads &&
 	    (double)M * N * K >= 262144.0)
