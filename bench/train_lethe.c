@@ -17,7 +17,9 @@
  * c4 is the SmolLM2-135M shape (grouped-query attention: 9 query, 3 key/value heads; SwiGLU
  * 1536; vocabulary 49152, context 512, batch 4).
  * Usage: train_lethe --config c1|c2|c3|c4 [--threads N] [--warmup 3] [--steps 10] [--untie]
- * [--generate] [--eval] [--lora R]
+ * [--generate] [--eval] [--lora R] [--bf16]
+ * With --bf16 the matrix products are bf16 with fp32 accumulation (train: {precision: bf16}),
+ * as the reference's --bf16 autocast; refused (exit 2) where lethe cannot.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,7 +120,7 @@ static int eval_once(lethe_model *m, const int32_t *tok, double *t_nll, double *
 int main(int argc, char **argv)
 {
 	const char *config = "c1";
-	int threads = 1, warmup = 3, steps = 10, untie = 0, generate = 0, lora = 0;
+	int threads = 1, warmup = 3, steps = 10, untie = 0, generate = 0, lora = 0, bf16 = 0;
 	int eval = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
@@ -137,10 +139,12 @@ int main(int argc, char **argv)
 			eval = 1;
 		else if (strcmp(argv[i], "--lora") == 0 && i + 1 < argc)
 			lora = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--bf16") == 0) /* train: {precision: bf16} */
+			bf16 = 1;
 		else {
 			fprintf(stderr, "usage: train_lethe --config c1|c2|c3|c4 [--threads N] "
 			                "[--warmup N] [--steps N] [--untie] [--generate] [--eval] "
-			                "[--lora R]\n");
+			                "[--lora R] [--bf16]\n");
 			return 2;
 		}
 	}
@@ -174,6 +178,10 @@ int main(int argc, char **argv)
 	lethe_model *m;
 	if (lethe_model_new(&m, &cfg, 1234))
 		return 1;
+	if (bf16 && lethe_model_set_precision(m, LETHE_PRECISION_BF16)) {
+		fprintf(stderr, "train_lethe: --bf16: %s\n", lethe_model_errmsg(m));
+		return 2;
+	}
 	cfg = *lethe_model_config_of(m);
 	lethe_lora_options lo = {lora, 2.0f * (float)lora, 0.0f, LETHE_LORA_ALL};
 	if (lora > 0 && lethe_model_lora_attach(m, &lo, 99)) {

@@ -12,7 +12,7 @@ lib_LTLIBRARIES += %reldir%/liblethe.la
 %canon_reldir%_liblethe_la_LDFLAGS = -version-info $(LETHE_LT_VERSION) -no-undefined
 # cJSON serves the checkpoint and tokenizer readers (config.json, tokenizer.json, safetensors
 # headers) and the plugin kit's JSON lines (plugin/kit_json.c): plugins never link it.
-%canon_reldir%_liblethe_la_LIBADD = $(PTHREAD_LIBS) $(HDF5_LIBS) $(YAML_LIBS) $(CJSON_LIBS) $(PCRE2_LIBS) $(SENTENCEPIECE_LIBS) $(BLAS_LIBS) $(DL_LIBS) $(MPI_LIBS) $(LIBM)
+%canon_reldir%_liblethe_la_LIBADD = $(PTHREAD_LIBS) $(HDF5_LIBS) $(YAML_LIBS) $(CJSON_LIBS) $(PCRE2_LIBS) $(SENTENCEPIECE_LIBS) $(BLAS_LIBS) $(DL_LIBS) $(MPI_LIBS) $(DNNL_LIBS) $(LIBM)
 
 bin_PROGRAMS += %reldir%/lethe
 %canon_reldir%_lethe_SOURCES =

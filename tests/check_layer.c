@@ -5,6 +5,8 @@
  * forward at every position. Compiles the layer, its references and the thread pool in (they are
  * private to liblethe).
  */
+#include "config.h"
+
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -401,6 +403,78 @@ START_TEST(kv_cache_decoding_matches_full_forward)
 }
 END_TEST
 
+#ifdef HAVE_DNNL
+/* bf16 products (matmul_bf16.c): exactly the reference on the bf16-rounded inputs up to fp32
+ * accumulation order (1e-5 relative), and within bf16's rounding of the fp32 product (inputs
+ * carry 2^-9 relative error each: 2^-7 of sum |a||b| bounds it). Strided A, B and out, alpha and
+ * beta, every transposition, at one and two threads (the large shapes are split by rows). */
+START_TEST(matmul_bf16_matches_reference)
+{
+	char why[256];
+	if (lethe_precision_check(LETHE_PRECISION_BF16, why, sizeof(why))) {
+		fprintf(stderr, "check_layer: bf16 skipped: %s\n", why);
+		return;
+	}
+	setup_threads(_i);
+	const int shapes[][3] = {{5, 7, 3}, {64, 64, 64}, {96, 40, 80}, {200, 72, 33}};
+	int was = lethe_layer__set_precision(LETHE_PRECISION_BF16);
+	for (size_t s = 0; s < 4; s++)
+		for (int ta = 0; ta < 2; ta++)
+			for (int tb = 0; tb < 2; tb++) {
+				int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+				int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
+				size_t na = (size_t)(ta ? K : M) * lda,
+				       nb = (size_t)(tb ? N : K) * ldb;
+				size_t nc = (size_t)M * ldc;
+				float *A = random_vec(na, -1, 1), *B = random_vec(nb, -1, 1);
+				float *Ar = copy_vec(A, na), *Br = copy_vec(B, nb);
+				for (size_t i = 0; i < na; i++)
+					Ar[i] = lethe_layer__from_bf16(lethe_layer__to_bf16(A[i]));
+				for (size_t i = 0; i < nb; i++)
+					Br[i] = lethe_layer__from_bf16(lethe_layer__to_bf16(B[i]));
+				float *C = random_vec(nc, -1, 1), *R = copy_vec(C, nc),
+				      *F = copy_vec(C, nc);
+				float beta = (ta + tb) % 2 ? 1.0f : 0.0f,
+				      alpha = s % 2 ? 0.5f : 1.0f;
+				lethe_layer__matmul(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C,
+				                    ldc);
+				lethe_layer__matmul_ref(ta, tb, M, N, K, alpha, Ar, lda, Br, ldb,
+				                        beta, R, ldc);
+				lethe_layer__matmul_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb,
+				                        beta, F, ldc);
+				assert_close("bf16 matmul (rounded inputs)", C, R, nc, 1e-5 * K,
+				             1e-5);
+				assert_close("bf16 matmul (fp32 inputs)", C, F, nc, K * 0.0079,
+				             0.0);
+				free(A);
+				free(B);
+				free(Ar);
+				free(Br);
+				free(C);
+				free(R);
+				free(F);
+			}
+	lethe_layer__set_precision(was);
+	lethe_set_threads(1);
+}
+END_TEST
+#endif
+
+/* Round to nearest, ties to even, NaN kept. */
+START_TEST(bf16_rounding)
+{
+#ifdef HAVE_DNNL
+	ck_assert_uint_eq(lethe_layer__to_bf16(1.0f), 0x3f80);
+	ck_assert_uint_eq(lethe_layer__to_bf16(1.0f + 1.0f / 256), 0x3f80); /* tie: to even */
+	ck_assert_uint_eq(lethe_layer__to_bf16(1.0f + 3.0f / 256), 0x3f82); /* tie: to even */
+	ck_assert_uint_eq(lethe_layer__to_bf16(1.0f + 1.5f / 256), 0x3f81);
+	ck_assert_uint_eq(lethe_layer__to_bf16(-2.0f), 0xc000);
+	ck_assert(isnan(lethe_layer__from_bf16(lethe_layer__to_bf16(NAN))));
+	ck_assert(isinf(lethe_layer__from_bf16(lethe_layer__to_bf16(INFINITY))));
+#endif
+}
+END_TEST
+
 int main(void)
 {
 	lethe_set_threads(1);
@@ -412,6 +486,10 @@ int main(void)
 	tcase_add_loop_test(tc, attention_matches_reference, 0, 2);
 	tcase_add_loop_test(tc, swiglu_matches_reference, 0, 2);
 	tcase_add_loop_test(tc, kv_cache_decoding_matches_full_forward, 0, 2);
+#ifdef HAVE_DNNL
+	tcase_add_loop_test(tc, matmul_bf16_matches_reference, 0, 2);
+#endif
+	tcase_add_test(tc, bf16_rounding);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -52,6 +52,15 @@ int main(int argc, char **argv)
 	lethe_model *m;
 	if (lethe_model_new(&m, &c, seed))
 		return 1;
+	/* LETHE_DUMP_PRECISION=bf16: the products in bf16 (tests/parity.py's bf16 case); exit 77
+	 * (skip) where this build or CPU cannot. */
+	const char *precision = getenv("LETHE_DUMP_PRECISION");
+	if (precision && !strcmp(precision, "bf16") &&
+	    lethe_model_set_precision(m, LETHE_PRECISION_BF16)) {
+		fprintf(stderr, "model_dump: %s\n", lethe_model_errmsg(m));
+		lethe_model_free(m);
+		return 77;
+	}
 	size_t n = lethe_model_num_params(m), BT = (size_t)B * T;
 	int32_t *tok = malloc(BT * sizeof(int32_t)), *tgt = malloc(BT * sizeof(int32_t));
 	unsigned s = seed * 7919u + 1;

@@ -337,10 +337,9 @@ static char *get_path(ctx *x, const lethe_ynode *n, const char *what)
  */
 
 static const char *const train_keys[] = {
-    "optimizer",  "lr",     "schedule", "batch",    "grad_accum",
-    "epochs",     "steps",  "clip",     "freeze",   "reset_optimizer",
-    "regularize", "replay", "adapter",  "evaluate", "loss_weighting",
-    NULL};
+    "optimizer", "lr",       "schedule",       "batch",           "grad_accum", "epochs",
+    "steps",     "clip",     "freeze",         "reset_optimizer", "regularize", "replay",
+    "adapter",   "evaluate", "loss_weighting", "precision",       NULL};
 static const char *const group_names[] = {"embeddings", "attention", "mlp", "norms", NULL};
 
 /* ---- methods against forgetting (docs/methods.md) ----------------------------------------- */
@@ -597,6 +596,24 @@ static void read_curve_settings(ctx *x, const lethe_ynode *map, const char *wher
 	}
 }
 
+/* ---- precision (issue #15) ---------------------------------------------------------------- */
+
+/* precision: fp32 | bf16, in train: or a stage. bf16 is refused here, at its line, when this
+ * build or this CPU cannot compute in it (lethe_precision_check says why). */
+static void read_precision(ctx *x, const lethe_ynode *map, lethe_train_settings *s)
+{
+	static const char *const names[] = {"fp32", "bf16", NULL};
+	const lethe_ynode *v = lethe_yaml_get(map, "precision");
+	int p;
+	if (!v || !get_choice(x, v, "precision", names, &p))
+		return;
+	char why[256];
+	if (lethe_precision_check((lethe_precision)p, why, sizeof(why)))
+		error_at(x, v, "precision: %s: %s", names[p], why);
+	else
+		s->precision = (lethe_precision)p;
+}
+
 /* Reads the training keys present in map into s (others untouched). */
 static void read_train(ctx *x, const lethe_ynode *map, const char *where, lethe_train_settings *s)
 {
@@ -657,6 +674,7 @@ static void read_train(ctx *x, const lethe_ynode *map, const char *where, lethe_
 	if ((v = lethe_yaml_get(map, "adapter")))
 		read_adapter(x, v, where, s);
 	read_curve_settings(x, map, where, s);
+	read_precision(x, map, s);
 	if ((v = lethe_yaml_get(map, "freeze")) && v->type == LETHE_YMAP)
 		read_freeze_map(x, v, where, s);
 	else if ((v = lethe_yaml_get(map, "freeze")) && want(x, v, LETHE_YSEQ, "freeze")) {
@@ -883,6 +901,7 @@ static void read_stages(ctx *x, const lethe_ynode *stages, const lethe_train_set
 	                                   "adapter",
 	                                   "evaluate",
 	                                   "loss_weighting",
+	                                   "precision",
 	                                   NULL};
 	c->stages = calloc(stages->n ? stages->n : 1, sizeof(*c->stages));
 	if (!c->stages) {

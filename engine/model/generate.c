@@ -197,8 +197,10 @@ int lethe_model_generate(lethe_model *m, const int32_t *const *prompts, const in
 	}
 	for (int i = 0; i < n; i += GROUP) {
 		int k = n - i < GROUP ? n - i : GROUP;
+		int was = lethe_layer__set_precision(m->precision);
 		int rc = generate_group(m, prompts + i, prompt_lens + i, k, max_new, stop_token,
 		                        out + i, out_lens + i);
+		lethe_layer__set_precision(was);
 		if (rc) {
 			for (int j = 0; j < n; j++) {
 				free(out[j]);

@@ -11,9 +11,14 @@
  * They agree to rounding (tests/check_layer.c holds both to the reference, and the decoded logits
  * to the full forward's).
  */
+#include "config.h"
+
 #include <cblas.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
+
+#include <lethe/model.h>
 
 #include "layer.h"
 #include "parallel.h"
@@ -40,9 +45,30 @@ static void mm_range(void *arg, int thread, size_t begin, size_t end)
 	            j->ldc);
 }
 
+/* bf16 products (matmul_bf16.c): the setting is process-wide because the pool's workers run
+ * the products; each model sets its own around its calls. */
+static atomic_int precision_now = 0;
+
+int lethe_layer__set_precision(int precision)
+{
+	return atomic_exchange(&precision_now, precision);
+}
+
+int lethe_layer__precision(void)
+{
+	return atomic_load_explicit(&precision_now, memory_order_relaxed);
+}
+
 void lethe_layer__matmul(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                          int lda, const float *B, int ldb, float beta, float *out, int ldc)
 {
+#ifdef HAVE_DNNL
+	/* A failed bf16 product (no memory for its scratch) is computed in fp32 instead. */
+	if (lethe_layer__precision() == LETHE_PRECISION_BF16 &&
+	    lethe_layer__matmul_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, out,
+	                             ldc) == 0)
+		return;
+#endif
 	int threads = lethe_threads();
 	if (threads > 1 && !lethe_in_parallel() && M >= 8 * threads &&
 	    (double)M * N * K >= 262144.0) {

@@ -125,6 +125,21 @@ void lethe_layer__backward(const layer_dims *d, const layer_view *w, layer_view 
 void lethe_layer__matmul(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                          int lda, const float *B, int ldb, float beta, float *out, int ldc);
 
+/* The precision of lethe_layer__matmul's products in this process (a lethe_precision): the model
+ * sets its own around forward, backward and generation (model.c) and restores the previous one.
+ * Returns the previous setting. */
+int lethe_layer__set_precision(int precision);
+int lethe_layer__precision(void);
+/* matmul_bf16.c (built with oneDNN only): lethe_layer__matmul's product with A and B rounded to
+ * bf16 and fp32 accumulation; nonzero when oneDNN failed (out of memory), nothing written then
+ * except possibly out. */
+int lethe_layer__matmul_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                             const float *A, int lda, const float *B, int ldb, float beta,
+                             float *out, int ldc);
+/* fp32 -> bf16 rounded to nearest, ties to even (NaN stays NaN), and back. */
+uint16_t lethe_layer__to_bf16(float f);
+float lethe_layer__from_bf16(uint16_t h);
+
 /* out (N, C) = x * rstd * w with rstd (N) = 1/sqrt(mean(x^2) + eps); rstd may be NULL. */
 void lethe_layer__rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t N,
                                   int C, float eps);

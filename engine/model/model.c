@@ -634,8 +634,46 @@ int lethe_model_forward(lethe_model *m, const lethe_batch *batch, int train, flo
 	return lethe_model__forward(m, batch, train, loss, nll, counts, NULL);
 }
 
+/* ---- precision --------------------------------------------------------------------------------
+ */
+
+int lethe_model_set_precision(lethe_model *m, lethe_precision p)
+{
+	int rc = lethe_precision_check(p, m->errmsg, sizeof(m->errmsg));
+	if (rc == 0)
+		m->precision = (int)p;
+	return rc;
+}
+
+lethe_precision lethe_model_precision(const lethe_model *m)
+{
+	return (lethe_precision)m->precision;
+}
+
+static int forward_in(lethe_model *m, const lethe_batch *batch, int train, float *loss, double *nll,
+                      int *counts, const kv_cache *kv);
+static int backward_in(lethe_model *m, const float *dlogits_add);
+
+/* The model's precision around its own products, the caller's restored after. */
 int lethe_model__forward(lethe_model *m, const lethe_batch *batch, int train, float *loss,
                          double *nll, int *counts, const kv_cache *kv)
+{
+	int was = lethe_layer__set_precision(m->precision);
+	int rc = forward_in(m, batch, train, loss, nll, counts, kv);
+	lethe_layer__set_precision(was);
+	return rc;
+}
+
+int lethe_model_backward_with(lethe_model *m, const float *dlogits_add)
+{
+	int was = lethe_layer__set_precision(m->precision);
+	int rc = backward_in(m, dlogits_add);
+	lethe_layer__set_precision(was);
+	return rc;
+}
+
+static int forward_in(lethe_model *m, const lethe_batch *batch, int train, float *loss, double *nll,
+                      int *counts, const kv_cache *kv)
 {
 	const lethe_model_config *c = &m->cfg;
 	int B = batch->B, T = batch->T, C = c->dim, V = c->vocab;
@@ -758,7 +796,7 @@ int lethe_model_backward(lethe_model *m)
 	return lethe_model_backward_with(m, NULL);
 }
 
-int lethe_model_backward_with(lethe_model *m, const float *dlogits_add)
+static int backward_in(lethe_model *m, const float *dlogits_add)
 {
 	if (!m->train_ready) {
 		snprintf(m->errmsg, sizeof(m->errmsg),

@@ -107,6 +107,9 @@ struct lethe_model {
 	/* grad_hook.h: called by backward as each stage's gradients become final (NULL: none). */
 	lethe_grad_hook grad_hook;
 	void *grad_hook_ctx;
+	/* lethe_model_set_precision: its matrix products' precision (a lethe_precision), set
+	 * around forward, backward and generation (lethe_layer__set_precision). */
+	int precision;
 };
 
 /* lethe_model_new() with the random initialisation skipped when init is 0 (the parameters are

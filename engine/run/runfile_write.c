@@ -610,6 +610,9 @@ char *lethe_runfile__stage_settings(const lethe_curriculum *c, size_t stage)
 	if (s->train.loss_weighting == LETHE_LOSS_WEIGHTING_EXAMPLE && k < (int)sizeof(buf))
 		k +=
 		    snprintf(buf + k, sizeof(buf) - (size_t)k, ", \"loss_weighting\": \"example\"");
+	/* precision: only when bf16, likewise. */
+	if (s->train.precision == LETHE_PRECISION_BF16 && k < (int)sizeof(buf))
+		k += snprintf(buf + k, sizeof(buf) - (size_t)k, ", \"precision\": \"bf16\"");
 	if (k < (int)sizeof(buf))
 		snprintf(buf + k, sizeof(buf) - (size_t)k, "}");
 	return strdup(buf);

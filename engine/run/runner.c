@@ -1191,6 +1191,11 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 	/* loss_weighting (docs/curriculum.md): this stage's training forwards, and the row's. */
 	lethe_model_set_loss_weighting(r->m, ts->loss_weighting);
 	rec->loss_weighting = (int)ts->loss_weighting;
+	/* precision (docs/performance.md#bf16): this stage's training products; evaluation stays
+	 * fp32. Validation refused what this build or CPU cannot do. */
+	if (rc == 0 && lethe_model_set_precision(r->m, ts->precision))
+		rc = fail(r, LETHE_EUNSUPPORTED, "stage '%s': %s", st->name,
+		          lethe_model_errmsg(r->m));
 	uint64_t micro_total = 0;
 	lethe_adamw opt = {(float)ts->beta1, (float)ts->beta2, (float)ts->eps,
 	                   (float)ts->weight_decay, ts->decay_embeddings};
@@ -1330,6 +1335,7 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 			rc = curve_point(r, si, rec, step + 1);
 	}
 	lethe_model_set_loss_weighting(r->m, LETHE_LOSS_WEIGHTING_TOKEN);
+	lethe_model_set_precision(r->m, LETHE_PRECISION_FP32);
 	if (rc == 0)
 		rc = adapter_end(r, si, rec);
 	if (tty && !r->o->quiet && r->rank == 0)

@@ -77,6 +77,7 @@ typedef struct lethe_train_settings {
 	lethe_loss_weighting loss_weighting; /* loss_weighting: token (default) | example */
 	int adapter_per_stage;     /* a fresh adapter for this stage, earlier ones frozen */
 	double adapter_orthogonal; /* O-LoRA's lambda (per_stage only), 0: off */
+	lethe_precision precision; /* precision: fp32 (default) | bf16, the training products' */
 } lethe_train_settings;
 
 /* One task of the curriculum (read-only view). */

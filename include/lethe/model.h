@@ -32,6 +32,19 @@ LETHE_EXPORT int lethe_set_threads(int n);
  * loops (a no-op there). */
 LETHE_EXPORT void lethe_stop_threads(void);
 
+/* ---- precision (train: {precision: bf16}, docs/performance.md#bf16) -------------------------
+ */
+
+/* How a model's matrix products compute: fp32 (OpenBLAS, the default) or bf16 inputs with fp32
+ * accumulation (oneDNN). Weights, gradients, optimizer state, loss, norms and softmax stay fp32
+ * in both. */
+typedef enum lethe_precision { LETHE_PRECISION_FP32 = 0, LETHE_PRECISION_BF16 = 1 } lethe_precision;
+
+/* 0 when this build on this CPU can compute in p; else LETHE_EUNSUPPORTED (or LETHE_EINVAL for
+ * an unknown p) with the reason in why: lethe built without oneDNN, or a CPU without
+ * AVX512_BF16 (or the environment variable LETHE_BF16_UNSUPPORTED set, which tests use). */
+LETHE_EXPORT int lethe_precision_check(lethe_precision p, char *why, size_t why_size);
+
 /* ---- tokenizer --------------------------------------------------------------------------------
  */
 
@@ -175,6 +188,12 @@ typedef struct lethe_batch {
 	const int32_t *tokens;
 	const int32_t *targets;
 } lethe_batch;
+
+/* The precision of m's matrix products in forward, backward and generation from now on
+ * (lethe_model_new() starts in fp32). Refused as lethe_precision_check() refuses, with the reason
+ * in lethe_model_errmsg(); m is unchanged then. */
+LETHE_EXPORT int lethe_model_set_precision(lethe_model *m, lethe_precision p);
+LETHE_EXPORT lethe_precision lethe_model_precision(const lethe_model *m);
 
 /* How a training batch's loss weighs its target tokens (loss_weighting, docs/curriculum.md):
  * TOKEN, the mean over every target token of the batch; EXAMPLE, each sequence's mean token loss
