@@ -59,7 +59,8 @@ struct lethe_hf_tokenizer {
 	char **str; /* id -> text (byte characters for the model's tokens) */
 	unsigned char *is_added;
 	size_t n_ids;
-	strmap vocab; /* model tokens and added tokens */
+	size_t id_limit; /* ids are below the number of tokens the file lists (see set_token) */
+	strmap vocab;    /* model tokens and added tokens */
 	pairmap merges;
 	int32_t byte_id[256];
 	int ignore_merges;
@@ -387,6 +388,14 @@ static int pre_tokenizer(lethe_hf_tokenizer *t, const cJSON *p, int *seen_byte_l
 
 static int set_token(lethe_hf_tokenizer *t, int32_t id, const char *text, int is_added)
 {
+	/* The ids of a tokenizer index its model's embedding rows, so they are dense: an id past
+	 * the number of tokens listed (vocabulary plus added tokens) is damage, and sizing the
+	 * id table from it would let one number ask for gigabytes (found by fuzz_tokenizer). */
+	if ((size_t)id >= t->id_limit)
+		return fail(t, LETHE_EPARSE,
+		            "token '%s': id %d is out of range (the file lists %zu tokens, so ids "
+		            "are 0..%zu)",
+		            text, (int)id, t->id_limit, t->id_limit ? t->id_limit - 1 : 0);
 	if ((size_t)id >= t->n_ids) {
 		size_t n = (size_t)id + 1;
 		char **s = realloc(t->str, n * sizeof *s);
@@ -588,9 +597,13 @@ int lethe_hf_tokenizer_load(lethe_hf_tokenizer **out, const char *path)
 		rc = fail(t, LETHE_EPARSE, "missing object 'model'");
 		goto out;
 	}
+	const cJSON *added_tokens = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
+	const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
+	t->id_limit = (size_t)(cJSON_IsObject(vocab) ? cJSON_GetArraySize(vocab) : 0) +
+	              (size_t)(cJSON_IsArray(added_tokens) ? cJSON_GetArraySize(added_tokens) : 0);
 	if ((rc = load_model(t, model)))
 		goto out;
-	if ((rc = load_added(t, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"))))
+	if ((rc = load_added(t, added_tokens)))
 		goto out;
 	if ((rc = strmap_init(&t->vocab, t->n_ids))) {
 		rc = fail(t, rc, "out of memory");

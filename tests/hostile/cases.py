@@ -298,6 +298,9 @@ CASES = [
     Case("inspect-unknown-plugin", {}, ["inspect", "txt", "lines.txt"], 2, r"no plugin named 'txt' \(looked in"),
     # ---- checkpoints and tokenizers -------------------------------------------------------
     Case("tokenize-missing-model", {}, ["tokenize", "nowhere", "hello"], 2, r"nowhere"),
+    Case("tokenize-token-id-huge", {"m/tokenizer.json": '{"model": {"type": "BPE", "vocab": {"a": 0, "b": 777777775}, "merges": []}}',
+                                    "t.txt": "ab\n"}, ["tokenize", "m", "t.txt"], 2,
+         r"^lethe: m/tokenizer\.json: token 'b': id 777777775 is out of range \(the file lists 2 tokens"),  # a 6 GB id table (fuzz)
     Case("tokenize-bad-tokenizer-json", {"m/config.json": "{}", "m/tokenizer.json": "{\"model\": "}, ["tokenize", "m", "hello"], 2, r"m/"),
     # A run trained without an adapter: --adapter is refused before anything is written.
     Case("export-adapter-without-adapter", {"r.h5": copy_seed}, ["export", "--adapter", "r.h5", "out"], 2,
