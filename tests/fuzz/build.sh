@@ -21,6 +21,8 @@ if [ "$mode" = run ]; then
 	if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
 		export TMPDIR=/dev/shm
 	fi
+	# Leaks inside libhdf5 itself on damaged files are not lethe's (tests/fuzz/lsan.supp).
+	export LSAN_OPTIONS="suppressions=$srcdir/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 	for h in $harnesses; do
 		if [ ! -x "$out/fuzz_$h" ]; then
 			echo "fuzz-run: $out/fuzz_$h is not built (make fuzz)"

@@ -16,6 +16,6 @@ fuzz-run: fuzz
 fuzz-clean:
 	-rm -rf $(top_builddir)/%reldir%/obj $(top_builddir)/%reldir%/fuzz_* $(top_builddir)/%reldir%/*.log
 .PHONY: fuzz fuzz-run fuzz-clean
-EXTRA_DIST += %reldir%/build.sh %reldir%/fuzz.h %reldir%/fuzz_curriculum.c %reldir%/fuzz_score.c \
+EXTRA_DIST += %reldir%/build.sh %reldir%/lsan.supp %reldir%/fuzz.h %reldir%/fuzz_curriculum.c %reldir%/fuzz_score.c \
 	%reldir%/fuzz_runfile.c %reldir%/fuzz_safetensors.c %reldir%/fuzz_tokenizer.c \
 	%reldir%/fuzz_plugin.c %reldir%/corpus
