@@ -16,7 +16,6 @@ Skips (77) without h5py.
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -27,27 +26,15 @@ except ImportError:
     print("SKIP: python3-h5py is not installed")
     sys.exit(77)
 
-LETHE = os.path.join(os.environ["LETHE_BUILDDIR"], "engine", "lethe")
-SRC = os.environ["LETHE_SRCDIR"]
-sys.path.insert(0, os.path.join(SRC, "tests"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rundigest  # noqa: E402
-
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+from testlib import SRC, check, finish, lethe as lethe_  # noqa: E402
 
 
 def lethe(args, env=None):
     e = dict(os.environ)
     e.update(env or {})
-    return subprocess.run([LETHE] + args, capture_output=True, text=True, env=e)
+    return lethe_(args, env=e)
 
 
 Q = os.path.join(SRC, "curricula", "quickstart")
@@ -142,5 +129,4 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

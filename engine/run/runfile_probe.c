@@ -43,15 +43,25 @@
 /* Under libFuzzer and the sanitizers a child's report would be taken for the parent's crash. */
 extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
-static void read_attr_type(hid_t a)
+/* Reads an attribute (is_attr) or a dataset whole into native memory and frees it: attributes
+ * and string datasets always (what the reader reads), other datasets up to PROBE_READ_LIMIT of
+ * storage. */
+static void read_whole(hid_t o, int is_attr)
 {
-	hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
+	hid_t ft = is_attr ? H5Aget_type(o) : H5Dget_type(o);
+	hid_t sp = is_attr ? H5Aget_space(o) : H5Dget_space(o);
 	hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
 	hid_t mt = ft >= 0 ? H5Tget_native_type(ft, H5T_DIR_DEFAULT) : -1;
 	size_t size = mt >= 0 ? H5Tget_size(mt) : 0;
-	if (n >= 0 && size > 0 && (hsize_t)n * size <= PROBE_READ_LIMIT) {
+	int wanted = is_attr || (ft >= 0 && H5Tget_class(ft) == H5T_STRING) ||
+	             H5Dget_storage_size(o) <= PROBE_READ_LIMIT;
+	hsize_t bytes = n >= 0 ? (hsize_t)n * size : 0;
+	if (n >= 0 && size > 0 && wanted && bytes <= 16 * PROBE_READ_LIMIT) {
 		void *buf = calloc((size_t)n ? (size_t)n : 1, size);
-		if (buf && H5Aread(a, mt, buf) >= 0 && sp >= 0)
+		herr_t rc = !buf      ? -1
+		            : is_attr ? H5Aread(o, mt, buf)
+		                      : H5Dread(o, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+		if (rc >= 0)
 			H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, buf);
 		free(buf);
 	}
@@ -69,33 +79,10 @@ static herr_t visit_attr(hid_t loc, const char *name, const H5A_info_t *info, vo
 	(void)data;
 	hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
 	if (a >= 0) {
-		read_attr_type(a);
+		read_whole(a, 1);
 		H5Aclose(a);
 	}
 	return 0;
-}
-
-static void read_dataset(hid_t ds)
-{
-	hid_t ft = H5Dget_type(ds), sp = H5Dget_space(ds);
-	hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
-	hid_t mt = ft >= 0 ? H5Tget_native_type(ft, H5T_DIR_DEFAULT) : -1;
-	size_t size = mt >= 0 ? H5Tget_size(mt) : 0;
-	int text = ft >= 0 && H5Tget_class(ft) == H5T_STRING;
-	hsize_t bytes = n >= 0 ? (hsize_t)n * size : 0;
-	if (n >= 0 && size > 0 && (text || H5Dget_storage_size(ds) <= PROBE_READ_LIMIT) &&
-	    bytes <= 16 * PROBE_READ_LIMIT) {
-		void *buf = calloc((size_t)n ? (size_t)n : 1, size);
-		if (buf && H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0)
-			H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, buf);
-		free(buf);
-	}
-	if (mt >= 0)
-		H5Tclose(mt);
-	if (ft >= 0)
-		H5Tclose(ft);
-	if (sp >= 0)
-		H5Sclose(sp);
 }
 
 static herr_t visit_object(hid_t root, const char *name, const H5O_info_t *info, void *data)
@@ -107,7 +94,7 @@ static herr_t visit_object(hid_t root, const char *name, const H5O_info_t *info,
 	hsize_t idx = 0;
 	H5Aiterate2(o, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, visit_attr, NULL);
 	if (info->type == H5O_TYPE_DATASET)
-		read_dataset(o);
+		read_whole(o, 0);
 	H5Oclose(o);
 	return 0;
 }
