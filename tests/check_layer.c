@@ -2,7 +2,8 @@
  * check_layer.c: the transformer layer's kernels (engine/model/layer.c) against their naive
  * references (engine/model/layer_ref.c), forward and backward, at one and two threads, each with
  * an explicit tolerance; and the layer itself: KV-cache decoding gives the logits of the full
- * forward at every position. Compiles the layer, its references and the thread pool in (they are
+ * forward at every position; the decoding product against the reference, its portable path
+ * and itself row by row. Compiles the layer, its references and the thread pool in (they are
  * private to liblethe).
  */
 #include "config.h"
@@ -98,6 +99,58 @@ START_TEST(matmul_matches_reference)
 				free(C);
 				free(R);
 			}
+	lethe_set_threads(1);
+}
+END_TEST
+
+START_TEST(matmul_skinny_matches_reference)
+{
+	/* The decoding product (matmul_skinny.c) over every edge of its 4 x 4 register block and
+	 * of its 16 lanes (M 1..9, N not a multiple of 4, K below, at and past multiples of 16),
+	 * with strides wider than the rows and beta 0 and 1. Held to the naive reference
+	 * (1e-5 + 1e-5 |ref|, sums of up to 200 products in [-1, 1]); and bit for bit to the
+	 * portable path and to itself one row at a time: every element is one dot product in a
+	 * fixed order, whatever M, the thread count or the path. */
+	setup_threads(_i);
+	const int Ks[] = {1, 15, 16, 17, 64, 200};
+	for (int M = 1; M <= 9; M++)
+		for (size_t ki = 0; ki < sizeof(Ks) / sizeof(Ks[0]); ki++) {
+			int K = Ks[ki], N = 4 * M + 3, lda = K + 3, ldb = K + 5, ldc = N + 2;
+			float beta = (M + (int)ki) % 2 ? 1.0f : 0.0f;
+			float *A = random_vec((size_t)M * lda, -1, 1),
+			      *B = random_vec((size_t)N * ldb, -1, 1);
+			float *C = random_vec((size_t)M * ldc, -1, 1);
+			float *R = copy_vec(C, (size_t)M * ldc), *G = copy_vec(C, (size_t)M * ldc),
+			      *S = copy_vec(C, (size_t)M * ldc);
+			lethe_layer__matmul_skinny(LETHE_SKINNY_AUTO, M, N, K, 0.5f, A, lda, B, ldb,
+			                           beta, C, ldc);
+			lethe_layer__matmul_ref(0, 1, M, N, K, 0.5f, A, lda, B, ldb, beta, R, ldc);
+			lethe_layer__matmul_skinny(LETHE_SKINNY_GENERIC, M, N, K, 0.5f, A, lda, B,
+			                           ldb, beta, G, ldc);
+			for (int i = 0; i < M; i++)
+				lethe_layer__matmul_skinny(LETHE_SKINNY_AUTO, 1, N, K, 0.5f,
+				                           A + (size_t)i * lda, lda, B, ldb, beta,
+				                           S + (size_t)i * ldc, ldc);
+			for (int i = 0; i < M; i++) {
+				size_t o = (size_t)i * ldc;
+				assert_close("matmul_skinny", C + o, R + o, (size_t)N, 1e-5, 1e-5);
+				ck_assert_msg(
+				    memcmp(C + o, G + o, (size_t)N * sizeof(float)) == 0,
+				    "M %d K %d row %d: the AVX-512 and portable paths differ", M, K,
+				    i);
+				ck_assert_msg(memcmp(C + o, S + o, (size_t)N * sizeof(float)) == 0,
+				              "M %d K %d row %d: differs when computed alone", M, K,
+				              i);
+				/* The padding between rows is not written. */
+				ck_assert(C[o + N] == R[o + N] && C[o + N + 1] == R[o + N + 1]);
+			}
+			free(A);
+			free(B);
+			free(C);
+			free(R);
+			free(G);
+			free(S);
+		}
 	lethe_set_threads(1);
 }
 END_TEST
@@ -481,6 +534,7 @@ int main(void)
 	Suite *s = suite_create("layer");
 	TCase *tc = tcase_create("layer");
 	tcase_add_loop_test(tc, matmul_matches_reference, 0, 2);
+	tcase_add_loop_test(tc, matmul_skinny_matches_reference, 0, 2);
 	tcase_add_loop_test(tc, rmsnorm_matches_reference, 0, 2);
 	tcase_add_loop_test(tc, rope_matches_reference, 0, 2);
 	tcase_add_loop_test(tc, attention_matches_reference, 0, 2);

@@ -509,6 +509,19 @@ static void lora_backward(const layer_dims *d, const layer_view *w, layer_view *
 /* ---- the layer --------------------------------------------------------------------------------
  */
 
+/* A weight product x W^T (W: out rows of in). A decoding step (a few rows, one per sequence)
+ * streams W through matmul_skinny.c instead of OpenBLAS, which would pack all of W for them;
+ * bf16 products keep oneDNN's path. */
+static void weight_matmul(int decode, int N, int out, int in, const float *x, const float *W,
+                          float beta, float *y, int ldy)
+{
+	if (decode && lethe_layer__precision() == LETHE_PRECISION_FP32)
+		lethe_layer__matmul_skinny(LETHE_SKINNY_AUTO, N, out, in, 1.0f, x, in, W, in, beta,
+		                           y, ldy);
+	else
+		lethe_layer__matmul(0, 1, N, out, in, 1.0f, x, in, W, in, beta, y, ldy);
+}
+
 void lethe_layer__forward(const layer_dims *d, const layer_view *w, layer_acts *acts,
                           const kv_cache *kv, int layer, int B, int T)
 {
@@ -516,11 +529,11 @@ void lethe_layer__forward(const layer_dims *d, const layer_view *w, layer_acts *
 	int QKV = lethe_layer__qkv_width(d), KVC = NKV * HS;
 	size_t N = (size_t)B * T;
 	const int *past = kv ? kv->past : NULL;
+	int decode = past != NULL;
 
 	/* Attention: x -> xmid. */
 	lethe_layer__rmsnorm_forward(acts->h, acts->rstd1, acts->x, w->n1, N, C, d->eps);
-	lethe_layer__matmul(0, 1, (int)N, QKV, C, 1.0f, acts->h, C, w->wqkv, C, 0.0f, acts->qkv,
-	                    QKV);
+	weight_matmul(decode, (int)N, QKV, C, acts->h, w->wqkv, 0.0f, acts->qkv, QKV);
 	if (w->lora.A[LORA_Q])
 		lora_forward(d, w, acts, LORA_Q, acts->h, C, acts->qkv, HQ, QKV, N);
 	if (w->lora.A[LORA_K])
@@ -550,14 +563,14 @@ void lethe_layer__forward(const layer_dims *d, const layer_view *w, layer_acts *
 		lethe_layer__attention_forward(acts->y, acts->att, acts->qkv, B, T, NH, NKV, HS);
 	if (acts->xmid != acts->x)
 		memcpy(acts->xmid, acts->x, N * C * sizeof(float));
-	lethe_layer__matmul(0, 1, (int)N, C, HQ, 1.0f, acts->y, HQ, w->wo, HQ, 1.0f, acts->xmid, C);
+	weight_matmul(decode, (int)N, C, HQ, acts->y, w->wo, 1.0f, acts->xmid, C);
 	if (w->lora.A[LORA_O])
 		lora_forward(d, w, acts, LORA_O, acts->y, HQ, acts->xmid, C, C, N);
 
 	/* MLP: xmid -> xout. */
 	lethe_layer__rmsnorm_forward(acts->h, acts->rstd2, acts->xmid, w->n2, N, C, d->eps);
-	lethe_layer__matmul(0, 1, (int)N, FF, C, 1.0f, acts->h, C, w->w1, C, 0.0f, acts->a, FF);
-	lethe_layer__matmul(0, 1, (int)N, FF, C, 1.0f, acts->h, C, w->w3, C, 0.0f, acts->b, FF);
+	weight_matmul(decode, (int)N, FF, C, acts->h, w->w1, 0.0f, acts->a, FF);
+	weight_matmul(decode, (int)N, FF, C, acts->h, w->w3, 0.0f, acts->b, FF);
 	if (w->lora.A[LORA_GATE])
 		lora_forward(d, w, acts, LORA_GATE, acts->h, C, acts->a, FF, FF, N);
 	if (w->lora.A[LORA_UP])
@@ -565,7 +578,7 @@ void lethe_layer__forward(const layer_dims *d, const layer_view *w, layer_acts *
 	lethe_layer__swiglu_forward(acts->g, acts->a, acts->b, N * FF);
 	if (acts->xout != acts->xmid)
 		memcpy(acts->xout, acts->xmid, N * C * sizeof(float));
-	lethe_layer__matmul(0, 1, (int)N, C, FF, 1.0f, acts->g, FF, w->w2, FF, 1.0f, acts->xout, C);
+	weight_matmul(decode, (int)N, C, FF, acts->g, w->w2, 1.0f, acts->xout, C);
 	if (w->lora.A[LORA_DOWN])
 		lora_forward(d, w, acts, LORA_DOWN, acts->g, FF, acts->xout, C, C, N);
 }

@@ -125,6 +125,17 @@ void lethe_layer__backward(const layer_dims *d, const layer_view *w, layer_view 
 void lethe_layer__matmul(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                          int lda, const float *B, int ldb, float beta, float *out, int ldc);
 
+/* matmul_skinny.c: out (M, N) = alpha A (M, K) B^T + beta out, B (N, K) row-major, for a few
+ * rows (a decoding step): B streamed once over the thread pool, every element one dot product in
+ * a fixed order, so the bits depend neither on M nor on the thread count nor on the path. path
+ * LETHE_SKINNY_AUTO takes the AVX-512 kernel where the CPU has it, LETHE_SKINNY_GENERIC the
+ * portable one (the tests compare them). */
+enum { LETHE_SKINNY_AUTO = 0, LETHE_SKINNY_GENERIC = 1 };
+void lethe_layer__matmul_skinny(int path, int M, int N, int K, float alpha, const float *A, int lda,
+                                const float *B, int ldb, float beta, float *out, int ldc);
+/* Whether LETHE_SKINNY_AUTO runs the AVX-512 kernel here. */
+int lethe_layer__matmul_skinny_native(void);
+
 /* The precision of lethe_layer__matmul's products in this process (a lethe_precision): the model
  * sets its own around forward, backward and generation (model.c) and restores the previous one.
  * Returns the previous setting. */

@@ -6,6 +6,7 @@ engine_liblethe_la_SOURCES += \
 	%reldir%/model_internal.h %reldir%/fastmath.h %reldir%/loss_count.h \
 	%reldir%/grad_hook.h \
 	%reldir%/model.c %reldir%/layer.c %reldir%/layer.h %reldir%/matmul_bf16.c \
+	%reldir%/matmul_skinny.c \
 	%reldir%/parallel.c %reldir%/parallel.h \
 	%reldir%/optim.c \
 	%reldir%/lora.c \
