@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <lethe/model.h>
 
@@ -28,12 +29,12 @@ static struct {
 	pthread_cond_t done; /* the last worker finished its range */
 	pthread_cond_t idle; /* the pool is free for the next loop */
 	pthread_t tid[MAX_THREADS];
-	int started;              /* workers running: ids 1..started */
-	int keep;                 /* workers with id > keep exit */
-	int busy;                 /* a loop, or a join, holds the pool */
-	unsigned long generation; /* counts loops and stops */
-	int active;               /* threads in the current loop; 0 between loops */
-	int pending;              /* workers still in the current loop */
+	int started;             /* workers running: ids 1..started */
+	int keep;                /* workers with id > keep exit */
+	int busy;                /* a loop, or a join, holds the pool */
+	atomic_ulong generation; /* counts loops and stops */
+	int active;              /* threads in the current loop; 0 between loops */
+	atomic_int pending;      /* workers still in the current loop */
 	lethe_range_fn fn;
 	void *ctx;
 	size_t n;
@@ -46,6 +47,70 @@ static struct {
 static atomic_int setting = 1; /* threads in use, as set by lethe_set_threads */
 
 static _Thread_local int inside; /* this thread is running a range */
+
+/* Before sleeping on a condition variable, a worker waiting for the next loop and the caller
+ * waiting for the workers first spin for up to this long on the (atomic) counter they wait for.
+ * A decoding step runs ~10 loops per layer, microseconds apart: sleeping and being woken through
+ * the kernel between each cost c4 generation 18% of its time in futex calls. Bounded, so that an
+ * idle pool still sleeps; LETHE_SPIN_US sets it (0: always sleep). */
+#define SPIN_US_DEFAULT 50
+static long spin_ns; /* set once, before the first worker starts (pool_init) */
+
+static void read_spin_setting(void)
+{
+	const char *e = getenv("LETHE_SPIN_US");
+	long us = SPIN_US_DEFAULT;
+	if (e && *e) {
+		char *end;
+		long v = strtol(e, &end, 10);
+		if (*end == '\0' && v >= 0 && v <= 1000000)
+			us = v;
+	}
+	spin_ns = us * 1000;
+}
+
+static long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Spins until *v != old or the budget is spent; called without the lock. */
+static void spin_while_ulong(atomic_ulong *v, unsigned long old, long budget)
+{
+	if (budget <= 0)
+		return;
+	long end = now_ns() + budget;
+	for (unsigned i = 1;; i++) {
+		if (atomic_load_explicit(v, memory_order_acquire) != old)
+			return;
+		cpu_relax();
+		if (i % 64 == 0 && now_ns() >= end)
+			return;
+	}
+}
+
+static void spin_while_positive(atomic_int *v, long budget)
+{
+	if (budget <= 0)
+		return;
+	long end = now_ns() + budget;
+	for (unsigned i = 1;; i++) {
+		if (atomic_load_explicit(v, memory_order_acquire) <= 0)
+			return;
+		cpu_relax();
+		if (i % 64 == 0 && now_ns() >= end)
+			return;
+	}
+}
 
 int lethe_in_parallel(void)
 {
@@ -69,8 +134,14 @@ static void *worker(void *arg)
 	/* A worker is started inside a loop's critical section, before the loop's generation is
 	 * announced: 0 makes it take part in that loop. */
 	unsigned long seen = 0;
+	long budget = spin_ns;
 	pthread_mutex_lock(&pool.lock);
 	for (;;) {
+		if (pool.generation == seen && t <= pool.keep && budget > 0) {
+			pthread_mutex_unlock(&pool.lock);
+			spin_while_ulong(&pool.generation, seen, budget);
+			pthread_mutex_lock(&pool.lock);
+		}
 		while (pool.generation == seen && t <= pool.keep)
 			pthread_cond_wait(&pool.go, &pool.lock);
 		if (t > pool.keep)
@@ -193,8 +264,9 @@ static void after_fork_child(void)
 	pthread_cond_init(&pool.idle, NULL);
 }
 
-static void register_fork_handlers(void)
+static void pool_init(void)
 {
+	read_spin_setting();
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
@@ -209,7 +281,7 @@ void lethe_parallel_for(size_t n, lethe_range_fn fn, void *ctx)
 	}
 	if ((size_t)threads > n)
 		threads = (int)n;
-	pthread_once(&once, register_fork_handlers);
+	pthread_once(&once, pool_init);
 	acquire();
 	while (pool.started < lethe_threads() - 1) {
 		if (pthread_create(&pool.tid[pool.started], NULL, worker,
@@ -235,6 +307,7 @@ void lethe_parallel_for(size_t n, lethe_range_fn fn, void *ctx)
 	if (b < e)
 		fn(ctx, 0, b, e);
 	inside = 0;
+	spin_while_positive(&pool.pending, spin_ns);
 	pthread_mutex_lock(&pool.lock);
 	while (pool.pending > 0)
 		pthread_cond_wait(&pool.done, &pool.lock);
