@@ -215,7 +215,8 @@ static void free_activations(lethe_model *m)
 	m->cap_threads = 0;
 	m->tokens = m->targets = m->target_rows = NULL;
 	m->cap_bt = m->cap_nt = 0;
-	m->cap_B = m->cap_T = 0;
+	m->cap_btt = 0;
+	m->cap_T = 0;
 }
 
 void lethe_model_free(lethe_model *m)
@@ -438,11 +439,20 @@ void lethe_model_set_trainable(lethe_model *m, lethe_param_group group, int laye
 
 static int ensure(lethe_model *m, int B, int T, int NT)
 {
-	size_t BT = (size_t)B * T;
+	size_t BT = (size_t)B * T, BTT = BT * (size_t)T;
 	int threads = lethe_threads();
-	if (BT <= m->cap_bt && (size_t)NT <= m->cap_nt && B <= m->cap_B && T <= m->cap_T &&
+	if (BT <= m->cap_bt && BTT <= m->cap_btt && (size_t)NT <= m->cap_nt && T <= m->cap_T &&
 	    threads <= m->cap_threads)
 		return 0;
+	/* Grow to cover this shape and every earlier one, each buffer by its own largest need:
+	 * evaluation alternates shapes (a task's NLL batches, then its candidates), and
+	 * reallocating at each change cost the c3 evaluation bench a fifth of its time in page
+	 * faults on fresh buffers. */
+	BT = BT > m->cap_bt ? BT : m->cap_bt;
+	BTT = BTT > m->cap_btt ? BTT : m->cap_btt;
+	T = T > m->cap_T ? T : m->cap_T;
+	NT = (size_t)NT > m->cap_nt ? NT : (int)m->cap_nt;
+	threads = threads > m->cap_threads ? threads : m->cap_threads;
 	free_activations(m);
 	size_t L = (size_t)m->cfg.layers, C = (size_t)m->cfg.dim, FF = (size_t)m->cfg.ff;
 	size_t V = (size_t)m->cfg.vocab, NH = (size_t)m->cfg.heads, nt = NT > 0 ? (size_t)NT : 1;
@@ -456,7 +466,7 @@ static int ensure(lethe_model *m, int B, int T, int NT)
 	    {&m->rstd1, L * BT},
 	    {&m->rstd2, L * BT},
 	    {&m->qkv, L * BT * QKV},
-	    {&m->att, L * (size_t)B * NH * (size_t)T * T},
+	    {&m->att, L * NH * BTT},
 	    {&m->y, L * BT * Q},
 	    {&m->a, L * BT * FF},
 	    {&m->b3, L * BT * FF},
@@ -486,8 +496,8 @@ static int ensure(lethe_model *m, int B, int T, int NT)
 		goto nomem;
 	m->cap_threads = threads;
 	m->cap_bt = BT;
+	m->cap_btt = BTT;
 	m->cap_nt = nt;
-	m->cap_B = B;
 	m->cap_T = T;
 	return 0;
 nomem:

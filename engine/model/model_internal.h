@@ -39,9 +39,10 @@ struct lethe_model {
 	layer_dims dims;
 	uint64_t steps;
 
-	/* Activations of the last forward, sized for cap_bt rows. */
-	size_t cap_bt, cap_nt;
-	int cap_B, cap_T;
+	/* Activations of the last forward, sized for cap_bt rows, cap_btt = B T^2 attention
+	 * entries per head and layer, cap_T positions and cap_nt targets. */
+	size_t cap_bt, cap_btt, cap_nt;
+	int cap_T;
 	float *x;    /* (L+1, BT, C) residual stream: x[0] embeddings, x[l+1] after layer l */
 	float *xmid; /* (L, BT, C) after the attention residual */
 	float *rstd1, *rstd2; /* (L, BT) */
