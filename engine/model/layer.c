@@ -91,8 +91,8 @@ typedef struct rows_job {
 	float eps;
 } rows_job;
 
-static void rmsnorm_rows(float *out, float *rstd, const float *x, const float *w, size_t N, int C,
-                         float eps)
+LETHE_CLONES static void rmsnorm_rows(float *out, float *rstd, const float *x, const float *w,
+                                      size_t N, int C, float eps)
 {
 	for (size_t r = 0; r < N; r++) {
 		const float *xr = x + r * C;
@@ -123,8 +123,9 @@ void lethe_layer__rmsnorm_forward(float *out, float *rstd, const float *x, const
 	lethe_parallel_for(N, rmsnorm_range, &j);
 }
 
-void lethe_layer__rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x,
-                                   const float *w, const float *rstd, size_t N, int C)
+LETHE_CLONES void lethe_layer__rmsnorm_backward(float *dx, float *dw, const float *dout,
+                                                const float *x, const float *w, const float *rstd,
+                                                size_t N, int C)
 {
 	for (size_t r = 0; r < N; r++) {
 		const float *xr = x + r * C, *d = dout + r * C;
@@ -225,8 +226,9 @@ typedef struct att_job {
 	int B, T, S, NH, NKV, HS;
 } att_job;
 
-/* Row t of a causal score block, in place: softmax over 0..t, zeros after. */
-static void softmax_causal_row(float *row, int t, int T)
+/* Row t of a causal score block, in place: softmax over 0..t, zeros after. Inlined so that it
+ * is vectorised for the CPU inside its callers' clones (LETHE_CLONES). */
+static inline __attribute__((always_inline)) void softmax_causal_row(float *row, int t, int T)
 {
 	float mx = row[0], sum = 0.0f;
 	for (int i = 1; i <= t; i++)
@@ -242,7 +244,7 @@ static void softmax_causal_row(float *row, int t, int T)
 		row[i] = 0.0f;
 }
 
-static void attention_forward_range(void *arg, int thread, size_t begin, size_t end)
+LETHE_CLONES static void attention_forward_range(void *arg, int thread, size_t begin, size_t end)
 {
 	(void)thread;
 	att_job *j = arg;
@@ -402,7 +404,7 @@ typedef struct swiglu_job {
 	const float *a, *b, *dg;
 } swiglu_job;
 
-static void swiglu_range(void *arg, int thread, size_t begin, size_t end)
+LETHE_CLONES static void swiglu_range(void *arg, int thread, size_t begin, size_t end)
 {
 	(void)thread;
 	swiglu_job *j = arg;
@@ -416,7 +418,7 @@ void lethe_layer__swiglu_forward(float *g, const float *a, const float *b, size_
 	lethe_parallel_for(n, swiglu_range, &j);
 }
 
-static void swiglu_backward_range(void *arg, int thread, size_t begin, size_t end)
+LETHE_CLONES static void swiglu_backward_range(void *arg, int thread, size_t begin, size_t end)
 {
 	(void)thread;
 	swiglu_job *j = arg;

@@ -539,7 +539,7 @@ typedef struct rows_job {
 	double *lp;
 } rows_job;
 
-static void ce_range(void *arg, int thread, size_t begin, size_t end)
+LETHE_CLONES static void ce_range(void *arg, int thread, size_t begin, size_t end)
 {
 	(void)thread;
 	rows_job *j = arg;
@@ -550,9 +550,18 @@ static void ce_range(void *arg, int thread, size_t begin, size_t end)
 		float mx = row[0];
 		for (int i = 1; i < V; i++)
 			mx = row[i] > mx ? row[i] : mx;
+		/* The exponentials a chunk at a time, vectorised, then added in index order in
+		 * double: the same sum as one loop, whose serial double adds kept the exponentials
+		 * from being vectorised. */
 		double sum = 0.0;
-		for (int i = 0; i < V; i++)
-			sum += (double)lethe_expf(row[i] - mx);
+		float e[256];
+		for (int i0 = 0; i0 < V; i0 += 256) {
+			int n = V - i0 < 256 ? V - i0 : 256;
+			for (int i = 0; i < n; i++)
+				e[i] = lethe_expf(row[i0 + i] - mx);
+			for (int i = 0; i < n; i++)
+				sum += (double)e[i];
+		}
 		j->lp[k] = (double)mx + log(sum) - (double)row[m->targets[m->target_rows[k]]];
 	}
 }
@@ -564,7 +573,7 @@ void lethe_model__set_loss_count(lethe_model *m, int n)
 
 /* dlogits in place: (softmax - onehot) / NT (or loss_count.h's count), or times the row's weight
  * with EXAMPLE weighting. */
-static void dlogits_range(void *arg, int thread, size_t begin, size_t end)
+LETHE_CLONES static void dlogits_range(void *arg, int thread, size_t begin, size_t end)
 {
 	(void)thread;
 	rows_job *j = arg;

@@ -52,9 +52,9 @@ float *lethe_model_adam_v(lethe_model *m)
 }
 
 /* AdamW on one tensor: p, g, mm, vv of n floats. */
-static void adamw_tensor(float *p, const float *g, float *mm, float *vv, size_t n, float keep,
-                         float scale, float b1, float b2, float step_size, float bc2_sqrt,
-                         float eps)
+LETHE_CLONES static void adamw_tensor(float *p, const float *g, float *mm, float *vv, size_t n,
+                                      float keep, float scale, float b1, float b2, float step_size,
+                                      float bc2_sqrt, float eps)
 {
 	for (size_t i = 0; i < n; i++) {
 		float gi = g[i] * scale;
