@@ -103,6 +103,33 @@ int lethe_cli_registry(lethe_registry **out, const lethe_cli_paths *paths, int p
 	return 0;
 }
 
+/* The tuning variables liblethe reads (it falls back to its default on a value it cannot use,
+ * as a library must); the command refuses them instead, so that a typo is not silently a
+ * different setting. */
+static int check_env_number(const char *name, unsigned long long lo, unsigned long long hi,
+                            const char *what)
+{
+	const char *e = getenv(name);
+	if (!e)
+		return 0;
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = *e >= '0' && *e <= '9' ? strtoull(e, &end, 10) : 0;
+	if (!end || *end || errno || v < lo || v > hi) {
+		lethe_cli_error("%s='%s': expected %s from %llu to %llu", name, e, what, lo, hi);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_env(void)
+{
+	if (check_env_number("LETHE_SPIN_US", 0, 1000000, "whole microseconds") ||
+	    check_env_number("LETHE_DIST_BUCKET_BYTES", 1, 1ull << 40, "a number of bytes"))
+		return -1;
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(
@@ -134,6 +161,8 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		if (strcmp(cmd, commands[i].name) == 0) {
+			if (check_env())
+				return LETHE_EXIT_USAGE;
 			int status = commands[i].run(argc - 1, argv + 1);
 			lethe_stop_threads(); /* join liblethe's workers before exit */
 			return status;
