@@ -7,8 +7,10 @@ lib_LTLIBRARIES += %reldir%/liblethe.la
 %canon_reldir%_liblethe_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/%reldir% -I$(top_srcdir) $(BLAS_CFLAGS) $(YAML_CFLAGS) $(CJSON_CFLAGS) $(PCRE2_CFLAGS) $(SENTENCEPIECE_CFLAGS) $(HDF5_CFLAGS) $(MPI_CFLAGS) -DLETHE_PLUGINDIR='"$(pluginsdir)"'
 # Vectorise the model's loops even at -O2; sqrtf without errno lets AdamW vectorise too.
 # -fno-trapping-math lets it if-convert float comparisons (the engine never traps on them).
-# None changes a result: no reassociation (so no reordered sums) is allowed.
-%canon_reldir%_liblethe_la_CFLAGS = $(AM_CFLAGS) -ftree-vectorize -fvect-cost-model=dynamic -fno-math-errno -fno-trapping-math
+# None changes a result: no reassociation (so no reordered sums) is allowed. -ffp-contract=off
+# keeps a*b+c two roundings in the AVX2 and AVX-512 clones (fastmath.h LETHE_CLONES), so that all
+# clones give the same bits: GCC's C11 mode does this already, clang's does not.
+%canon_reldir%_liblethe_la_CFLAGS = $(AM_CFLAGS) -ftree-vectorize -fvect-cost-model=dynamic -fno-math-errno -fno-trapping-math -ffp-contract=off
 %canon_reldir%_liblethe_la_LDFLAGS = -version-info $(LETHE_LT_VERSION) -no-undefined
 # cJSON serves the checkpoint and tokenizer readers (config.json, tokenizer.json, safetensors
 # headers) and the plugin kit's JSON lines (plugin/kit_json.c): plugins never link it.

@@ -199,7 +199,7 @@ check_PROGRAMS += %reldir%/check_layer
 TESTS += %reldir%/check_layer
 %canon_reldir%_check_layer_SOURCES = %reldir%/check_layer.c engine/model/layer.c engine/model/layer_ref.c engine/model/parallel.c engine/model/matmul_bf16.c engine/model/matmul_skinny.c
 %canon_reldir%_check_layer_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS)
-%canon_reldir%_check_layer_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -ftree-vectorize -fvect-cost-model=dynamic -fno-math-errno -fno-trapping-math
+%canon_reldir%_check_layer_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -ftree-vectorize -fvect-cost-model=dynamic -fno-math-errno -fno-trapping-math -ffp-contract=off
 %canon_reldir%_check_layer_LDADD = $(BLAS_LIBS) $(DNNL_LIBS) $(CHECK_LIBS) $(PTHREAD_LIBS) $(LIBM)
 
 # Pretrained checkpoints in the model: logits and greedy generations against a PyTorch

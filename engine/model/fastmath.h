@@ -42,9 +42,14 @@ static inline float lethe_expf(float x)
  * for AVX-512, AVX2 and the x86-64 baseline, and the loader picks one for the CPU (ifunc): the
  * library's baseline is SSE2, four lanes, while these loops take 15% of a c3 training step. The
  * three run the same operations on each element: C11 mode contracts no a*b+c into a fused
- * multiply-add (-ffp-contract=off) and nothing is reassociated, so they give the same bits (the
- * quick-start digest does not change). */
-#if defined(__x86_64__) && defined(__ELF__) && (defined(__GNUC__) || defined(__clang__)) &&        \
+ * multiply-add (and engine/local.mk says -ffp-contract=off for compilers whose C11 mode would) and
+ * nothing is reassociated, so they give the same bits (the quick-start digest does not change). */
+#ifdef __FAST_MATH__
+#error "liblethe must not be built with -ffast-math: it reassociates sums and assumes no NaN"
+#endif
+/* target_clones needs ifunc (glibc) and, from clang, version 14. */
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GLIBC__) &&                               \
+    (defined(__GNUC__) || defined(__clang__)) && (!defined(__clang__) || __clang_major__ >= 14) && \
     !defined(LETHE_NO_CLONES)
 #define LETHE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else

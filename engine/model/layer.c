@@ -123,9 +123,10 @@ void lethe_layer__rmsnorm_forward(float *out, float *rstd, const float *x, const
 	lethe_parallel_for(N, rmsnorm_range, &j);
 }
 
-LETHE_CLONES void lethe_layer__rmsnorm_backward(float *dx, float *dw, const float *dout,
-                                                const float *x, const float *w, const float *rstd,
-                                                size_t N, int C)
+/* Static: a cloned function's dispatcher (an ifunc) would be exported whatever the visibility. */
+LETHE_CLONES static void rmsnorm_backward_rows(float *dx, float *dw, const float *dout,
+                                               const float *x, const float *w, const float *rstd,
+                                               size_t N, int C)
 {
 	for (size_t r = 0; r < N; r++) {
 		const float *xr = x + r * C, *d = dout + r * C;
@@ -141,6 +142,12 @@ LETHE_CLONES void lethe_layer__rmsnorm_backward(float *dx, float *dw, const floa
 			o[i] += s * (d[i] * w[i] - xh * dot);
 		}
 	}
+}
+
+void lethe_layer__rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x,
+                                   const float *w, const float *rstd, size_t N, int C)
+{
+	rmsnorm_backward_rows(dx, dw, dout, x, w, rstd, N, C);
 }
 
 /* out (N, C) = x * rstd * w from a forward's rstd: backward recomputes the normalised input
@@ -512,12 +519,14 @@ static void lora_backward(const layer_dims *d, const layer_view *w, layer_view *
  */
 
 /* A weight product x W^T (W: out rows of in). A decoding step (a few rows, one per sequence)
- * streams W through matmul_skinny.c instead of OpenBLAS, which would pack all of W for them;
- * bf16 products keep oneDNN's path. */
+ * streams W through matmul_skinny.c's AVX-512 kernel instead of OpenBLAS, which would pack all of
+ * W for them; without AVX-512 (its portable path is scalar fmaf: slower than OpenBLAS's AVX2)
+ * and for bf16 products the step keeps the general path. */
 static void weight_matmul(int decode, int N, int out, int in, const float *x, const float *W,
                           float beta, float *y, int ldy)
 {
-	if (decode && lethe_layer__precision() == LETHE_PRECISION_FP32)
+	if (decode && lethe_layer__precision() == LETHE_PRECISION_FP32 &&
+	    lethe_layer__matmul_skinny_native())
 		lethe_layer__matmul_skinny(LETHE_SKINNY_AUTO, N, out, in, 1.0f, x, in, W, in, beta,
 		                           y, ldy);
 	else
