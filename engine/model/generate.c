@@ -90,7 +90,7 @@ static void step(lethe_model *m, group_state *g, const int *active, int A)
 	for (int l = 0; l < c->layers; l++)
 		lethe_layer__forward(&m->dims, &m->p.layer[l], &acts, &kv, l, A, 1);
 	lethe_layer__rmsnorm_forward(g->h, NULL, g->x, m->p.nf, (size_t)A, C, c->norm_eps);
-	if (lethe_layer__precision() == LETHE_PRECISION_FP32)
+	if (lethe_layer__precision() == LETHE_PRECISION_FP32 && lethe_layer__matmul_skinny_native())
 		lethe_layer__matmul_skinny(LETHE_SKINNY_AUTO, A, V, C, 1.0f, g->h, C, m->p.head, C,
 		                           0.0f, g->logits, V);
 	else

@@ -130,10 +130,15 @@ void lethe_layer__matmul(int trans_a, int trans_b, int M, int N, int K, float al
  * a fixed order, so the bits depend neither on M nor on the thread count nor on the path. path
  * LETHE_SKINNY_AUTO takes the AVX-512 kernel where the CPU has it, LETHE_SKINNY_GENERIC the
  * portable one (the tests compare them). */
-enum { LETHE_SKINNY_AUTO = 0, LETHE_SKINNY_GENERIC = 1 };
-void lethe_layer__matmul_skinny(int path, int M, int N, int K, float alpha, const float *A, int lda,
-                                const float *B, int ldb, float beta, float *out, int ldc);
-/* Whether LETHE_SKINNY_AUTO runs the AVX-512 kernel here. */
+typedef enum lethe_skinny_path {
+	LETHE_SKINNY_AUTO = 0,
+	LETHE_SKINNY_GENERIC = 1
+} lethe_skinny_path;
+void lethe_layer__matmul_skinny(lethe_skinny_path path, int M, int N, int K, float alpha,
+                                const float *A, int lda, const float *B, int ldb, float beta,
+                                float *out, int ldc);
+/* Whether LETHE_SKINNY_AUTO runs the AVX-512 kernel here; the layer decodes through this product
+ * only then (the portable path is for tests and correctness, not speed). */
 int lethe_layer__matmul_skinny_native(void);
 
 /* The precision of lethe_layer__matmul's products in this process (a lethe_precision): the model

@@ -173,8 +173,9 @@ static int use_avx512(void)
 #endif
 }
 
-void lethe_layer__matmul_skinny(int path, int M, int N, int K, float alpha, const float *A, int lda,
-                                const float *B, int ldb, float beta, float *out, int ldc)
+void lethe_layer__matmul_skinny(lethe_skinny_path path, int M, int N, int K, float alpha,
+                                const float *A, int lda, const float *B, int ldb, float beta,
+                                float *out, int ldc)
 {
 	if (M <= 0 || N <= 0)
 		return;
