@@ -437,22 +437,10 @@ void lethe_model_set_trainable(lethe_model *m, lethe_param_group group, int laye
 /* ---- buffers ----------------------------------------------------------------------------------
  */
 
-static int ensure(lethe_model *m, int B, int T, int NT)
+/* The activation buffers for BT rows, BTT = B T^2 attention entries per head and layer, T
+ * positions, NT targets and the given threads; 0, or -1 with everything freed. */
+static int alloc_activations(lethe_model *m, size_t BT, size_t BTT, int T, int NT, int threads)
 {
-	size_t BT = (size_t)B * T, BTT = BT * (size_t)T;
-	int threads = lethe_threads();
-	if (BT <= m->cap_bt && BTT <= m->cap_btt && (size_t)NT <= m->cap_nt && T <= m->cap_T &&
-	    threads <= m->cap_threads)
-		return 0;
-	/* Grow to cover this shape and every earlier one, each buffer by its own largest need:
-	 * evaluation alternates shapes (a task's NLL batches, then its candidates), and
-	 * reallocating at each change cost the c3 evaluation bench a fifth of its time in page
-	 * faults on fresh buffers. */
-	BT = BT > m->cap_bt ? BT : m->cap_bt;
-	BTT = BTT > m->cap_btt ? BTT : m->cap_btt;
-	T = T > m->cap_T ? T : m->cap_T;
-	NT = (size_t)NT > m->cap_nt ? NT : (int)m->cap_nt;
-	threads = threads > m->cap_threads ? threads : m->cap_threads;
 	free_activations(m);
 	size_t L = (size_t)m->cfg.layers, C = (size_t)m->cfg.dim, FF = (size_t)m->cfg.ff;
 	size_t V = (size_t)m->cfg.vocab, NH = (size_t)m->cfg.heads, nt = NT > 0 ? (size_t)NT : 1;
@@ -502,6 +490,26 @@ static int ensure(lethe_model *m, int B, int T, int NT)
 	return 0;
 nomem:
 	free_activations(m);
+	return -1;
+}
+
+static int ensure(lethe_model *m, int B, int T, int NT)
+{
+	size_t BT = (size_t)B * T, BTT = BT * (size_t)T;
+	int threads = lethe_threads();
+	if (BT <= m->cap_bt && BTT <= m->cap_btt && (size_t)NT <= m->cap_nt && T <= m->cap_T &&
+	    threads <= m->cap_threads)
+		return 0;
+	/* Grow to cover this shape and every earlier one, each buffer by its own largest need:
+	 * evaluation alternates shapes (a task's NLL batches, then its candidates), and
+	 * reallocating at each change cost the c3 evaluation bench a fifth of its time in page
+	 * faults on fresh buffers. Where that union does not fit, this shape alone may. */
+	size_t uBT = BT > m->cap_bt ? BT : m->cap_bt, uBTT = BTT > m->cap_btt ? BTT : m->cap_btt;
+	int uT = T > m->cap_T ? T : m->cap_T, uNT = (size_t)NT > m->cap_nt ? NT : (int)m->cap_nt,
+	    uthreads = threads > m->cap_threads ? threads : m->cap_threads;
+	if (alloc_activations(m, uBT, uBTT, uT, uNT, uthreads) == 0 ||
+	    alloc_activations(m, BT, BTT, T, NT, threads) == 0)
+		return 0;
 	snprintf(m->errmsg, sizeof(m->errmsg), "out of memory for a batch of %d x %d tokens", B, T);
 	return LETHE_ENOMEM;
 }
