@@ -110,7 +110,7 @@ static int check_env_number(const char *name, unsigned long long lo, unsigned lo
                             const char *what)
 {
 	const char *e = getenv(name);
-	if (!e)
+	if (!e || !*e) /* empty is unset, as the library reads it */
 		return 0;
 	char *end = NULL;
 	errno = 0;

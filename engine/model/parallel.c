@@ -1,19 +1,25 @@
 /*
  * parallel.c: the thread pool behind lethe_parallel_for(). liblethe owns one pool per process:
- * workers are started on the first loop that needs them, sleep on a condition variable between
- * loops (passive waiting: on two cores a spinning pool would take the CPU from the work), and are
- * joined when lethe_set_threads() lowers the count, at lethe_stop_threads() (the `lethe` command
- * calls it before exit) or, as a fallback, when the library is unloaded. The calling thread runs
- * range 0 itself. One loop runs at a time: a second caller waits for the pool, and a loop started
- * inside a range runs serially. OpenBLAS is kept at one thread: lethe's pool is the only one.
+ * workers are started on the first loop that needs them, spin briefly and then sleep on a
+ * condition variable between loops (LETHE_SPIN_US, below: a pool that spun without bound would
+ * take the CPU from the work on two cores; one that always sleeps pays a kernel round trip per
+ * loop, and decoding runs hundreds of short loops per token), and are joined when
+ * lethe_set_threads() lowers the count, at lethe_stop_threads() (the `lethe` command calls it
+ * before exit) or, as a fallback, when the library is unloaded. The calling thread runs range 0
+ * itself. One loop runs at a time: a second caller waits for the pool, and a loop started inside a
+ * range runs serially. OpenBLAS is kept at one thread: lethe's pool is the only one.
  *
- * Every field of the pool is read and written under its lock, except the thread setting, which
- * is atomic so that lethe_threads() (asked before every matrix product) never takes the lock. A
+ * Every field of the pool is written under its lock and read under it, except: the thread
+ * setting, atomic so that lethe_threads() (asked before every matrix product) never takes the
+ * lock; and the loop counter and the count of workers still running, atomic so that the spins
+ * can watch them without it (a spin is only a hint: each side checks again under the lock
+ * before it sleeps). A
  * child of fork() starts with no workers (they are not copied) and starts its own on demand.
  */
 #include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -69,11 +75,11 @@ static void read_spin_setting(void)
 	spin_ns = us * 1000;
 }
 
-static long now_ns(void)
+static int64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000000000L + ts.tv_nsec;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static inline void cpu_relax(void)
@@ -88,7 +94,7 @@ static void spin_while_ulong(atomic_ulong *v, unsigned long old, long budget)
 {
 	if (budget <= 0)
 		return;
-	long end = now_ns() + budget;
+	int64_t end = now_ns() + budget;
 	for (unsigned i = 1;; i++) {
 		if (atomic_load_explicit(v, memory_order_acquire) != old)
 			return;
@@ -102,7 +108,7 @@ static void spin_while_positive(atomic_int *v, long budget)
 {
 	if (budget <= 0)
 		return;
-	long end = now_ns() + budget;
+	int64_t end = now_ns() + budget;
 	for (unsigned i = 1;; i++) {
 		if (atomic_load_explicit(v, memory_order_acquire) <= 0)
 			return;
