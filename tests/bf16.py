@@ -9,7 +9,8 @@ real `lethe` binary, reading run files with h5py:
 2. precision: fp32 is bit-identical to no key (tests/rundigest.py);
 3. where bf16 runs: the quick start's first stage (reviews, 150 steps) in bf16 ends within 2% of
    fp32's final training loss (mean of the last 10 steps), its curve is not fp32's (the products
-   really were bf16), and the stage's settings line records "precision": "bf16" (fp32's does not).
+   really were bf16), and the stage's settings line and row attribute record "precision": "bf16"
+   (fp32's do not), which `lethe validate` and `lethe report` (text, JSON, CSV) show.
 Only part 1 runs where lethe was built without oneDNN or the CPU lacks AVX512_BF16.
 Skips (77) without h5py.
 """
@@ -126,6 +127,28 @@ try:
             sb, sf = settings(b16)[0], settings(f32)[0]
             check(sb.get("precision") == "bf16", "bf16 settings line %r" % sb)
             check("precision" not in sf, "fp32 settings line %r" % sf)
+            # The row's precision attribute, and what validate and report say of it.
+            with h5py.File(b16, "r") as f, h5py.File(f32, "r") as g:
+                rb = [r for r in f["stages"] if r.endswith("_reviews")][0]
+                rf = [r for r in g["stages"] if r.endswith("_reviews")][0]
+                pb = f["stages"][rb].attrs.get("precision")
+                pb = pb.decode() if isinstance(pb, bytes) else pb
+                check(pb == "bf16", "bf16 row's precision attribute: %r" % pb)
+                check("precision" not in g["stages"][rf].attrs, "fp32 row has a precision attribute")
+            p = lethe(["validate", b])
+            check("  precision: bf16 (training matrix products in bfloat16, fp32 accumulation)" in p.stdout,
+                  "validate does not show bf16: %s" % p.stdout)
+            p = lethe(["report", b16])
+            check(p.returncode == 0 and "Precision: bf16 (training matrix products in bfloat16, fp32 "
+                  "accumulation) in stages reviews" in p.stdout, "report: exit %d: %s%s"
+                  % (p.returncode, p.stdout, p.stderr))
+            p = lethe(["report", "--format", "json", b16])
+            check(p.returncode == 0 and json.loads(p.stdout).get("precision") == {"reviews": "bf16"},
+                  "report --format json: %s" % p.stdout[:400])
+            p = lethe(["report", "--format", "csv", b16])
+            check("precision,reviews,,bf16," in p.stdout.splitlines(), "report --format csv: %s" % p.stdout[:400])
+            p = lethe(["report", f32])
+            check(p.returncode == 0 and "Precision" not in p.stdout, "fp32 report mentions precision")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -143,10 +143,12 @@ static int label_methods(lethe_report *rep, lethe_runfile *rf)
 static int read_eval_curves(lethe_report *rep, lethe_runfile *rf)
 {
 	size_t R = rep->rows, C = rep->cols;
-	if (!(rep->loss_weighting = calloc(R + 1, sizeof(int))))
+	if (!(rep->loss_weighting = calloc(R + 1, sizeof(int))) ||
+	    !(rep->precision = calloc(R + 1, sizeof(int))))
 		return LETHE_ENOMEM;
 	for (size_t r = 0; r < R; r++) {
 		rep->loss_weighting[r] = lethe_runfile_row_loss_weighting(rf, r);
+		rep->precision[r] = lethe_runfile_row_precision(rf, r);
 		for (size_t c = 0; c < C; c++) {
 			int *st = NULL;
 			double *v = NULL;
@@ -217,6 +219,7 @@ static void eval_curves_free(lethe_report *rep)
 	free(rep->point_value);
 	free(rep->point_examples);
 	free(rep->loss_weighting);
+	free(rep->precision);
 	lethe_intervals_free(&rep->nll_iv);
 }
 
@@ -584,10 +587,11 @@ static void print_methods(FILE *o, enum format fmt, const lethe_report *mx)
 		fputc('}', o);
 }
 
-/* The within-stage curves (evaluate: {every: N}) and the stages that weigh the loss per example;
- * nothing when the run has neither. JSON: "loss_weighting": {stage: "example"} and "curves":
- * {task: [{"stage", "step", "value", "examples"}]}; CSV: rows "curve,STAGE,TASK,METRIC@STEP,
- * VALUE" and "loss_weighting,STAGE,,example,"; text: a table per stage, steps down. */
+/* The within-stage curves (evaluate: {every: N}), the stages that weigh the loss per example and
+ * those that trained in bf16; nothing when the run has none of them. JSON: "loss_weighting":
+ * {stage: "example"} and "curves": {task: [{"stage", "step", "value", "examples"}]}; CSV: rows
+ * "curve,STAGE,TASK,METRIC@STEP, VALUE" and "loss_weighting,STAGE,,example,"; text: a table per
+ * stage, steps down. */
 static void print_eval_curves(FILE *o, enum format fmt, const lethe_report *mx)
 {
 	size_t R = mx->rows, C = mx->cols;
@@ -608,6 +612,31 @@ static void print_eval_curves(FILE *o, enum format fmt, const lethe_report *mx)
 			if (fmt == JSON) {
 				json_str(o, mx->row_names[r]);
 				fputs(": \"example\"", o);
+			} else if (fmt != CSV)
+				fprintf(o, "%s %s", any ? "," : "", mx->row_names[r]);
+			any = 1;
+		}
+	if (any)
+		fputs(fmt == JSON ? "}" : fmt == CSV ? "" : "\n", o);
+	/* precision: bf16, likewise ("precision": {stage: "bf16"}, "precision,STAGE,,bf16,"). */
+	any = 0;
+	for (size_t r = 0; mx->precision && r < R; r++)
+		if (mx->precision[r] == LETHE_PRECISION_BF16) {
+			if (fmt == JSON)
+				fputs(any ? ", " : ", \"precision\": {", o);
+			else if (fmt == CSV)
+				fprintf(o, "precision,%s,,bf16,\n", csvq(mx->row_names[r]));
+			else if (!any)
+				fputs(md ? "\nPrecision **bf16** (training matrix products in "
+				           "bfloat16, "
+				           "fp32 accumulation) in:"
+				         : "\nPrecision: bf16 (training matrix products in "
+				           "bfloat16, fp32 "
+				           "accumulation) in stages",
+				      o);
+			if (fmt == JSON) {
+				json_str(o, mx->row_names[r]);
+				fputs(": \"bf16\"", o);
 			} else if (fmt != CSV)
 				fprintf(o, "%s %s", any ? "," : "", mx->row_names[r]);
 			any = 1;

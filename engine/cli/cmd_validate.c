@@ -36,7 +36,8 @@ static const char *schedule_name(lethe_schedule s)
 	                                    : "cosine";
 }
 
-/* A stage's within-stage curves and loss weighting, one indented line each, when set. */
+/* A stage's within-stage curves, loss weighting and precision, one indented line each, when
+ * set. */
 static void print_curve_settings(const lethe_train_settings *t)
 {
 	if (t->eval_every && t->curve_limit)
@@ -49,6 +50,9 @@ static void print_curve_settings(const lethe_train_settings *t)
 	if (t->loss_weighting == LETHE_LOSS_WEIGHTING_EXAMPLE)
 		printf("  loss weighting: example (each example's mean token loss, averaged over "
 		       "examples)\n");
+	if (t->precision == LETHE_PRECISION_BF16)
+		printf("  precision: bf16 (training matrix products in bfloat16, fp32 "
+		       "accumulation)\n");
 }
 
 static int by_string(const void *a, const void *b)

@@ -46,6 +46,7 @@ typedef struct lethe_report {
 	double *point_value;
 	size_t *point_examples;
 	int *loss_weighting; /* per row, its lethe_loss_weighting */
+	int *precision;      /* per row, its training lethe_precision */
 	/* The target NLL's intervals (lethe_runfile_nll_intervals()); has_nll_iv 0 when none. */
 	lethe_intervals nll_iv;
 	int has_nll_iv;

@@ -70,6 +70,7 @@ typedef struct lethe_stage_record {
 	int32_t *curve_steps, *curve_examples;
 	double *curve_values;
 	int loss_weighting; /* the stage's lethe_loss_weighting, kept with the row */
+	int precision;      /* the stage's lethe_precision (its training products), likewise */
 } lethe_stage_record;
 
 void lethe_stage_record_clear(lethe_stage_record *r);

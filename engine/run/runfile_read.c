@@ -47,6 +47,7 @@ struct lethe_runfile {
 	int has_moments;
 	int64_t seed, data_seed; /* data_seed: seed when the file has none */
 	int *weighting;          /* per row: its lethe_loss_weighting (NULL: all token) */
+	int *precision;          /* per row: its training lethe_precision (NULL: all fp32) */
 };
 
 #define ANY ((hsize_t)-1)
@@ -717,6 +718,21 @@ static int check_row_curves(lethe_runfile *rf, size_t row)
 			                         : LETHE_LOSS_WEIGHTING_TOKEN;
 		free(w);
 	}
+	if (rc == 0 && H5Aexists(g, "precision") > 0) {
+		char *p = NULL;
+		rc = attr_scalar(rf, g, path, "precision", CLS_STRING, &p);
+		if (rc == 0 && strcmp(p, "bf16") && strcmp(p, "fp32"))
+			rc = fail(rf, LETHE_EPARSE,
+			          "attribute 'precision' of '%s' is '%s', expected fp32 or bf16",
+			          path, p);
+		if (rc == 0 && !rf->precision &&
+		    !(rf->precision = calloc(rf->n_rows + 1, sizeof(int))))
+			rc = fail(rf, LETHE_ENOMEM, "out of memory");
+		if (rc == 0)
+			rf->precision[row] =
+			    strcmp(p, "bf16") == 0 ? LETHE_PRECISION_BF16 : LETHE_PRECISION_FP32;
+		free(p);
+	}
 	H5Gclose(g);
 	PATHF(q, "%s/eval_curve", path);
 	size_t p;
@@ -785,6 +801,11 @@ int lethe_runfile_eval_curve_examples(lethe_runfile *rf, size_t row, size_t colu
 	*examples = (size_t)ex[column];
 	free(ex);
 	return 0;
+}
+
+int lethe_runfile_row_precision(const lethe_runfile *rf, size_t row)
+{
+	return rf && rf->precision && row < rf->n_rows ? rf->precision[row] : LETHE_PRECISION_FP32;
 }
 
 int lethe_runfile_row_loss_weighting(const lethe_runfile *rf, size_t row)
@@ -1175,6 +1196,7 @@ void lethe_runfile_free(lethe_runfile *rf)
 	free(rf->trained);
 	free(rf->steps);
 	free(rf->weighting);
+	free(rf->precision);
 	free(rf);
 }
 

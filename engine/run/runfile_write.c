@@ -451,13 +451,16 @@ static int write_resume_adapter(wr *w, hid_t resume, lethe_model *m)
 /* ---- within-stage curves and loss weighting (docs/run-file.md) ----------------------------- */
 
 /* A trained row's eval_curve group (evaluate: {every: N}): steps [P], primary [P x columns],
- * examples [columns]; and its loss_weighting attribute when not the default token. Nothing for
- * a stage without them, so other rows are unchanged byte for byte. */
+ * examples [columns]; its loss_weighting attribute when not the default token and its precision
+ * attribute when not the default fp32. Nothing for a stage without them, so other rows are
+ * unchanged byte for byte. */
 static int write_row_curves(wr *w, hid_t g, const lethe_stage_record *r)
 {
 	int rc = 0;
 	if (r->loss_weighting == LETHE_LOSS_WEIGHTING_EXAMPLE)
 		rc |= attr_str(w, g, "loss_weighting", "example");
+	if (r->precision == LETHE_PRECISION_BF16)
+		rc |= attr_str(w, g, "precision", "bf16");
 	if (!r->n_curve)
 		return rc;
 	hid_t cg = group(w, g, "eval_curve");

@@ -1191,6 +1191,7 @@ static int train_stage(run *r, size_t si, lethe_stage_record *rec)
 	/* loss_weighting (docs/curriculum.md): this stage's training forwards, and the row's. */
 	lethe_model_set_loss_weighting(r->m, ts->loss_weighting);
 	rec->loss_weighting = (int)ts->loss_weighting;
+	rec->precision = (int)ts->precision;
 	/* precision (docs/performance.md#bf16): this stage's training products; evaluation stays
 	 * fp32. Validation refused what this build or CPU cannot do. */
 	if (rc == 0 && lethe_model_set_precision(r->m, ts->precision))

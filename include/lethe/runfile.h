@@ -143,6 +143,10 @@ LETHE_EXPORT int lethe_runfile_eval_curve_examples(lethe_runfile *rf, size_t row
 /* A row's loss weighting (loss_weighting, docs/curriculum.md): LETHE_LOSS_WEIGHTING_TOKEN or
  * LETHE_LOSS_WEIGHTING_EXAMPLE; TOKEN for an untrained row and for files that say nothing. */
 LETHE_EXPORT int lethe_runfile_row_loss_weighting(const lethe_runfile *rf, size_t row);
+/* The precision of a row's training products (precision, docs/curriculum.md#precision):
+ * LETHE_PRECISION_FP32 or LETHE_PRECISION_BF16; FP32 for an untrained row and for files that say
+ * nothing. */
+LETHE_EXPORT int lethe_runfile_row_precision(const lethe_runfile *rf, size_t row);
 
 /* The model: its configuration, the tokenizer it was trained with, and a trained row's
  * parameters read into m (a model made with this configuration). */

@@ -124,6 +124,17 @@ def damaged_heap(field, value):
     return make
 
 
+def row_attr(name, value):
+    """The seed run file with attribute `name` of its first trained row set to `value` (h5py)."""
+    def make(path):
+        import h5py
+        copy_seed(path)
+        with h5py.File(path, "r+") as f:
+            row = sorted(r for r in f["stages"] if "/curves" not in r and "loss" in f["stages"][r].get("curves", {}))[0]
+            f["stages"][row].attrs[name] = value
+    return make
+
+
 E = r"^c\.yaml:%d:%d: "  # a curriculum error at line:col
 
 CASES = [
@@ -246,6 +257,8 @@ CASES = [
     Case("report-output-device", {"r.h5": copy_seed}, ["report", "-o", "/dev/full", "r.h5"], 2, r"/dev/full: not a regular file"),
     Case("report-output-directory", {"r.h5": copy_seed, "sub/x": ""}, ["report", "-o", "sub", "r.h5"], 2, r"sub: not a regular file"),
     Case("report-bad-format", {"r.h5": copy_seed}, ["report", "--format", "pdf", "r.h5"], 2, r"pdf"),
+    Case("report-bad-precision", {"r.h5": row_attr("precision", "fp16")}, ["report", "r.h5"], 2,
+         r"^lethe: r\.h5: attribute 'precision' of 'stages/[0-9]+_[a-z]+' is 'fp16', expected fp32 or bf16$"),
     Case("resume-garbage-names-file", {"c.yaml": BASE, "out.h5": "garbage\n"}, ["run", "-q", "--resume", "c.yaml"], 2,
          r"^lethe: out\.h5: not a readable HDF5 file", check=unchanged("out.h5", b"garbage\n")),
     Case("resume-nothing", {"c.yaml": BASE}, ["run", "-q", "--resume", "c.yaml"], 2, r"^lethe: out\.h5: nothing to resume"),
