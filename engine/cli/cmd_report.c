@@ -587,62 +587,56 @@ static void print_methods(FILE *o, enum format fmt, const lethe_report *mx)
 		fputc('}', o);
 }
 
+/* The stages whose setting `key` (per row in `of`) is `value`, when any: JSON ", KEY: {stage:
+ * "NAME"}", CSV rows "KEY,STAGE,,NAME,", text and markdown one line that names them after
+ * `text` or `md`. */
+static void print_stage_setting(FILE *o, enum format fmt, const lethe_report *mx, const int *of,
+                                int value, const char *key, const char *name, const char *text,
+                                const char *md)
+{
+	int any = 0;
+	for (size_t r = 0; of && r < mx->rows; r++) {
+		if (of[r] != value)
+			continue;
+		if (fmt == JSON) {
+			fprintf(o, any ? ", " : ", \"%s\": {", key);
+			json_str(o, mx->row_names[r]);
+			fprintf(o, ": \"%s\"", name);
+		} else if (fmt == CSV) {
+			fprintf(o, "%s,%s,,%s,\n", key, csvq(mx->row_names[r]), name);
+		} else {
+			if (!any)
+				fputs(fmt == MARKDOWN ? md : text, o);
+			fprintf(o, "%s %s", any ? "," : "", mx->row_names[r]);
+		}
+		any = 1;
+	}
+	if (any)
+		fputs(fmt == JSON ? "}" : fmt == CSV ? "" : "\n", o);
+}
+
 /* The within-stage curves (evaluate: {every: N}), the stages that weigh the loss per example and
  * those that trained in bf16; nothing when the run has none of them. JSON: "loss_weighting":
- * {stage: "example"} and "curves": {task: [{"stage", "step", "value", "examples"}]}; CSV: rows
- * "curve,STAGE,TASK,METRIC@STEP, VALUE" and "loss_weighting,STAGE,,example,"; text: a table per
- * stage, steps down. */
+ * {stage: "example"}, "precision": {stage: "bf16"} and "curves": {task: [{"stage", "step",
+ * "value", "examples"}]}; CSV: rows "curve,STAGE,TASK,METRIC@STEP, VALUE",
+ * "loss_weighting,STAGE,,example," and "precision,STAGE,,bf16,"; text: a table per stage, steps
+ * down. */
 static void print_eval_curves(FILE *o, enum format fmt, const lethe_report *mx)
 {
-	size_t R = mx->rows, C = mx->cols;
-	int md = fmt == MARKDOWN, any = 0;
-	for (size_t r = 0; mx->loss_weighting && r < R; r++)
-		if (mx->loss_weighting[r] == LETHE_LOSS_WEIGHTING_EXAMPLE) {
-			if (fmt == JSON)
-				fputs(any ? ", " : ", \"loss_weighting\": {", o);
-			else if (fmt == CSV)
-				fprintf(o, "loss_weighting,%s,,example,\n", csvq(mx->row_names[r]));
-			else if (!any)
-				fprintf(
-				    o,
-				    md ? "\nLoss weighting **example** (each example's mean token "
-				         "loss, averaged over examples) in:"
-				       : "\nLoss weighting: example (each example's mean token "
-				         "loss, averaged over examples) in stages");
-			if (fmt == JSON) {
-				json_str(o, mx->row_names[r]);
-				fputs(": \"example\"", o);
-			} else if (fmt != CSV)
-				fprintf(o, "%s %s", any ? "," : "", mx->row_names[r]);
-			any = 1;
-		}
-	if (any)
-		fputs(fmt == JSON ? "}" : fmt == CSV ? "" : "\n", o);
-	/* precision: bf16, likewise ("precision": {stage: "bf16"}, "precision,STAGE,,bf16,"). */
-	any = 0;
-	for (size_t r = 0; mx->precision && r < R; r++)
-		if (mx->precision[r] == LETHE_PRECISION_BF16) {
-			if (fmt == JSON)
-				fputs(any ? ", " : ", \"precision\": {", o);
-			else if (fmt == CSV)
-				fprintf(o, "precision,%s,,bf16,\n", csvq(mx->row_names[r]));
-			else if (!any)
-				fputs(md ? "\nPrecision **bf16** (training matrix products in "
-				           "bfloat16, "
-				           "fp32 accumulation) in:"
-				         : "\nPrecision: bf16 (training matrix products in "
-				           "bfloat16, fp32 "
-				           "accumulation) in stages",
-				      o);
-			if (fmt == JSON) {
-				json_str(o, mx->row_names[r]);
-				fputs(": \"bf16\"", o);
-			} else if (fmt != CSV)
-				fprintf(o, "%s %s", any ? "," : "", mx->row_names[r]);
-			any = 1;
-		}
-	if (any)
-		fputs(fmt == JSON ? "}" : fmt == CSV ? "" : "\n", o);
+	size_t C = mx->cols;
+	int md = fmt == MARKDOWN;
+	print_stage_setting(
+	    o, fmt, mx, mx->loss_weighting, LETHE_LOSS_WEIGHTING_EXAMPLE, "loss_weighting",
+	    "example",
+	    "\nLoss weighting: example (each example's mean token loss, averaged "
+	    "over examples) in stages",
+	    "\nLoss weighting **example** (each example's mean token loss, averaged "
+	    "over examples) in:");
+	print_stage_setting(o, fmt, mx, mx->precision, LETHE_PRECISION_BF16, "precision", "bf16",
+	                    "\nPrecision: bf16 (training matrix products in bfloat16, fp32 "
+	                    "accumulation) in stages",
+	                    "\nPrecision **bf16** (training matrix products in bfloat16, fp32 "
+	                    "accumulation) in:");
 	if (!mx->n_points)
 		return;
 	if (fmt == JSON) {

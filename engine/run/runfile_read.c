@@ -693,6 +693,27 @@ static int row_curve(lethe_runfile *rf, size_t row, int32_t **steps, double **va
 	return rc;
 }
 
+/* A row's optional setting attribute `name` (loss_weighting, precision): one of two strings,
+ * whose index (the enum's value; the first is the default) goes into (*into)[row], allocated for
+ * every row when a file first has the attribute. Anything else is refused, named. */
+static int row_setting(lethe_runfile *rf, hid_t g, const char *path, size_t row, const char *name,
+                       const char *const values[2], int **into)
+{
+	if (H5Aexists(g, name) <= 0)
+		return 0;
+	char *v = NULL;
+	int rc = attr_scalar(rf, g, path, name, CLS_STRING, &v);
+	if (rc == 0 && strcmp(v, values[0]) && strcmp(v, values[1]))
+		rc = fail(rf, LETHE_EPARSE, "attribute '%s' of '%s' is '%s', expected %s or %s",
+		          name, path, v, values[0], values[1]);
+	if (rc == 0 && !*into && !(*into = calloc(rf->n_rows + 1, sizeof(int))))
+		rc = fail(rf, LETHE_ENOMEM, "out of memory");
+	if (rc == 0)
+		(*into)[row] = strcmp(v, values[1]) == 0;
+	free(v);
+	return rc;
+}
+
 static int check_row_curves(lethe_runfile *rf, size_t row)
 {
 	char path[600], q[900];
@@ -701,38 +722,11 @@ static int check_row_curves(lethe_runfile *rf, size_t row)
 	int rc = open_group(rf, path, &g);
 	if (rc)
 		return rc;
-	if (H5Aexists(g, "loss_weighting") > 0) {
-		char *w = NULL;
-		rc = attr_scalar(rf, g, path, "loss_weighting", CLS_STRING, &w);
-		if (rc == 0 && strcmp(w, "example") && strcmp(w, "token"))
-			rc = fail(rf, LETHE_EPARSE,
-			          "attribute 'loss_weighting' of '%s' is '%s', expected token or "
-			          "example",
-			          path, w);
-		if (rc == 0 && !rf->weighting &&
-		    !(rf->weighting = calloc(rf->n_rows + 1, sizeof(int))))
-			rc = fail(rf, LETHE_ENOMEM, "out of memory");
-		if (rc == 0)
-			rf->weighting[row] = strcmp(w, "example") == 0
-			                         ? LETHE_LOSS_WEIGHTING_EXAMPLE
-			                         : LETHE_LOSS_WEIGHTING_TOKEN;
-		free(w);
-	}
-	if (rc == 0 && H5Aexists(g, "precision") > 0) {
-		char *p = NULL;
-		rc = attr_scalar(rf, g, path, "precision", CLS_STRING, &p);
-		if (rc == 0 && strcmp(p, "bf16") && strcmp(p, "fp32"))
-			rc = fail(rf, LETHE_EPARSE,
-			          "attribute 'precision' of '%s' is '%s', expected fp32 or bf16",
-			          path, p);
-		if (rc == 0 && !rf->precision &&
-		    !(rf->precision = calloc(rf->n_rows + 1, sizeof(int))))
-			rc = fail(rf, LETHE_ENOMEM, "out of memory");
-		if (rc == 0)
-			rf->precision[row] =
-			    strcmp(p, "bf16") == 0 ? LETHE_PRECISION_BF16 : LETHE_PRECISION_FP32;
-		free(p);
-	}
+	static const char *const weighting[] = {"token", "example"};
+	static const char *const precision[] = {"fp32", "bf16"};
+	rc = row_setting(rf, g, path, row, "loss_weighting", weighting, &rf->weighting);
+	if (rc == 0)
+		rc = row_setting(rf, g, path, row, "precision", precision, &rf->precision);
 	H5Gclose(g);
 	PATHF(q, "%s/eval_curve", path);
 	size_t p;
