@@ -90,11 +90,7 @@ static void step(lethe_model *m, group_state *g, const int *active, int A)
 	for (int l = 0; l < c->layers; l++)
 		lethe_layer__forward(&m->dims, &m->p.layer[l], &acts, &kv, l, A, 1);
 	lethe_layer__rmsnorm_forward(g->h, NULL, g->x, m->p.nf, (size_t)A, C, c->norm_eps);
-	if (lethe_layer__precision() == LETHE_PRECISION_FP32 && lethe_layer__matmul_skinny_native())
-		lethe_layer__matmul_skinny(LETHE_SKINNY_AUTO, A, V, C, 1.0f, g->h, C, m->p.head, C,
-		                           0.0f, g->logits, V);
-	else
-		lethe_layer__matmul(0, 1, A, V, C, 1.0f, g->h, C, m->p.head, C, 0.0f, g->logits, V);
+	lethe_layer__weight_matmul(1, A, V, C, g->h, m->p.head, 0.0f, g->logits, V);
 	for (int r = 0; r < A; r++) {
 		int s = active[r];
 		g->len[s]++;

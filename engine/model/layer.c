@@ -522,8 +522,8 @@ static void lora_backward(const layer_dims *d, const layer_view *w, layer_view *
  * streams W through matmul_skinny.c's AVX-512 kernel instead of OpenBLAS, which would pack all of
  * W for them; without AVX-512 (its portable path is scalar fmaf: slower than OpenBLAS's AVX2)
  * and for bf16 products the step keeps the general path. */
-static void weight_matmul(int decode, int N, int out, int in, const float *x, const float *W,
-                          float beta, float *y, int ldy)
+void lethe_layer__weight_matmul(int decode, int N, int out, int in, const float *x, const float *W,
+                                float beta, float *y, int ldy)
 {
 	if (decode && lethe_layer__precision() == LETHE_PRECISION_FP32 &&
 	    lethe_layer__matmul_skinny_native())
@@ -544,7 +544,7 @@ void lethe_layer__forward(const layer_dims *d, const layer_view *w, layer_acts *
 
 	/* Attention: x -> xmid. */
 	lethe_layer__rmsnorm_forward(acts->h, acts->rstd1, acts->x, w->n1, N, C, d->eps);
-	weight_matmul(decode, (int)N, QKV, C, acts->h, w->wqkv, 0.0f, acts->qkv, QKV);
+	lethe_layer__weight_matmul(decode, (int)N, QKV, C, acts->h, w->wqkv, 0.0f, acts->qkv, QKV);
 	if (w->lora.A[LORA_Q])
 		lora_forward(d, w, acts, LORA_Q, acts->h, C, acts->qkv, HQ, QKV, N);
 	if (w->lora.A[LORA_K])
@@ -574,14 +574,14 @@ void lethe_layer__forward(const layer_dims *d, const layer_view *w, layer_acts *
 		lethe_layer__attention_forward(acts->y, acts->att, acts->qkv, B, T, NH, NKV, HS);
 	if (acts->xmid != acts->x)
 		memcpy(acts->xmid, acts->x, N * C * sizeof(float));
-	weight_matmul(decode, (int)N, C, HQ, acts->y, w->wo, 1.0f, acts->xmid, C);
+	lethe_layer__weight_matmul(decode, (int)N, C, HQ, acts->y, w->wo, 1.0f, acts->xmid, C);
 	if (w->lora.A[LORA_O])
 		lora_forward(d, w, acts, LORA_O, acts->y, HQ, acts->xmid, C, C, N);
 
 	/* MLP: xmid -> xout. */
 	lethe_layer__rmsnorm_forward(acts->h, acts->rstd2, acts->xmid, w->n2, N, C, d->eps);
-	weight_matmul(decode, (int)N, FF, C, acts->h, w->w1, 0.0f, acts->a, FF);
-	weight_matmul(decode, (int)N, FF, C, acts->h, w->w3, 0.0f, acts->b, FF);
+	lethe_layer__weight_matmul(decode, (int)N, FF, C, acts->h, w->w1, 0.0f, acts->a, FF);
+	lethe_layer__weight_matmul(decode, (int)N, FF, C, acts->h, w->w3, 0.0f, acts->b, FF);
 	if (w->lora.A[LORA_GATE])
 		lora_forward(d, w, acts, LORA_GATE, acts->h, C, acts->a, FF, FF, N);
 	if (w->lora.A[LORA_UP])
@@ -589,7 +589,7 @@ void lethe_layer__forward(const layer_dims *d, const layer_view *w, layer_acts *
 	lethe_layer__swiglu_forward(acts->g, acts->a, acts->b, N * FF);
 	if (acts->xout != acts->xmid)
 		memcpy(acts->xout, acts->xmid, N * C * sizeof(float));
-	weight_matmul(decode, (int)N, C, FF, acts->g, w->w2, 1.0f, acts->xout, C);
+	lethe_layer__weight_matmul(decode, (int)N, C, FF, acts->g, w->w2, 1.0f, acts->xout, C);
 	if (w->lora.A[LORA_DOWN])
 		lora_forward(d, w, acts, LORA_DOWN, acts->g, FF, acts->xout, C, C, N);
 }

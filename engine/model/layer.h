@@ -140,6 +140,11 @@ void lethe_layer__matmul_skinny(lethe_skinny_path path, int M, int N, int K, flo
 /* Whether LETHE_SKINNY_AUTO runs the AVX-512 kernel here; the layer decodes through this product
  * only then (the portable path is for tests and correctness, not speed). */
 int lethe_layer__matmul_skinny_native(void);
+/* A weight product y (N, out; rows ldy apart) = x (N, in) W^T + beta y, W (out, in): the one
+ * place that chooses its kernel. decode (a step's few rows, fp32, AVX-512) streams W through
+ * lethe_layer__matmul_skinny; everything else goes through lethe_layer__matmul. */
+void lethe_layer__weight_matmul(int decode, int N, int out, int in, const float *x, const float *W,
+                                float beta, float *y, int ldy);
 
 /* The precision of lethe_layer__matmul's products in this process (a lethe_precision): the model
  * sets its own around forward, backward and generation (model.c) and restores the previous one.

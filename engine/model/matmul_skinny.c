@@ -164,22 +164,13 @@ static void skinny_range(void *arg, int thread, size_t begin, size_t end)
 	}
 }
 
-static int use_avx512(void)
-{
-#ifdef HAVE_SKINNY_AVX512
-	return __builtin_cpu_supports("avx512f") ? 1 : 0;
-#else
-	return 0;
-#endif
-}
-
 void lethe_layer__matmul_skinny(lethe_skinny_path path, int M, int N, int K, float alpha,
                                 const float *A, int lda, const float *B, int ldb, float beta,
                                 float *out, int ldc)
 {
 	if (M <= 0 || N <= 0)
 		return;
-	int generic = path == LETHE_SKINNY_GENERIC || !use_avx512();
+	int generic = path == LETHE_SKINNY_GENERIC || !lethe_layer__matmul_skinny_native();
 	skinny_job j = {M, N, K, lda, ldb, ldc, alpha, beta, A, B, out, generic};
 	size_t blocks = ((size_t)N + CB - 1) / CB;
 	lethe_parallel_for(blocks, skinny_range, &j);
@@ -187,5 +178,9 @@ void lethe_layer__matmul_skinny(lethe_skinny_path path, int M, int N, int K, flo
 
 int lethe_layer__matmul_skinny_native(void)
 {
-	return use_avx512();
+#ifdef HAVE_SKINNY_AVX512
+	return __builtin_cpu_supports("avx512f") ? 1 : 0;
+#else
+	return 0;
+#endif
 }
